@@ -1,0 +1,401 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client;
+
+/// <summary>
+/// Decides, forwards and settles one guarded call:
+/// 1. local checks (key, revocation, endpoint rules, vendor allowlists, per-request maximum, rate and loop limits);
+/// 2. an atomic reservation of the estimate against the day and run caps;
+/// 3. the vendor call with the real secret in place of the brake key;
+/// 4. settlement from the vendor's answer, and one audit record either way.
+/// </summary>
+internal sealed class GuardPipeline
+{
+    /// <summary>The response header every denial carries, with the reason code.</summary>
+    public const string DecisionHeader = "Keybrake-Decision";
+
+    private static readonly string[] s_noSegments = [];
+
+    private readonly IKeyCatalog _catalog;
+    private readonly IBudgetLedger _ledger;
+    private readonly CallLimiter _limiter;
+    private readonly AuditTrail _audit;
+    private readonly KeybrakeMetrics _metrics;
+    private readonly ILogger<GuardPipeline> _logger;
+    private readonly IOptionsMonitor<KeybrakeOptions> _options;
+    private readonly TimeProvider _time;
+
+    public GuardPipeline(
+        IKeyCatalog catalog,
+        IBudgetLedger ledger,
+        CallLimiter limiter,
+        AuditTrail audit,
+        KeybrakeMetrics metrics,
+        ILogger<GuardPipeline> logger,
+        IOptionsMonitor<KeybrakeOptions> options,
+        TimeProvider time)
+    {
+        _catalog = catalog;
+        _ledger = ledger;
+        _limiter = limiter;
+        _audit = audit;
+        _metrics = metrics;
+        _logger = logger;
+        _options = options;
+        _time = time;
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(
+        VendorProfile vendor,
+        HttpRequestMessage request,
+        Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> next,
+        CancellationToken cancellationToken)
+    {
+        var options = _options.CurrentValue;
+        var started = _time.GetTimestamp();
+        using var activity = KeybrakeTelemetry.ActivitySource.StartActivity("keybrake.guard", ActivityKind.Internal);
+        var pathIsValid = RequestPath.TryParse(request.RequestUri, out var segments, out var pathError);
+        var call = new VendorCall(request, vendor.Vendor, request.Method.Method.ToUpperInvariant(), segments ?? s_noSegments, _ledger, options.MaxResponseBodyBytes)
+        {
+            RunId = KeybrakeRun.CurrentId,
+            ReceivedAt = _time.GetUtcNow(),
+        };
+
+        if (pathIsValid)
+        {
+            vendor.DescribeEndpoint(call);
+        }
+
+        var denial = pathIsValid
+            ? await CheckAsync(vendor, call, options, cancellationToken).ConfigureAwait(false)
+            : new GuardDenial(ReasonCodes.MalformedRequest, pathError!);
+        if (denial is { } denied)
+        {
+            return await DenyAsync(vendor, call, denied, options, started, activity).ConfigureAwait(false);
+        }
+
+        return await ForwardAsync(vendor, call, next, started, activity, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<GuardDenial?> CheckAsync(VendorProfile vendor, VendorCall call, KeybrakeOptions options, CancellationToken cancellationToken)
+    {
+        var request = call.Request;
+
+        // 1. The key: a brake key this process knows, for this vendor, not revoked.
+        var presented = vendor.ReadBrakeKey(request);
+        if (presented is null || !presented.StartsWith(KeybrakeKeyOptions.BrakeKeyPrefix, StringComparison.Ordinal))
+        {
+            return new GuardDenial(
+                ReasonCodes.KeyUnknown,
+                "the request carries no brake key; configure the SDK with a vault_key_... brake key, never with the vendor secret");
+        }
+
+        var key = _catalog.FindByBrakeKey(presented);
+        if (key is null)
+        {
+            return new GuardDenial(ReasonCodes.KeyUnknown, "the brake key is not one this process knows");
+        }
+
+        if (!string.Equals(key.Vendor, vendor.Vendor, StringComparison.Ordinal))
+        {
+            return new GuardDenial(ReasonCodes.KeyUnknown, $"key '{key.Id}' is for {key.Vendor}, not {vendor.Vendor}");
+        }
+
+        call.Key = key;
+        if (await _ledger.IsRevokedAsync(key.Id, cancellationToken).ConfigureAwait(false))
+        {
+            return new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
+        }
+
+        // 2. Endpoint rules: only the method and path are needed.
+        if (key.Policy.Endpoints.Check(call.Method, call.PathSegments) is { } why)
+        {
+            return new GuardDenial(ReasonCodes.EndpointNotAllowed, why);
+        }
+
+        // 3. The body, bounded, then the vendor's own checks: allowlists and the cost estimate.
+        if (await ReadBodyAsync(call, options.MaxRequestBodyBytes, cancellationToken).ConfigureAwait(false) is { } bodyDenial)
+        {
+            return bodyDenial;
+        }
+
+        if (await vendor.InspectRequestAsync(call, cancellationToken).ConfigureAwait(false) is { } vendorDenial)
+        {
+            return vendorDenial;
+        }
+
+        // 4. The per-request maximum.
+        if (call.IsCostBearing && key.Policy.PerRequestMax is { } max && call.Estimate > max)
+        {
+            return new GuardDenial(
+                ReasonCodes.AmountOverRequestLimit,
+                $"this call costs {call.Estimate}, over the per-request maximum of {max} for key '{key.Id}'");
+        }
+
+        // 5. Rate and loop limits. Reads are never loops; the hash is only computed when something needs it.
+        var isRead = call.Method is "GET" or "HEAD" or "OPTIONS";
+        var needsHash = call.IsCostBearing || (!isRead && key.Policy.LoopMaxRepeats > 0);
+        var fingerprint = needsHash ? RequestFingerprint.Compute(call.Method, request.RequestUri!, call.Body.Span) : default;
+        if (_limiter.Check(key, isRead || !needsHash ? null : fingerprint, call.IdempotencyKey) is { } limitDenial)
+        {
+            return limitDenial;
+        }
+
+        // 6. The reservation against the daily and per-run caps: atomic, idempotent by idempotency key.
+        if (!call.IsCostBearing)
+        {
+            return null;
+        }
+
+        var authorization = await _ledger.AuthorizeAsync(
+            new AuthorizationRequest(key.Id, call.RunId, call.IdempotencyKey, call.Estimate, fingerprint),
+            cancellationToken).ConfigureAwait(false);
+        if (authorization.Denial is { } ledgerDenial)
+        {
+            return ledgerDenial;
+        }
+
+        call.ReservationId = authorization.ReservationId;
+        call.Reuse = authorization.Reuse;
+        if (authorization.Reuse == ReservationReuse.None)
+        {
+            _metrics.ReservedMicroUsd.Add(call.Estimate.Micros, new KeyValuePair<string, object?>("vendor", call.Vendor));
+        }
+
+        return null;
+    }
+
+    private static async ValueTask<GuardDenial?> ReadBodyAsync(VendorCall call, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (call.Request.Content is not { } content)
+        {
+            return null;
+        }
+
+        var tooLarge = new GuardDenial(ReasonCodes.RequestTooLarge, $"the request body is larger than the {maxBytes} bytes the guard reads");
+        if (content.Headers.ContentLength > maxBytes)
+        {
+            return tooLarge;
+        }
+
+        try
+        {
+            await content.LoadIntoBufferAsync(maxBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException)
+        {
+            return tooLarge;
+        }
+
+        call.Body = await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        call.MediaType = content.Headers.ContentType?.MediaType;
+        return null;
+    }
+
+    private async Task<HttpResponseMessage> ForwardAsync(
+        VendorProfile vendor,
+        VendorCall call,
+        Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> next,
+        long started,
+        Activity? activity,
+        CancellationToken cancellationToken)
+    {
+        var key = call.Key!;
+        vendor.ApplyVendorSecret(call.Request, key.VendorSecret);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await next(call.Request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // The vendor may or may not have acted: the reservation is held, counted as spent.
+            var held = call.ReservationId is not null && call.Reuse != ReservationReuse.Settled;
+            if (held)
+            {
+                Log.HeldUnknownOutcome(_logger, call.Method, call.EndpointTemplate, key.Id, null, call.ReservationId!);
+            }
+
+            await RecordAllowedAsync(call, status: null, held ? SettlementKind.Hold : null, Usd.Zero, exception.GetType().Name, started, activity).ConfigureAwait(false);
+            throw;
+        }
+
+        VendorSettlement settlement;
+        try
+        {
+            settlement = await vendor.InspectResponseAsync(call, response, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // Unknown is treated as spent: a success we cannot read settles at the estimate.
+            Log.OutcomeUnreadable(_logger, call.Method, call.EndpointTemplate, key.Id, exception);
+            settlement = response.IsSuccessStatusCode ? VendorSettlement.Commit(call.Estimate) : VendorSettlement.Hold;
+        }
+
+        SettlementKind? outcome = null;
+        if (call.ReservationId is { } reservationId)
+        {
+            outcome = call.Reuse == ReservationReuse.Settled ? null : settlement.Kind;
+            await SettleAsync(call, reservationId, settlement, key).ConfigureAwait(false);
+        }
+
+        if (call.ObjectsToRemember is { Count: > 0 } objects)
+        {
+            await _ledger.RememberObjectsAsync(call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        await RecordAllowedAsync(call, (int)response.StatusCode, outcome, settlement.Actual, null, started, activity).ConfigureAwait(false);
+        return response;
+    }
+
+    private async ValueTask SettleAsync(VendorCall call, string reservationId, VendorSettlement settlement, ResolvedKey key)
+    {
+        if (call.Reuse == ReservationReuse.Settled)
+        {
+            return; // a replay of a settled call: nothing new to settle
+        }
+
+        if (settlement.Kind == SettlementKind.Hold)
+        {
+            Log.HeldUnknownOutcome(_logger, call.Method, call.EndpointTemplate, key.Id, null, reservationId);
+            return;
+        }
+
+        try
+        {
+            // Settling must finish even if the caller gave up: the money has already moved or not.
+            await _ledger.SettleAsync([new Settlement(reservationId, settlement.Kind, settlement.Actual)], CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.SettleFailed(_logger, reservationId, key.Id, exception);
+            return;
+        }
+
+        if (settlement.Kind == SettlementKind.Commit)
+        {
+            _metrics.SettledMicroUsd.Add(settlement.Actual.Micros, new KeyValuePair<string, object?>("vendor", call.Vendor));
+        }
+    }
+
+    private async ValueTask<HttpResponseMessage> DenyAsync(
+        VendorProfile vendor,
+        VendorCall call,
+        GuardDenial denial,
+        KeybrakeOptions options,
+        long started,
+        Activity? activity)
+    {
+        var endpoint = EndpointOf(call);
+        var message = $"Keybrake denied {call.Method} {endpoint} ({denial.Reason}): {denial.Message}.";
+        var final = denial with { Message = message };
+        Log.Denied(_logger, call.Method, endpoint, call.KeyId, call.Vendor, call.RunId, denial.Reason, message);
+        _metrics.Decisions.Add(1, Tag("vendor", call.Vendor), Tag("decision", "deny"), Tag("reason", denial.Reason));
+        if (activity is not null)
+        {
+            Tag(activity, call, "deny", denial.Reason);
+        }
+
+        if (_audit.IsEnabled)
+        {
+            var record = NewRecord(call, "deny", started, denial.StatusCode, settlement: null, settledMicroUsd: null, denial.Reason, message);
+            await _audit.WriteAsync(record, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        if (options.ThrowOnDeny)
+        {
+            throw new KeybrakeDeniedException(denial.Reason, message, call.Key?.Id, call.Vendor, call.RunId);
+        }
+
+        var response = vendor.CreateDenialResponse(call, final);
+        response.Headers.TryAddWithoutValidation(DecisionHeader, denial.Reason);
+        response.RequestMessage = call.Request;
+        return response;
+    }
+
+    private async ValueTask RecordAllowedAsync(
+        VendorCall call,
+        int? status,
+        SettlementKind? settlement,
+        Usd actual,
+        string? note,
+        long started,
+        Activity? activity)
+    {
+        var settlementName = settlement switch
+        {
+            SettlementKind.Commit => "commit",
+            SettlementKind.Release => "release",
+            SettlementKind.Hold => "hold",
+            _ => call.Reuse == ReservationReuse.Settled ? "replay" : null,
+        };
+
+        Log.Allowed(_logger, call.Method, EndpointOf(call), call.KeyId, call.Vendor, call.RunId, status, call.Estimate.Micros, settlementName);
+        _metrics.Decisions.Add(1, Tag("vendor", call.Vendor), Tag("decision", "allow"), Tag("reason", null));
+        if (activity is not null)
+        {
+            Tag(activity, call, "allow", null);
+            activity.SetTag("http.response.status_code", status);
+        }
+
+        if (_audit.IsEnabled)
+        {
+            var settled = settlement == SettlementKind.Commit ? actual.Micros : (long?)null;
+            var record = NewRecord(call, "allow", started, status, settlementName, settled, reason: null, note);
+            await _audit.WriteAsync(record, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private AuditRecord NewRecord(
+        VendorCall call,
+        string decision,
+        long started,
+        int? status,
+        string? settlement,
+        long? settledMicroUsd,
+        string? reason,
+        string? message) => new()
+    {
+        RecordId = "aud_" + Guid.CreateVersion7(call.ReceivedAt).ToString("N"),
+        Timestamp = call.ReceivedAt,
+        HttpStatus = status,
+        Settlement = settlement,
+        SettledMicroUsd = settledMicroUsd,
+        Reason = reason,
+        Message = message,
+        KeyId = call.KeyId,
+        Vendor = call.Vendor,
+        Method = call.Method,
+        Endpoint = EndpointOf(call),
+        Parameters = call.Parameters,
+        EstimatedMicroUsd = call.IsCostBearing ? call.Estimate.Micros : 0,
+        Decision = decision,
+        ReservationId = call.ReservationId,
+        RunId = call.RunId,
+        IdempotencyKey = call.IdempotencyKey,
+        LatencyMicroseconds = (long)_time.GetElapsedTime(started).TotalMicroseconds,
+    };
+
+    private static string EndpointOf(VendorCall call) =>
+        call.EndpointTemplate.Length > 0 ? call.EndpointTemplate : RequestPath.Join(call.PathSegments);
+
+    private static KeyValuePair<string, object?> Tag(string name, object? value) => new(name, value);
+
+    private static void Tag(Activity activity, VendorCall call, string decision, string? reason)
+    {
+        activity.SetTag("keybrake.vendor", call.Vendor);
+        activity.SetTag("keybrake.key_id", call.KeyId);
+        activity.SetTag("keybrake.endpoint", EndpointOf(call));
+        activity.SetTag("keybrake.decision", decision);
+        activity.SetTag("keybrake.reason", reason);
+        activity.SetTag("keybrake.run_id", call.RunId);
+        activity.SetTag("keybrake.estimate_micro_usd", call.Estimate.Micros);
+        if (reason is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, reason);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Frozen;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client;
+
+/// <summary>Keys and policies from <see cref="KeybrakeOptions"/>, rebuilt when the configuration reloads.</summary>
+internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
+{
+    private readonly ILogger<ConfiguredKeyCatalog> _logger;
+    private readonly IDisposable? _subscription;
+    private volatile Snapshot _snapshot;
+
+    public ConfiguredKeyCatalog(IOptionsMonitor<KeybrakeOptions> options, ILogger<ConfiguredKeyCatalog> logger)
+    {
+        _logger = logger;
+        _snapshot = Snapshot.Build(options.CurrentValue);
+        _subscription = options.OnChange(Reload);
+    }
+
+    public ResolvedKey? FindByBrakeKey(string brakeKey) =>
+        _snapshot.ByBrakeKey.TryGetValue(brakeKey, out var key) ? key : null;
+
+    public ResolvedKey? FindById(string keyId) =>
+        _snapshot.ById.TryGetValue(keyId, out var key) ? key : null;
+
+    public void Dispose() => _subscription?.Dispose();
+
+    private void Reload(KeybrakeOptions options)
+    {
+        try
+        {
+            _snapshot = Snapshot.Build(options);
+            Log.KeysReloaded(_logger, _snapshot.ById.Count);
+        }
+        catch (ArgumentException exception)
+        {
+            // A bad reload keeps the last good keys rather than dropping every guard.
+            Log.KeysReloadRejected(_logger, exception.Message);
+        }
+    }
+
+    private sealed record Snapshot(FrozenDictionary<string, ResolvedKey> ByBrakeKey, FrozenDictionary<string, ResolvedKey> ById)
+    {
+        public static Snapshot Build(KeybrakeOptions options)
+        {
+            var keys = options.Keys
+                .Select(pair => (pair.Value.BrakeKey, Key: new ResolvedKey(
+                    pair.Key,
+                    pair.Value.Vendor.ToLowerInvariant(),
+                    pair.Value.VendorSecret,
+                    KeyPolicy.Compile(pair.Key, pair.Value.Policy))))
+                .ToList();
+
+            return new Snapshot(
+                keys.ToFrozenDictionary(k => k.BrakeKey, k => k.Key, StringComparer.Ordinal),
+                keys.ToFrozenDictionary(k => k.Key.Id, k => k.Key, StringComparer.Ordinal));
+        }
+    }
+}

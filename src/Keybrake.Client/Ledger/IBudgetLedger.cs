@@ -1,0 +1,79 @@
+namespace Keybrake.Client;
+
+/// <summary>
+/// The budget the guard reserves against: revocation, atomic reservations on the day and run counters,
+/// settlements, and the objects later calls refer to. The embedded ledger implements it in process; the
+/// budget-service client implements it over gRPC, so every member is asynchronous and cancellable, and
+/// settlements come in batches.
+/// </summary>
+internal interface IBudgetLedger
+{
+    /// <summary>Whether the key is revoked. Fast: answered from a local view where possible.</summary>
+    ValueTask<bool> IsRevokedAsync(string keyId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Checks revocation and reserves the estimate against the key's day counter and the run counter in one
+    /// atomic step. Idempotent by (key, idempotency key): a retry gets the same reservation and reserves once.
+    /// </summary>
+    ValueTask<AuthorizationResult> AuthorizeAsync(AuthorizationRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Commits or releases reservations. Idempotent by reservation id: settling twice changes nothing.</summary>
+    ValueTask SettleAsync(IReadOnlyList<Settlement> settlements, CancellationToken cancellationToken);
+
+    /// <summary>An object recorded earlier for this vendor, or <see langword="null"/>.</summary>
+    ValueTask<VendorObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken);
+
+    /// <summary>Records objects (new, or updated: a charge with more refunded) for later calls to refer to.</summary>
+    ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken);
+}
+
+/// <summary>A request to reserve budget for one call.</summary>
+/// <param name="KeyId">The key the call uses.</param>
+/// <param name="RunId">The agent run, for the per-run cap; <see langword="null"/> outside a run.</param>
+/// <param name="IdempotencyKey">Makes retries the same call; <see langword="null"/> when the call has none.</param>
+/// <param name="Estimate">What to reserve.</param>
+/// <param name="RequestHash">A hash of the request, to catch an idempotency key reused for a different request.</param>
+internal readonly record struct AuthorizationRequest(string KeyId, string? RunId, string? IdempotencyKey, Usd Estimate, UInt128 RequestHash);
+
+/// <summary>How an authorization relates to an earlier call with the same idempotency key.</summary>
+internal enum ReservationReuse
+{
+    /// <summary>A new reservation was made.</summary>
+    None,
+
+    /// <summary>A retry of a call whose reservation is still pending (in flight, or held after an unknown outcome).</summary>
+    Pending,
+
+    /// <summary>A retry of a call already settled: the vendor replays it and no new money moves.</summary>
+    Settled,
+}
+
+/// <summary>The ledger's answer to an authorization.</summary>
+internal sealed class AuthorizationResult
+{
+    private AuthorizationResult(string? reservationId, GuardDenial? denial, ReservationReuse reuse)
+    {
+        ReservationId = reservationId;
+        Denial = denial;
+        Reuse = reuse;
+    }
+
+    /// <summary>The reservation to settle; <see langword="null"/> when denied.</summary>
+    public string? ReservationId { get; }
+
+    /// <summary>Why the call was denied; <see langword="null"/> when allowed.</summary>
+    public GuardDenial? Denial { get; }
+
+    /// <summary>Whether the call reused the reservation of an earlier call with the same idempotency key.</summary>
+    public ReservationReuse Reuse { get; }
+
+    public static AuthorizationResult Allowed(string reservationId, ReservationReuse reuse) => new(reservationId, null, reuse);
+
+    public static AuthorizationResult Denied(string reason, string message) => new(null, new GuardDenial(reason, message), ReservationReuse.None);
+}
+
+/// <summary>What to do with a reservation.</summary>
+/// <param name="ReservationId">The reservation.</param>
+/// <param name="Kind">Commit or release (a hold is simply not settled).</param>
+/// <param name="Actual">The real cost, for a commit.</param>
+internal readonly record struct Settlement(string ReservationId, SettlementKind Kind, Usd Actual);

@@ -1,0 +1,37 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client;
+
+/// <summary>One brake key: what the agent's SDK is configured with, the vendor it is for, the real secret and the policy.</summary>
+public sealed class KeybrakeKeyOptions
+{
+    /// <summary>The prefix every brake key starts with.</summary>
+    public const string BrakeKeyPrefix = "vault_key_";
+
+    /// <summary>
+    /// The <c>vault_key_...</c> value the agent's SDK client is configured with in place of the vendor secret.
+    /// At least 16 characters after the prefix.
+    /// </summary>
+    [Required]
+    public string BrakeKey { get; set; } = string.Empty;
+
+    /// <summary>The vendor the key is for, such as <c>stripe</c>; a vendor package must be registered for it.</summary>
+    [Required]
+    public string Vendor { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The real vendor secret the guard puts on the request in place of the brake key. It never reaches a
+    /// log, an audit record or an exception message.
+    /// </summary>
+    [Required]
+    public string VendorSecret { get; set; } = string.Empty;
+
+    /// <summary>The key's policy: caps, endpoint rules, allowlists and limits.</summary>
+    [Required]
+    [ValidateObjectMembers]
+    public KeybrakePolicyOptions Policy { get; set; } = new();
+
+    /// <summary>Keeps the secret out of anything that prints the options.</summary>
+    public override string ToString() => $"{Vendor} key ({BrakeKey.Length} chars, secret hidden)";
+}

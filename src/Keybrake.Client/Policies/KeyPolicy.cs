@@ -1,0 +1,138 @@
+using System.Collections.Frozen;
+
+namespace Keybrake.Client;
+
+/// <summary>A key's policy compiled for the hot path: parsed rules, a resolved time zone, frozen allowlists.</summary>
+internal sealed class KeyPolicy
+{
+    public required Usd DailyCap { get; init; }
+
+    public required TimeZoneInfo TimeZone { get; init; }
+
+    public Usd? RunCap { get; init; }
+
+    public Usd? PerRequestMax { get; init; }
+
+    public required EndpointRules Endpoints { get; init; }
+
+    public required FrozenDictionary<string, FrozenSet<string>> Scope { get; init; }
+
+    public required FrozenDictionary<string, long> Limits { get; init; }
+
+    public int? RequestsPerMinute { get; init; }
+
+    public int LoopMaxRepeats { get; init; }
+
+    public TimeSpan LoopWindow { get; init; }
+
+    /// <summary>Compiles validated options. Throws <see cref="ArgumentException"/> naming the field for anything invalid.</summary>
+    public static KeyPolicy Compile(string keyId, KeybrakePolicyOptions options)
+    {
+        var errors = new List<string>();
+        var policy = TryCompile(keyId, options, errors);
+        return policy ?? throw new ArgumentException(string.Join("; ", errors), nameof(options));
+    }
+
+    /// <summary>Compiles options, adding a message that names the field for each problem.</summary>
+    public static KeyPolicy? TryCompile(string keyId, KeybrakePolicyOptions options, List<string> errors)
+    {
+        var before = errors.Count;
+        var prefix = $"Keybrake:Keys:{keyId}:Policy";
+
+        if (options.DailyCap is not { } dailyCap)
+        {
+            errors.Add($"{prefix}:DailyCap is required (write \"0\" to deny every call that costs money)");
+            dailyCap = Usd.Zero;
+        }
+
+        CheckAmount(errors, $"{prefix}:DailyCap", options.DailyCap);
+        CheckAmount(errors, $"{prefix}:RunCap", options.RunCap);
+        CheckAmount(errors, $"{prefix}:PerRequestMax", options.PerRequestMax);
+
+        var zone = TimeZoneInfo.Utc;
+        if (!string.IsNullOrWhiteSpace(options.TimeZone))
+        {
+            if (!TimeZoneInfo.TryFindSystemTimeZoneById(options.TimeZone, out var found))
+            {
+                errors.Add($"{prefix}:TimeZone '{options.TimeZone}' is not a time zone this machine knows; use an IANA id such as 'America/New_York'");
+            }
+            else
+            {
+                zone = found;
+            }
+        }
+
+        var allow = CompileRules(errors, $"{prefix}:Endpoints:Allow", options.Endpoints.Allow);
+        var deny = CompileRules(errors, $"{prefix}:Endpoints:Deny", options.Endpoints.Deny);
+
+        foreach (var (name, values) in options.Scope)
+        {
+            if (values is null || values.Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"{prefix}:Scope:{name} has an empty value");
+            }
+        }
+
+        foreach (var (name, value) in options.Limits)
+        {
+            if (value < 0)
+            {
+                errors.Add($"{prefix}:Limits:{name} is negative");
+            }
+        }
+
+        if (errors.Count > before)
+        {
+            return null;
+        }
+
+        return new KeyPolicy
+        {
+            DailyCap = dailyCap,
+            TimeZone = zone,
+            RunCap = options.RunCap,
+            PerRequestMax = options.PerRequestMax,
+            Endpoints = allow.Length == 0 && deny.Length == 0 ? EndpointRules.AllowAll : new EndpointRules(allow, deny),
+            Scope = options.Scope.ToFrozenDictionary(
+                pair => pair.Key,
+                pair => pair.Value.ToFrozenSet(StringComparer.Ordinal),
+                StringComparer.OrdinalIgnoreCase),
+            Limits = options.Limits.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
+            RequestsPerMinute = options.RequestsPerMinute,
+            LoopMaxRepeats = options.LoopBreaker.MaxRepeats,
+            LoopWindow = options.LoopBreaker.Window,
+        };
+    }
+
+    /// <summary>The allowlist of that name, or <see langword="null"/> when the policy sets none.</summary>
+    public IReadOnlySet<string>? GetAllowlist(string name) => Scope.TryGetValue(name, out var set) ? set : null;
+
+    /// <summary>The limit of that name, or <see langword="null"/> when the policy sets none.</summary>
+    public long? GetLimit(string name) => Limits.TryGetValue(name, out var value) ? value : null;
+
+    private static void CheckAmount(List<string> errors, string field, Usd? amount)
+    {
+        if (amount is { } value && (value.Micros < 0 || value > Usd.MaxValue))
+        {
+            errors.Add($"{field} must be between $0 and {Usd.MaxValue}");
+        }
+    }
+
+    private static EndpointPattern[] CompileRules(List<string> errors, string field, IList<string> rules)
+    {
+        var compiled = new List<EndpointPattern>(rules.Count);
+        for (var i = 0; i < rules.Count; i++)
+        {
+            if (EndpointPattern.TryParse(rules[i], out var pattern, out var error))
+            {
+                compiled.Add(pattern);
+            }
+            else
+            {
+                errors.Add($"{field}:{i}: {error}");
+            }
+        }
+
+        return [.. compiled];
+    }
+}

@@ -1,0 +1,140 @@
+namespace Keybrake.Client;
+
+/// <summary>
+/// One guarded call as a vendor profile sees it. The guard fills in the request, the key's policy and the
+/// buffered body; the profile fills in what it learns: the endpoint template, whether the call costs money
+/// and how much, its idempotency key, the audit parameters and the objects to remember.
+/// </summary>
+public sealed class VendorCall
+{
+    private readonly IBudgetLedger _ledger;
+    private readonly int _maxResponseBodyBytes;
+    private Dictionary<string, string>? _parameters;
+    private List<VendorObject>? _remember;
+
+    internal VendorCall(
+        HttpRequestMessage request,
+        string vendor,
+        string method,
+        IReadOnlyList<string> pathSegments,
+        IBudgetLedger ledger,
+        int maxResponseBodyBytes)
+    {
+        Request = request;
+        Vendor = vendor;
+        Method = method;
+        PathSegments = pathSegments;
+        _ledger = ledger;
+        _maxResponseBodyBytes = maxResponseBodyBytes;
+    }
+
+    /// <summary>The outgoing request.</summary>
+    public HttpRequestMessage Request { get; }
+
+    /// <summary>The vendor the call is for.</summary>
+    public string Vendor { get; }
+
+    /// <summary>The HTTP method in upper case.</summary>
+    public string Method { get; }
+
+    /// <summary>The decoded path segments, without empty ones: <c>/v1/charges/ch_1/capture</c> is four segments.</summary>
+    public IReadOnlyList<string> PathSegments { get; }
+
+    /// <summary>The buffered request body; empty when there is none.</summary>
+    public ReadOnlyMemory<byte> Body { get; internal set; }
+
+    /// <summary>The body's media type, such as <c>application/x-www-form-urlencoded</c>, or <see langword="null"/>.</summary>
+    public string? MediaType { get; internal set; }
+
+    /// <summary>The key id (never the brake key or the secret).</summary>
+    public string KeyId => Key?.Id ?? string.Empty;
+
+    /// <summary>The run the call belongs to, if any.</summary>
+    public string? RunId { get; internal init; }
+
+    /// <summary>The key's per-request maximum, also the estimate for calls whose cost cannot be known in advance.</summary>
+    public Usd? PerRequestMax => Key?.Policy.PerRequestMax;
+
+    /// <summary>The endpoint with ids replaced by placeholders, such as <c>/v1/charges/{id}/capture</c>. Set by the profile.</summary>
+    public string EndpointTemplate { get; set; } = string.Empty;
+
+    /// <summary>Whether the call moves money and must reserve budget. Set by the profile.</summary>
+    public bool IsCostBearing { get; set; }
+
+    /// <summary>What the call is expected to cost; reserved before it is forwarded. Set by the profile.</summary>
+    public Usd Estimate { get; set; }
+
+    /// <summary>The idempotency key that makes a retry the same call. Set by the profile.</summary>
+    public string? IdempotencyKey { get; set; }
+
+    /// <summary>Anything the profile wants to keep between inspecting the request and the response.</summary>
+    public object? VendorState { get; set; }
+
+    internal ResolvedKey? Key { get; set; }
+
+    internal DateTimeOffset ReceivedAt { get; init; }
+
+    internal string? ReservationId { get; set; }
+
+    internal ReservationReuse Reuse { get; set; }
+
+    internal IReadOnlyDictionary<string, string>? Parameters => _parameters;
+
+    internal IReadOnlyList<VendorObject>? ObjectsToRemember => _remember;
+
+    /// <summary>The allowlist of that name in the key's policy, or <see langword="null"/> when it sets none (any value allowed).</summary>
+    public IReadOnlySet<string>? GetAllowlist(string name) => Key?.Policy.GetAllowlist(name);
+
+    /// <summary>The limit of that name in the key's policy, or <see langword="null"/> when it sets none.</summary>
+    public long? GetLimit(string name) => Key?.Policy.GetLimit(name);
+
+    /// <summary>
+    /// Records a parameter in the call's audit record. Record only values safe to keep (amounts, currencies,
+    /// ids); record <see cref="RedactedValue"/> for anything else.
+    /// </summary>
+    public void AddAuditParameter(string name, string value)
+    {
+        _parameters ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        _parameters[name] = value;
+    }
+
+    /// <summary>What the audit record shows in place of a value that could be personal or secret.</summary>
+    public const string RedactedValue = "[redacted]";
+
+    /// <summary>Looks up an object created earlier through the guard (by any key of this vendor).</summary>
+    public ValueTask<VendorObject?> FindObjectAsync(string objectId, CancellationToken cancellationToken) =>
+        _ledger.FindObjectAsync(Vendor, objectId, cancellationToken);
+
+    /// <summary>Asks the guard to remember an object from the response once the call is settled.</summary>
+    public void Remember(VendorObject vendorObject)
+    {
+        ArgumentNullException.ThrowIfNull(vendorObject);
+        (_remember ??= []).Add(vendorObject);
+    }
+
+    /// <summary>
+    /// Reads the response body for inspection, leaving it readable for the SDK. Returns <see langword="null"/>
+    /// when the body is larger than <see cref="KeybrakeOptions.MaxResponseBodyBytes"/>.
+    /// </summary>
+    public async ValueTask<byte[]?> ReadResponseBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var content = response.Content;
+        if (content.Headers.ContentLength > _maxResponseBodyBytes)
+        {
+            return null;
+        }
+
+        try
+        {
+            await content.LoadIntoBufferAsync(_maxResponseBodyBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+
+        // Not ReadAsStreamAsync: HttpContent caches that stream, and the SDK would then read it from its end.
+        return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

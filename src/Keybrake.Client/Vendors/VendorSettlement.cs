@@ -1,0 +1,32 @@
+namespace Keybrake.Client;
+
+/// <summary>What happens to a call's reservation once the vendor has answered.</summary>
+public enum SettlementKind
+{
+    /// <summary>The money moved: the reservation becomes spend of the given amount.</summary>
+    Commit,
+
+    /// <summary>The vendor refused the call and no money moved: the reservation is released.</summary>
+    Release,
+
+    /// <summary>
+    /// The outcome is unknown (a 5xx, a timeout, a conflict): the reservation keeps counting as spent until a
+    /// retry with the same idempotency key settles it or an operator resolves it.
+    /// </summary>
+    Hold,
+}
+
+/// <summary>A vendor profile's verdict on a response: commit an amount, release, or hold.</summary>
+/// <param name="Kind">What to do with the reservation.</param>
+/// <param name="Actual">The real cost, for <see cref="SettlementKind.Commit"/>.</param>
+public readonly record struct VendorSettlement(SettlementKind Kind, Usd Actual)
+{
+    /// <summary>The money moved and cost <paramref name="actual"/>.</summary>
+    public static VendorSettlement Commit(Usd actual) => new(SettlementKind.Commit, actual);
+
+    /// <summary>No money moved.</summary>
+    public static VendorSettlement Release { get; } = new(SettlementKind.Release, Usd.Zero);
+
+    /// <summary>Nobody knows yet whether money moved.</summary>
+    public static VendorSettlement Hold { get; } = new(SettlementKind.Hold, Usd.Zero);
+}
