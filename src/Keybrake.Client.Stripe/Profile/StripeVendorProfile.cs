@@ -1,0 +1,329 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client.Stripe;
+
+/// <summary>
+/// Stripe as the guard sees it: the brake key rides in <c>Authorization: Bearer</c>; v1 bodies are
+/// form-encoded; money-moving endpoints are in <see cref="StripeEndpointCatalog"/>; amounts are converted to
+/// USD with the currency's real exponent; denials look like Stripe errors.
+/// </summary>
+internal sealed class StripeVendorProfile : VendorProfile
+{
+    public const string VendorName = "stripe";
+    private const string FormMediaType = "application/x-www-form-urlencoded";
+    private const int MaxAmountDigits = 15;
+
+    /// <summary>Fields the guard reads: each must appear at most once, or the guard would have to guess which the API uses.</summary>
+    private static readonly string[] s_singleFields =
+    [
+        "amount", "amount_to_capture", "currency", "customer", "charge", "payment_intent", "confirm",
+        "destination", "destination[account]", "on_behalf_of", "transfer_data[destination]",
+    ];
+
+    /// <summary>Fields safe to keep in audit records: amounts, currencies, ids and enums. Everything else is redacted.</summary>
+    private static readonly FrozenSet<string> s_auditedFields = FrozenSet.Create(
+        StringComparer.Ordinal,
+        "amount", "amount_to_capture", "application_fee_amount", "capture", "charge", "confirm", "currency", "customer",
+        "destination", "destination[account]", "method", "off_session", "on_behalf_of", "payment_intent", "payment_method",
+        "reason", "refund_application_fee", "reverse_transfer", "source_type", "transfer_data[amount]",
+        "transfer_data[destination]", "transfer_group");
+
+    private readonly UsdRateTable _rates;
+
+    public StripeVendorProfile(IOptions<KeybrakeStripeOptions> options)
+        : base(VendorName)
+    {
+        _rates = UsdRateTable.Create(options.Value.UsdRates.AsReadOnly());
+    }
+
+    public override IReadOnlyCollection<string> ScopeNames => StripeScope.Names;
+
+    internal UsdRateTable Rates => _rates;
+
+    public override string? ReadBrakeKey(HttpRequestMessage request)
+    {
+        var authorization = request.Headers.Authorization;
+        if (authorization?.Parameter is not { Length: > 0 } parameter)
+        {
+            return null;
+        }
+
+        if (string.Equals(authorization.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            return parameter;
+        }
+
+        // Stripe also accepts the key as the Basic user name with an empty password.
+        if (string.Equals(authorization.Scheme, "Basic", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(parameter));
+                var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+                return colon < 0 ? decoded : decoded[..colon];
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+
+    public override void ApplyVendorSecret(HttpRequestMessage request, string vendorSecret) =>
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", vendorSecret);
+
+    public override void DescribeEndpoint(VendorCall vendorCall)
+    {
+        var endpoint = StripeEndpointCatalog.Find(vendorCall.Method, vendorCall.PathSegments);
+        if (endpoint is null)
+        {
+            vendorCall.EndpointTemplate = StripeEndpointCatalog.TemplateOf(vendorCall.PathSegments);
+            return;
+        }
+
+        vendorCall.EndpointTemplate = endpoint.Template;
+        vendorCall.IsCostBearing = endpoint.OnlyWhenTrue is null;
+        vendorCall.VendorState = new StripeCallState(endpoint);
+    }
+
+    public override async ValueTask<GuardDenial?> InspectRequestAsync(VendorCall vendorCall, CancellationToken cancellationToken)
+    {
+        var state = vendorCall.VendorState as StripeCallState;
+        var endpoint = state?.Endpoint;
+        vendorCall.IdempotencyKey = SingleHeader(vendorCall.Request, "Idempotency-Key");
+        if (SingleHeader(vendorCall.Request, "Stripe-Account") is { } account)
+        {
+            vendorCall.AddAuditParameter("stripe_account", account);
+        }
+
+        if (ReadForm(vendorCall, endpoint, out var form) is { } formDenial)
+        {
+            return formDenial;
+        }
+
+        foreach (var field in s_singleFields)
+        {
+            if (!form.TryGetSingle(field, out _))
+            {
+                return Malformed($"the form field '{field}' is sent more than once, so the amount or scope it sets is ambiguous");
+            }
+        }
+
+        foreach (var (name, value) in form.Fields)
+        {
+            vendorCall.AddAuditParameter(name, s_auditedFields.Contains(name) ? value : VendorCall.RedactedValue);
+        }
+
+        if (endpoint?.OnlyWhenTrue is { } flag)
+        {
+            form.TryGetSingle(flag, out var flagValue);
+            vendorCall.IsCostBearing = string.Equals(flagValue, "true", StringComparison.Ordinal);
+        }
+
+        if (state is not null)
+        {
+            state.ReferenceId = ReferenceIdOf(vendorCall, endpoint!, form);
+            state.Reference = state.ReferenceId is null
+                ? null
+                : await vendorCall.FindObjectAsync(state.ReferenceId, cancellationToken).ConfigureAwait(false);
+        }
+
+        var scopeDenial = StripeScope.CheckAccounts(vendorCall, form)
+            ?? StripeScope.CheckCustomer(vendorCall, form, endpoint, state?.ReferenceId, state?.Reference);
+        if (scopeDenial is not null)
+        {
+            return scopeDenial;
+        }
+
+        return vendorCall.IsCostBearing ? Estimate(vendorCall, state!, form) : null;
+    }
+
+    public override async ValueTask<VendorSettlement> InspectResponseAsync(VendorCall vendorCall, HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        if (status == 409 || status >= 500)
+        {
+            return VendorSettlement.Hold; // Stripe may have acted; a retry with the same Idempotency-Key will tell
+        }
+
+        if (status is < 200 or > 299 || vendorCall.VendorState is not StripeCallState state)
+        {
+            return VendorSettlement.Release; // Stripe refused the call (or it moved no money)
+        }
+
+        var body = await vendorCall.ReadResponseBodyAsync(response, cancellationToken).ConfigureAwait(false);
+        var result = body is null ? null : StripeObject.Parse(body);
+        if (result is null)
+        {
+            throw new InvalidDataException("The Stripe response is not a JSON object the guard can read.");
+        }
+
+        var endpoint = state.Endpoint;
+        var settledMinor = endpoint.SettleField is null ? null : result.GetAmount(endpoint.SettleField) ?? result.GetAmount("amount");
+        var currency = result.Currency;
+        Remember(vendorCall, state, result, settledMinor, currency);
+
+        if (!vendorCall.IsCostBearing || endpoint.SettleField is null)
+        {
+            return VendorSettlement.Commit(vendorCall.Estimate);
+        }
+
+        return settledMinor is { } minor && currency is not null && _rates.TryConvert(minor, currency, out var actual)
+            ? VendorSettlement.Commit(actual)
+            : VendorSettlement.Commit(vendorCall.Estimate);
+    }
+
+    public override HttpResponseMessage CreateDenialResponse(VendorCall vendorCall, GuardDenial denial) =>
+        StripeDenialResponse.Create(denial);
+
+    private static GuardDenial? ReadForm(VendorCall vendorCall, StripeEndpoint? endpoint, out FormUrlEncodedBody form)
+    {
+        form = FormUrlEncodedBody.Empty;
+        if (vendorCall.Body.IsEmpty)
+        {
+            return null;
+        }
+
+        if (!string.Equals(vendorCall.MediaType, FormMediaType, StringComparison.OrdinalIgnoreCase))
+        {
+            // Other bodies (file uploads, the v2 JSON API) go to endpoints that move no money; for one that
+            // does, a body the guard cannot read is a body it cannot check.
+            return endpoint is null
+                ? null
+                : Malformed($"Stripe's v1 API takes {FormMediaType} bodies, and this call sent '{vendorCall.MediaType ?? "no content type"}'");
+        }
+
+        if (!FormUrlEncodedBody.TryParse(vendorCall.Body.Span, out var parsed, out var error))
+        {
+            return Malformed(error);
+        }
+
+        form = parsed;
+        return null;
+    }
+
+    private static string? ReferenceIdOf(VendorCall vendorCall, StripeEndpoint endpoint, FormUrlEncodedBody form)
+    {
+        switch (endpoint.Reference)
+        {
+            case StripeObjectReference.PathId:
+                return vendorCall.PathSegments[2];
+            case StripeObjectReference.ChargeOrPaymentIntentField:
+                form.TryGetSingle("charge", out var charge);
+                form.TryGetSingle("payment_intent", out var paymentIntent);
+                return charge ?? paymentIntent;
+            default:
+                return null;
+        }
+    }
+
+    private GuardDenial? Estimate(VendorCall vendorCall, StripeCallState state, FormUrlEncodedBody form)
+    {
+        var endpoint = state.Endpoint;
+        long? amount = null;
+        if (endpoint.AmountField is { } amountField && form.TryGetSingle(amountField, out var amountText) && amountText is not null)
+        {
+            if (!TryParseAmount(amountText, out var parsed))
+            {
+                return Malformed($"'{amountField}' must be a whole, non-negative number of the currency's smallest unit (at most {MaxAmountDigits} digits)");
+            }
+
+            amount = parsed;
+        }
+
+        if (amount is null && endpoint.AmountRequired)
+        {
+            return Malformed($"{endpoint.Template} moves money and needs '{endpoint.AmountField}'");
+        }
+
+        form.TryGetSingle("currency", out var currency);
+        currency = currency?.ToLowerInvariant();
+        if (currency is not null && !StripeCurrencies.IsCurrencyCode(currency))
+        {
+            return new GuardDenial(ReasonCodes.UnknownCurrency, $"'{currency}' is not a three-letter currency code");
+        }
+
+        if (currency is null && endpoint.AmountRequired)
+        {
+            return Malformed($"{endpoint.Template} moves money and needs 'currency'");
+        }
+
+        var reference = state.Reference;
+        if (amount is null && reference is { Currency: not null })
+        {
+            amount = endpoint.AmountDefaultsToRemainder ? Math.Max(0, reference.Amount - reference.AmountReturned) : reference.Amount;
+            currency = reference.Currency;
+        }
+        else if (currency is null && reference is { Currency: not null })
+        {
+            currency = reference.Currency;
+        }
+
+        if (amount is null || currency is null)
+        {
+            // The cost cannot be known in advance: the policy's per-request maximum stands in, or the call is denied.
+            if (vendorCall.PerRequestMax is { } max)
+            {
+                vendorCall.Estimate = max;
+                return null;
+            }
+
+            var what = state.ReferenceId is { } id ? $"'{id}' did not go through Keybrake" : "the body does not say";
+            return amount is null
+                ? new GuardDenial(ReasonCodes.AmountOverRequestLimit, $"the amount of this call cannot be known in advance ({what}); set PerRequestMax on the key's policy to allow such calls")
+                : new GuardDenial(ReasonCodes.UnknownCurrency, $"the currency of this call cannot be known ({what}); set PerRequestMax on the key's policy to allow such calls");
+        }
+
+        if (!_rates.TryConvert(amount.Value, currency, out var usd))
+        {
+            return _rates.Currencies.Contains(currency)
+                ? Malformed($"the amount {amount} {currency} is out of range")
+                : new GuardDenial(ReasonCodes.UnknownCurrency, $"Keybrake has no USD rate for '{currency}', so it cannot count this call against the cap; add one under Keybrake:Stripe:UsdRates");
+        }
+
+        vendorCall.Estimate = usd;
+        return null;
+    }
+
+    private static void Remember(VendorCall vendorCall, StripeCallState state, StripeObject result, long? settledMinor, string? currency)
+    {
+        var endpoint = state.Endpoint;
+        if (endpoint.RemembersResponse && result.Id is { } id)
+        {
+            vendorCall.Remember(new VendorObject(id, result.Object ?? "unknown")
+            {
+                Customer = result.Customer,
+                Account = result.Destination is { } destination && destination.StartsWith("acct_", StringComparison.Ordinal) ? destination : result.OnBehalfOf,
+                Currency = currency,
+                Amount = result.GetAmount("amount") ?? 0,
+                AmountReturned = result.GetAmount("amount_refunded") ?? result.GetAmount("amount_reversed") ?? 0,
+            });
+        }
+
+        // A refund or reversal gives money back on the object it names: the next "refund the rest" is smaller.
+        if (endpoint.ReturnsMoneyOnReference && state.Reference is { } reference && endpoint.SettleField is not null
+            && settledMinor is { } returned && string.Equals(reference.Currency, currency, StringComparison.Ordinal))
+        {
+            vendorCall.Remember(reference with { AmountReturned = reference.AmountReturned + returned });
+        }
+    }
+
+    private static bool TryParseAmount(string text, out long amount)
+    {
+        amount = 0;
+        return text.Length is > 0 and <= MaxAmountDigits
+            && text.All(char.IsAsciiDigit)
+            && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out amount);
+    }
+
+    private static string? SingleHeader(HttpRequestMessage request, string name) =>
+        request.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+
+    private static GuardDenial Malformed(string message) => new(ReasonCodes.MalformedRequest, message);
+}
