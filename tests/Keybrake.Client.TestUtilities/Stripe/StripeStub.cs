@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Collections.Specialized;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Web;
+using WireMock;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+
+namespace Keybrake.Client.TestUtilities.Stripe;
+
+/// <summary>
+/// A stand-in for api.stripe.com on a loopback port: WireMock.Net answering with Stripe's own fixture objects,
+/// with the request's amount, currency and ids filled in. It keeps the charges and payment intents it made,
+/// so refunds and captures behave like Stripe's (a refund without an amount refunds the rest).
+/// </summary>
+public sealed class StripeStub : IDisposable
+{
+    private readonly ConcurrentDictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
+    private int _sequence;
+
+    private StripeStub(WireMockServer server)
+    {
+        Server = server;
+        Map("POST", "/v1/charges", CreateCharge);
+        Map("POST", "/v1/charges/*/capture", CaptureCharge);
+        Map("POST", "/v1/refunds", CreateRefund);
+        Map("POST", "/v1/payment_intents", CreatePaymentIntent);
+        Map("POST", "/v1/payment_intents/*/confirm", ConfirmPaymentIntent);
+        Map("POST", "/v1/payouts", form => Simple("payout", "po", form));
+        Map("POST", "/v1/transfers", form => Simple("transfer", "tr", form));
+        Map("POST", "/v1/topups", form => Simple("topup", "tu", form));
+        Map("POST", "/v1/customers", _ => Fresh("customer", "cus"));
+        Server.Given(Request.Create().WithPath("/v1/charges/*").UsingGet())
+            .RespondWith(Json(request => _objects.TryGetValue(request.PathSegments[2], out var charge) ? charge.ToJsonString() : StripeFixtures.Resource("charge").ToJsonString()));
+        Server.Given(Request.Create().WithPath("/v1/customers/*").UsingGet())
+            .RespondWith(Json(request => Stamp(StripeFixtures.Resource("customer"), request.PathSegments[2]).ToJsonString()));
+    }
+
+    /// <summary>The WireMock server, for custom mappings and the request log.</summary>
+    public WireMockServer Server { get; }
+
+    /// <summary>The base URL to give Stripe.net as its API base.</summary>
+    public string Url => Server.Url!;
+
+    public static StripeStub Start() => new(WireMockServer.Start());
+
+    /// <summary>The requests the stub received, oldest first.</summary>
+    public IReadOnlyList<StubRequest> Received =>
+        Server.LogEntries
+            .OrderBy(entry => entry.RequestMessage.DateTime)
+            .Select(entry => new StubRequest(
+                entry.RequestMessage.Method,
+                entry.RequestMessage.Path,
+                ParseForm(entry.RequestMessage.Body),
+                entry.RequestMessage.Headers?.ToDictionary(h => h.Key, h => string.Join(",", h.Value), StringComparer.OrdinalIgnoreCase)
+                    ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase),
+                entry.ResponseMessage.StatusCode is int status ? status : int.Parse(entry.ResponseMessage.StatusCode?.ToString() ?? "0", CultureInfo.InvariantCulture)))
+            .ToList();
+
+    /// <summary>The sum of the amounts of the successful POSTs to a path: what Stripe would have moved.</summary>
+    public long SumOfAmounts(string path) =>
+        Received.Where(r => r.Method == "POST" && r.Path == path && r.Status is >= 200 and < 300)
+            .Sum(r => long.Parse(r.Form["amount"] ?? "0", CultureInfo.InvariantCulture));
+
+    /// <summary>Answers the next POST to <paramref name="path"/> with <paramref name="status"/>, then behaves normally.</summary>
+    public void FailOnce(string path, int status)
+    {
+        var scenario = "fail-once " + path;
+        Server.Given(Request.Create().WithPath(path).UsingPost())
+            .InScenario(scenario)
+            .WillSetStateTo("failed")
+            .AtPriority(1)
+            .RespondWith(Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json")
+                .WithBody("""{"error":{"type":"api_error","message":"An unknown error occurred"}}"""));
+    }
+
+    /// <summary>Declines every POST to <paramref name="path"/> the way Stripe declines a card (402).</summary>
+    public void Decline(string path) =>
+        Server.Given(Request.Create().WithPath(path).UsingPost())
+            .AtPriority(1)
+            .RespondWith(Response.Create().WithStatusCode(402).WithHeader("Content-Type", "application/json")
+                .WithBody("""{"error":{"type":"card_error","code":"card_declined","message":"Your card was declined."}}"""));
+
+    public void Dispose() => Server.Stop();
+
+    private static NameValueCollection ParseForm(string? body) => HttpUtility.ParseQueryString(body ?? string.Empty);
+
+    private static IResponseBuilder Json(Func<IRequestMessage, string> body) =>
+        Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithHeader("Request-Id", "req_stub").WithBody(body);
+
+    private void Map(string method, string path, Func<NameValueCollection, JsonObject> respond) =>
+        Server.Given(Request.Create().WithPath(path).UsingMethod(method))
+            .AtPriority(10)
+            .RespondWith(Json(request =>
+            {
+                var form = ParseForm(request.Body);
+                form["__path_id"] = request.PathSegments.Length > 2 ? request.PathSegments[2] : null;
+                return respond(form).ToJsonString();
+            }));
+
+    private string NextId(string prefix) =>
+        $"{prefix}_stub{Interlocked.Increment(ref _sequence).ToString("D8", CultureInfo.InvariantCulture)}";
+
+    private static JsonObject Stamp(JsonObject resource, string id)
+    {
+        resource["id"] = id;
+        return resource;
+    }
+
+    private JsonObject Fresh(string resource, string prefix) => Stamp(StripeFixtures.Resource(resource), NextId(prefix));
+
+    private static long Amount(NameValueCollection form, string field = "amount") =>
+        long.Parse(form[field] ?? "0", CultureInfo.InvariantCulture);
+
+    private JsonObject Simple(string resource, string prefix, NameValueCollection form)
+    {
+        var result = Fresh(resource, prefix);
+        result["amount"] = Amount(form);
+        result["currency"] = form["currency"];
+        if (form["destination"] is { } destination)
+        {
+            result["destination"] = destination;
+        }
+
+        return Remember(result);
+    }
+
+    private JsonObject Remember(JsonObject result)
+    {
+        _objects[result["id"]!.GetValue<string>()] = result;
+        return result;
+    }
+
+    private JsonObject CreateCharge(NameValueCollection form)
+    {
+        var charge = Fresh("charge", "ch");
+        var amount = Amount(form);
+        var captured = form["capture"] != "false";
+        charge["amount"] = amount;
+        charge["currency"] = form["currency"];
+        charge["customer"] = form["customer"];
+        charge["captured"] = captured;
+        charge["amount_captured"] = captured ? amount : 0;
+        charge["amount_refunded"] = 0L;
+        charge["on_behalf_of"] = form["on_behalf_of"];
+        return Remember(charge);
+    }
+
+    private JsonObject CaptureCharge(NameValueCollection form)
+    {
+        var charge = _objects[form["__path_id"]!];
+        lock (charge)
+        {
+            var amount = form["amount"] is null ? charge["amount"]!.GetValue<long>() : Amount(form);
+            charge["captured"] = true;
+            charge["amount_captured"] = amount;
+            return charge.DeepClone().AsObject();
+        }
+    }
+
+    private JsonObject CreateRefund(NameValueCollection form)
+    {
+        var refund = Fresh("refund", "re");
+        var chargeId = form["charge"];
+        refund["charge"] = chargeId;
+        refund["payment_intent"] = form["payment_intent"];
+        if (chargeId is not null && _objects.TryGetValue(chargeId, out var charge))
+        {
+            lock (charge)
+            {
+                var remaining = charge["amount"]!.GetValue<long>() - charge["amount_refunded"]!.GetValue<long>();
+                var amount = form["amount"] is null ? remaining : Amount(form);
+                charge["amount_refunded"] = charge["amount_refunded"]!.GetValue<long>() + amount;
+                refund["amount"] = amount;
+                refund["currency"] = charge["currency"]!.GetValue<string>();
+            }
+        }
+        else
+        {
+            // A charge the stub never made: refund what was asked, in the currency asked (Stripe would know better).
+            refund["amount"] = form["amount"] is null ? StripeFixtures.Resource("refund")["amount"]!.GetValue<long>() : Amount(form);
+            refund["currency"] = form["currency"] ?? "usd";
+        }
+
+        return refund;
+    }
+
+    private JsonObject CreatePaymentIntent(NameValueCollection form)
+    {
+        var intent = Fresh("payment_intent", "pi");
+        var confirmed = form["confirm"] == "true";
+        intent["amount"] = Amount(form);
+        intent["currency"] = form["currency"];
+        intent["customer"] = form["customer"];
+        intent["status"] = confirmed ? "succeeded" : "requires_confirmation";
+        intent["amount_received"] = confirmed ? Amount(form) : 0;
+        return Remember(intent);
+    }
+
+    private JsonObject ConfirmPaymentIntent(NameValueCollection form)
+    {
+        var intent = _objects[form["__path_id"]!];
+        lock (intent)
+        {
+            intent["status"] = "succeeded";
+            intent["amount_received"] = intent["amount"]!.GetValue<long>();
+            return intent.DeepClone().AsObject();
+        }
+    }
+}
+
+/// <summary>One request the stub received.</summary>
+public sealed record StubRequest(string Method, string Path, NameValueCollection Form, IReadOnlyDictionary<string, string> Headers, int Status);
