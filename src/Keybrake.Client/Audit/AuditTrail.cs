@@ -7,7 +7,7 @@ namespace Keybrake.Client;
 /// Hands each audit record to every sink: those registered in DI, plus the JSON-lines file when
 /// <see cref="KeybrakeAuditOptions.FilePath"/> is set. A failing sink is logged and never fails the call.
 /// </summary>
-internal sealed class AuditTrail : IAsyncDisposable
+internal sealed class AuditTrail : IAsyncDisposable, IDisposable
 {
     private readonly IAuditSink[] _sinks;
     private readonly JsonLinesAuditSink? _file;
@@ -45,4 +45,7 @@ internal sealed class AuditTrail : IAsyncDisposable
 
     /// <summary>Drains the file sink's queue to disk.</summary>
     public ValueTask DisposeAsync() => _file?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    /// <summary>For hosts disposed synchronously: the file sink stops taking records and finishes in the background.</summary>
+    public void Dispose() => _file?.Dispose();
 }

@@ -8,7 +8,7 @@ namespace Keybrake.Client;
 /// Appends audit records to a file as JSON lines. Records are queued and written in batches by one
 /// background writer, so the request path never waits on the disk; disposing drains the queue.
 /// </summary>
-internal sealed class JsonLinesAuditSink : IAuditSink, IAsyncDisposable
+internal sealed class JsonLinesAuditSink : IAuditSink, IAsyncDisposable, IDisposable
 {
     private const int QueueCapacity = 16_384;
     private static readonly byte[] s_newLine = "\n"u8.ToArray();
@@ -42,6 +42,12 @@ internal sealed class JsonLinesAuditSink : IAuditSink, IAsyncDisposable
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Stops taking records; the writer drains the queue in the background. Only <see cref="DisposeAsync"/>
+    /// waits until every record is on disk, so hosts should dispose asynchronously.
+    /// </summary>
+    public void Dispose() => _queue.Writer.TryComplete();
 
     private async Task WriteLoopAsync()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -203,6 +204,10 @@ internal sealed class GuardPipeline
         CancellationToken cancellationToken)
     {
         var key = call.Key!;
+
+        // The secret goes on the request for this send only; afterwards the request carries the brake key
+        // again, so a handler outside the guard that re-sends it (a retry) is checked like the first attempt.
+        var brakeKeyHeader = call.Request.Headers.Authorization;
         vendor.ApplyVendorSecret(call.Request, key.VendorSecret);
 
         HttpResponseMessage response;
@@ -222,13 +227,25 @@ internal sealed class GuardPipeline
             await RecordAllowedAsync(call, status: null, held ? SettlementKind.Hold : null, Usd.Zero, exception.GetType().Name, started, activity).ConfigureAwait(false);
             throw;
         }
+        finally
+        {
+            call.Request.Headers.Authorization = brakeKeyHeader;
+        }
 
         VendorSettlement settlement;
+        Exception? canceled = null;
         try
         {
             settlement = await vendor.InspectResponseAsync(call, response, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (OperationCanceledException exception)
+        {
+            // The caller gave up after the vendor answered: the money has moved (or not) regardless, so the call
+            // is still settled and audited before the cancellation reaches the caller.
+            canceled = exception;
+            settlement = response.IsSuccessStatusCode ? VendorSettlement.Commit(call.Estimate) : VendorSettlement.Hold;
+        }
+        catch (Exception exception)
         {
             // Unknown is treated as spent: a success we cannot read settles at the estimate.
             Log.OutcomeUnreadable(_logger, call.Method, call.EndpointTemplate, key.Id, exception);
@@ -247,7 +264,13 @@ internal sealed class GuardPipeline
             await _ledger.RememberObjectsAsync(call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
         }
 
-        await RecordAllowedAsync(call, (int)response.StatusCode, outcome, settlement.Actual, null, started, activity).ConfigureAwait(false);
+        await RecordAllowedAsync(call, (int)response.StatusCode, outcome, settlement.Actual, canceled?.GetType().Name, started, activity).ConfigureAwait(false);
+        if (canceled is not null)
+        {
+            response.Dispose();
+            ExceptionDispatchInfo.Throw(canceled);
+        }
+
         return response;
     }
 

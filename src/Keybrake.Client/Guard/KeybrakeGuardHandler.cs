@@ -20,15 +20,24 @@ internal sealed class KeybrakeGuardHandler : DelegatingHandler
         _next = base.SendAsync;
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (request.Options.TryGetValue(GuardedOption, out var guarded) && guarded)
         {
-            return base.SendAsync(request, cancellationToken);
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
+        // The mark lasts for this send only: a handler outside the guard that re-sends the same request
+        // (a retry) must pass the guard again.
         request.Options.Set(GuardedOption, true);
-        return _pipeline.SendAsync(_vendor, request, _next, cancellationToken);
+        try
+        {
+            return await _pipeline.SendAsync(_vendor, request, _next, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            request.Options.Set(GuardedOption, false);
+        }
     }
 
     // The guard may wait on the budget ledger; a synchronous send would have to block on that, so it refuses

@@ -42,9 +42,10 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     public ValueTask<AuthorizationResult> AuthorizeAsync(AuthorizationRequest request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (request.Estimate.Micros < 0)
+        if (request.Estimate.Micros < 0 || request.Estimate > Usd.MaxValue)
         {
-            return ValueTask.FromResult(AuthorizationResult.Denied(ReasonCodes.MalformedRequest, "the call's cost estimate is negative"));
+            return ValueTask.FromResult(AuthorizationResult.Denied(
+                ReasonCodes.MalformedRequest, $"the call's cost estimate must be between $0 and {Usd.MaxValue}"));
         }
 
         var key = _catalog.FindById(request.KeyId);
@@ -89,7 +90,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             var day = DayWindow.DayOf(now, key.Policy.TimeZone);
             var dayCounter = GetCounter(_days, (request.KeyId, day));
             var estimate = request.Estimate.Micros;
-            if (dayCounter.Committed + estimate > key.Policy.DailyCap.Micros)
+            if (estimate > key.Policy.DailyCap.Micros - dayCounter.Committed)
             {
                 return ValueTask.FromResult(AuthorizationResult.Denied(
                     ReasonCodes.DailyCapExceeded,
@@ -98,7 +99,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 
             // Every run's spend is counted, so operators can see it; only a policy with a run cap limits it.
             var runCounter = request.RunId is { } runId ? GetCounter(_runs, (request.KeyId, runId)) : null;
-            if (runCounter is not null && key.Policy.RunCap is { } runCap && runCounter.Committed + estimate > runCap.Micros)
+            if (runCounter is not null && key.Policy.RunCap is { } runCap && estimate > runCap.Micros - runCounter.Committed)
             {
                 return ValueTask.FromResult(AuthorizationResult.Denied(
                     ReasonCodes.RunCapExceeded,
@@ -109,10 +110,12 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             {
                 Id = "rsv_" + Guid.CreateVersion7(now).ToString("N"),
                 KeyId = request.KeyId,
-                RunId = request.RunId,
                 IdempotencyKey = request.IdempotencyKey,
                 RequestHash = request.RequestHash,
             };
+
+            // A released call retried later may belong to another run: it counts, and settles, there.
+            reservation.RunId = request.RunId;
             reservation.State = ReservationState.Pending;
             reservation.Day = day;
             reservation.Estimate = estimate;
@@ -307,6 +310,14 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         }
 
         reservation.FinishedAt = now;
+        if (reservation.IdempotencyKey is null)
+        {
+            // Nothing can refer to a finished reservation without an idempotency key: the counters hold its
+            // effect, so it is dropped now rather than kept for the retention window.
+            _reservations.Remove(reservation.Id);
+            return;
+        }
+
         _finished.Enqueue(reservation);
     }
 
@@ -356,7 +367,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 
         public required string KeyId { get; init; }
 
-        public string? RunId { get; init; }
+        public string? RunId { get; set; }
 
         public string? IdempotencyKey { get; init; }
 

@@ -76,6 +76,11 @@ public readonly record struct Usd : IComparable<Usd>
         }
 
         long dollars = long.Parse(whole, NumberStyles.None, CultureInfo.InvariantCulture);
+        if (dollars > MaxValue.Micros / MicrosPerDollar)
+        {
+            return false;
+        }
+
         long micros = 0;
         for (var i = 0; i < 6; i++)
         {

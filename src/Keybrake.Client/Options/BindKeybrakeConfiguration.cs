@@ -24,25 +24,32 @@ internal sealed class BindKeybrakeConfiguration : IConfigureOptions<KeybrakeOpti
         var section = _configuration.GetSection(KeybrakeOptions.SectionName);
         section.Bind(options);
 
-        // The binder silently drops a dictionary entry it cannot bind (say, a cap written "12.3456789"), which
-        // would make a misconfigured key vanish. Bind each missing key alone to learn why, and report it.
+        // The binder silently drops a dictionary entry it cannot bind: a key whose cap reads "12.3456789"
+        // would vanish, a limit that reads "seven" would stop being enforced. Bind each key alone as well, to
+        // learn what it could not read, and report that at validation instead.
         foreach (var keySection in section.GetSection(nameof(KeybrakeOptions.Keys)).GetChildren())
         {
-            if (options.Keys.ContainsKey(keySection.Key))
-            {
-                continue;
-            }
-
+            KeybrakeKeyOptions alone;
             try
             {
-                var key = new KeybrakeKeyOptions();
-                keySection.Bind(key);
-                options.Keys[keySection.Key] = key;
+                alone = new KeybrakeKeyOptions();
+                keySection.Bind(alone);
             }
             catch (InvalidOperationException exception)
             {
                 options.ConfigurationErrors.Add(
                     $"{keySection.Path}: {exception.Message}{(exception.InnerException is { } inner ? " " + inner.Message : string.Empty)}");
+                continue;
+            }
+
+            options.Keys.TryAdd(keySection.Key, alone);
+            var limits = keySection.GetSection($"{nameof(KeybrakeKeyOptions.Policy)}:{nameof(KeybrakePolicyOptions.Limits)}");
+            foreach (var limit in limits.GetChildren())
+            {
+                if (!alone.Policy.Limits.ContainsKey(limit.Key))
+                {
+                    options.ConfigurationErrors.Add($"{limit.Path}: '{limit.Value}' is not a whole number");
+                }
             }
         }
     }

@@ -32,7 +32,11 @@ public abstract class VendorProfile
     /// <summary>The credential the SDK put on the request, or <see langword="null"/> when there is none.</summary>
     public abstract string? ReadBrakeKey(HttpRequestMessage request);
 
-    /// <summary>Replaces the brake key on the request with the real vendor secret, just before it is forwarded.</summary>
+    /// <summary>
+    /// Replaces the brake key on the request with the real vendor secret, just before it is forwarded. The
+    /// guard puts the request's original <c>Authorization</c> header back once the send completes, so a
+    /// re-sent request carries the brake key again; a profile must keep the secret in that header.
+    /// </summary>
     public abstract void ApplyVendorSecret(HttpRequestMessage request, string vendorSecret);
 
     /// <summary>Sets <see cref="VendorCall.EndpointTemplate"/> and <see cref="VendorCall.IsCostBearing"/> from the method and path.</summary>
