@@ -1,0 +1,154 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client.Tests;
+
+public sealed class OptionsValidationTests
+{
+    private const string Field = "Keybrake:Keys:agent";
+
+    public static IEnumerable<TestCaseData> BrokenKeys()
+    {
+        yield return Case("A brake key without the vault_key_ prefix", k => k.BrakeKey = "sk_live_00000000000000000000", $"{Field}:BrakeKey must start with 'vault_key_' followed by at least 16 characters");
+        yield return Case("A brake key with 15 characters after the prefix", k => k.BrakeKey = "vault_key_" + new string('0', 15), $"{Field}:BrakeKey must start with 'vault_key_'");
+        yield return Case("A vendor secret that is itself a brake key", k => k.VendorSecret = "vault_key_0000000000000000000", $"{Field}:VendorSecret is a brake key");
+        yield return Case("A vendor with no package registered", k => k.Vendor = "nosuchvendor", $"{Field}:Vendor 'nosuchvendor' has no vendor package registered (registered: testvendor)");
+        yield return Case("A scope name the vendor does not know", k => k.Policy.Allow("customers", "cus_1"), $"{Field}:Policy:Scope:customers is not an allowlist testvendor knows (it knows: recipients)");
+        yield return Case("A scope with an empty value", k => k.Policy.Allow(TestVendorProfile.RecipientsScope, "r_1", " "), $"{Field}:Policy:Scope:recipients has an empty value");
+        yield return Case("A limit name the vendor does not know", k => k.Policy.Limits["maxWidgets"] = 1, $"{Field}:Policy:Limits:maxWidgets is not a limit testvendor knows (it knows: maxItems)");
+        yield return Case("A negative limit", k => k.Policy.Limits[TestVendorProfile.MaxItemsLimit] = -1, $"{Field}:Policy:Limits:maxItems is negative");
+        yield return Case("No daily cap", k => k.Policy.DailyCap = null, $"{Field}:Policy:DailyCap is required");
+        yield return Case("A negative daily cap", k => k.Policy.DailyCap = Usd.FromMicros(-1), $"{Field}:Policy:DailyCap must be between $0 and");
+        yield return Case("A run cap over the maximum", k => k.Policy.RunCap = Usd.MaxValue + Usd.FromMicros(1), $"{Field}:Policy:RunCap must be between $0 and");
+        yield return Case("A time zone nobody knows", k => k.Policy.TimeZone = "Mars/Olympus_Mons", $"{Field}:Policy:TimeZone 'Mars/Olympus_Mons' is not a time zone");
+        yield return Case("An allow rule without a leading slash", k => k.Policy.Endpoints.Allow.Add("POST v1/spend"), $"{Field}:Policy:Endpoints:Allow:0: endpoint rule 'POST v1/spend' has a path that does not start with '/'");
+        yield return Case("A deny rule with a partial wildcard", k => { k.Policy.Endpoints.Deny.Add("GET /v1/items"); k.Policy.Endpoints.Deny.Add("POST /v1/pay*"); }, $"{Field}:Policy:Endpoints:Deny:1: endpoint rule 'POST /v1/pay*' has segment 'pay*'");
+        yield return Case("A rate limit of zero", k => k.Policy.RequestsPerMinute = 0, "RequestsPerMinute");
+        yield return Case("A loop window of zero", k => k.Policy.LoopBreaker.Window = TimeSpan.Zero, "Window");
+        yield return Case("A negative loop repeat count", k => k.Policy.LoopBreaker.MaxRepeats = -1, "MaxRepeats");
+        yield return Case("An empty brake key", k => k.BrakeKey = string.Empty, "BrakeKey");
+        yield return Case("An empty vendor secret", k => k.VendorSecret = string.Empty, "VendorSecret");
+    }
+
+    [Test]
+    public void A_well_formed_key_passes_validation()
+    {
+        using var provider = Build(o => o.AddKey("agent", ValidKey));
+
+        var options = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value;
+
+        Assert.That(options.Keys, Contains.Key("agent"));
+    }
+
+    [TestCaseSource(nameof(BrokenKeys))]
+    public void An_invalid_key_fails_with_a_message_that_names_the_field(Action<KeybrakeKeyOptions> breakIt, string expected)
+    {
+        var error = Validate(o => o.AddKey("agent", key => { ValidKey(key); breakIt(key); }));
+
+        Assert.That(error.Failures, Has.Some.Contains(expected), error.Message);
+    }
+
+    [Test]
+    public void Two_keys_with_the_same_brake_key_fail_naming_both()
+    {
+        var error = Validate(o => o
+            .AddKey("first", ValidKey)
+            .AddKey("second", ValidKey));
+
+        Assert.That(error.Message, Does.Contain("Keybrake:Keys:second:BrakeKey is the same as key 'first''s"));
+    }
+
+    [TestCase("bad key!")]
+    [TestCase("schlüssel")]
+    [TestCase("a/b")]
+    public void A_key_id_with_characters_other_than_letters_digits_dot_underscore_and_dash_fails(string keyId)
+    {
+        var error = Validate(o => o.AddKey(keyId, ValidKey));
+
+        Assert.That(error.Message, Does.Contain($"Keybrake:Keys:{keyId}: a key id has 1 to 64 letters, digits, '.', '_' or '-'"));
+    }
+
+    [Test]
+    public void A_key_id_longer_than_64_characters_fails()
+    {
+        var keyId = new string('k', 65);
+
+        var error = Validate(o => o.AddKey(keyId, ValidKey));
+
+        Assert.That(error.Message, Does.Contain($"Keybrake:Keys:{keyId}: a key id has 1 to 64"));
+    }
+
+    [TestCase(1023, "MaxRequestBodyBytes")]
+    [TestCase(64 * 1024 * 1024 + 1, "MaxRequestBodyBytes")]
+    public void A_request_body_limit_out_of_range_fails_naming_it(int bytes, string expected)
+    {
+        var error = Validate(o => { o.AddKey("agent", ValidKey); o.MaxRequestBodyBytes = bytes; });
+
+        Assert.That(error.Message, Does.Contain(expected));
+    }
+
+    [Test]
+    public void A_response_body_limit_out_of_range_fails_naming_it()
+    {
+        var error = Validate(o => { o.AddKey("agent", ValidKey); o.MaxResponseBodyBytes = 10; });
+
+        Assert.That(error.Message, Does.Contain("MaxResponseBodyBytes"));
+    }
+
+    [Test]
+    public void Every_problem_is_reported_at_once()
+    {
+        var error = Validate(o => o.AddKey("agent", key =>
+        {
+            ValidKey(key);
+            key.Policy.TimeZone = "Nowhere/Special";
+            key.Policy.Endpoints.Allow.Add("FETCH v1");
+            key.Policy.Allow("accounts", "acct_1");
+        }));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Message, Does.Contain("TimeZone 'Nowhere/Special'"));
+            Assert.That(error.Message, Does.Contain("Endpoints:Allow:0"));
+            Assert.That(error.Message, Does.Contain("Scope:accounts"));
+        });
+    }
+
+    [Test]
+    public void No_message_contains_the_vendor_secret()
+    {
+        var error = Validate(o => o.AddKey("agent", key =>
+        {
+            ValidKey(key);
+            key.VendorSecret = "tv_live_super_secret_value";
+            key.Vendor = "nosuchvendor";
+            key.Policy.DailyCap = null;
+        }));
+
+        Assert.That(error.ToString(), Does.Not.Contain("tv_live_super_secret_value"));
+    }
+
+    internal static void ValidKey(KeybrakeKeyOptions key)
+    {
+        key.BrakeKey = "vault_key_" + new string('0', 16);
+        key.Vendor = TestVendorProfile.Name;
+        key.VendorSecret = "tv_secret_for_validation";
+        key.Policy.DailyCap = Usd.FromDollars(10);
+    }
+
+    private static ServiceProvider Build(Action<KeybrakeOptions> configure)
+    {
+        var services = new ServiceCollection();
+        services.AddKeybrake(configure).AddVendor<TestVendorProfile>();
+        return services.BuildServiceProvider();
+    }
+
+    private static OptionsValidationException Validate(Action<KeybrakeOptions> configure)
+    {
+        using var provider = Build(configure);
+        return Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value)!;
+    }
+
+    private static TestCaseData Case(string name, Action<KeybrakeKeyOptions> breakIt, string expected) =>
+        new TestCaseData(breakIt, expected).SetName(name);
+}
