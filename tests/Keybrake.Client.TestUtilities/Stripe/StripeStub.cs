@@ -141,6 +141,7 @@ public sealed class StripeStub : IDisposable
         charge["amount"] = amount;
         charge["currency"] = form["currency"];
         charge["customer"] = form["customer"];
+        charge["description"] = form["description"];
         charge["captured"] = captured;
         charge["amount_captured"] = captured ? amount : 0;
         charge["amount_refunded"] = 0L;
