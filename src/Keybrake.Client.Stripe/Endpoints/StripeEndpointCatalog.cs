@@ -64,14 +64,23 @@ internal static class StripeEndpointCatalog
     /// </summary>
     public static string TemplateOf(IReadOnlyList<string> pathSegments)
     {
-        var parts = new string[pathSegments.Count];
-        for (var i = 0; i < parts.Length; i++)
+        const string Placeholder = "{id}";
+        var length = 0;
+        for (var i = 0; i < pathSegments.Count; i++)
         {
-            var segment = pathSegments[i];
-            parts[i] = i > 0 && LooksLikeId(segment) ? "{id}" : segment;
+            length += 1 + (i > 0 && LooksLikeId(pathSegments[i]) ? Placeholder.Length : pathSegments[i].Length);
         }
 
-        return "/" + string.Join('/', parts);
+        return length == 0 ? "/" : string.Create(length, pathSegments, static (span, segments) =>
+        {
+            for (var i = 0; i < segments.Count; i++)
+            {
+                span[0] = '/';
+                var part = i > 0 && LooksLikeId(segments[i]) ? Placeholder : segments[i];
+                part.CopyTo(span[1..]);
+                span = span[(1 + part.Length)..];
+            }
+        });
     }
 
     private static bool LooksLikeId(string segment)

@@ -115,9 +115,12 @@ internal sealed class StripeVendorProfile : VendorProfile
             }
         }
 
-        foreach (var (name, value) in form.Fields)
+        if (vendorCall.RecordsAuditParameters)
         {
-            vendorCall.AddAuditParameter(name, s_auditedFields.Contains(name) ? value : VendorCall.RedactedValue);
+            foreach (var (name, value) in form.Fields)
+            {
+                vendorCall.AddAuditParameter(name, s_auditedFields.Contains(name) ? value : VendorCall.RedactedValue);
+            }
         }
 
         if (endpoint?.OnlyWhenTrue is { } flag)
@@ -158,7 +161,7 @@ internal sealed class StripeVendorProfile : VendorProfile
         }
 
         var body = await vendorCall.ReadResponseBodyAsync(response, cancellationToken).ConfigureAwait(false);
-        var result = body is null ? null : StripeObject.Parse(body);
+        var result = body is { } json ? StripeObject.Parse(json.Span) : null;
         if (result is null)
         {
             throw new InvalidDataException("The Stripe response is not a JSON object the guard can read.");

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text.Json;
 
 namespace Keybrake.Client.Stripe;
@@ -8,7 +9,17 @@ namespace Keybrake.Client.Stripe;
 /// </summary>
 internal sealed class StripeObject
 {
-    private readonly Dictionary<string, long> _amounts = new(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> s_commonValues = FrozenSet.Create(
+        StringComparer.Ordinal,
+        "charge", "payment_intent", "refund", "transfer", "transfer_reversal", "payout", "topup", "invoice", "fee_refund",
+        "usd", "eur", "gbp", "jpy", "cad", "aud", "chf", "cny", "inr", "mxn", "brl", "sek", "nok", "dkk", "pln", "krw", "sgd", "hkd", "nzd");
+
+    private long? _amount;
+    private long? _amountCaptured;
+    private long? _amountPaid;
+    private long? _amountReceived;
+    private long? _amountRefunded;
+    private long? _amountReversed;
 
     public string? Id { get; private set; }
 
@@ -27,7 +38,16 @@ internal sealed class StripeObject
     public string? OnBehalfOf { get; private set; }
 
     /// <summary>An integer amount field such as <c>amount</c> or <c>amount_captured</c>, if present.</summary>
-    public long? GetAmount(string field) => _amounts.TryGetValue(field, out var value) ? value : null;
+    public long? GetAmount(string field) => field switch
+    {
+        "amount" => _amount,
+        "amount_captured" => _amountCaptured,
+        "amount_paid" => _amountPaid,
+        "amount_received" => _amountReceived,
+        "amount_refunded" => _amountRefunded,
+        "amount_reversed" => _amountReversed,
+        _ => null,
+    };
 
     /// <summary>Parses a JSON object; returns <see langword="null"/> when the body is not one.</summary>
     public static StripeObject? Parse(ReadOnlySpan<byte> json)
@@ -43,19 +63,20 @@ internal sealed class StripeObject
             var result = new StripeObject();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.GetString()!;
+                var field = FieldOf(ref reader);
                 reader.Read();
                 switch (reader.TokenType)
                 {
-                    case JsonTokenType.Number when name.StartsWith("amount", StringComparison.Ordinal) && reader.TryGetInt64(out var amount):
-                        result._amounts[name] = amount;
+                    case JsonTokenType.Number when reader.TryGetInt64(out var amount):
+                        result.SetAmount(field, amount);
                         break;
-                    case JsonTokenType.String:
-                        result.SetString(name, reader.GetString());
+                    case JsonTokenType.String when field != Field.Other:
+                        result.SetString(field, reader.GetString());
+                        break;
+                    case JsonTokenType.StartObject when field != Field.Other:
+                        result.SetString(field, ReadExpandedId(ref reader));
                         break;
                     case JsonTokenType.StartObject:
-                        result.SetString(name, ReadExpandedId(ref reader));
-                        break;
                     case JsonTokenType.StartArray:
                         reader.Skip();
                         break;
@@ -92,19 +113,76 @@ internal sealed class StripeObject
         return id;
     }
 
-    private void SetString(string name, string? value)
+    // Matching the property name's bytes avoids a string for each of the object's many other fields.
+    private static Field FieldOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("id"u8) ? Field.Id
+        : reader.ValueTextEquals("object"u8) ? Field.Object
+        : reader.ValueTextEquals("currency"u8) ? Field.Currency
+        : reader.ValueTextEquals("customer"u8) ? Field.Customer
+        : reader.ValueTextEquals("charge"u8) ? Field.Charge
+        : reader.ValueTextEquals("payment_intent"u8) ? Field.PaymentIntent
+        : reader.ValueTextEquals("destination"u8) ? Field.Destination
+        : reader.ValueTextEquals("on_behalf_of"u8) ? Field.OnBehalfOf
+        : reader.ValueTextEquals("amount"u8) ? Field.Amount
+        : reader.ValueTextEquals("amount_captured"u8) ? Field.AmountCaptured
+        : reader.ValueTextEquals("amount_paid"u8) ? Field.AmountPaid
+        : reader.ValueTextEquals("amount_received"u8) ? Field.AmountReceived
+        : reader.ValueTextEquals("amount_refunded"u8) ? Field.AmountRefunded
+        : reader.ValueTextEquals("amount_reversed"u8) ? Field.AmountReversed
+        : Field.Other;
+
+    private void SetAmount(Field field, long value)
     {
-        switch (name)
+        switch (field)
         {
-            case "id": Id = value; break;
-            case "object": Object = value; break;
-            case "currency": Currency = value; break;
-            case "customer": Customer = value; break;
-            case "charge": Charge = value; break;
-            case "payment_intent": PaymentIntent = value; break;
-            case "destination": Destination = value; break;
-            case "on_behalf_of": OnBehalfOf = value; break;
+            case Field.Amount: _amount = value; break;
+            case Field.AmountCaptured: _amountCaptured = value; break;
+            case Field.AmountPaid: _amountPaid = value; break;
+            case Field.AmountReceived: _amountReceived = value; break;
+            case Field.AmountRefunded: _amountRefunded = value; break;
+            case Field.AmountReversed: _amountReversed = value; break;
             default: break;
         }
+    }
+
+    private void SetString(Field field, string? value)
+    {
+        // Currencies and object types repeat on every object the ledger remembers: keep one instance of each.
+        if (field is Field.Currency or Field.Object && value is not null && s_commonValues.TryGetValue(value, out var common))
+        {
+            value = common;
+        }
+
+        switch (field)
+        {
+            case Field.Id: Id = value; break;
+            case Field.Object: Object = value; break;
+            case Field.Currency: Currency = value; break;
+            case Field.Customer: Customer = value; break;
+            case Field.Charge: Charge = value; break;
+            case Field.PaymentIntent: PaymentIntent = value; break;
+            case Field.Destination: Destination = value; break;
+            case Field.OnBehalfOf: OnBehalfOf = value; break;
+            default: break;
+        }
+    }
+
+    private enum Field
+    {
+        Other,
+        Id,
+        Object,
+        Currency,
+        Customer,
+        Charge,
+        PaymentIntent,
+        Destination,
+        OnBehalfOf,
+        Amount,
+        AmountCaptured,
+        AmountPaid,
+        AmountReceived,
+        AmountRefunded,
+        AmountReversed,
     }
 }

@@ -1,4 +1,5 @@
 using Keybrake.Client;
+using Microsoft.Extensions.Http;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -17,8 +18,19 @@ public static class KeybrakeHttpClientBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(vendor);
         builder.Services.AddKeybrake();
-        return builder.AddHttpMessageHandler(services =>
-            new KeybrakeGuardHandler(services.GetRequiredService<GuardPipeline>(), VendorProfiles.Find(services, vendor)));
+
+        // Added when the client's handler chain is built, and only once however often this is called:
+        // two guards in one chain would reserve every call twice.
+        builder.Services.Configure<HttpClientFactoryOptions>(builder.Name, options => options.HttpMessageHandlerBuilderActions.Add(handlers =>
+        {
+            if (!handlers.AdditionalHandlers.Any(handler => handler is KeybrakeGuardHandler))
+            {
+                handlers.AdditionalHandlers.Add(new KeybrakeGuardHandler(
+                    handlers.Services.GetRequiredService<GuardPipeline>(),
+                    VendorProfiles.Find(handlers.Services, vendor)));
+            }
+        }));
+        return builder;
     }
 
     /// <summary>

@@ -79,6 +79,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeKeysValidator>());
 
+        services.TryAddSingleton<IdGenerator>();
         services.TryAddSingleton<IKeyCatalog, ConfiguredKeyCatalog>();
         services.TryAddSingleton<EmbeddedBudgetLedger>();
         services.TryAddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<EmbeddedBudgetLedger>());

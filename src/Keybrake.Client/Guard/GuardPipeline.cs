@@ -27,6 +27,7 @@ internal sealed class GuardPipeline
     private readonly ILogger<GuardPipeline> _logger;
     private readonly IOptionsMonitor<KeybrakeOptions> _options;
     private readonly TimeProvider _time;
+    private readonly IdGenerator _ids;
 
     public GuardPipeline(
         IKeyCatalog catalog,
@@ -36,7 +37,8 @@ internal sealed class GuardPipeline
         KeybrakeMetrics metrics,
         ILogger<GuardPipeline> logger,
         IOptionsMonitor<KeybrakeOptions> options,
-        TimeProvider time)
+        TimeProvider time,
+        IdGenerator ids)
     {
         _catalog = catalog;
         _ledger = ledger;
@@ -46,6 +48,7 @@ internal sealed class GuardPipeline
         _logger = logger;
         _options = options;
         _time = time;
+        _ids = ids;
     }
 
     public async Task<HttpResponseMessage> SendAsync(
@@ -58,26 +61,46 @@ internal sealed class GuardPipeline
         var started = _time.GetTimestamp();
         using var activity = KeybrakeTelemetry.ActivitySource.StartActivity("keybrake.guard", ActivityKind.Internal);
         var pathIsValid = RequestPath.TryParse(request.RequestUri, out var segments, out var pathError);
-        var call = new VendorCall(request, vendor.Vendor, request.Method.Method.ToUpperInvariant(), segments ?? s_noSegments, _ledger, options.MaxResponseBodyBytes)
+        var call = new VendorCall(request, vendor.Vendor, UpperCase(request.Method.Method), segments ?? s_noSegments, _ledger, options.MaxResponseBodyBytes, _audit.IsEnabled)
         {
             RunId = KeybrakeRun.CurrentId,
             ReceivedAt = _time.GetUtcNow(),
         };
 
-        if (pathIsValid)
+        try
         {
-            vendor.DescribeEndpoint(call);
+            if (pathIsValid)
+            {
+                vendor.DescribeEndpoint(call);
+            }
+
+            var denial = pathIsValid
+                ? await CheckAsync(vendor, call, options, cancellationToken).ConfigureAwait(false)
+                : new GuardDenial(ReasonCodes.MalformedRequest, pathError!);
+            if (denial is { } denied)
+            {
+                return await DenyAsync(vendor, call, denied, options, started, activity).ConfigureAwait(false);
+            }
+
+            return await ForwardAsync(vendor, call, next, started, activity, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            call.ReturnBuffers();
+        }
+    }
+
+    private static string UpperCase(string method)
+    {
+        foreach (var c in method)
+        {
+            if (char.IsAsciiLetterLower(c))
+            {
+                return method.ToUpperInvariant();
+            }
         }
 
-        var denial = pathIsValid
-            ? await CheckAsync(vendor, call, options, cancellationToken).ConfigureAwait(false)
-            : new GuardDenial(ReasonCodes.MalformedRequest, pathError!);
-        if (denial is { } denied)
-        {
-            return await DenyAsync(vendor, call, denied, options, started, activity).ConfigureAwait(false);
-        }
-
-        return await ForwardAsync(vendor, call, next, started, activity, cancellationToken).ConfigureAwait(false);
+        return method; // the standard methods are upper case already: no copy
     }
 
     private async ValueTask<GuardDenial?> CheckAsync(VendorProfile vendor, VendorCall call, KeybrakeOptions options, CancellationToken cancellationToken)
@@ -170,32 +193,15 @@ internal sealed class GuardPipeline
 
     private static async ValueTask<GuardDenial?> ReadBodyAsync(VendorCall call, int maxBytes, CancellationToken cancellationToken)
     {
-        if (call.Request.Content is not { } content)
+        if (call.Request.Content is not { } content || await call.TryLoadBodyAsync(content, maxBytes, cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
 
-        var tooLarge = new GuardDenial(ReasonCodes.RequestTooLarge, $"the request body is larger than the {maxBytes} bytes the guard reads");
-        if (content.Headers.ContentLength > maxBytes)
-        {
-            return tooLarge;
-        }
-
-        try
-        {
-            await content.LoadIntoBufferAsync(maxBytes, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException)
-        {
-            return tooLarge;
-        }
-
-        call.Body = await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        call.MediaType = content.Headers.ContentType?.MediaType;
-        return null;
+        return new GuardDenial(ReasonCodes.RequestTooLarge, $"the request body is larger than the {maxBytes} bytes the guard reads");
     }
 
-    private async Task<HttpResponseMessage> ForwardAsync(
+    private async ValueTask<HttpResponseMessage> ForwardAsync(
         VendorProfile vendor,
         VendorCall call,
         Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> next,
@@ -382,7 +388,7 @@ internal sealed class GuardPipeline
         string? reason,
         string? message) => new()
     {
-        RecordId = "aud_" + Guid.CreateVersion7(call.ReceivedAt).ToString("N"),
+        RecordId = _ids.New("aud_"),
         Timestamp = call.ReceivedAt,
         HttpStatus = status,
         Settlement = settlement,

@@ -6,9 +6,6 @@ namespace Keybrake.Client;
 /// </summary>
 internal sealed class KeybrakeGuardHandler : DelegatingHandler
 {
-    /// <summary>Marks a request the guard has already taken, so a second guard in the same chain passes it through.</summary>
-    internal static readonly HttpRequestOptionsKey<bool> GuardedOption = new("Keybrake.Guarded");
-
     private readonly GuardPipeline _pipeline;
     private readonly VendorProfile _vendor;
     private readonly Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> _next;
@@ -20,25 +17,8 @@ internal sealed class KeybrakeGuardHandler : DelegatingHandler
         _next = base.SendAsync;
     }
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        if (request.Options.TryGetValue(GuardedOption, out var guarded) && guarded)
-        {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-
-        // The mark lasts for this send only: a handler outside the guard that re-sends the same request
-        // (a retry) must pass the guard again.
-        request.Options.Set(GuardedOption, true);
-        try
-        {
-            return await _pipeline.SendAsync(_vendor, request, _next, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            request.Options.Set(GuardedOption, false);
-        }
-    }
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        _pipeline.SendAsync(_vendor, request, _next, cancellationToken);
 
     // The guard may wait on the budget ledger; a synchronous send would have to block on that, so it refuses
     // instead of silently bypassing the guard (the base class would forward the request unchecked).

@@ -13,22 +13,34 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     /// <summary>The most vendor objects remembered; the oldest are forgotten first.</summary>
     internal const int MaxRememberedObjects = 100_000;
 
+    /// <summary>
+    /// The most finished calls remembered for idempotency; past it the oldest are forgotten first. Forgetting
+    /// only makes the ledger stricter: a very late retry of a settled call would reserve again.
+    /// </summary>
+    internal const int MaxRememberedCalls = 1_000_000;
+
     private readonly Lock _gate = new();
     private readonly IKeyCatalog _catalog;
     private readonly TimeProvider _time;
     private readonly HashSet<string> _revoked = new(StringComparer.Ordinal);
     private readonly Dictionary<(string KeyId, DateOnly Day), Counter> _days = [];
     private readonly Dictionary<(string KeyId, string RunId), Counter> _runs = [];
-    private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string KeyId, string IdempotencyKey), Reservation> _byIdempotencyKey = [];
-    private readonly Queue<Reservation> _finished = new();
+    private readonly IdGenerator _ids;
+
+    // Pending reservations are whole objects; finished ones with an idempotency key shrink to a small struct
+    // kept for the retention window, so a late retry still matches without the ledger holding object graphs.
+    private readonly Dictionary<string, Reservation> _pending = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string KeyId, string IdempotencyKey), Reservation> _pendingByIdempotencyKey = [];
+    private readonly Dictionary<UInt128, FinishedCall> _finished = [];
+    private readonly Queue<(UInt128 Call, DateTimeOffset FinishedAt)> _finishOrder = new();
     private readonly Dictionary<(string Vendor, string Id), VendorObject> _objects = [];
     private readonly Queue<(string Vendor, string Id)> _objectOrder = new();
 
-    public EmbeddedBudgetLedger(IKeyCatalog catalog, TimeProvider time)
+    public EmbeddedBudgetLedger(IKeyCatalog catalog, TimeProvider time, IdGenerator? ids = null)
     {
         _catalog = catalog;
         _time = time;
+        _ids = ids ?? new IdGenerator(time);
     }
 
     public ValueTask<bool> IsRevokedAsync(string keyId, CancellationToken cancellationToken)
@@ -63,11 +75,26 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
                 return ValueTask.FromResult(AuthorizationResult.Denied(ReasonCodes.KeyRevoked, $"key '{request.KeyId}' is revoked"));
             }
 
-            Reservation? existing = null;
-            if (request.IdempotencyKey is { } idempotencyKey
-                && _byIdempotencyKey.TryGetValue((request.KeyId, idempotencyKey), out existing))
+            var callHash = UInt128.Zero;
+            if (request.IdempotencyKey is { } idempotencyKey)
             {
-                if (existing.RequestHash != request.RequestHash)
+                (bool Found, string? Id, UInt128 RequestHash, ReservationReuse Reuse) seen = default;
+                if (_pendingByIdempotencyKey.TryGetValue((request.KeyId, idempotencyKey), out var pending))
+                {
+                    seen = (true, pending.Id, pending.RequestHash, ReservationReuse.Pending);
+                    callHash = pending.CallHash;
+                }
+                else
+                {
+                    callHash = RequestFingerprint.ForIdempotencyKey(request.KeyId, idempotencyKey);
+                    if (_finished.TryGetValue(callHash, out var finished))
+                    {
+                        // A settled call's reservation id is not kept; its replay carries none.
+                        seen = (true, null, finished.RequestHash, finished.Committed ? ReservationReuse.Settled : ReservationReuse.None);
+                    }
+                }
+
+                if (seen.Found && seen.RequestHash != request.RequestHash)
                 {
                     return ValueTask.FromResult(AuthorizationResult.Denied(
                         ReasonCodes.MalformedRequest,
@@ -75,15 +102,10 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
                 }
 
                 // A retry of a call in flight, held, or already settled reserves nothing new: the vendor
-                // de-duplicates by the same key. Only a released reservation (the vendor refused) reserves again.
-                if (existing.State == ReservationState.Pending)
+                // de-duplicates by the same key. Only a released call (the vendor refused it) reserves again.
+                if (seen.Found && seen.Reuse != ReservationReuse.None)
                 {
-                    return ValueTask.FromResult(AuthorizationResult.Allowed(existing.Id, ReservationReuse.Pending));
-                }
-
-                if (existing.State == ReservationState.Committed)
-                {
-                    return ValueTask.FromResult(AuthorizationResult.Allowed(existing.Id, ReservationReuse.Settled));
+                    return ValueTask.FromResult(AuthorizationResult.Allowed(seen.Id, seen.Reuse));
                 }
             }
 
@@ -106,33 +128,29 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
                     $"the per-run cap of {runCap} for key '{key.Id}' would be exceeded: run '{request.RunId}' has {Usd.FromMicros(runCounter.Committed)} counted and this call needs {request.Estimate}"));
             }
 
-            var reservation = existing ?? new Reservation
+            var reservation = new Reservation
             {
-                Id = "rsv_" + Guid.CreateVersion7(now).ToString("N"),
+                Id = _ids.New("rsv_"),
                 KeyId = request.KeyId,
+                RunId = request.RunId,
                 IdempotencyKey = request.IdempotencyKey,
+                CallHash = callHash,
                 RequestHash = request.RequestHash,
+                Day = day,
+                Estimate = estimate,
+                CreatedAt = now,
             };
-
-            // A released call retried later may belong to another run: it counts, and settles, there.
-            reservation.RunId = request.RunId;
-            reservation.State = ReservationState.Pending;
-            reservation.Day = day;
-            reservation.Estimate = estimate;
-            reservation.CreatedAt = now;
             dayCounter.Reserved += estimate;
             if (runCounter is not null)
             {
                 runCounter.Reserved += estimate;
             }
 
-            if (existing is null)
+            _pending.Add(reservation.Id, reservation);
+            if (request.IdempotencyKey is { } newIdempotencyKey)
             {
-                _reservations.Add(reservation.Id, reservation);
-                if (request.IdempotencyKey is { } newIdempotencyKey)
-                {
-                    _byIdempotencyKey[(request.KeyId, newIdempotencyKey)] = reservation;
-                }
+                _finished.Remove(callHash); // a released call, tried again
+                _pendingByIdempotencyKey[(request.KeyId, newIdempotencyKey)] = reservation;
             }
 
             return ValueTask.FromResult(AuthorizationResult.Allowed(reservation.Id, ReservationReuse.None));
@@ -146,7 +164,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         {
             foreach (var settlement in settlements)
             {
-                if (_reservations.TryGetValue(settlement.ReservationId, out var reservation))
+                if (_pending.TryGetValue(settlement.ReservationId, out var reservation))
                 {
                     Settle(reservation, settlement.Kind, settlement.Actual.Micros, now);
                 }
@@ -237,8 +255,8 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     {
         lock (_gate)
         {
-            IReadOnlyList<UnsettledReservation> list = _reservations.Values
-                .Where(r => r.State == ReservationState.Pending && (keyId is null || r.KeyId == keyId))
+            IReadOnlyList<UnsettledReservation> list = _pending.Values
+                .Where(r => keyId is null || r.KeyId == keyId)
                 .OrderBy(r => r.CreatedAt)
                 .Select(r => new UnsettledReservation(r.Id, r.KeyId, r.RunId, r.IdempotencyKey, Usd.FromMicros(r.Estimate), r.Day, r.CreatedAt))
                 .ToList();
@@ -256,7 +274,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 
         lock (_gate)
         {
-            if (!_reservations.TryGetValue(reservationId, out var reservation) || reservation.State != ReservationState.Pending)
+            if (!_pending.TryGetValue(reservationId, out var reservation))
             {
                 throw new ArgumentException($"No unsettled reservation has id '{reservationId}'.", nameof(reservationId));
             }
@@ -281,7 +299,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 
     private void Settle(Reservation reservation, SettlementKind kind, long actual, DateTimeOffset now)
     {
-        if (reservation.State != ReservationState.Pending || kind == SettlementKind.Hold)
+        if (kind == SettlementKind.Hold)
         {
             return;
         }
@@ -294,47 +312,37 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             runCounter.Reserved -= reservation.Estimate;
         }
 
-        if (kind == SettlementKind.Commit)
+        var committed = kind == SettlementKind.Commit;
+        if (committed)
         {
-            reservation.State = ReservationState.Committed;
-            reservation.Actual = Math.Max(0, actual);
-            dayCounter.Settled += reservation.Actual;
+            var settled = Math.Max(0, actual);
+            dayCounter.Settled += settled;
             if (runCounter is not null)
             {
-                runCounter.Settled += reservation.Actual;
+                runCounter.Settled += settled;
             }
         }
-        else
-        {
-            reservation.State = ReservationState.Released;
-        }
 
-        reservation.FinishedAt = now;
-        if (reservation.IdempotencyKey is null)
+        _pending.Remove(reservation.Id);
+        if (reservation.IdempotencyKey is { } idempotencyKey)
         {
-            // Nothing can refer to a finished reservation without an idempotency key: the counters hold its
-            // effect, so it is dropped now rather than kept for the retention window.
-            _reservations.Remove(reservation.Id);
-            return;
+            // Kept for the retention window as a small record, so a late retry with the key still matches.
+            _pendingByIdempotencyKey.Remove((reservation.KeyId, idempotencyKey));
+            _finished[reservation.CallHash] = new FinishedCall(reservation.RequestHash, committed, now);
+            _finishOrder.Enqueue((reservation.CallHash, now));
         }
-
-        _finished.Enqueue(reservation);
     }
 
     private void PruneFinished(DateTimeOffset now)
     {
-        while (_finished.TryPeek(out var oldest) && now - oldest.FinishedAt > IdempotencyRetention)
+        while (_finishOrder.TryPeek(out var oldest) && (now - oldest.FinishedAt > IdempotencyRetention || _finished.Count > MaxRememberedCalls))
         {
-            _finished.Dequeue();
-            if (oldest.State == ReservationState.Pending || oldest.FinishedAt + IdempotencyRetention > now)
-            {
-                continue; // re-reserved after release, or finished again later: it is queued again
-            }
+            _finishOrder.Dequeue();
 
-            _reservations.Remove(oldest.Id);
-            if (oldest.IdempotencyKey is { } idempotencyKey)
+            // Only the entry this queue item describes: the call may have been retried and finished again since.
+            if (_finished.TryGetValue(oldest.Call, out var finished) && finished.FinishedAt == oldest.FinishedAt)
             {
-                _byIdempotencyKey.Remove((oldest.KeyId, idempotencyKey));
+                _finished.Remove(oldest.Call);
             }
         }
     }
@@ -343,13 +351,6 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     {
         ArgumentException.ThrowIfNullOrEmpty(keyId);
         return _catalog.FindById(keyId) ?? throw new ArgumentException($"No key has id '{keyId}'.", nameof(keyId));
-    }
-
-    private enum ReservationState
-    {
-        Pending,
-        Committed,
-        Released,
     }
 
     private sealed class Counter
@@ -361,28 +362,32 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         public long Committed => Settled + Reserved;
     }
 
+    /// <summary>A pending reservation: in flight, or held because its outcome is unknown.</summary>
     private sealed class Reservation
     {
         public required string Id { get; init; }
 
         public required string KeyId { get; init; }
 
-        public string? RunId { get; set; }
+        public string? RunId { get; init; }
 
         public string? IdempotencyKey { get; init; }
 
+        /// <summary>The hash of (key, idempotency key) the finished call is remembered by.</summary>
+        public UInt128 CallHash { get; init; }
+
         public UInt128 RequestHash { get; init; }
 
-        public ReservationState State { get; set; }
+        public DateOnly Day { get; init; }
 
-        public DateOnly Day { get; set; }
+        public long Estimate { get; init; }
 
-        public long Estimate { get; set; }
-
-        public long Actual { get; set; }
-
-        public DateTimeOffset CreatedAt { get; set; }
-
-        public DateTimeOffset FinishedAt { get; set; }
+        public DateTimeOffset CreatedAt { get; init; }
     }
+
+    /// <summary>
+    /// What is kept of a finished call with an idempotency key: enough to answer its retries, and no object
+    /// references, so a day of finished calls costs the garbage collector nothing to scan.
+    /// </summary>
+    private readonly record struct FinishedCall(UInt128 RequestHash, bool Committed, DateTimeOffset FinishedAt);
 }

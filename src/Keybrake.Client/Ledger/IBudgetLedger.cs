@@ -58,7 +58,7 @@ internal sealed class AuthorizationResult
         Reuse = reuse;
     }
 
-    /// <summary>The reservation to settle; <see langword="null"/> when denied.</summary>
+    /// <summary>The reservation to settle; <see langword="null"/> when denied, and for the replay of a call already settled.</summary>
     public string? ReservationId { get; }
 
     /// <summary>Why the call was denied; <see langword="null"/> when allowed.</summary>
@@ -67,7 +67,7 @@ internal sealed class AuthorizationResult
     /// <summary>Whether the call reused the reservation of an earlier call with the same idempotency key.</summary>
     public ReservationReuse Reuse { get; }
 
-    public static AuthorizationResult Allowed(string reservationId, ReservationReuse reuse) => new(reservationId, null, reuse);
+    public static AuthorizationResult Allowed(string? reservationId, ReservationReuse reuse) => new(reservationId, null, reuse);
 
     public static AuthorizationResult Denied(string reason, string message) => new(null, new GuardDenial(reason, message), ReservationReuse.None);
 }

@@ -11,6 +11,8 @@ public sealed class VendorCall
     private readonly int _maxResponseBodyBytes;
     private Dictionary<string, string>? _parameters;
     private List<VendorObject>? _remember;
+    private byte[]? _requestBuffer;
+    private byte[]? _responseBuffer;
 
     internal VendorCall(
         HttpRequestMessage request,
@@ -18,7 +20,8 @@ public sealed class VendorCall
         string method,
         IReadOnlyList<string> pathSegments,
         IBudgetLedger ledger,
-        int maxResponseBodyBytes)
+        int maxResponseBodyBytes,
+        bool recordsAuditParameters)
     {
         Request = request;
         Vendor = vendor;
@@ -26,6 +29,7 @@ public sealed class VendorCall
         PathSegments = pathSegments;
         _ledger = ledger;
         _maxResponseBodyBytes = maxResponseBodyBytes;
+        RecordsAuditParameters = recordsAuditParameters;
     }
 
     /// <summary>The outgoing request.</summary>
@@ -40,11 +44,11 @@ public sealed class VendorCall
     /// <summary>The decoded path segments, without empty ones: <c>/v1/charges/ch_1/capture</c> is four segments.</summary>
     public IReadOnlyList<string> PathSegments { get; }
 
-    /// <summary>The buffered request body; empty when there is none.</summary>
-    public ReadOnlyMemory<byte> Body { get; internal set; }
+    /// <summary>The request body; empty when there is none. Valid until the call completes: copy what must outlive it.</summary>
+    public ReadOnlyMemory<byte> Body { get; private set; }
 
     /// <summary>The body's media type, such as <c>application/x-www-form-urlencoded</c>, or <see langword="null"/>.</summary>
-    public string? MediaType { get; internal set; }
+    public string? MediaType { get; private set; }
 
     /// <summary>The key id (never the brake key or the secret).</summary>
     public string KeyId => Key?.Id ?? string.Empty;
@@ -88,12 +92,20 @@ public sealed class VendorCall
     /// <summary>The limit of that name in the key's policy, or <see langword="null"/> when it sets none.</summary>
     public long? GetLimit(string name) => Key?.Policy.GetLimit(name);
 
+    /// <summary>Whether anyone reads audit parameters; when not, <see cref="AddAuditParameter"/> does nothing and need not be called.</summary>
+    public bool RecordsAuditParameters { get; }
+
     /// <summary>
     /// Records a parameter in the call's audit record. Record only values safe to keep (amounts, currencies,
     /// ids); record <see cref="RedactedValue"/> for anything else.
     /// </summary>
     public void AddAuditParameter(string name, string value)
     {
+        if (!RecordsAuditParameters)
+        {
+            return;
+        }
+
         _parameters ??= new Dictionary<string, string>(StringComparer.Ordinal);
         _parameters[name] = value;
     }
@@ -114,27 +126,35 @@ public sealed class VendorCall
 
     /// <summary>
     /// Reads the response body for inspection, leaving it readable for the SDK. Returns <see langword="null"/>
-    /// when the body is larger than <see cref="KeybrakeOptions.MaxResponseBodyBytes"/>.
+    /// when the body is larger than <see cref="KeybrakeOptions.MaxResponseBodyBytes"/>. The memory is valid
+    /// until the call completes.
     /// </summary>
-    public async ValueTask<byte[]?> ReadResponseBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    public async ValueTask<ReadOnlyMemory<byte>?> ReadResponseBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(response);
-        var content = response.Content;
-        if (content.Headers.ContentLength > _maxResponseBodyBytes)
-        {
-            return null;
-        }
+        ContentBuffer.Return(_responseBuffer);
+        var (rented, length, tooLarge) = await ContentBuffer.RentCopyAsync(response.Content, _maxResponseBodyBytes, cancellationToken).ConfigureAwait(false);
+        _responseBuffer = rented;
+        return tooLarge ? null : new ReadOnlyMemory<byte>(rented, 0, length);
+    }
 
-        try
-        {
-            await content.LoadIntoBufferAsync(_maxResponseBodyBytes, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException)
-        {
-            return null;
-        }
+    /// <summary>Reads the request body; returns <see langword="false"/> when it is larger than allowed.</summary>
+    internal async ValueTask<bool> TryLoadBodyAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
+    {
+        var (rented, length, tooLarge) = await ContentBuffer.RentCopyAsync(content, maxBytes, cancellationToken).ConfigureAwait(false);
+        _requestBuffer = rented;
+        Body = new ReadOnlyMemory<byte>(rented, 0, length);
+        MediaType = content.Headers.ContentType?.MediaType;
+        return !tooLarge;
+    }
 
-        // Not ReadAsStreamAsync: HttpContent caches that stream, and the SDK would then read it from its end.
-        return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>Gives the pooled body buffers back once the call is complete.</summary>
+    internal void ReturnBuffers()
+    {
+        Body = ReadOnlyMemory<byte>.Empty;
+        ContentBuffer.Return(_requestBuffer);
+        ContentBuffer.Return(_responseBuffer);
+        _requestBuffer = null;
+        _responseBuffer = null;
     }
 }

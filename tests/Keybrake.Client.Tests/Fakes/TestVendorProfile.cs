@@ -100,12 +100,12 @@ internal class TestVendorProfile : VendorProfile
         }
 
         var body = await vendorCall.ReadResponseBodyAsync(response, cancellationToken);
-        if (body is null)
+        if (body is not { } bytes)
         {
             return VendorSettlement.Commit(vendorCall.Estimate);
         }
 
-        using var json = JsonDocument.Parse(body);
+        using var json = JsonDocument.Parse(bytes);
         return json.RootElement.TryGetProperty("amount_cents", out var actual)
             ? VendorSettlement.Commit(Usd.FromCents(actual.GetInt64()))
             : VendorSettlement.Commit(vendorCall.Estimate);

@@ -77,7 +77,9 @@ public sealed class GuardSettlementTests
             Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(10)));
             Assert.That(spend.Reserved, Is.EqualTo(Usd.Zero));
             Assert.That(records.Select(r => r.Settlement), Is.EqualTo(new[] { "hold", "commit", "replay" }));
-            Assert.That(records.Select(r => r.ReservationId).Distinct().Count(), Is.EqualTo(1));
+            Assert.That(records[1].ReservationId, Is.EqualTo(records[0].ReservationId), "the retry settles the held reservation");
+            Assert.That(records[2].ReservationId, Is.Null, "the replay of a settled call reserves nothing");
+            Assert.That(records.Select(r => r.IdempotencyKey), Is.All.EqualTo("idem-retry"), "the idempotency key links all three");
         });
     }
 

@@ -33,7 +33,7 @@ public sealed class LedgerIdempotencyTests
         Assert.Multiple(() =>
         {
             Assert.That(retry.Reuse, Is.EqualTo(ReservationReuse.Settled));
-            Assert.That(retry.ReservationId, Is.EqualTo(first.ReservationId));
+            Assert.That(retry.ReservationId, Is.Null, "a settled call keeps no reservation: its replay has nothing to settle");
             Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(30)));
             Assert.That(spend.Reserved, Is.EqualTo(Usd.Zero));
         });
@@ -70,19 +70,22 @@ public sealed class LedgerIdempotencyTests
     }
 
     [Test]
-    public async Task A_retry_after_the_vendor_refused_reserves_again_on_the_same_reservation()
+    public async Task A_retry_after_the_vendor_refused_reserves_again_once()
     {
         using var harness = new LedgerHarness();
         var first = await harness.AuthorizeAsync(Usd.FromDollars(30), idempotencyKey: "idem-1");
         await harness.ReleaseAsync(first.ReservationId!);
 
         var retry = await harness.AuthorizeAsync(Usd.FromDollars(30), idempotencyKey: "idem-1");
+        var again = await harness.AuthorizeAsync(Usd.FromDollars(30), idempotencyKey: "idem-1");
 
         var spend = await harness.TodayAsync();
         Assert.Multiple(() =>
         {
-            Assert.That(retry.Reuse, Is.EqualTo(ReservationReuse.None));
-            Assert.That(retry.ReservationId, Is.EqualTo(first.ReservationId));
+            Assert.That(retry.Reuse, Is.EqualTo(ReservationReuse.None), "the refused call moved no money: its retry reserves afresh");
+            Assert.That(retry.ReservationId, Is.Not.EqualTo(first.ReservationId));
+            Assert.That(again.Reuse, Is.EqualTo(ReservationReuse.Pending), "and a retry of that retry reuses it");
+            Assert.That(again.ReservationId, Is.EqualTo(retry.ReservationId));
             Assert.That(spend.Reserved, Is.EqualTo(Usd.FromDollars(30)));
         });
     }
