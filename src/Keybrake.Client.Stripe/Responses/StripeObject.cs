@@ -113,23 +113,40 @@ internal sealed class StripeObject
         return id;
     }
 
-    // Matching the property name's bytes avoids a string for each of the object's many other fields.
-    private static Field FieldOf(ref Utf8JsonReader reader) =>
-        reader.ValueTextEquals("id"u8) ? Field.Id
-        : reader.ValueTextEquals("object"u8) ? Field.Object
-        : reader.ValueTextEquals("currency"u8) ? Field.Currency
-        : reader.ValueTextEquals("customer"u8) ? Field.Customer
-        : reader.ValueTextEquals("charge"u8) ? Field.Charge
-        : reader.ValueTextEquals("payment_intent"u8) ? Field.PaymentIntent
-        : reader.ValueTextEquals("destination"u8) ? Field.Destination
-        : reader.ValueTextEquals("on_behalf_of"u8) ? Field.OnBehalfOf
-        : reader.ValueTextEquals("amount"u8) ? Field.Amount
-        : reader.ValueTextEquals("amount_captured"u8) ? Field.AmountCaptured
-        : reader.ValueTextEquals("amount_paid"u8) ? Field.AmountPaid
-        : reader.ValueTextEquals("amount_received"u8) ? Field.AmountReceived
-        : reader.ValueTextEquals("amount_refunded"u8) ? Field.AmountRefunded
-        : reader.ValueTextEquals("amount_reversed"u8) ? Field.AmountReversed
-        : Field.Other;
+    // A charge has some fifty top-level fields and the guard needs a dozen: match names by length, then bytes,
+    // without making a string of any of them.
+    private static Field FieldOf(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return Match(reader.ValueSpan);
+        }
+
+        Span<byte> unescaped = stackalloc byte[32];
+        return reader.ValueSpan.Length <= unescaped.Length ? Match(unescaped[..reader.CopyString(unescaped)]) : Field.Other;
+    }
+
+    private static Field Match(ReadOnlySpan<byte> name)
+    {
+        return name.Length switch
+        {
+            2 when name.SequenceEqual("id"u8) => Field.Id,
+            6 when name.SequenceEqual("amount"u8) => Field.Amount,
+            6 when name.SequenceEqual("object"u8) => Field.Object,
+            6 when name.SequenceEqual("charge"u8) => Field.Charge,
+            8 when name.SequenceEqual("currency"u8) => Field.Currency,
+            8 when name.SequenceEqual("customer"u8) => Field.Customer,
+            11 when name.SequenceEqual("destination"u8) => Field.Destination,
+            11 when name.SequenceEqual("amount_paid"u8) => Field.AmountPaid,
+            12 when name.SequenceEqual("on_behalf_of"u8) => Field.OnBehalfOf,
+            14 when name.SequenceEqual("payment_intent"u8) => Field.PaymentIntent,
+            15 when name.SequenceEqual("amount_captured"u8) => Field.AmountCaptured,
+            15 when name.SequenceEqual("amount_received"u8) => Field.AmountReceived,
+            15 when name.SequenceEqual("amount_refunded"u8) => Field.AmountRefunded,
+            15 when name.SequenceEqual("amount_reversed"u8) => Field.AmountReversed,
+            _ => Field.Other,
+        };
+    }
 
     private void SetAmount(Field field, long value)
     {
