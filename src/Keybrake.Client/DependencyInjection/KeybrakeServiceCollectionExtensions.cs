@@ -67,6 +67,9 @@ public static class KeybrakeServiceCollectionExtensions
         return builder;
     }
 
+    private static bool IsCentral(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.IsCentral;
+
     private static void AddCoreServices(IServiceCollection services)
     {
         services.AddHttpClient();
@@ -81,9 +84,15 @@ public static class KeybrakeServiceCollectionExtensions
 
         services.TryAddSingleton<IdGenerator>();
         services.TryAddSingleton<IKeyCatalog, ConfiguredKeyCatalog>();
+        // Embedded or central is decided by the options when the guard is first used, not at registration,
+        // so that an address bound from configuration switches the mode too.
         services.TryAddSingleton<EmbeddedBudgetLedger>();
-        services.TryAddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<EmbeddedBudgetLedger>());
-        services.TryAddSingleton<IKeybrakeAdmin>(sp => sp.GetRequiredService<EmbeddedBudgetLedger>());
+        services.TryAddSingleton<GrpcBudgetLedger>();
+        services.TryAddSingleton<GrpcKeybrakeAdmin>();
+        services.TryAddSingleton<AuditOutbox>();
+        services.TryAddSingleton<IBudgetLedger>(sp => IsCentral(sp) ? sp.GetRequiredService<GrpcBudgetLedger>() : sp.GetRequiredService<EmbeddedBudgetLedger>());
+        services.TryAddSingleton<IKeybrakeAdmin>(sp => IsCentral(sp) ? sp.GetRequiredService<GrpcKeybrakeAdmin>() : sp.GetRequiredService<EmbeddedBudgetLedger>());
+        BudgetServiceClients.Register(services);
         services.TryAddSingleton<CallLimiter>();
         services.TryAddSingleton<AuditTrail>();
         services.TryAddSingleton<KeybrakeMetrics>();

@@ -128,9 +128,19 @@ internal sealed class GuardPipeline
         }
 
         call.Key = key;
-        if (await _ledger.IsRevokedAsync(key.Id, cancellationToken).ConfigureAwait(false))
+        var state = await _ledger.GetKeyStateAsync(key.Id, cancellationToken).ConfigureAwait(false);
+        if (state == KeyState.Revoked)
         {
             return new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
+        }
+
+        // The budget service could not be asked. A call that costs money is decided by Authorize, which fails
+        // closed; what every other call does is the key's policy.
+        if (state == KeyState.Unknown && key.Policy.ReadsDuringOutage == OutageBehavior.Deny)
+        {
+            return new GuardDenial(
+                ReasonCodes.BudgetServiceUnavailable,
+                $"the budget service cannot be reached to check key '{key.Id}', and its policy denies calls while it is down");
         }
 
         // 2. Endpoint rules: only the method and path are needed.

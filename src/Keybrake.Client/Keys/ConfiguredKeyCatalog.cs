@@ -49,7 +49,7 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
                     pair.Key,
                     pair.Value.Vendor.ToLowerInvariant(),
                     pair.Value.VendorSecret,
-                    KeyPolicy.Compile(pair.Key, pair.Value.Policy))))
+                    KeyPolicy.Compile(pair.Key, pair.Value.Policy, options.BudgetService.IsCentral))))
                 .ToList();
 
             return new Snapshot(

@@ -43,11 +43,11 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         _ids = ids ?? new IdGenerator(time);
     }
 
-    public ValueTask<bool> IsRevokedAsync(string keyId, CancellationToken cancellationToken)
+    public ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(_revoked.Contains(keyId));
+            return ValueTask.FromResult(_revoked.Contains(keyId) ? KeyState.Revoked : KeyState.Active);
         }
     }
 

@@ -9,7 +9,7 @@ namespace Keybrake.Client;
 internal interface IBudgetLedger
 {
     /// <summary>Whether the key is revoked. Fast: answered from a local view where possible.</summary>
-    ValueTask<bool> IsRevokedAsync(string keyId, CancellationToken cancellationToken);
+    ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Checks revocation and reserves the estimate against the key's day counter and the run counter in one
@@ -77,3 +77,16 @@ internal sealed class AuthorizationResult
 /// <param name="Kind">Commit or release (a hold is simply not settled).</param>
 /// <param name="Actual">The real cost, for a commit.</param>
 internal readonly record struct Settlement(string ReservationId, SettlementKind Kind, Usd Actual);
+
+/// <summary>What the ledger knows of a key's revocation.</summary>
+internal enum KeyState
+{
+    /// <summary>Not revoked.</summary>
+    Active,
+
+    /// <summary>Revoked: every call is denied.</summary>
+    Revoked,
+
+    /// <summary>The budget service could not be asked; the key's policy decides what reads do.</summary>
+    Unknown,
+}

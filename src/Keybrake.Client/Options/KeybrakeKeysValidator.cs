@@ -68,7 +68,7 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
 
             if (key.Policy is not null)
             {
-                KeyPolicy.TryCompile(keyId, key.Policy, errors);
+                KeyPolicy.TryCompile(keyId, key.Policy, errors, options.BudgetService.IsCentral);
             }
         }
 

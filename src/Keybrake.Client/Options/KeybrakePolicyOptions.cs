@@ -9,9 +9,9 @@ public sealed class KeybrakePolicyOptions
 {
     /// <summary>
     /// The most the key may spend in one day, counting settled calls and reservations not yet settled.
-    /// Required; zero denies every call that costs money.
+    /// Required in embedded mode (zero denies every call that costs money); in central mode the budget
+    /// service's policy holds the cap.
     /// </summary>
-    [Required]
     public Usd? DailyCap { get; set; }
 
     /// <summary>
@@ -44,6 +44,13 @@ public sealed class KeybrakePolicyOptions
     /// <summary>The most calls the key may make in any sliding minute, in this process. Empty for no limit.</summary>
     [Range(1, 1_000_000)]
     public int? RequestsPerMinute { get; set; }
+
+    /// <summary>
+    /// In central mode, what calls that cost nothing do while the budget service cannot be reached (default
+    /// <see cref="OutageBehavior.Allow"/>). Calls that cost money always fail closed with <c>budget_service_unavailable</c>,
+    /// unless the process has an emergency allowance left.
+    /// </summary>
+    public OutageBehavior ReadsDuringOutage { get; set; } = OutageBehavior.Allow;
 
     /// <summary>Stops an agent that sends the same request over and over.</summary>
     [ValidateObjectMembers]
@@ -93,4 +100,14 @@ public sealed class LoopBreakerOptions
     /// <summary>The window identical requests are counted in (default one minute).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>What a call does while the budget service cannot be reached.</summary>
+public enum OutageBehavior
+{
+    /// <summary>The call goes ahead on the local checks alone.</summary>
+    Allow,
+
+    /// <summary>The call is denied with <c>budget_service_unavailable</c>.</summary>
+    Deny,
 }

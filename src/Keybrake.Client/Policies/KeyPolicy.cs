@@ -21,28 +21,38 @@ internal sealed class KeyPolicy
 
     public int? RequestsPerMinute { get; init; }
 
+    public OutageBehavior ReadsDuringOutage { get; init; }
+
     public int LoopMaxRepeats { get; init; }
 
     public TimeSpan LoopWindow { get; init; }
 
     /// <summary>Compiles validated options. Throws <see cref="ArgumentException"/> naming the field for anything invalid.</summary>
-    public static KeyPolicy Compile(string keyId, KeybrakePolicyOptions options)
+    /// <param name="keyId">The key, for messages.</param>
+    /// <param name="options">The policy.</param>
+    /// <param name="capsAreCentral">The budget service enforces the caps, so the policy need not set them here.</param>
+    public static KeyPolicy Compile(string keyId, KeybrakePolicyOptions options, bool capsAreCentral = false)
     {
         var errors = new List<string>();
-        var policy = TryCompile(keyId, options, errors);
+        var policy = TryCompile(keyId, options, errors, capsAreCentral);
         return policy ?? throw new ArgumentException(string.Join("; ", errors), nameof(options));
     }
 
     /// <summary>Compiles options, adding a message that names the field for each problem.</summary>
-    public static KeyPolicy? TryCompile(string keyId, KeybrakePolicyOptions options, List<string> errors)
+    public static KeyPolicy? TryCompile(string keyId, KeybrakePolicyOptions options, List<string> errors, bool capsAreCentral = false)
     {
         var before = errors.Count;
         var prefix = $"Keybrake:Keys:{keyId}:Policy";
 
         if (options.DailyCap is not { } dailyCap)
         {
-            errors.Add($"{prefix}:DailyCap is required (write \"0\" to deny every call that costs money)");
-            dailyCap = Usd.Zero;
+            if (!capsAreCentral)
+            {
+                errors.Add($"{prefix}:DailyCap is required (write \"0\" to deny every call that costs money)");
+            }
+
+            // In central mode the service's policy holds the cap; nothing in this process enforces this one.
+            dailyCap = capsAreCentral ? Usd.MaxValue : Usd.Zero;
         }
 
         CheckAmount(errors, $"{prefix}:DailyCap", options.DailyCap);
@@ -99,6 +109,7 @@ internal sealed class KeyPolicy
                 StringComparer.OrdinalIgnoreCase),
             Limits = options.Limits.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
             RequestsPerMinute = options.RequestsPerMinute,
+            ReadsDuringOutage = options.ReadsDuringOutage,
             LoopMaxRepeats = options.LoopBreaker.MaxRepeats,
             LoopWindow = options.LoopBreaker.Window,
         };

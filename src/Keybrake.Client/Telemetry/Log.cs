@@ -31,4 +31,25 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Error, "Keybrake rejected a configuration reload and keeps the previous keys: {Problem}")]
     public static partial void KeysReloadRejected(ILogger logger, string problem);
+
+    [LoggerMessage(10, LogLevel.Warning, "The Keybrake budget service could not be reached for {Call}: {Problem}")]
+    public static partial void BudgetServiceUnreachable(ILogger logger, string call, string problem);
+
+    [LoggerMessage(11, LogLevel.Warning, "Keybrake allowed a call for key '{KeyId}' ({EstimatedMicroUsd} µUSD) on this process's emergency allowance while the budget service is unreachable ({ReservationId})")]
+    public static partial void EmergencyAllowanceUsed(ILogger logger, string keyId, long estimatedMicroUsd, string reservationId);
+
+    [LoggerMessage(12, LogLevel.Error, "The budget service refused {Count} settlements as invalid and they were dropped: {Problem}")]
+    public static partial void SettlementRejected(ILogger logger, int count, string problem);
+
+    [LoggerMessage(13, LogLevel.Warning, "Shutting down with {Count} settlements unsent: their reservations stay pending at the budget service, counted as spent")]
+    public static partial void SettlementsLeftPending(ILogger logger, int count);
+
+    [LoggerMessage(14, LogLevel.Error, "Settlement for reservation {ReservationId} could not be queued")]
+    public static partial void SettlementDropped(ILogger logger, string reservationId);
+
+    [LoggerMessage(15, LogLevel.Warning, "Audit records are left in the outbox {Path} for the next process to ship")]
+    public static partial void AuditLeftInOutbox(ILogger logger, string path);
+
+    [LoggerMessage(16, LogLevel.Error, "Shipping audit records from the outbox {Path} failed")]
+    public static partial void AuditShipFailed(ILogger logger, string path, Exception exception);
 }

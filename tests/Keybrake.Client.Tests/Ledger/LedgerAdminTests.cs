@@ -8,19 +8,19 @@ public sealed class LedgerAdminTests
         using var harness = new LedgerHarness();
 
         await harness.Admin.RevokeKeyAsync(LedgerHarness.KeyId);
-        var revoked = await harness.Ledger.IsRevokedAsync(LedgerHarness.KeyId, CancellationToken.None);
+        var revoked = await harness.Ledger.GetKeyStateAsync(LedgerHarness.KeyId, CancellationToken.None);
         var whileRevoked = await harness.AuthorizeAsync(Usd.FromDollars(1));
         var otherKey = await harness.AuthorizeAsync(Usd.FromDollars(1), keyId: LedgerHarness.OtherKeyId);
         await harness.Admin.RestoreKeyAsync(LedgerHarness.KeyId);
-        var restored = await harness.Ledger.IsRevokedAsync(LedgerHarness.KeyId, CancellationToken.None);
+        var restored = await harness.Ledger.GetKeyStateAsync(LedgerHarness.KeyId, CancellationToken.None);
         var afterRestore = await harness.AuthorizeAsync(Usd.FromDollars(1));
 
         Assert.Multiple(() =>
         {
-            Assert.That(revoked, Is.True);
+            Assert.That(revoked, Is.EqualTo(KeyState.Revoked));
             Assert.That(whileRevoked.Denial!.Value.Reason, Is.EqualTo(ReasonCodes.KeyRevoked));
             Assert.That(otherKey.Denial, Is.Null, "revocation is per key");
-            Assert.That(restored, Is.False);
+            Assert.That(restored, Is.EqualTo(KeyState.Active));
             Assert.That(afterRestore.Denial, Is.Null);
         });
     }

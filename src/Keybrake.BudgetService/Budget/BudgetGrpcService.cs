@@ -1,0 +1,176 @@
+using System.Buffers.Binary;
+using Google.Protobuf;
+using Grpc.Core;
+using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Store;
+using Keybrake.Client;
+using Keybrake.Protocol;
+
+namespace Keybrake.BudgetService.Budget;
+
+/// <summary>The money path: Authorize and Settle, plus revocation status, vendor objects and audit intake.</summary>
+internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
+{
+    private readonly IBudgetStore _store;
+    private readonly ServiceKeys _keys;
+    private readonly TimeProvider _time;
+    private readonly IdGenerator _ids;
+
+    public BudgetGrpcService(IBudgetStore store, ServiceKeys keys, TimeProvider time, IdGenerator ids)
+    {
+        _store = store;
+        _keys = keys;
+        _time = time;
+        _ids = ids;
+    }
+
+    public override async Task<AuthorizeReply> Authorize(AuthorizeRequest request, ServerCallContext context)
+    {
+        RequestChecks.Id(request.KeyId, "key_id");
+        RequestChecks.Id(request.IdempotencyKey, "idempotency_key");
+        RequestChecks.RunId(request.RunId);
+        RequestChecks.Amount(request.EstimateMicroUsd, "estimate_micro_usd");
+        if (request.RequestHash.Length != 16)
+        {
+            throw RequestChecks.Invalid("request_hash must be 16 bytes");
+        }
+
+        var key = _keys.Find(request.KeyId) ?? throw RequestChecks.UnknownKey(request.KeyId);
+        var now = _time.GetUtcNow();
+        var day = DayWindow.DayOf(now, key.Policy.TimeZone);
+        var outcome = await _store.AuthorizeAsync(
+            new AuthorizeCommand(
+                key.Id,
+                request.RunId.Length == 0 ? null : request.RunId,
+                request.IdempotencyKey,
+                BinaryPrimitives.ReadUInt128LittleEndian(request.RequestHash.Span),
+                request.EstimateMicroUsd,
+                day,
+                key.Policy.DailyCap.Micros,
+                key.Policy.RunCap?.Micros,
+                _ids.New("rsv_"),
+                now),
+            context.CancellationToken);
+
+        return Reply(key, request, day, outcome);
+    }
+
+    public override async Task<SettleReply> Settle(SettleRequest request, ServerCallContext context)
+    {
+        RequestChecks.Batch(request.Settlements.Count, "settlements");
+        var commands = new List<SettleCommand>(request.Settlements.Count);
+        foreach (var settlement in request.Settlements)
+        {
+            RequestChecks.Id(settlement.ReservationId, "settlements.reservation_id");
+            RequestChecks.Amount(settlement.ActualMicroUsd, "settlements.actual_micro_usd");
+            commands.Add(new SettleCommand(settlement.ReservationId, settlement.Kind == Protocol.SettlementKind.Commit, settlement.ActualMicroUsd));
+        }
+
+        var changed = await _store.SettleAsync(commands, _time.GetUtcNow(), context.CancellationToken);
+        return new SettleReply { Changed = changed };
+    }
+
+    public override async Task<KeyStatusReply> GetKeyStatus(KeyStatusRequest request, ServerCallContext context)
+    {
+        RequestChecks.Batch(request.KeyIds.Count, "key_ids");
+        var revoked = await _store.GetRevokedAsync(request.KeyIds, context.CancellationToken);
+        var reply = new KeyStatusReply();
+        foreach (var keyId in request.KeyIds)
+        {
+            reply.Keys.Add(new KeyStatus { KeyId = keyId, Known = _keys.Find(keyId) is not null, Revoked = revoked.Contains(keyId) });
+        }
+
+        return reply;
+    }
+
+    public override async Task<FindObjectReply> FindObject(FindObjectRequest request, ServerCallContext context)
+    {
+        RequestChecks.Id(request.Vendor, "vendor");
+        RequestChecks.Id(request.ObjectId, "object_id");
+        var found = await _store.FindObjectAsync(request.Vendor, request.ObjectId, context.CancellationToken);
+        return found is null ? new FindObjectReply() : new FindObjectReply { Found = true, Object = ToProtocol(found) };
+    }
+
+    public override async Task<RememberObjectsReply> RememberObjects(RememberObjectsRequest request, ServerCallContext context)
+    {
+        RequestChecks.Id(request.Vendor, "vendor");
+        RequestChecks.Batch(request.Objects.Count, "objects");
+        var objects = new List<StoredObject>(request.Objects.Count);
+        foreach (var item in request.Objects)
+        {
+            RequestChecks.Id(item.Id, "objects.id");
+            objects.Add(new StoredObject(item.Id, item.Kind, Empty(item.Customer), Empty(item.Account), Empty(item.Currency), item.Amount, item.AmountReturned));
+        }
+
+        await _store.RememberObjectsAsync(request.Vendor, objects, _time.GetUtcNow(), context.CancellationToken);
+        return new RememberObjectsReply();
+    }
+
+    public override async Task<SubmitAuditReply> SubmitAudit(SubmitAuditRequest request, ServerCallContext context)
+    {
+        RequestChecks.Batch(request.Records.Count, "records");
+        var records = new List<StoredAuditRecord>(request.Records.Count);
+        foreach (var record in request.Records)
+        {
+            RequestChecks.Id(record.RecordId, "records.record_id");
+            RequestChecks.Id(record.Decision, "records.decision");
+            records.Add(new StoredAuditRecord(
+                record.RecordId,
+                DateTimeOffset.UnixEpoch.AddTicks(record.TimestampUnixMicros * TimeSpan.TicksPerMicrosecond),
+                record.KeyId,
+                record.Vendor,
+                Empty(record.RunId),
+                record.Decision,
+                Empty(record.Reason),
+                JsonFormatter.Default.Format(record)));
+        }
+
+        var stored = await _store.AppendAuditAsync(records, _time.GetUtcNow(), context.CancellationToken);
+        return new SubmitAuditReply { Stored = stored, Duplicates = records.Count - stored };
+    }
+
+    public override Task<PingReply> Ping(PingRequest request, ServerCallContext context) => Task.FromResult(new PingReply());
+
+    internal static Protocol.VendorObject ToProtocol(StoredObject stored) => new()
+    {
+        Id = stored.Id,
+        Kind = stored.Kind,
+        Customer = stored.Customer ?? string.Empty,
+        Account = stored.Account ?? string.Empty,
+        Currency = stored.Currency ?? string.Empty,
+        Amount = stored.Amount,
+        AmountReturned = stored.AmountReturned,
+    };
+
+    private static string? Empty(string value) => value.Length == 0 ? null : value;
+
+    private static AuthorizeReply Reply(ServiceKey key, AuthorizeRequest request, DateOnly day, AuthorizeOutcome outcome)
+    {
+        var estimate = Usd.FromMicros(request.EstimateMicroUsd);
+        var reply = new AuthorizeReply
+        {
+            Allowed = outcome.Allowed,
+            ReservationId = outcome.Status == AuthorizeStatus.IdempotencyKeyReused ? string.Empty : outcome.ReservationId ?? string.Empty,
+            Reuse = outcome.Status switch
+            {
+                AuthorizeStatus.ReusedPending => Protocol.ReservationReuse.Pending,
+                AuthorizeStatus.ReusedSettled => Protocol.ReservationReuse.Settled,
+                _ => Protocol.ReservationReuse.None,
+            },
+            DayRemainingMicroUsd = Math.Max(0, key.Policy.DailyCap.Micros - outcome.DaySpentMicroUsd),
+        };
+
+        (reply.Reason, reply.Message) = outcome.Status switch
+        {
+            AuthorizeStatus.Revoked => (ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked"),
+            AuthorizeStatus.DailyCapExceeded => (ReasonCodes.DailyCapExceeded,
+                $"the daily cap of {key.Policy.DailyCap} for key '{key.Id}' would be exceeded: {Usd.FromMicros(outcome.DaySpentMicroUsd)} already counts against {day:yyyy-MM-dd} and this call needs {estimate}"),
+            AuthorizeStatus.RunCapExceeded => (ReasonCodes.RunCapExceeded,
+                $"the per-run cap of {key.Policy.RunCap} for key '{key.Id}' would be exceeded: run '{request.RunId}' has {Usd.FromMicros(outcome.RunSpentMicroUsd)} counted and this call needs {estimate}"),
+            AuthorizeStatus.IdempotencyKeyReused => (ReasonCodes.MalformedRequest,
+                $"Idempotency-Key '{request.IdempotencyKey}' was already used for a different request; a retry must repeat the request exactly"),
+            _ => (string.Empty, string.Empty),
+        };
+        return reply;
+    }
+}

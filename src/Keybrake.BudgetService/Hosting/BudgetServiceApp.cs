@@ -1,0 +1,57 @@
+using System.Net;
+using Keybrake.BudgetService.Budget;
+using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Store;
+using Keybrake.BudgetService.Store.Sqlite;
+using Keybrake.Client;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.BudgetService.Hosting;
+
+/// <summary>Builds the budget service: the same app whether run by <c>dotnet run</c> or hosted by a test.</summary>
+public static class BudgetServiceApp
+{
+    /// <summary>The largest message the service accepts (a batch of audit records, say).</summary>
+    public const int MaxMessageBytes = 4 * 1024 * 1024;
+
+    /// <summary>Builds the app from command-line arguments and configuration; <paramref name="configure"/> may override services (tests).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Services.AddOptions<BudgetServiceOptions>()
+            .BindConfiguration(BudgetServiceOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BudgetServiceOptions>, BudgetServiceOptionsValidator>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<IdGenerator>();
+        builder.Services.TryAddSingleton<ServiceKeys>();
+        builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
+            sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.StoragePath,
+            sp.GetRequiredService<ILogger<SqliteBudgetStore>>()));
+        builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = MaxMessageBytes;
+            grpc.EnableDetailedErrors = false;
+        });
+
+        // Without configured endpoints (--urls, ASPNETCORE_URLS, Kestrel:Endpoints) the service listens on
+        // loopback only, HTTP/2 without TLS, on the configured port. TLS comes from Kestrel's own settings.
+        var configuredUrls = builder.Configuration["urls"]; // --urls and ASPNETCORE_URLS both land here
+        if (string.IsNullOrEmpty(configuredUrls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            var port = builder.Configuration.GetValue($"{BudgetServiceOptions.SectionName}:Port", new BudgetServiceOptions().Port);
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        }
+
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapGrpcService<BudgetGrpcService>();
+        app.MapGrpcService<BudgetAdminGrpcService>();
+        return app;
+    }
+}

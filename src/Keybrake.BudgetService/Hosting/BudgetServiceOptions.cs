@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+using Keybrake.Client;
+
+namespace Keybrake.BudgetService.Hosting;
+
+/// <summary>The budget service's settings, bound from the <c>BudgetService</c> configuration section.</summary>
+public sealed class BudgetServiceOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "BudgetService";
+
+    /// <summary>The port the service listens on, on loopback, over HTTP/2 without TLS, unless Kestrel endpoints are configured.</summary>
+    [Range(0, 65535)]
+    public int Port { get; set; } = 7411;
+
+    /// <summary>The SQLite file, relative to the working directory. Created with its folder on first start.</summary>
+    [Required]
+    public string StoragePath { get; set; } = Path.Combine("data", "keybrake-budget.db");
+
+    /// <summary>When set, calls to the admin service must carry <c>Authorization: Bearer &lt;token&gt;</c>.</summary>
+    public string? AdminToken { get; set; }
+
+    /// <summary>How long finished reservations are kept so that a late retry with the same idempotency key still matches.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")]
+    public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>The keys the service holds caps for, by key id (the same ids the clients use).</summary>
+    public IDictionary<string, ServiceKeyOptions> Keys { get; } = new Dictionary<string, ServiceKeyOptions>(StringComparer.Ordinal);
+}
+
+/// <summary>One key as the service sees it: its vendor and policy. The service enforces the caps; the rest of the policy is the clients'.</summary>
+public sealed class ServiceKeyOptions
+{
+    /// <summary>The vendor the key is for, such as <c>stripe</c>.</summary>
+    public string Vendor { get; set; } = string.Empty;
+
+    /// <summary>The key's policy; the service enforces <c>DailyCap</c>, <c>TimeZone</c> and <c>RunCap</c>.</summary>
+    public KeybrakePolicyOptions Policy { get; set; } = new();
+}

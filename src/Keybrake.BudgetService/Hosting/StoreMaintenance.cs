@@ -1,0 +1,57 @@
+using Keybrake.BudgetService.Store;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.BudgetService.Hosting;
+
+/// <summary>Opens the store before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
+internal sealed class StoreMaintenance : BackgroundService
+{
+    private static readonly TimeSpan s_interval = TimeSpan.FromHours(1);
+
+    private readonly IBudgetStore _store;
+    private readonly TimeProvider _time;
+    private readonly IOptionsMonitor<BudgetServiceOptions> _options;
+    private readonly ILogger<StoreMaintenance> _logger;
+
+    public StoreMaintenance(IBudgetStore store, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
+    {
+        _store = store;
+        _time = time;
+        _options = options;
+        _logger = logger;
+    }
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _store.MigrateAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(s_interval, _time);
+        try
+        {
+            do
+            {
+                try
+                {
+                    var pruned = await _store.PruneFinishedAsync(_time.GetUtcNow() - _options.CurrentValue.IdempotencyRetention, stoppingToken);
+                    if (pruned > 0)
+                    {
+                        Log.Pruned(_logger, pruned);
+                    }
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    Log.PruneFailed(_logger, exception);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // shutting down
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System.Collections.Frozen;
+using Keybrake.BudgetService.Hosting;
+using Keybrake.Client;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.BudgetService.Keys;
+
+/// <summary>One key's caps as the service enforces them.</summary>
+internal sealed record ServiceKey(string Id, string Vendor, KeyPolicy Policy);
+
+/// <summary>The keys from configuration, compiled once; a configuration reload recompiles them.</summary>
+internal sealed class ServiceKeys : IDisposable
+{
+    private readonly IDisposable? _subscription;
+    private volatile FrozenDictionary<string, ServiceKey> _keys;
+
+    public ServiceKeys(IOptionsMonitor<BudgetServiceOptions> options)
+    {
+        _keys = Compile(options.CurrentValue);
+        _subscription = options.OnChange(changed => _keys = Compile(changed));
+    }
+
+    public IEnumerable<string> Ids => _keys.Keys;
+
+    public ServiceKey? Find(string keyId) => _keys.GetValueOrDefault(keyId);
+
+    public void Dispose() => _subscription?.Dispose();
+
+    /// <summary>Compiles every key's policy, adding a message naming the field for each problem.</summary>
+    public static FrozenDictionary<string, ServiceKey> Compile(BudgetServiceOptions options, List<string>? errors = null)
+    {
+        var keys = new Dictionary<string, ServiceKey>(StringComparer.Ordinal);
+        var problems = errors ?? [];
+        foreach (var (id, key) in options.Keys)
+        {
+            var before = problems.Count;
+            var policy = KeyPolicy.TryCompile(id, key.Policy, problems);
+            for (var i = before; i < problems.Count; i++)
+            {
+                problems[i] = problems[i].Replace("Keybrake:Keys:", $"{BudgetServiceOptions.SectionName}:Keys:", StringComparison.Ordinal);
+            }
+
+            if (policy is not null)
+            {
+                keys[id] = new ServiceKey(id, key.Vendor.ToLowerInvariant(), policy);
+            }
+        }
+
+        if (errors is null && problems.Count > 0)
+        {
+            throw new OptionsValidationException(BudgetServiceOptions.SectionName, typeof(BudgetServiceOptions), problems);
+        }
+
+        return keys.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+}
+
+/// <summary>Fails start-up with every bad key policy named.</summary>
+internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetServiceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BudgetServiceOptions options)
+    {
+        var errors = new List<string>();
+        ServiceKeys.Compile(options, errors);
+        if (string.IsNullOrWhiteSpace(options.StoragePath))
+        {
+            errors.Add($"{BudgetServiceOptions.SectionName}:StoragePath is required");
+        }
+
+        if (options.AdminToken is { Length: > 0 and < 16 })
+        {
+            errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken must be at least 16 characters");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

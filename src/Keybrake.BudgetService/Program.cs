@@ -1,0 +1,3 @@
+using Keybrake.BudgetService.Hosting;
+
+await BudgetServiceApp.Build(args).RunAsync();

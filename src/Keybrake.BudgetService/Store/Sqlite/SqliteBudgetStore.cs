@@ -1,0 +1,186 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Keybrake.BudgetService.Store.Sqlite;
+
+/// <summary>
+/// The embedded default store: one SQLite file in WAL mode. Every operation runs on <see cref="SqliteWorker"/>,
+/// batched into group commits. <c>synchronous=NORMAL</c>: a committed reservation survives a crash of the
+/// service process; a power cut can lose the last moments of commits (use PostgreSQL where that matters).
+/// </summary>
+internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
+{
+    private readonly string _path;
+    private readonly ILogger<SqliteBudgetStore> _logger;
+    private SqliteWorker? _worker;
+
+    public SqliteBudgetStore(string path, ILogger<SqliteBudgetStore> logger)
+    {
+        _path = Path.GetFullPath(path);
+        _logger = logger;
+    }
+
+    private SqliteWorker Worker => _worker ?? throw new InvalidOperationException("The budget store is not open: call MigrateAsync first.");
+
+    public Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        if (_worker is not null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var directory = Path.GetDirectoryName(_path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = _path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+        }.ToString());
+        connection.Open();
+        using (var pragmas = connection.CreateCommand())
+        {
+            pragmas.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+            pragmas.ExecuteNonQuery();
+        }
+
+        SqliteSchema.Migrate(connection);
+        Log.StoreOpened(_logger, _path, SqliteSchema.Version);
+        _worker = new SqliteWorker(connection, _logger);
+        return Task.CompletedTask;
+    }
+
+    public ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.Authorize(command), cancellationToken));
+
+    public ValueTask<int> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(
+            c => settlements.Count(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now)),
+            cancellationToken));
+
+    public ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync<IReadOnlySet<string>>(
+            c => keyIds.Where(c.IsRevoked).ToHashSet(StringComparer.Ordinal),
+            cancellationToken));
+
+    public ValueTask SetRevokedAsync(string keyId, bool revoked, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(
+            c =>
+            {
+                using var command = c.AdHoc(
+                    """
+                    INSERT INTO key_state (key_id, revoked, updated_at) VALUES ($key, $revoked, $now)
+                    ON CONFLICT (key_id) DO UPDATE SET revoked = excluded.revoked, updated_at = excluded.updated_at
+                    """,
+                    ("$key", keyId), ("$revoked", revoked ? 1 : 0), ("$now", now.ToUnixTimeMilliseconds()));
+                return command.ExecuteNonQuery();
+            },
+            cancellationToken));
+
+    public ValueTask<StoredObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(
+            c =>
+            {
+                using var command = c.AdHoc(
+                    "SELECT kind, customer, account, currency, amount, amount_returned FROM vendor_object WHERE vendor = $vendor AND object_id = $id",
+                    ("$vendor", vendor), ("$id", objectId));
+                using var reader = command.ExecuteReader();
+                return reader.Read()
+                    ? new StoredObject(
+                        objectId,
+                        reader.GetString(0),
+                        reader.IsDBNull(1) ? null : reader.GetString(1),
+                        reader.IsDBNull(2) ? null : reader.GetString(2),
+                        reader.IsDBNull(3) ? null : reader.GetString(3),
+                        reader.GetInt64(4),
+                        reader.GetInt64(5))
+                    : null;
+            },
+            cancellationToken));
+
+    public ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(
+            c =>
+            {
+                foreach (var item in objects)
+                {
+                    using var command = c.AdHoc(
+                        """
+                        INSERT INTO vendor_object (vendor, object_id, kind, customer, account, currency, amount, amount_returned, updated_at)
+                        VALUES ($vendor, $id, $kind, $customer, $account, $currency, $amount, $returned, $now)
+                        ON CONFLICT (vendor, object_id) DO UPDATE SET kind = excluded.kind, customer = excluded.customer,
+                            account = excluded.account, currency = excluded.currency, amount = excluded.amount,
+                            amount_returned = excluded.amount_returned, updated_at = excluded.updated_at
+                        """,
+                        ("$vendor", vendor), ("$id", item.Id), ("$kind", item.Kind), ("$customer", item.Customer), ("$account", item.Account),
+                        ("$currency", item.Currency), ("$amount", item.Amount), ("$returned", item.AmountReturned), ("$now", now.ToUnixTimeMilliseconds()));
+                    command.ExecuteNonQuery();
+                }
+
+                return objects.Count;
+            },
+            cancellationToken));
+
+    public ValueTask<int> AppendAuditAsync(IReadOnlyList<StoredAuditRecord> records, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => records.Count(record => c.AppendAudit(record, now)), cancellationToken));
+
+    public ValueTask<StoredSpend> GetDaySpendAsync(string keyId, DateOnly day, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.DaySpend(keyId, day), cancellationToken));
+
+    public ValueTask<StoredSpend> GetRunSpendAsync(string keyId, string runId, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.RunSpend(keyId, runId), cancellationToken));
+
+    public ValueTask<IReadOnlyList<StoredReservation>> ListUnsettledAsync(string? keyId, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync<IReadOnlyList<StoredReservation>>(
+            c =>
+            {
+                using var command = c.AdHoc(
+                    """
+                    SELECT reservation_id, key_id, run_id, idempotency_key, estimate, day, created_at FROM reservation
+                    WHERE state = 0 AND ($key IS NULL OR key_id = $key) ORDER BY created_at
+                    """,
+                    ("$key", keyId));
+                using var reader = command.ExecuteReader();
+                var list = new List<StoredReservation>();
+                while (reader.Read())
+                {
+                    list.Add(new StoredReservation(
+                        reader.GetString(0),
+                        reader.GetString(1),
+                        reader.IsDBNull(2) ? null : reader.GetString(2),
+                        reader.GetString(3),
+                        reader.GetInt64(4),
+                        DateOnly.ParseExact(reader.GetString(5), "yyyy-MM-dd", CultureInfo.InvariantCulture),
+                        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6))));
+                }
+
+                return list;
+            },
+            cancellationToken));
+
+    public ValueTask<bool> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now), cancellationToken));
+
+    public ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(
+            c =>
+            {
+                using var command = c.AdHoc(
+                    "DELETE FROM reservation WHERE state <> 0 AND finished_at < $before",
+                    ("$before", finishedBefore.ToUnixTimeMilliseconds()));
+                return command.ExecuteNonQuery();
+            },
+            cancellationToken));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_worker is not null)
+        {
+            await _worker.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

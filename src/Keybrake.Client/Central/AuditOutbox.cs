@@ -1,0 +1,261 @@
+using Google.Protobuf;
+using Grpc.Net.ClientFactory;
+using Keybrake.Protocol;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client;
+
+/// <summary>
+/// In central mode, every audit record is written to a local SQLite outbox before the guarded call returns,
+/// then shipped to the budget service in batches and deleted once the service has it. A crash or an outage
+/// loses nothing: the next ship (by this process or any other sharing the file) sends what is left, and the
+/// service stores each record once, by record id.
+/// </summary>
+internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
+{
+    private const int BatchSize = 500;
+    private static readonly TimeSpan s_shipInterval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan s_staleClaim = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_finalShipTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly Lock _gate = new();
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _insert;
+    private readonly Budget.BudgetClient _client;
+    private readonly BudgetServiceResilience _resilience;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AuditOutbox> _logger;
+    private readonly string _claimant;
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _shipper;
+    private int _disposed;
+
+    public AuditOutbox(GrpcClientFactory clients, IOptions<KeybrakeOptions> options, TimeProvider time, IdGenerator ids, ILogger<AuditOutbox> logger)
+    {
+        var settings = options.Value.BudgetService;
+        _client = clients.CreateClient<Budget.BudgetClient>(BudgetServiceClients.BudgetName);
+        _resilience = new BudgetServiceResilience(settings, time);
+        _time = time;
+        _logger = logger;
+        _claimant = ids.New("outbox_");
+        Path = System.IO.Path.GetFullPath(settings.OutboxPath);
+        _connection = Open(Path);
+        _insert = _connection.CreateCommand();
+        _insert.CommandText = "INSERT OR IGNORE INTO outbox (record_id, payload, created_at) VALUES ($id, $payload, $now)";
+        _insert.Parameters.Add(new SqliteParameter("$id", SqliteType.Text));
+        _insert.Parameters.Add(new SqliteParameter("$payload", SqliteType.Blob));
+        _insert.Parameters.Add(new SqliteParameter("$now", SqliteType.Integer));
+        _shipper = Task.Run(ShipLoopAsync);
+    }
+
+    /// <summary>The outbox file.</summary>
+    public string Path { get; }
+
+    /// <summary>Records written to the file before the call returns: durable against a crash of this process.</summary>
+    public ValueTask WriteAsync(AuditRecord record, CancellationToken cancellationToken)
+    {
+        var payload = AuditRecordMapping.ToProtocol(record).ToByteArray();
+        lock (_gate)
+        {
+            _insert.Parameters[0].Value = record.RecordId;
+            _insert.Parameters[1].Value = payload;
+            _insert.Parameters[2].Value = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            _insert.ExecuteNonQuery();
+        }
+
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Records waiting in the file (written by any process sharing it).</summary>
+    public long Count()
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM outbox";
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+
+    /// <summary>Ships until the outbox is empty or the service cannot be reached; returns how many records went.</summary>
+    public async Task<int> ShipAsync(CancellationToken cancellationToken)
+    {
+        var shipped = 0;
+        while (Claim() is { Count: > 0 } batch)
+        {
+            var request = new SubmitAuditRequest();
+            foreach (var (_, payload) in batch)
+            {
+                request.Records.Add(Protocol.AuditRecord.Parser.ParseFrom(payload));
+            }
+
+            try
+            {
+                await _resilience.Pipeline.ExecuteAsync(
+                    async token => await _client.SubmitAuditAsync(request, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception) || exception is OperationCanceledException)
+            {
+                Unclaim(batch);
+                if (exception is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                Log.BudgetServiceUnreachable(_logger, "SubmitAudit", exception.Message);
+                return shipped;
+            }
+
+            Delete(batch);
+            shipped += batch.Count;
+        }
+
+        return shipped;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _shipper.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // stopped between ships
+        }
+
+        // One last ship, bounded: whatever is left waits in the file for the next process.
+        using var lastShip = new CancellationTokenSource(s_finalShipTimeout);
+        try
+        {
+            await ShipAsync(lastShip.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.AuditLeftInOutbox(_logger, Path);
+        }
+
+        lock (_gate)
+        {
+            _insert.Dispose();
+            _connection.Dispose();
+        }
+
+        _wake.Dispose();
+        _stopping.Dispose();
+    }
+
+    private static SqliteConnection Open(string path)
+    {
+        var directory = System.IO.Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        using var setup = connection.CreateCommand();
+        setup.CommandText =
+            """
+            PRAGMA busy_timeout = 5000;
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            CREATE TABLE IF NOT EXISTS outbox (
+                record_id TEXT PRIMARY KEY,
+                payload BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                claimed_by TEXT,
+                claimed_at INTEGER
+            ) WITHOUT ROWID;
+            """;
+        setup.ExecuteNonQuery();
+        return connection;
+    }
+
+    private async Task ShipLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            await _wake.WaitAsync(s_shipInterval, _stopping.Token).ConfigureAwait(false);
+            try
+            {
+                await ShipAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is SqliteException or InvalidOperationException)
+            {
+                Log.AuditShipFailed(_logger, Path, exception);
+            }
+        }
+    }
+
+    /// <summary>Claims a batch no live shipper holds: unclaimed, or claimed by a process that stopped long ago.</summary>
+    private List<(string Id, byte[] Payload)> Claim()
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText =
+                """
+                UPDATE outbox SET claimed_by = $me, claimed_at = $now
+                WHERE record_id IN (
+                    SELECT record_id FROM outbox WHERE claimed_at IS NULL OR claimed_at < $stale ORDER BY created_at LIMIT $limit)
+                RETURNING record_id, payload
+                """;
+            command.Parameters.AddWithValue("$me", _claimant);
+            command.Parameters.AddWithValue("$now", now);
+            command.Parameters.AddWithValue("$stale", now - (long)s_staleClaim.TotalMilliseconds);
+            command.Parameters.AddWithValue("$limit", BatchSize);
+            using var reader = command.ExecuteReader();
+            var batch = new List<(string, byte[])>();
+            while (reader.Read())
+            {
+                batch.Add((reader.GetString(0), (byte[])reader.GetValue(1)));
+            }
+
+            return batch;
+        }
+    }
+
+    private void Delete(List<(string Id, byte[] Payload)> batch) =>
+        ForEachClaimed(batch, "DELETE FROM outbox WHERE record_id = $id AND claimed_by = $me");
+
+    private void Unclaim(List<(string Id, byte[] Payload)> batch) =>
+        ForEachClaimed(batch, "UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE record_id = $id AND claimed_by = $me");
+
+    private void ForEachClaimed(List<(string Id, byte[] Payload)> batch, string sql)
+    {
+        lock (_gate)
+        {
+            using var transaction = _connection.BeginTransaction();
+            using var command = _connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            var id = command.Parameters.Add(new SqliteParameter("$id", SqliteType.Text));
+            command.Parameters.AddWithValue("$me", _claimant);
+            foreach (var (recordId, _) in batch)
+            {
+                id.Value = recordId;
+                command.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using Grpc.Net.ClientFactory;
+using Keybrake.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Client;
+
+/// <summary>
+/// The gRPC clients for the budget service, from Grpc.Net.ClientFactory. Both share one HTTP/2 connection
+/// pool (one handler, kept for the process's life), and each consumer creates its client once.
+/// </summary>
+internal static class BudgetServiceClients
+{
+    public const string BudgetName = "Keybrake.Budget";
+    public const string AdminName = "Keybrake.BudgetAdmin";
+
+    /// <summary>An address that is never called: the clients are registered in every mode, used only in central mode.</summary>
+    private static readonly Uri s_unused = new("http://127.0.0.1:1");
+
+    public static void Register(IServiceCollection services)
+    {
+        services.AddSingleton<BudgetServiceHandler>();
+        services.AddGrpcClient<Budget.BudgetClient>(BudgetName, Configure)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+        services.AddGrpcClient<BudgetAdmin.BudgetAdminClient>(AdminName, Configure)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+    }
+
+    private static void Configure(IServiceProvider services, GrpcClientFactoryOptions options) =>
+        options.Address = services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.Address ?? s_unused;
+
+    /// <summary>
+    /// The one connection pool both clients use, disposed with the container. The clients' handler lifetime is
+    /// infinite, so the client factory never rotates (or disposes) it.
+    /// </summary>
+    internal sealed class BudgetServiceHandler : IDisposable
+    {
+        public SocketsHttpHandler Handler { get; } = new()
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+        };
+
+        public void Dispose() => Handler.Dispose();
+    }
+}

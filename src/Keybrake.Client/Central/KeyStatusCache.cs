@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Keybrake.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Keybrake.Client;
+
+/// <summary>
+/// Each key's revocation status as the budget service last reported it, trusted for a short while. Calls
+/// that move money do not rely on it: Authorize checks revocation inside the reservation.
+/// </summary>
+internal sealed class KeyStatusCache
+{
+    private readonly ConcurrentDictionary<string, (KeyState State, long Expires)> _states = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _duration;
+    private readonly ILogger _logger;
+
+    public KeyStatusCache(TimeProvider time, TimeSpan duration, ILogger logger)
+    {
+        _time = time;
+        _duration = duration;
+        _logger = logger;
+    }
+
+    public async ValueTask<KeyState> GetAsync(string keyId, Budget.BudgetClient client, BudgetServiceResilience resilience, CancellationToken cancellationToken)
+    {
+        var now = _time.GetTimestamp();
+        if (_states.TryGetValue(keyId, out var cached) && now < cached.Expires)
+        {
+            return cached.State;
+        }
+
+        try
+        {
+            var reply = await resilience.Pipeline.ExecuteAsync(
+                async token => await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { keyId } }, deadline: resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
+            var status = reply.Keys.FirstOrDefault();
+            var state = status is { Revoked: true } ? KeyState.Revoked : KeyState.Active;
+            _states[keyId] = (state, now + (long)(_duration.TotalSeconds * _time.TimestampFrequency));
+            return state;
+        }
+        catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception) || exception is RpcException { StatusCode: not StatusCode.Cancelled })
+        {
+            Log.BudgetServiceUnreachable(_logger, "GetKeyStatus", exception.Message);
+
+            // A key last seen revoked stays revoked; anything else is unknown until the service answers.
+            return cached.State == KeyState.Revoked ? KeyState.Revoked : KeyState.Unknown;
+        }
+    }
+}

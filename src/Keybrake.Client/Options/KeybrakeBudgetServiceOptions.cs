@@ -1,0 +1,45 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Keybrake.Client;
+
+/// <summary>How the guard talks to the central budget service (<c>Keybrake:BudgetService</c>).</summary>
+public sealed class KeybrakeBudgetServiceOptions
+{
+    /// <summary>The service's address, such as <c>http://127.0.0.1:7411</c>. Empty for embedded mode.</summary>
+    public Uri? Address { get; set; }
+
+    /// <summary>The deadline of each call to the service (default 500 ms).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:30")]
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How many times a call that failed with <c>Unavailable</c> or <c>DeadlineExceeded</c> is retried (default 2),
+    /// with jittered backoff. Only calls that are idempotent are retried; all of the guard's are.
+    /// </summary>
+    [Range(0, 5)]
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>How long a key's revocation status is trusted for calls that cost nothing (default 1 s). Money calls check it in Authorize.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan KeyStatusCacheDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// An opt-in allowance this process may spend on its own while the service cannot be reached, across all
+    /// keys, for its lifetime. Empty (the default): calls that cost money fail closed with <c>budget_service_unavailable</c>.
+    /// Every call it allows is audited as such.
+    /// </summary>
+    public Usd? EmergencyAllowance { get; set; }
+
+    /// <summary>
+    /// The durable outbox audit records wait in until the service has them (a SQLite file; default
+    /// <c>data/keybrake-audit-outbox.db</c> under the working directory). Processes may share it.
+    /// </summary>
+    [Required]
+    public string OutboxPath { get; set; } = Path.Combine("data", "keybrake-audit-outbox.db");
+
+    /// <summary>The admin token <see cref="IKeybrakeAdmin"/> presents to the service, when it requires one.</summary>
+    public string? AdminToken { get; set; }
+
+    /// <summary>Whether the guard uses the service.</summary>
+    internal bool IsCentral => Address is not null;
+}

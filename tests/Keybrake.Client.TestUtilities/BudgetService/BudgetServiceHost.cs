@@ -1,0 +1,109 @@
+using Keybrake.BudgetService.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Keybrake.Client.TestUtilities.BudgetService;
+
+/// <summary>
+/// The real budget service on a real Kestrel port on loopback, in this process, with its SQLite file in a
+/// temporary folder. Keys and caps come from the settings passed to StartAsync (configuration keys under
+/// <c>BudgetService</c>), as an operator would write them in appsettings.json.
+/// </summary>
+public sealed class BudgetServiceHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly bool _ownsDirectory;
+
+    private BudgetServiceHost(WebApplication app, string directory, bool ownsDirectory, Uri address)
+    {
+        _app = app;
+        Directory = directory;
+        _ownsDirectory = ownsDirectory;
+        Address = address;
+    }
+
+    /// <summary>Where the service listens, such as <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri Address { get; }
+
+    /// <summary>The folder holding the SQLite file; reuse it to restart the service on the same data.</summary>
+    public string Directory { get; }
+
+    public string StoragePath => Path.Combine(Directory, "budget.db");
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts the service. <paramref name="port"/> 0 picks a free port.</summary>
+    public static async Task<BudgetServiceHost> StartAsync(
+        IDictionary<string, string?> settings,
+        string? directory = null,
+        int port = 0,
+        TimeProvider? time = null)
+    {
+        var ownsDirectory = directory is null;
+        directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
+        // Port and storage go on the command line: the app reads them while it is being built.
+        string[] args = [$"--BudgetService:Port={port}", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}"];
+        var app = BudgetServiceApp.Build(args, builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings)
+            {
+                ["Logging:LogLevel:Default"] = "Warning",
+            });
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(address));
+    }
+
+    /// <summary>Settings for one key and its caps, in the service's configuration shape.</summary>
+    public static Dictionary<string, string?> Key(string keyId, string dailyCap, string? runCap = null, string? timeZone = null, string vendor = "stripe")
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            [$"BudgetService:Keys:{keyId}:Vendor"] = vendor,
+            [$"BudgetService:Keys:{keyId}:Policy:DailyCap"] = dailyCap,
+        };
+        if (runCap is not null)
+        {
+            settings[$"BudgetService:Keys:{keyId}:Policy:RunCap"] = runCap;
+        }
+
+        if (timeZone is not null)
+        {
+            settings[$"BudgetService:Keys:{keyId}:Policy:TimeZone"] = timeZone;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Stops the service, keeping its data.</summary>
+    public async Task StopAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        if (_ownsDirectory)
+        {
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a file still held open: the temp folder is cleaned by the system
+            }
+        }
+    }
+}
