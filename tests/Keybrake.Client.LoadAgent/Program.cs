@@ -1,0 +1,2 @@
+// Placeholder until the agent process is written.
+Console.WriteLine("{}");
