@@ -24,7 +24,7 @@ internal sealed class RunawayRefundAgent
 
     public IReadOnlyList<AgentCall> Outcomes => _outcomes;
 
-    public async Task RunAsync(IReadOnlyList<Charge> orders, CancellationToken cancellationToken)
+    public async Task RunAsync(IReadOnlyList<Order> orders, CancellationToken cancellationToken)
     {
         foreach (var order in orders)
         {
@@ -32,8 +32,8 @@ internal sealed class RunawayRefundAgent
             // reserves exactly that, because it saw the charge go through.
             for (var attempt = 0; attempt <= RetriesPerOrder; attempt++)
             {
-                var call = await TryAsync($"refund {order.Id} ({order.Description})", () =>
-                    _refunds.CreateAsync(new RefundCreateOptions { Charge = order.Id }, cancellationToken: cancellationToken));
+                var call = await TryAsync($"refund {order.ChargeId} ({order.Description})", () =>
+                    _refunds.CreateAsync(new RefundCreateOptions { Charge = order.ChargeId }, cancellationToken: cancellationToken));
                 if (call.Allowed)
                 {
                     break; // the bug is not in success handling
@@ -64,6 +64,9 @@ internal sealed class RunawayRefundAgent
         return outcome;
     }
 }
+
+/// <summary>An order the agent was asked about: its charge and what it was for.</summary>
+internal sealed record Order(string ChargeId, string Description);
 
 /// <summary>One call the agent made and what Keybrake decided.</summary>
 internal sealed record AgentCall(string What, bool Allowed, string? Reason, long Amount);

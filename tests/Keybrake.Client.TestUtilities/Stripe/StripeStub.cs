@@ -19,6 +19,7 @@ public sealed class StripeStub : IDisposable
 {
     private readonly ConcurrentDictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
     private int _sequence;
+    private long _refundedCents;
 
     private StripeStub(WireMockServer server)
     {
@@ -63,6 +64,9 @@ public sealed class StripeStub : IDisposable
     public long SumOfAmounts(string path) =>
         Received.Where(r => r.Method == "POST" && r.Path == path && r.Status is >= 200 and < 300)
             .Sum(r => long.Parse(r.Form["amount"] ?? "0", CultureInfo.InvariantCulture));
+
+    /// <summary>The sum of every refund the stub made, in cents (refunds without an amount refund the rest of their charge).</summary>
+    public long SumOfRefundedCents() => Interlocked.Read(ref _refundedCents);
 
     /// <summary>Answers the next POST to <paramref name="path"/> with <paramref name="status"/>, then behaves normally.</summary>
     public void FailOnce(string path, int status)
@@ -185,6 +189,7 @@ public sealed class StripeStub : IDisposable
             refund["currency"] = form["currency"] ?? "usd";
         }
 
+        Interlocked.Add(ref _refundedCents, refund["amount"]!.GetValue<long>());
         return refund;
     }
 

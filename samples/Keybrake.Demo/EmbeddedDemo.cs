@@ -1,0 +1,35 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Keybrake.Client.Demo;
+
+/// <summary>The first demo: one process, the embedded ledger, nothing to start but this program.</summary>
+internal static class EmbeddedDemo
+{
+    public static async Task<int> RunAsync()
+    {
+        using var stripeStandIn = Keybrake.Client.TestUtilities.Stripe.StripeStub.Start();
+        var services = new ServiceCollection();
+        services.AddSingleton(DemoSettings.Load());
+        services.AddKeybrake()                                                      // keys and policies from "Keybrake"
+            .AddStripeClient(o => { o.KeyId = DemoSettings.AgentKey; o.ApiBase = stripeStandIn.Url; });
+        await using var provider = services.BuildServiceProvider();
+
+        var console = new DemoConsole(Console.Out);
+        console.Title(stripeStandIn.Url, "embedded ledger, one process");
+        var orders = await Checkout.TakeOrdersAsync(provider, stripeStandIn.Url, count: 8, amountCents: 2500);
+        console.Orders(orders);
+
+        var agent = new RunawayRefundAgent(provider.GetRequiredService<global::Stripe.StripeClient>(), console);
+        using (KeybrakeRun.Begin("run_refund_0200"))
+        {
+            await agent.RunAsync(orders, CancellationToken.None);
+        }
+
+        var spend = await provider.GetRequiredService<IKeybrakeAdmin>().GetDailySpendAsync(DemoSettings.AgentKey);
+        var seen = StandInCounts.Of(stripeStandIn);
+        console.Summary(agent.Outcomes.Count(o => o.Allowed), DemoConsole.Denials(agent.Outcomes), spend, seen);
+
+        // Exit 0 only when the cap stopped the runaway exactly.
+        return spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0 ? 0 : 1;
+    }
+}
