@@ -116,7 +116,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             RequestChecks.Id(record.Decision, "records.decision");
             records.Add(new StoredAuditRecord(
                 record.RecordId,
-                DateTimeOffset.UnixEpoch.AddTicks(record.TimestampUnixMicros * TimeSpan.TicksPerMicrosecond),
+                RequestChecks.Timestamp(record.TimestampUnixMicros, "records.timestamp_unix_micros"),
                 record.KeyId,
                 record.Vendor,
                 Empty(record.RunId),
@@ -150,7 +150,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         var reply = new AuthorizeReply
         {
             Allowed = outcome.Allowed,
-            ReservationId = outcome.Status == AuthorizeStatus.IdempotencyKeyReused ? string.Empty : outcome.ReservationId ?? string.Empty,
+            // budget.proto: empty when denied, and for the replay of a settled call (there is nothing left to settle).
+            ReservationId = outcome.Status is AuthorizeStatus.IdempotencyKeyReused or AuthorizeStatus.ReusedSettled ? string.Empty : outcome.ReservationId ?? string.Empty,
             Reuse = outcome.Status switch
             {
                 AuthorizeStatus.ReusedPending => Protocol.ReservationReuse.Pending,

@@ -9,6 +9,9 @@ internal static class RequestChecks
     public const int MaxIdLength = 256;
     public const int MaxBatch = 10_000;
 
+    private static readonly long s_minUnixMicros = -DateTimeOffset.UnixEpoch.Ticks / TimeSpan.TicksPerMicrosecond;
+    private static readonly long s_maxUnixMicros = (DateTimeOffset.MaxValue.Ticks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+
     public static void Id(string value, string field, bool required = true)
     {
         if (required && string.IsNullOrEmpty(value))
@@ -45,6 +48,17 @@ internal static class RequestChecks
         {
             throw Invalid($"{field} must be between 0 and {Usd.MaxValue.Micros} micro-USD ({Usd.MaxValue})");
         }
+    }
+
+    /// <summary>Unix microseconds as a moment. Outside what a <see cref="DateTimeOffset"/> holds it is bad input: the tick count would wrap or throw.</summary>
+    public static DateTimeOffset Timestamp(long unixMicros, string field)
+    {
+        if (unixMicros < s_minUnixMicros || unixMicros > s_maxUnixMicros)
+        {
+            throw Invalid($"{field} must be between {s_minUnixMicros} and {s_maxUnixMicros} microseconds since the Unix epoch");
+        }
+
+        return DateTimeOffset.UnixEpoch.AddTicks(unixMicros * TimeSpan.TicksPerMicrosecond);
     }
 
     public static void Batch(int count, string field)

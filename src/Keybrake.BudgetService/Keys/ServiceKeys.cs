@@ -58,9 +58,14 @@ internal sealed class ServiceKeys : IDisposable
 /// <summary>Fails start-up with every bad key policy named.</summary>
 internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetServiceOptions>
 {
+    private readonly IConfiguration _configuration;
+
+    public BudgetServiceOptionsValidator(IConfiguration configuration) => _configuration = configuration;
+
     public ValidateOptionsResult Validate(string? name, BudgetServiceOptions options)
     {
         var errors = new List<string>();
+        AddUnboundKeys(options, errors);
         ServiceKeys.Compile(options, errors);
         if (string.IsNullOrWhiteSpace(options.StoragePath))
         {
@@ -73,5 +78,25 @@ internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetSer
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The configuration binder drops a dictionary entry it cannot convert (a DailyCap of "abc") without a word,
+    /// and ignores a setting it does not know (RunCaps), so a mistyped key would vanish, or lose a cap, instead
+    /// of failing start-up. Binding each key again, strictly, brings the binder's errors back.
+    /// </summary>
+    private void AddUnboundKeys(BudgetServiceOptions options, List<string> errors)
+    {
+        foreach (var key in _configuration.GetSection($"{BudgetServiceOptions.SectionName}:Keys").GetChildren())
+        {
+            try
+            {
+                key.Bind(new ServiceKeyOptions(), binder => binder.ErrorOnUnknownConfiguration = true);
+            }
+            catch (InvalidOperationException exception)
+            {
+                errors.Add($"{key.Path}: {ConfigurationErrors.Describe(exception)}");
+            }
+        }
     }
 }

@@ -24,33 +24,26 @@ internal sealed class BindKeybrakeConfiguration : IConfigureOptions<KeybrakeOpti
         var section = _configuration.GetSection(KeybrakeOptions.SectionName);
         section.Bind(options);
 
-        // The binder silently drops a dictionary entry it cannot bind: a key whose cap reads "12.3456789"
-        // would vanish, a limit that reads "seven" would stop being enforced. Bind each key alone as well, to
-        // learn what it could not read, and report that at validation instead.
+        // The lenient binder silently drops a dictionary entry it cannot bind (a key whose cap reads "12.3456789"
+        // would vanish, a limit that reads "seven" would stop being enforced) and ignores settings it does not
+        // know. Bind each key again, strictly, to learn what it could not read, and report that at validation.
         foreach (var keySection in section.GetSection(nameof(KeybrakeOptions.Keys)).GetChildren())
         {
             KeybrakeKeyOptions alone;
             try
             {
+                // Strict, so that a misspelt setting (RunCaps, DailyCpa) is reported instead of silently ignored:
+                // a policy field nobody reads is a limit nobody enforces.
                 alone = new KeybrakeKeyOptions();
-                keySection.Bind(alone);
+                keySection.Bind(alone, binder => binder.ErrorOnUnknownConfiguration = true);
             }
             catch (InvalidOperationException exception)
             {
-                options.ConfigurationErrors.Add(
-                    $"{keySection.Path}: {exception.Message}{(exception.InnerException is { } inner ? " " + inner.Message : string.Empty)}");
+                options.ConfigurationErrors.Add($"{keySection.Path}: {ConfigurationErrors.Describe(exception)}");
                 continue;
             }
 
             options.Keys.TryAdd(keySection.Key, alone);
-            var limits = keySection.GetSection($"{nameof(KeybrakeKeyOptions.Policy)}:{nameof(KeybrakePolicyOptions.Limits)}");
-            foreach (var limit in limits.GetChildren())
-            {
-                if (!alone.Policy.Limits.ContainsKey(limit.Key))
-                {
-                    options.ConfigurationErrors.Add($"{limit.Path}: '{limit.Value}' is not a whole number");
-                }
-            }
         }
     }
 }

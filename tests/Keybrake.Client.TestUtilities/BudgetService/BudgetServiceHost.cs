@@ -58,7 +58,22 @@ public sealed class BudgetServiceHost : IAsyncDisposable
                 builder.Services.AddSingleton(time);
             }
         });
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A service that did not start holds nothing the caller could release.
+            await app.DisposeAsync();
+            if (ownsDirectory)
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(address));
     }

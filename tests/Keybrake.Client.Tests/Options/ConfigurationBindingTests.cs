@@ -78,6 +78,18 @@ public sealed class ConfigurationBindingTests
         });
     }
 
+    [TestCase("Keybrake:Keys:agent:Policy:RunCaps", "5", "'RunCaps'", TestName = "A misspelt policy setting is reported, not ignored")]
+    [TestCase("Keybrake:Keys:agent:Policy:LoopBreaker:MaxRepeat", "1", "'MaxRepeat'", TestName = "A misspelt loop breaker setting is reported, not ignored")]
+    [TestCase("Keybrake:Keys:agent:VendorSecrets", "x", "'VendorSecrets'", TestName = "A misspelt key setting is reported, not ignored")]
+    public void A_setting_nobody_reads_fails_validation_and_names_itself(string field, string value, string expected)
+    {
+        using var provider = Build(new Dictionary<string, string?>(s_fullSection) { [field] = value });
+
+        var error = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value);
+
+        Assert.That(error!.Message, Does.Contain("Keybrake:Keys:agent").And.Contain(expected));
+    }
+
     [Test]
     public void A_limit_whose_value_cannot_be_parsed_is_reported_not_dropped()
     {

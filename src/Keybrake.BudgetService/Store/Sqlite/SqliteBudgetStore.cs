@@ -41,14 +41,24 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
         }.ToString());
-        connection.Open();
-        using (var pragmas = connection.CreateCommand())
+        try
         {
-            pragmas.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
-            pragmas.ExecuteNonQuery();
+            connection.Open();
+            using (var pragmas = connection.CreateCommand())
+            {
+                pragmas.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+                pragmas.ExecuteNonQuery();
+            }
+
+            SqliteSchema.Migrate(connection);
+        }
+        catch
+        {
+            // A file the service refuses (newer schema, not a database) is not held open by a service that did not start.
+            connection.Dispose();
+            throw;
         }
 
-        SqliteSchema.Migrate(connection);
         Log.StoreOpened(_logger, _path, SqliteSchema.Version);
         _worker = new SqliteWorker(connection, _logger);
         return Task.CompletedTask;

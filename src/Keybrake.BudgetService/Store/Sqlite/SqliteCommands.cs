@@ -50,11 +50,11 @@ internal sealed class SqliteCommands : IDisposable
             "$id", "$key", "$run", "$idem", "$hash", "$day", "$estimate", "$now");
         _rereserve = Prepare(
             """
-            UPDATE reservation SET run_id = $run, request_hash = $hash, day = $day, estimate = $estimate, state = 0,
+            UPDATE reservation SET reservation_id = $new, run_id = $run, request_hash = $hash, day = $day, estimate = $estimate, state = 0,
                 actual = NULL, created_at = $now, finished_at = NULL
             WHERE reservation_id = $id AND state = 2
             """,
-            "$id", "$run", "$hash", "$day", "$estimate", "$now");
+            "$id", "$new", "$run", "$hash", "$day", "$estimate", "$now");
         _addDayReserved = Prepare(
             """
             INSERT INTO day_counter (key_id, day, settled, reserved) VALUES ($key, $day, 0, $amount)
@@ -120,6 +120,8 @@ internal sealed class SqliteCommands : IDisposable
             return new AuthorizeOutcome(AuthorizeStatus.Revoked, null, 0, 0);
         }
 
+        // Every allowed answer reports what the day has left, a retry's as much as a new call's.
+        var daySpent = Spend(_daySpend, command.KeyId, day);
         string? releasedId = null;
         Bind(_findCall, command.KeyId, command.IdempotencyKey);
         using (var call = _findCall.ExecuteReader())
@@ -131,24 +133,23 @@ internal sealed class SqliteCommands : IDisposable
                 var state = call.GetInt32(2);
                 if (!hash.AsSpan().SequenceEqual(HashBytes(command.RequestHash)))
                 {
-                    return new AuthorizeOutcome(AuthorizeStatus.IdempotencyKeyReused, id, 0, 0);
+                    return new AuthorizeOutcome(AuthorizeStatus.IdempotencyKeyReused, id, daySpent, 0);
                 }
 
                 if (state == Pending)
                 {
-                    return new AuthorizeOutcome(AuthorizeStatus.ReusedPending, id, 0, 0);
+                    return new AuthorizeOutcome(AuthorizeStatus.ReusedPending, id, daySpent, 0);
                 }
 
                 if (state == Committed)
                 {
-                    return new AuthorizeOutcome(AuthorizeStatus.ReusedSettled, id, 0, 0);
+                    return new AuthorizeOutcome(AuthorizeStatus.ReusedSettled, id, daySpent, 0);
                 }
 
                 releasedId = id; // the vendor refused it: it reserves again
             }
         }
 
-        var daySpent = Spend(_daySpend, command.KeyId, day);
         if (command.EstimateMicroUsd > command.DailyCapMicroUsd - daySpent)
         {
             return new AuthorizeOutcome(AuthorizeStatus.DailyCapExceeded, null, daySpent, 0);
@@ -164,7 +165,9 @@ internal sealed class SqliteCommands : IDisposable
             }
         }
 
-        var reservationId = releasedId ?? command.ReservationId;
+        // A released call tried again gets a new reservation id: settling is idempotent by reservation id, so a
+        // late duplicate of the release must find nothing to release rather than the call now in flight.
+        var reservationId = command.ReservationId;
         var now = command.Now.ToUnixTimeMilliseconds();
         if (releasedId is null)
         {
@@ -173,7 +176,7 @@ internal sealed class SqliteCommands : IDisposable
         }
         else
         {
-            Bind(_rereserve, reservationId, (object?)command.RunId ?? DBNull.Value, HashBytes(command.RequestHash), day, command.EstimateMicroUsd, now);
+            Bind(_rereserve, releasedId, reservationId, (object?)command.RunId ?? DBNull.Value, HashBytes(command.RequestHash), day, command.EstimateMicroUsd, now);
             _rereserve.ExecuteNonQuery();
         }
 

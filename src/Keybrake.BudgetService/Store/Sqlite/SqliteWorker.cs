@@ -78,9 +78,10 @@ internal sealed class SqliteWorker : IAsyncDisposable
 
             transaction.Commit();
         }
-        catch (Exception exception) when (exception is SqliteException or InvalidOperationException)
+        catch (Exception exception)
         {
-            // The commit failed (disk full, I/O error): nothing in the batch happened.
+            // The transaction failed as a whole (disk full, I/O error): nothing in the batch happened. The
+            // worker must survive it, or every caller after it would wait forever.
             Log.BatchFailed(_logger, batch.Count, exception);
             foreach (var operation in batch)
             {
@@ -141,8 +142,10 @@ internal sealed class SqliteWorker : IAsyncDisposable
                 _result = _work(commands);
                 commands.ReleaseSavepoint();
             }
-            catch (Exception exception) when (exception is SqliteException or InvalidOperationException or ArgumentException)
+            catch (Exception exception)
             {
+                // Whatever went wrong, this operation alone is undone and its caller gets the exception;
+                // the rest of the batch, and the worker, carry on.
                 commands.RollbackToSavepoint();
                 _failure = exception;
             }

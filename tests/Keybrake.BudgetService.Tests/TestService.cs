@@ -1,0 +1,84 @@
+using Grpc.Net.Client;
+using Keybrake.BudgetService.Store;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Keybrake.BudgetService.Tests;
+
+/// <summary>The real service on a loopback port, with a gRPC client for each of its two services and a handle on its store.</summary>
+internal sealed class TestService : IAsyncDisposable
+{
+    private readonly GrpcChannel _channel;
+
+    private TestService(BudgetServiceHost host)
+    {
+        Host = host;
+        _channel = GrpcChannel.ForAddress(host.Address);
+        Budget = new Protocol.Budget.BudgetClient(_channel);
+        Admin = new BudgetAdmin.BudgetAdminClient(_channel);
+    }
+
+    public BudgetServiceHost Host { get; }
+
+    public Protocol.Budget.BudgetClient Budget { get; }
+
+    public BudgetAdmin.BudgetAdminClient Admin { get; }
+
+    /// <summary>The service's own store instance, for the operations no RPC exposes (pruning).</summary>
+    public IBudgetStore Store => Host.Services.GetRequiredService<IBudgetStore>();
+
+    /// <summary>
+    /// Starts the service; <paramref name="directory"/> reuses another service's data. Without <paramref name="time"/> the
+    /// clock stands still at noon UTC, so that no test straddles a midnight of the machine's clock.
+    /// </summary>
+    public static async Task<TestService> StartAsync(IDictionary<string, string?> settings, TimeProvider? time = null, string? directory = null) =>
+        new(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero))));
+
+    /// <summary>Settings for several keys (or keys and service settings) at once.</summary>
+    public static Dictionary<string, string?> Settings(params IDictionary<string, string?>[] parts)
+    {
+        var settings = new Dictionary<string, string?>();
+        foreach (var (name, value) in parts.SelectMany(part => part))
+        {
+            settings[name] = value;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Today's counters for a key.</summary>
+    public async Task<SpendReply> TodayAsync(string keyId) => await Admin.GetDailySpendAsync(new DailySpendRequest { KeyId = keyId });
+
+    /// <summary>A day's counters for a key.</summary>
+    public async Task<SpendReply> DayAsync(string keyId, string day) => await Admin.GetDailySpendAsync(new DailySpendRequest { KeyId = keyId, Day = day });
+
+    /// <summary>A run's counters for a key.</summary>
+    public async Task<SpendReply> RunAsync(string keyId, string runId) => await Admin.GetRunSpendAsync(new RunSpendRequest { KeyId = keyId, RunId = runId });
+
+    /// <summary>The reservations still pending, for one key or (empty) every key.</summary>
+    public async Task<IReadOnlyList<UnsettledReservation>> UnsettledAsync(string keyId = "") =>
+        (await Admin.ListUnsettledAsync(new ListUnsettledRequest { KeyId = keyId })).Reservations;
+
+    /// <summary>Sends settlements in one batch and returns how many changed.</summary>
+    public async Task<int> SettleAsync(params Settlement[] settlements)
+    {
+        var request = new SettleRequest();
+        request.Settlements.AddRange(settlements);
+        return (await Budget.SettleAsync(request)).Changed;
+    }
+
+    /// <summary>Stops the service and keeps its data, to start another on <see cref="BudgetServiceHost.Directory"/>.</summary>
+    public async Task StopAsync()
+    {
+        _channel.Dispose();
+        await Host.StopAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Dispose();
+        await Host.DisposeAsync();
+    }
+}
