@@ -1,2 +1,129 @@
-// Placeholder until the agent process is written.
-Console.WriteLine("{}");
+using System.Globalization;
+using Keybrake.Client;
+using Keybrake.Client.LoadAgent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Stripe;
+
+// An agent process for the tests that need several OS processes: concurrent tasks making Stripe charges through
+// the real Stripe.net client, guarded by Keybrake in central mode. It prints one JSON summary line on stdout
+// (after "ready" with --wait-for-go), disposes its services (which flushes settlements and the audit outbox),
+// and exits 0; 2 for bad arguments, 3 when standard input closes before the go. Before charging it makes one read through the guard, counted as a warm-up.
+AgentArguments arguments;
+try
+{
+    arguments = AgentArguments.Parse(args);
+}
+catch (Exception exception) when (exception is ArgumentException or FormatException or OverflowException)
+{
+    await Console.Error.WriteLineAsync(exception.Message);
+    await Console.Error.WriteLineAsync(AgentArguments.Usage);
+    return 2;
+}
+
+var services = new ServiceCollection();
+services.AddLogging(logging => logging.AddProvider(new StandardErrorLoggerProvider(arguments.LogLevel)));
+services.AddKeybrake(options =>
+    {
+        options.UseBudgetService(arguments.Service);
+        options.BudgetService.OutboxPath = arguments.Outbox;
+        if (arguments.CallTimeout is { } timeout)
+        {
+            options.BudgetService.CallTimeout = timeout;
+        }
+
+        options.AddKey(arguments.KeyId, key =>
+        {
+            key.BrakeKey = arguments.BrakeKey;
+            key.Vendor = "stripe";
+            key.VendorSecret = arguments.Secret;
+
+            // Amounts repeat across many charges; the loop breaker would take them for a loop.
+            key.Policy.LoopBreaker.MaxRepeats = 0;
+        });
+    })
+    .AddStripeClient(options =>
+    {
+        options.BrakeKey = arguments.BrakeKey;
+        options.ApiBase = arguments.Stripe;
+    });
+
+var summary = new AgentSummary();
+await using (var provider = services.BuildServiceProvider())
+{
+    var stripe = provider.GetRequiredService<StripeClient>();
+    await WarmUpAsync(provider, stripe, arguments.KeyId, summary);
+    if (arguments.WaitForGo)
+    {
+        Console.WriteLine("ready");
+        if (await Console.In.ReadLineAsync() is null)
+        {
+            return 3; // whoever started the agent is gone: no one to charge for
+        }
+    }
+
+    using (arguments.RunId is { } runId ? KeybrakeRun.Begin(runId) : default)
+    {
+        var tasks = Enumerable.Range(0, arguments.Tasks).Select(task => Task.Run(() => ChargeAsync(stripe, arguments, task, summary)));
+        await Task.WhenAll(tasks);
+    }
+}
+
+Console.WriteLine(summary.ToJson(arguments.RunId));
+return 0;
+
+// A call to the service and a read through the guard (outside any run) before the charges, so that connections
+// are up and most of the code is compiled when the agents start charging together.
+static async Task WarmUpAsync(IServiceProvider provider, StripeClient stripe, string keyId, AgentSummary summary)
+{
+    try
+    {
+        await provider.GetRequiredService<IKeybrakeAdmin>().GetDailySpendAsync(keyId);
+        await new CustomerService(stripe).GetAsync("cus_warm_up");
+        summary.WarmedUp();
+    }
+    catch (Exception exception) when (exception is ArgumentException or Grpc.Core.RpcException or StripeException or HttpRequestException)
+    {
+        await Console.Error.WriteLineAsync($"warm-up: {exception.Message}");
+    }
+}
+
+static async Task ChargeAsync(StripeClient stripe, AgentArguments arguments, int task, AgentSummary summary)
+{
+    const string DenialPrefix = "keybrake_";
+    var random = new Random(unchecked((arguments.Seed * 10_007) + task));
+    var charges = new ChargeService(stripe);
+    var caller = arguments.RunId ?? Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+    for (var n = 0; n < arguments.MaxCharges && (arguments.Charges is null || n < arguments.Charges); n++)
+    {
+        var cents = random.NextInt64(arguments.MinCents, arguments.MaxCents + 1);
+        try
+        {
+            await charges.CreateAsync(
+                new ChargeCreateOptions { Amount = cents, Currency = "usd", Source = "tok_visa" },
+                new RequestOptions { IdempotencyKey = $"{caller}-t{task}-c{n}" });
+            summary.Allowed(cents);
+        }
+        catch (StripeException denied) when (denied.StripeError?.Code is { } code && code.StartsWith(DenialPrefix, StringComparison.Ordinal))
+        {
+            var reason = code[DenialPrefix.Length..];
+            summary.Denied(reason);
+            if (arguments.Charges is null && (arguments.StopOn is null || arguments.StopOn == reason))
+            {
+                return;
+            }
+
+            await Task.Delay(arguments.PauseAfterDenial);
+        }
+        catch (StripeException failed)
+        {
+            summary.Failed("stripe_" + (failed.StripeError?.Code ?? ((int)failed.HttpStatusCode).ToString(CultureInfo.InvariantCulture)));
+            return;
+        }
+        catch (HttpRequestException failed)
+        {
+            summary.Failed(failed.GetType().Name);
+            return;
+        }
+    }
+}

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Net.ClientFactory;
 using Keybrake.Protocol;
 using Microsoft.Data.Sqlite;
@@ -13,9 +14,10 @@ namespace Keybrake.Client;
 /// loses nothing: the next ship (by this process or any other sharing the file) sends what is left, and the
 /// service stores each record once, by record id.
 /// </summary>
-internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
+internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
 {
     private const int BatchSize = 500;
+    private const string RefusedClaimant = "refused";
     private static readonly TimeSpan s_shipInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan s_staleClaim = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_finalShipTimeout = TimeSpan.FromSeconds(5);
@@ -37,7 +39,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
     {
         var settings = options.Value.BudgetService;
         _client = clients.CreateClient<Budget.BudgetClient>(BudgetServiceClients.BudgetName);
-        _resilience = new BudgetServiceResilience(settings, time);
+        _resilience = new BudgetServiceResilience(settings);
         _time = time;
         _logger = logger;
         _claimant = ids.New("outbox_");
@@ -99,14 +101,24 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
 
             try
             {
-                await _resilience.Pipeline.ExecuteAsync(
+                await _resilience.ExecuteAsync(
                     async token => await _client.SubmitAuditAsync(request, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                     cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception) || exception is OperationCanceledException)
+            catch (RpcException exception) when (exception.StatusCode == StatusCode.InvalidArgument)
             {
+                // The service will never take this batch as it is; sending it again would block every record
+                // behind it. It stays in the file, set aside where an operator can read it, and shipping goes on.
+                Quarantine(batch);
+                Log.AuditBatchRefused(_logger, batch.Count, Path, exception.Status.Detail);
+                continue;
+            }
+            catch (Exception exception)
+            {
+                // Whatever stopped this ship (an outage, a shutdown), the batch goes back at once: a claim left
+                // behind would keep it from every shipper, this process's next one included, until stale.
                 Unclaim(batch);
-                if (exception is OperationCanceledException)
+                if (!BudgetServiceResilience.IsOutage(exception))
                 {
                     throw;
                 }
@@ -147,17 +159,45 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            // out of time: what is left is logged below
+        }
+        catch (Exception exception) when (IsShipFailure(exception))
+        {
+            Log.AuditShipFailed(_logger, Path, exception);
+        }
+
+        if (Count() > 0)
+        {
             Log.AuditLeftInOutbox(_logger, Path);
         }
 
-        lock (_gate)
+        Close();
+    }
+
+    /// <summary>
+    /// For containers disposed synchronously: stops shipping without a last ship, which would wait on the
+    /// network. Nothing is lost: what is left waits in the file for the next process to ship.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
-            _insert.Dispose();
-            _connection.Dispose();
+            return;
         }
 
-        _wake.Dispose();
-        _stopping.Dispose();
+        _stopping.Cancel();
+
+        // The shipper may be between a claim and its release: the file closes once it has stopped.
+        _shipper.ContinueWith(
+            static (shipper, state) =>
+            {
+                _ = shipper.Exception; // observed: it stopped, as asked
+                ((AuditOutbox)state!).Close();
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private static SqliteConnection Open(string path)
@@ -197,11 +237,27 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
             {
                 await ShipAsync(_stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception exception) when (exception is SqliteException or InvalidOperationException)
+            catch (Exception exception) when (IsShipFailure(exception))
             {
+                // The records stay in the file; the next ship tries again.
                 Log.AuditShipFailed(_logger, Path, exception);
             }
         }
+    }
+
+    /// <summary>A ship that failed without an outage: the file could not be read or written, or the service refused the batch.</summary>
+    private static bool IsShipFailure(Exception exception) => exception is SqliteException or InvalidOperationException or RpcException;
+
+    private void Close()
+    {
+        lock (_gate)
+        {
+            _insert.Dispose();
+            _connection.Dispose();
+        }
+
+        _wake.Dispose();
+        _stopping.Dispose();
     }
 
     /// <summary>Claims a batch no live shipper holds: unclaimed, or claimed by a process that stopped long ago.</summary>
@@ -235,6 +291,10 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable
 
     private void Delete(List<(string Id, byte[] Payload)> batch) =>
         ForEachClaimed(batch, "DELETE FROM outbox WHERE record_id = $id AND claimed_by = $me");
+
+    /// <summary>Claimed by "refused" and never stale: no shipper takes these again.</summary>
+    private void Quarantine(List<(string Id, byte[] Payload)> batch) =>
+        ForEachClaimed(batch, $"UPDATE outbox SET claimed_by = '{RefusedClaimant}', claimed_at = {long.MaxValue} WHERE record_id = $id AND claimed_by = $me");
 
     private void Unclaim(List<(string Id, byte[] Payload)> batch) =>
         ForEachClaimed(batch, "UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE record_id = $id AND claimed_by = $me");

@@ -1,3 +1,4 @@
+using Grpc.Net.Client;
 using Grpc.Net.ClientFactory;
 using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,10 +23,24 @@ internal static class BudgetServiceClients
         services.AddSingleton<BudgetServiceHandler>();
         services.AddGrpcClient<Budget.BudgetClient>(BudgetName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .ConfigureChannel(ConfigureChannel);
         services.AddGrpcClient<BudgetAdmin.BudgetAdminClient>(AdminName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .ConfigureChannel(ConfigureChannel);
+    }
+
+    /// <summary>
+    /// The channel's own reconnect backoff starts at a second and grows toward two minutes while the service is
+    /// down, and calls fail at once until the next attempt: after a long outage the guard would keep failing
+    /// closed long after the service is back. The circuit breaker already spares the service during an outage,
+    /// so the channel tries to reconnect at least every second.
+    /// </summary>
+    private static void ConfigureChannel(GrpcChannelOptions options)
+    {
+        options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(250);
+        options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
     }
 
     private static void Configure(IServiceProvider services, GrpcClientFactoryOptions options) =>

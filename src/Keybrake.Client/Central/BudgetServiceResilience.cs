@@ -2,6 +2,7 @@ using Grpc.Core;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using Polly.Timeout;
 
 namespace Keybrake.Client;
 
@@ -13,14 +14,19 @@ namespace Keybrake.Client;
 internal sealed class BudgetServiceResilience
 {
     private readonly KeybrakeBudgetServiceOptions _options;
-    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _pipeline;
 
-    public BudgetServiceResilience(KeybrakeBudgetServiceOptions options, TimeProvider time)
+    /// <summary>
+    /// Backoff, the breaker and the total budget are transport timing and run on the system clock, like gRPC's
+    /// deadlines: the guard's own clock (a test's fake one, say) governs days and windows, not network waits.
+    /// </summary>
+    public BudgetServiceResilience(KeybrakeBudgetServiceOptions options)
     {
+        var time = TimeProvider.System;
         _options = options;
-        _time = time;
         var transient = new PredicateBuilder().Handle<RpcException>(IsTransient);
-        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        // Outermost, the total budget of one call, retries included.
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time }.AddTimeout(options.TotalTimeout);
         if (options.MaxRetries > 0)
         {
             // Outside the breaker: an open circuit is not retried, it fails the call at once.
@@ -35,7 +41,7 @@ internal sealed class BudgetServiceResilience
             });
         }
 
-        Pipeline = builder
+        _pipeline = builder
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 ShouldHandle = transient,
@@ -47,10 +53,34 @@ internal sealed class BudgetServiceResilience
             .Build();
     }
 
-    public ResiliencePipeline Pipeline { get; }
+    /// <summary>
+    /// Runs one call to the service through the retries and the circuit breaker. A call its caller gave up on
+    /// throws <see cref="OperationCanceledException"/>, where gRPC reports an <c>RpcException</c> with
+    /// <c>Cancelled</c>: the guard's callers get the cancellation HttpClient callers expect, and the background
+    /// senders stop on the exception they stop on everywhere else. (The channel's own switch for that would also
+    /// turn <c>DeadlineExceeded</c> into a cancellation, and hide it from the retries.)
+    /// </summary>
+    public async ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _pipeline.ExecuteAsync(call, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(exception.Status.Detail, exception, cancellationToken);
+        }
+    }
 
     /// <summary>The deadline for one attempt starting now.</summary>
-    public DateTime Deadline() => _time.GetUtcNow().UtcDateTime + _options.CallTimeout;
+    public DateTime Deadline() => DeadlineAfter(_options.CallTimeout);
+
+    /// <summary>
+    /// A gRPC deadline <paramref name="timeout"/> from now. gRPC takes an absolute time and measures it against
+    /// the system clock, so it comes from the system clock even when the guard runs on another one (a test's
+    /// fake clock would otherwise make every deadline already past, or never due).
+    /// </summary>
+    public static DateTime DeadlineAfter(TimeSpan timeout) => TimeProvider.System.GetUtcNow().UtcDateTime + timeout;
 
     /// <summary>Failures worth a retry: the service was not reached, or did not answer in time.</summary>
     public static bool IsTransient(RpcException exception) =>
@@ -61,7 +91,7 @@ internal sealed class BudgetServiceResilience
     {
         RpcException rpc => rpc.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal
             or StatusCode.Unknown or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Unauthenticated,
-        BrokenCircuitException or IsolatedCircuitException => true,
+        BrokenCircuitException or IsolatedCircuitException or TimeoutRejectedException => true,
         HttpRequestException => true,
         _ => false,
     };

@@ -12,7 +12,7 @@ namespace Keybrake.Client;
 /// The ledger in central mode: the budget service holds the counters, so caps and revocation hold across
 /// every process. Authorize is on the request path; settlements are batched off it.
 /// </summary>
-internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
+internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDisposable
 {
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
@@ -31,7 +31,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
     {
         var settings = options.Value.BudgetService;
         _client = clients.CreateClient<Budget.BudgetClient>(BudgetServiceClients.BudgetName);
-        _resilience = new BudgetServiceResilience(settings, time);
+        _resilience = new BudgetServiceResilience(settings);
         _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
         _settlements = new SettleSender(_client, _resilience, time, logger);
@@ -62,7 +62,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
 
         try
         {
-            var reply = await _resilience.Pipeline.ExecuteAsync(
+            var reply = await _resilience.ExecuteAsync(
                 async token => await _client.AuthorizeAsync(rpc, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             if (!reply.Allowed)
@@ -92,7 +92,10 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
             if (_emergency.TryReserve(request.Estimate) is { } emergencyId)
             {
                 Log.EmergencyAllowanceUsed(_logger, request.KeyId, request.Estimate.Micros, emergencyId);
-                return AuthorizationResult.Allowed(emergencyId, Client.ReservationReuse.None);
+                return AuthorizationResult.Allowed(
+                    emergencyId,
+                    Client.ReservationReuse.None,
+                    "allowed on this process's emergency allowance: the budget service could not be reached");
             }
 
             return AuthorizationResult.Denied(
@@ -125,7 +128,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
     {
         try
         {
-            var reply = await _resilience.Pipeline.ExecuteAsync(
+            var reply = await _resilience.ExecuteAsync(
                 async token => await _client.FindObjectAsync(new FindObjectRequest { Vendor = vendor, ObjectId = objectId }, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             return reply.Found ? FromProtocol(reply.Object) : null;
@@ -157,7 +160,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
 
         try
         {
-            await _resilience.Pipeline.ExecuteAsync(
+            await _resilience.ExecuteAsync(
                 async token => await _client.RememberObjectsAsync(request, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
         }
@@ -169,6 +172,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _settlements.DisposeAsync();
+
+    /// <summary>For containers disposed synchronously: settlements not yet sent are left pending, counted as spent.</summary>
+    public void Dispose() => _settlements.Dispose();
 
     private static VendorObject FromProtocol(Protocol.VendorObject item) => new(item.Id, item.Kind)
     {

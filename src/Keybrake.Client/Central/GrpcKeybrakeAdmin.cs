@@ -11,37 +11,35 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
 {
     private readonly BudgetAdmin.BudgetAdminClient _client;
     private readonly KeybrakeBudgetServiceOptions _options;
-    private readonly TimeProvider _time;
 
-    public GrpcKeybrakeAdmin(GrpcClientFactory clients, IOptions<KeybrakeOptions> options, TimeProvider time)
+    public GrpcKeybrakeAdmin(GrpcClientFactory clients, IOptions<KeybrakeOptions> options)
     {
         _client = clients.CreateClient<BudgetAdmin.BudgetAdminClient>(BudgetServiceClients.AdminName);
         _options = options.Value.BudgetService;
-        _time = time;
     }
 
     public async ValueTask RevokeKeyAsync(string keyId, CancellationToken cancellationToken = default) =>
-        await CallAsync(c => c.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = keyId, Revoked = true }, Options(cancellationToken))).ConfigureAwait(false);
+        await CallAsync(c => c.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = keyId, Revoked = true }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
 
     public async ValueTask RestoreKeyAsync(string keyId, CancellationToken cancellationToken = default) =>
-        await CallAsync(c => c.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = keyId, Revoked = false }, Options(cancellationToken))).ConfigureAwait(false);
+        await CallAsync(c => c.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = keyId, Revoked = false }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<SpendReport> GetDailySpendAsync(string keyId, DateOnly? day = null, CancellationToken cancellationToken = default)
     {
         var request = new DailySpendRequest { KeyId = keyId, Day = day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? string.Empty };
-        var reply = await CallAsync(c => c.GetDailySpendAsync(request, Options(cancellationToken))).ConfigureAwait(false);
+        var reply = await CallAsync(c => c.GetDailySpendAsync(request, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
         return ToReport(reply) with { Day = DateOnly.ParseExact(reply.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture) };
     }
 
     public async ValueTask<SpendReport> GetRunSpendAsync(string keyId, string runId, CancellationToken cancellationToken = default)
     {
-        var reply = await CallAsync(c => c.GetRunSpendAsync(new RunSpendRequest { KeyId = keyId, RunId = runId }, Options(cancellationToken))).ConfigureAwait(false);
+        var reply = await CallAsync(c => c.GetRunSpendAsync(new RunSpendRequest { KeyId = keyId, RunId = runId }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
         return ToReport(reply) with { RunId = runId };
     }
 
     public async ValueTask<IReadOnlyList<Client.UnsettledReservation>> ListUnsettledAsync(string? keyId = null, CancellationToken cancellationToken = default)
     {
-        var reply = await CallAsync(c => c.ListUnsettledAsync(new ListUnsettledRequest { KeyId = keyId ?? string.Empty }, Options(cancellationToken))).ConfigureAwait(false);
+        var reply = await CallAsync(c => c.ListUnsettledAsync(new ListUnsettledRequest { KeyId = keyId ?? string.Empty }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
         return reply.Reservations
             .Select(r => new Client.UnsettledReservation(
                 r.ReservationId,
@@ -62,7 +60,7 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
             request.ActualMicroUsd = amount.Micros;
         }
 
-        await CallAsync(c => c.ResolveReservationAsync(request, Options(cancellationToken))).ConfigureAwait(false);
+        await CallAsync(c => c.ResolveReservationAsync(request, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
     }
 
     private static SpendReport ToReport(SpendReply reply) => new(
@@ -79,11 +77,14 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
             headers.Add("authorization", "Bearer " + token);
         }
 
-        return new CallOptions(headers, _time.GetUtcNow().UtcDateTime + _options.CallTimeout, cancellationToken);
+        return new CallOptions(headers, BudgetServiceResilience.DeadlineAfter(_options.CallTimeout), cancellationToken);
     }
 
-    /// <summary>Maps the service's "no such key or reservation" to the <see cref="ArgumentException"/> the admin contract promises.</summary>
-    private async Task<T> CallAsync<T>(Func<BudgetAdmin.BudgetAdminClient, AsyncUnaryCall<T>> call)
+    /// <summary>
+    /// Maps the service's "no such key or reservation" to the <see cref="ArgumentException"/> the admin contract
+    /// promises, and a call the caller gave up on to <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private async Task<T> CallAsync<T>(Func<BudgetAdmin.BudgetAdminClient, AsyncUnaryCall<T>> call, CancellationToken cancellationToken)
     {
         try
         {
@@ -92,6 +93,10 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
         catch (RpcException exception) when (exception.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
         {
             throw new ArgumentException(exception.Status.Detail, exception);
+        }
+        catch (RpcException exception) when (exception.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(exception.Status.Detail, exception, cancellationToken);
         }
     }
 }

@@ -33,7 +33,7 @@ internal sealed class KeyStatusCache
 
         try
         {
-            var reply = await resilience.Pipeline.ExecuteAsync(
+            var reply = await resilience.ExecuteAsync(
                 async token => await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { keyId } }, deadline: resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             var status = reply.Keys.FirstOrDefault();

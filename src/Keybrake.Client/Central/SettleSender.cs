@@ -10,7 +10,7 @@ namespace Keybrake.Client;
 /// until the service has it, retried through outages; if the process dies first, its reservation stays
 /// pending at the service and counts as spent, which is the safe way to lose it.
 /// </summary>
-internal sealed class SettleSender : IAsyncDisposable
+internal sealed class SettleSender : IAsyncDisposable, IDisposable
 {
     private const int MaxBatch = 500;
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(250);
@@ -71,6 +71,26 @@ internal sealed class SettleSender : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    /// <summary>
+    /// For containers disposed synchronously: stops at once, without waiting on the network. The reservations of
+    /// settlements not yet sent stay pending at the service, counted as spent.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _queue.Writer.TryComplete();
+        if (Pending > 0)
+        {
+            Log.SettlementsLeftPending(_logger, (int)Pending);
+        }
+
+        _stopping.Cancel();
+    }
+
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
@@ -94,7 +114,7 @@ internal sealed class SettleSender : IAsyncDisposable
         {
             try
             {
-                await _resilience.Pipeline.ExecuteAsync(
+                await _resilience.ExecuteAsync(
                     async token => await _client.SettleAsync(batch, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                     _stopping.Token).ConfigureAwait(false);
                 return;

@@ -134,15 +134,6 @@ internal sealed class GuardPipeline
             return new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
         }
 
-        // The budget service could not be asked. A call that costs money is decided by Authorize, which fails
-        // closed; what every other call does is the key's policy.
-        if (state == KeyState.Unknown && key.Policy.ReadsDuringOutage == OutageBehavior.Deny)
-        {
-            return new GuardDenial(
-                ReasonCodes.BudgetServiceUnavailable,
-                $"the budget service cannot be reached to check key '{key.Id}', and its policy denies calls while it is down");
-        }
-
         // 2. Endpoint rules: only the method and path are needed.
         if (key.Policy.Endpoints.Check(call.Method, call.PathSegments) is { } why)
         {
@@ -158,6 +149,16 @@ internal sealed class GuardPipeline
         if (await vendor.InspectRequestAsync(call, cancellationToken).ConfigureAwait(false) is { } vendorDenial)
         {
             return vendorDenial;
+        }
+
+        // The budget service could not be asked about the key. A call that costs money is decided by Authorize
+        // (which fails closed, or spends the emergency allowance); any other call follows the key's policy. Only
+        // now is it certain which kind this call is.
+        if (state == KeyState.Unknown && !call.IsCostBearing && key.Policy.ReadsDuringOutage == OutageBehavior.Deny)
+        {
+            return new GuardDenial(
+                ReasonCodes.BudgetServiceUnavailable,
+                $"the budget service cannot be reached to check key '{key.Id}', and its policy denies calls that cost nothing while it is down");
         }
 
         // 4. The per-request maximum.
@@ -193,6 +194,7 @@ internal sealed class GuardPipeline
 
         call.ReservationId = authorization.ReservationId;
         call.Reuse = authorization.Reuse;
+        call.Note = authorization.Note;
         if (authorization.Reuse == ReservationReuse.None)
         {
             _metrics.ReservedMicroUsd.Add(call.Estimate.Micros, new KeyValuePair<string, object?>("vendor", call.Vendor));
@@ -383,7 +385,7 @@ internal sealed class GuardPipeline
         if (_audit.IsEnabled)
         {
             var settled = settlement == SettlementKind.Commit ? actual.Micros : (long?)null;
-            var record = NewRecord(call, "allow", started, status, settlementName, settled, reason: null, note);
+            var record = NewRecord(call, "allow", started, status, settlementName, settled, reason: null, JoinNotes(call.Note, note));
             await _audit.WriteAsync(record, CancellationToken.None).ConfigureAwait(false);
         }
     }
@@ -417,6 +419,9 @@ internal sealed class GuardPipeline
         IdempotencyKey = call.IdempotencyKey,
         LatencyMicroseconds = (long)_time.GetElapsedTime(started).TotalMicroseconds,
     };
+
+    private static string? JoinNotes(string? first, string? second) =>
+        first is null ? second : second is null ? first : $"{first}; {second}";
 
     private static string EndpointOf(VendorCall call) =>
         call.EndpointTemplate.Length > 0 ? call.EndpointTemplate : RequestPath.Join(call.PathSegments);

@@ -51,11 +51,12 @@ internal enum ReservationReuse
 /// <summary>The ledger's answer to an authorization.</summary>
 internal sealed class AuthorizationResult
 {
-    private AuthorizationResult(string? reservationId, GuardDenial? denial, ReservationReuse reuse)
+    private AuthorizationResult(string? reservationId, GuardDenial? denial, ReservationReuse reuse, string? note = null)
     {
         ReservationId = reservationId;
         Denial = denial;
         Reuse = reuse;
+        Note = note;
     }
 
     /// <summary>The reservation to settle; <see langword="null"/> when denied, and for the replay of a call already settled.</summary>
@@ -67,7 +68,10 @@ internal sealed class AuthorizationResult
     /// <summary>Whether the call reused the reservation of an earlier call with the same idempotency key.</summary>
     public ReservationReuse Reuse { get; }
 
-    public static AuthorizationResult Allowed(string? reservationId, ReservationReuse reuse) => new(reservationId, null, reuse);
+    /// <summary>What the call's audit record must say about how it was allowed, if anything.</summary>
+    public string? Note { get; }
+
+    public static AuthorizationResult Allowed(string? reservationId, ReservationReuse reuse, string? note = null) => new(reservationId, null, reuse, note);
 
     public static AuthorizationResult Denied(string reason, string message) => new(null, new GuardDenial(reason, message), ReservationReuse.None);
 }

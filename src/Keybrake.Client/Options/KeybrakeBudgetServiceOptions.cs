@@ -8,9 +8,16 @@ public sealed class KeybrakeBudgetServiceOptions
     /// <summary>The service's address, such as <c>http://127.0.0.1:7411</c>. Empty for embedded mode.</summary>
     public Uri? Address { get; set; }
 
-    /// <summary>The deadline of each call to the service (default 500 ms).</summary>
+    /// <summary>
+    /// The deadline of each attempt of a call to the service (default 2 s). Generous on purpose: a process's first
+    /// calls also open the connection and compile the client's code, and on a busy machine that takes a while.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:00:30")]
-    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The most one call may take, retries included, before it fails (default 5 s): the short total budget.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// How many times a call that failed with <c>Unavailable</c> or <c>DeadlineExceeded</c> is retried (default 2),

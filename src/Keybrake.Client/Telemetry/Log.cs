@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Warning, "Audit records are left in the outbox {Path} for the next process to ship")]
     public static partial void AuditLeftInOutbox(ILogger logger, string path);
 
+    [LoggerMessage(17, LogLevel.Error, "The budget service refused a batch of {Count} audit records; they stay in the outbox {Path}, set aside: {Problem}")]
+    public static partial void AuditBatchRefused(ILogger logger, int count, string path, string problem);
+
     [LoggerMessage(16, LogLevel.Error, "Shipping audit records from the outbox {Path} failed")]
     public static partial void AuditShipFailed(ILogger logger, string path, Exception exception);
 }

@@ -82,6 +82,9 @@ public sealed class VendorCall
 
     internal ReservationReuse Reuse { get; set; }
 
+    /// <summary>Something the audit record of an allowed call must say, such as that it spent the emergency allowance.</summary>
+    internal string? Note { get; set; }
+
     internal IReadOnlyDictionary<string, string>? Parameters => _parameters;
 
     internal IReadOnlyList<VendorObject>? ObjectsToRemember => _remember;

@@ -1,0 +1,128 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Keybrake.Client.LoadAgent;
+
+/// <summary>The agent's command line: <c>--name value</c> pairs, and the flag <c>--wait-for-go</c>.</summary>
+internal sealed record AgentArguments
+{
+    public const string Usage =
+        """
+        Keybrake.Client.LoadAgent: Stripe charges through the guard in central mode, then one JSON summary line on stdout.
+          --service <uri>           the budget service (required)
+          --stripe <url>            Stripe's API base, such as a stub (required)
+          --key-id <id>             the key id, as the service knows it (required)
+          --brake-key <key>         the vault_key_... the Stripe client presents (required)
+          --secret <sk>             the vendor secret the guard puts in its place (default sk_test_load_agent)
+          --outbox <path>           the audit outbox file (required)
+          --tasks <n>               concurrent tasks (default 16)
+          --charges <n|until-denied>  charges per task, or until the task is denied (default until-denied)
+          --stop-on <reason>        with until-denied: only this denial reason stops a task (default: any)
+          --pause-after-denial-ms <n>  how long a task waits after a denial that did not stop it (default 50)
+          --max-charges <n>         a bound on each task's charges, whatever else (default 100000)
+          --min-cents <n> --max-cents <n>  the range of each charge's amount, in US cents (default 100 to 1000)
+          --run-id <id>             the agent run the charges belong to (default: none)
+          --seed <n>                seeds the amounts (default 0)
+          --call-timeout-ms <n>     the deadline of each call to the budget service (default: the guard's)
+          --log-level <level>       the least level logged to stderr (default Error)
+          --wait-for-go             print "ready" once set up, then wait for a line on stdin before charging
+        """;
+
+    public required Uri Service { get; init; }
+
+    public required string Stripe { get; init; }
+
+    public required string KeyId { get; init; }
+
+    public required string BrakeKey { get; init; }
+
+    public string Secret { get; init; } = "sk_test_load_agent";
+
+    public required string Outbox { get; init; }
+
+    public int Tasks { get; init; } = 16;
+
+    /// <summary>Charges per task; <see langword="null"/> for "until denied".</summary>
+    public int? Charges { get; init; }
+
+    public string? StopOn { get; init; }
+
+    public TimeSpan PauseAfterDenial { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    public int MaxCharges { get; init; } = 100_000;
+
+    public long MinCents { get; init; } = 100;
+
+    public long MaxCents { get; init; } = 1_000;
+
+    public string? RunId { get; init; }
+
+    public int Seed { get; init; }
+
+    /// <summary>The deadline of each call to the budget service; <see langword="null"/> for the guard's default.</summary>
+    public TimeSpan? CallTimeout { get; init; }
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Error;
+
+    public bool WaitForGo { get; init; }
+
+    public static AgentArguments Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var waitForGo = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--wait-for-go")
+            {
+                waitForGo = true;
+            }
+            else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
+            {
+                values[args[i][2..]] = args[++i];
+            }
+            else
+            {
+                throw new ArgumentException($"unexpected argument '{args[i]}'");
+            }
+        }
+
+        string Required(string name) => values.Remove(name, out var value) ? value : throw new ArgumentException($"--{name} is required");
+        string? Optional(string name) => values.Remove(name, out var value) ? value : null;
+        int Int(string name, int fallback) => Optional(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
+
+        var charges = Optional("charges") ?? "until-denied";
+        var parsed = new AgentArguments
+        {
+            Service = new Uri(Required("service")),
+            Stripe = Required("stripe"),
+            KeyId = Required("key-id"),
+            BrakeKey = Required("brake-key"),
+            Secret = Optional("secret") ?? "sk_test_load_agent",
+            Outbox = Required("outbox"),
+            Tasks = Int("tasks", 16),
+            Charges = charges == "until-denied" ? null : int.Parse(charges, CultureInfo.InvariantCulture),
+            StopOn = Optional("stop-on"),
+            PauseAfterDenial = TimeSpan.FromMilliseconds(Int("pause-after-denial-ms", 50)),
+            MaxCharges = Int("max-charges", 100_000),
+            MinCents = Int("min-cents", 100),
+            MaxCents = Int("max-cents", 1_000),
+            RunId = Optional("run-id"),
+            Seed = Int("seed", 0),
+            CallTimeout = Optional("call-timeout-ms") is { } timeout ? TimeSpan.FromMilliseconds(int.Parse(timeout, CultureInfo.InvariantCulture)) : null,
+            LogLevel = Enum.Parse<LogLevel>(Optional("log-level") ?? nameof(LogLevel.Error), ignoreCase: true),
+            WaitForGo = waitForGo,
+        };
+
+        if (values.Count > 0)
+        {
+            throw new ArgumentException($"unknown argument --{values.Keys.First()}");
+        }
+
+        if (parsed.Tasks < 1 || parsed.MinCents < 50 || parsed.MaxCents < parsed.MinCents)
+        {
+            throw new ArgumentException("--tasks must be at least 1, and 50 <= --min-cents <= --max-cents (Stripe's minimum charge is 50 cents)");
+        }
+
+        return parsed;
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.DependencyInjection;
+using Stripe;
+
+namespace Keybrake.Client.Stripe.Tests;
+
+/// <summary>
+/// This test process as one more client of the budget service: the admin (<see cref="IKeybrakeAdmin"/> in central
+/// mode) and a guarded Stripe.net client for the same key the agents use.
+/// </summary>
+internal sealed class CentralStripeHost : IAsyncDisposable
+{
+    public const string BrakeKey = "vault_key_test_cross_process_host_01";
+
+    private readonly ServiceProvider _services;
+    private readonly string _folder;
+
+    private CentralStripeHost(ServiceProvider services, string folder)
+    {
+        _services = services;
+        _folder = folder;
+    }
+
+    public IKeybrakeAdmin Admin => _services.GetRequiredService<IKeybrakeAdmin>();
+
+    public StripeClient Stripe => _services.GetRequiredService<StripeClient>();
+
+    public static CentralStripeHost Start(Uri service, string stripe, string keyId)
+    {
+        var folder = Directory.CreateTempSubdirectory("keybrake-cross-process-host-").FullName;
+        var services = new ServiceCollection();
+        services.AddKeybrake(o =>
+            {
+                o.UseBudgetService(service);
+                o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
+                o.BudgetService.CallTimeout = TimeSpan.FromMilliseconds(int.Parse(AgentProcess.CallTimeoutMilliseconds, System.Globalization.CultureInfo.InvariantCulture));
+                o.AddKey(keyId, key =>
+                {
+                    key.BrakeKey = BrakeKey;
+                    key.Vendor = "stripe";
+                    key.VendorSecret = StripeGuardHost.VendorSecret;
+                });
+            })
+            .AddStripeClient(o =>
+            {
+                o.BrakeKey = BrakeKey;
+                o.ApiBase = stripe;
+            });
+        return new CentralStripeHost(services.BuildServiceProvider(), folder);
+    }
+
+    /// <summary>A charge through the guard; the Keybrake reason when denied, or <see langword="null"/> when it went through.</summary>
+    public async Task<string?> ChargeAsync(long cents)
+    {
+        try
+        {
+            await new ChargeService(Stripe).CreateAsync(new ChargeCreateOptions { Amount = cents, Currency = "usd", Source = "tok_visa" });
+            return null;
+        }
+        catch (StripeException denied) when (denied.StripeError?.Code?.StartsWith("keybrake_", StringComparison.Ordinal) == true)
+        {
+            return denied.StripeError.Code["keybrake_".Length..];
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a file still held open: the temp folder is cleaned by the system
+        }
+    }
+}

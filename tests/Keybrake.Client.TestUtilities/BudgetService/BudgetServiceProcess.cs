@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Keybrake.Client.TestUtilities.Processes;
+using Keybrake.Protocol;
+
+namespace Keybrake.Client.TestUtilities.BudgetService;
+
+/// <summary>
+/// The real budget service as its own OS process (<c>dotnet Keybrake.BudgetService.dll</c> from the test's
+/// output folder) on a loopback port, with its SQLite file in a temporary folder. It can be killed like a
+/// crash (the whole process, no shutdown) and started again on the same port and data. Keys and caps are
+/// passed on its command line, in the shape <see cref="BudgetServiceHost.Key"/> builds.
+/// </summary>
+public sealed class BudgetServiceProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly bool _ownsDirectory;
+    private DotnetProcess? _process;
+
+    private BudgetServiceProcess(IReadOnlyDictionary<string, string?> settings, string directory, bool ownsDirectory, int port)
+    {
+        _settings = settings;
+        Directory = directory;
+        _ownsDirectory = ownsDirectory;
+        Port = port;
+        Address = new Uri($"http://127.0.0.1:{port}");
+    }
+
+    /// <summary>Where the service listens; the same across restarts.</summary>
+    public Uri Address { get; }
+
+    public int Port { get; }
+
+    /// <summary>The folder holding the SQLite file.</summary>
+    public string Directory { get; }
+
+    public string StoragePath => Path.Combine(Directory, "budget.db");
+
+    /// <summary>Whether the service process is running.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The service's output so far, for failure messages.</summary>
+    public string Diagnostics => _process?.Diagnostics ?? "not started";
+
+    /// <summary>Starts the service and waits until it answers <c>Ping</c>. <paramref name="port"/> 0 picks a free one.</summary>
+    public static async Task<BudgetServiceProcess> StartAsync(IDictionary<string, string?> settings, string? directory = null, int port = 0)
+    {
+        var ownsDirectory = directory is null;
+        directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-process-").FullName;
+        var service = new BudgetServiceProcess(new Dictionary<string, string?>(settings), directory, ownsDirectory, port == 0 ? FreePort() : port);
+        try
+        {
+            await service.StartProcessAsync();
+        }
+        catch
+        {
+            await service.DisposeAsync();
+            throw;
+        }
+
+        return service;
+    }
+
+    /// <summary>Kills the service process at once, as a crash would: no shutdown, no flush beyond what SQLite already committed.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { } process)
+        {
+            await process.KillAsync();
+        }
+    }
+
+    /// <summary>Starts the service again on the same port and data (killing it first if it still runs).</summary>
+    public async Task RestartAsync()
+    {
+        await KillAsync();
+        await StartProcessAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { } process)
+        {
+            await process.DisposeAsync();
+            _process = null;
+        }
+
+        if (_ownsDirectory)
+        {
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a file still held open: the temp folder is cleaned by the system
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task StartProcessAsync()
+    {
+        if (_process is { } previous)
+        {
+            await previous.DisposeAsync();
+        }
+
+        // Settings go on the command line, where they override the appsettings.json copied next to the service.
+        var arguments = new List<string>
+        {
+            $"--BudgetService:Port={Port}",
+            $"--BudgetService:StoragePath={StoragePath}",
+            "--Logging:LogLevel:Default=Warning",
+        };
+        arguments.AddRange(_settings.Select(setting => $"--{setting.Key}={setting.Value}"));
+        _process = DotnetProcess.Start("Keybrake.BudgetService.dll", arguments, workingDirectory: Directory);
+        await WaitUntilAnsweringAsync(_process);
+    }
+
+    private async Task WaitUntilAnsweringAsync(DotnetProcess process)
+    {
+        using var channel = GrpcChannel.ForAddress(Address);
+        var client = new Protocol.Budget.BudgetClient(channel);
+        var giveUp = DateTime.UtcNow + s_startTimeout;
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The budget service exited with code {process.ExitCode} before it answered.\n{process.Diagnostics}");
+            }
+
+            try
+            {
+                await client.PingAsync(new PingRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
+                return;
+            }
+            catch (RpcException exception)
+            {
+                if (DateTime.UtcNow > giveUp)
+                {
+                    throw new TimeoutException($"The budget service did not answer within {s_startTimeout}: {exception.Status}.\n{process.Diagnostics}", exception);
+                }
+
+                // not listening yet (a restart may also wait for the port to be released)
+                await Task.Delay(50);
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+
+namespace Keybrake.Client.Tests;
+
+/// <summary>
+/// A handler inside the guard's gRPC client to the budget service (added to the named client the gRPC client
+/// factory builds it from): counts the calls that reach the wire, by method, and plays network faults on
+/// chosen calls: a reply lost after the service acted, a connection that fails, a call that hangs until its
+/// deadline or its caller gives up.
+/// </summary>
+internal sealed class BudgetServiceWire
+{
+    public const string Authorize = "Authorize";
+    public const string Settle = "Settle";
+    public const string GetKeyStatus = "GetKeyStatus";
+    public const string SubmitAudit = "SubmitAudit";
+
+    private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _lostReplies = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _hangs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _hanging = new(StringComparer.Ordinal);
+
+    /// <summary>How many times <paramref name="method"/> was sent (every retry counts).</summary>
+    public int Attempts(string method) => _attempts.GetValueOrDefault(method);
+
+    /// <summary>The next <paramref name="count"/> calls reach the service, which acts on them; their replies are lost.</summary>
+    public void LoseReplies(string method, int count = 1) => _lostReplies[method] = count;
+
+    /// <summary>The next <paramref name="count"/> calls fail before they leave, as a refused connection.</summary>
+    public void Fail(string method, int count) => _failures[method] = count;
+
+    /// <summary>The next call never gets an answer: it waits until its deadline passes or its caller cancels it.</summary>
+    public Task HangNext(string method)
+    {
+        _hangs[method] = 1;
+        return _hanging.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    }
+
+    public DelegatingHandler CreateHandler() => new Handler(this);
+
+    private static bool Take(ConcurrentDictionary<string, int> faults, string method)
+    {
+        while (faults.TryGetValue(method, out var left) && left > 0)
+        {
+            if (faults.TryUpdate(method, left - 1, left))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed class Handler(BudgetServiceWire wire) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var method = request.RequestUri!.Segments[^1];
+            wire._attempts.AddOrUpdate(method, 1, (_, count) => count + 1);
+            if (Take(wire._hangs, method))
+            {
+                wire._hanging.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            if (Take(wire._failures, method))
+            {
+                throw new HttpRequestException($"{method}: connection refused (a fault the test plays)", new SocketException((int)SocketError.ConnectionRefused));
+            }
+
+            var response = await base.SendAsync(request, cancellationToken);
+            if (!Take(wire._lostReplies, method))
+            {
+                return response;
+            }
+
+            // Read the whole reply, so the service has finished the call, then lose it as a broken connection would.
+            await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            response.Dispose();
+            throw new HttpRequestException(
+                $"{method}: connection reset after the service answered (a fault the test plays)",
+                new IOException("connection reset", new SocketException((int)SocketError.ConnectionReset)));
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using Keybrake.Client.TestUtilities;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Microsoft.Data.Sqlite;
+using static Keybrake.Client.Tests.CentralGuardHost;
+
+namespace Keybrake.Client.Tests;
+
+public sealed class CentralAuditTests
+{
+    [Test]
+    public async Task Every_call_s_audit_record_reaches_the_service_exactly_once()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync(dailyCap: "100");
+        await using var host = CentralGuardHost.Start(service.Address);
+
+        using (await host.SpendAsync(6_000))
+        using (await host.SpendAsync(5_000))
+        using (await host.ReadAsync())
+        using (await host.SpendAsync(4_000))
+        {
+        }
+
+        var atService = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= 4);
+        var outboxEmpty = await Poll.UntilAsync(() => host.Outbox.Count(), count => count == 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(host.Audit.Records.Select(r => r.RecordId)));
+            Assert.That(atService.Select(r => r.Decision), Is.EquivalentTo(new[] { "allow", "deny", "allow", "allow" }));
+            Assert.That(atService.Single(r => r.Decision == "deny").Reason, Is.EqualTo(ReasonCodes.DailyCapExceeded));
+            Assert.That(atService.Select(r => r.KeyId), Is.All.EqualTo(CentralGuardHost.KeyId));
+            Assert.That(outboxEmpty, Is.Zero, "shipped records leave the outbox");
+        });
+    }
+
+    [Test]
+    public async Task Records_written_during_an_outage_wait_in_the_outbox_and_ship_once_the_service_returns()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync();
+        await using var host = CentralGuardHost.Start(service.Address);
+        await service.StopAsync();
+
+        using (await host.SpendAsync(100))
+        using (await host.ReadAsync())
+        using (await host.SpendAsync(200))
+        {
+        }
+
+        var waiting = host.Outbox.Count();
+        await using var restarted = await CentralGuardHost.StartServiceAsync(directory: service.Directory, port: service.Address.Port);
+        var atService = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= 3);
+        var outboxAfter = await Poll.UntilAsync(() => host.Outbox.Count(), count => count == 0);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(waiting, Is.EqualTo(3), "each record is in the outbox file before its call returns");
+            Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(host.Audit.Records.Select(r => r.RecordId)));
+            Assert.That(atService.Where(r => r.Decision == "deny").Select(r => r.Reason), Is.All.EqualTo(ReasonCodes.BudgetServiceUnavailable));
+            Assert.That(outboxAfter, Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task Records_left_by_a_process_that_stopped_during_an_outage_are_shipped_by_the_next_one_sharing_the_outbox()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync();
+        var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
+        string[] firstProcessRecords;
+        await service.StopAsync();
+        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, options: o => o.BudgetService.MaxRetries = 0))
+        {
+            using (await first.SpendAsync(100))
+            using (await first.SpendAsync(200))
+            {
+            }
+
+            firstProcessRecords = [.. first.Audit.Records.Select(r => r.RecordId)];
+        }
+
+        var leftBehind = OutboxFile.Count(outboxPath);
+        await using var restarted = await CentralGuardHost.StartServiceAsync(directory: service.Directory, port: service.Address.Port);
+        await using var next = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
+        using (await next.ReadAsync())
+        {
+        }
+
+        var atService = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= 3);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(leftBehind, Is.EqualTo(2), "the stopping process could not ship, so the file keeps its records");
+            Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(firstProcessRecords.Concat(next.Audit.Records.Select(r => r.RecordId))));
+        });
+    }
+
+    [Test]
+    public async Task Disposing_while_a_batch_is_being_shipped_neither_throws_nor_strands_the_batch()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync();
+        var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
+        string recordId;
+        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, options: o =>
+        {
+            o.BudgetService.CallTimeout = TimeSpan.FromSeconds(30);
+            o.BudgetService.MaxRetries = 0;
+        }))
+        {
+            var shipping = first.Wire.HangNext(BudgetServiceWire.SubmitAudit);
+            using (await first.SpendAsync(100))
+            {
+            }
+
+            await shipping;
+            recordId = first.Audit.Records.Single().RecordId;
+            Assert.That(async () => await first.Services.DisposeAsync(), Throws.Nothing);
+        }
+
+        var claimed = OutboxFile.Claimed(outboxPath);
+        await using var next = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
+        using (await next.ReadAsync())
+        {
+        }
+
+        var atService = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= 2);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(claimed, Is.Zero, "no record is left claimed by a process that is gone");
+            Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(next.Audit.Records.Select(r => r.RecordId).Append(recordId)));
+        });
+    }
+
+    [Test]
+    public async Task A_provider_disposed_synchronously_in_central_mode_leaves_its_records_for_the_next_process()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync();
+        var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
+        await service.StopAsync();
+        await using var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, options: o => o.BudgetService.MaxRetries = 0);
+        using (var response = await first.SpendAsync(100))
+        {
+            Assert.That(DecisionOf(response), Is.EqualTo(ReasonCodes.BudgetServiceUnavailable));
+        }
+
+        Assert.That(() => first.Services.Dispose(), Throws.Nothing);
+        await using var restarted = await CentralGuardHost.StartServiceAsync(directory: service.Directory, port: service.Address.Port);
+        await using var next = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
+        using (await next.ReadAsync())
+        {
+        }
+
+        var atService = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= 2);
+
+        Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(first.Audit.Records.Concat(next.Audit.Records).Select(r => r.RecordId)));
+    }
+
+    /// <summary>The outbox file, read the way another process would.</summary>
+    private static class OutboxFile
+    {
+        public static long Count(string path) => Scalar(path, "SELECT COUNT(*) FROM outbox");
+
+        public static long Claimed(string path) => Scalar(path, "SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL");
+
+        private static long Scalar(string path, string sql)
+        {
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+}

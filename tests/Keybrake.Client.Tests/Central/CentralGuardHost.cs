@@ -1,0 +1,160 @@
+using System.Net.Http.Headers;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Logging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Keybrake.Client.Tests;
+
+/// <summary>
+/// The guard in central mode, in a real <see cref="HttpClient"/> in front of <see cref="FakeVendorHandler"/>,
+/// using a budget service at <see cref="Start"/>'s address. One key ("agent") whose cap is the service's: the
+/// key sets no daily cap here. Its audit outbox is a file in a temporary folder of its own unless the test
+/// shares one, and <see cref="Wire"/> sees every call to the service.
+/// </summary>
+internal sealed class CentralGuardHost : IAsyncDisposable
+{
+    public const string KeyId = "agent";
+    public const string BrakeKey = "vault_key_test_agent_0000000000001";
+    public const string VendorSecret = "tv_live_real_secret_that_must_never_leak";
+    public const string ClientName = "guarded-testvendor";
+
+    private readonly string? _ownedFolder;
+
+    private CentralGuardHost(ServiceProvider services, FakeVendorHandler vendor, RecordingAuditSink audit, CapturingLoggerProvider logs, BudgetServiceWire wire, string outboxPath, string? ownedFolder)
+    {
+        Services = services;
+        Vendor = vendor;
+        Audit = audit;
+        Logs = logs;
+        Wire = wire;
+        OutboxPath = outboxPath;
+        _ownedFolder = ownedFolder;
+    }
+
+    public static Uri BaseAddress { get; } = new("https://api.testvendor.example/");
+
+    public ServiceProvider Services { get; }
+
+    public FakeVendorHandler Vendor { get; }
+
+    /// <summary>Every audit record the guard wrote, as the process saw them.</summary>
+    public RecordingAuditSink Audit { get; }
+
+    public CapturingLoggerProvider Logs { get; }
+
+    public BudgetServiceWire Wire { get; }
+
+    public string OutboxPath { get; }
+
+    public IKeybrakeAdmin Admin => Services.GetRequiredService<IKeybrakeAdmin>();
+
+    public AuditOutbox Outbox => Services.GetRequiredService<AuditOutbox>();
+
+    /// <summary>A budget service with the key "agent" and its daily cap, in this process on a loopback port.</summary>
+    public static Task<BudgetServiceHost> StartServiceAsync(string dailyCap = "100", string? directory = null, int port = 0) =>
+        BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, dailyCap, vendor: TestVendorProfile.Name), directory, port);
+
+    /// <param name="service">The budget service's address.</param>
+    /// <param name="policy">Changes to the key's policy.</param>
+    /// <param name="options">Changes to the options (after the address is set).</param>
+    /// <param name="time">The guard's clock; the system's unless given.</param>
+    /// <param name="outboxPath">An outbox file to share with another host; a fresh one unless given.</param>
+    public static CentralGuardHost Start(
+        Uri service,
+        Action<KeybrakePolicyOptions>? policy = null,
+        Action<KeybrakeOptions>? options = null,
+        TimeProvider? time = null,
+        string? outboxPath = null)
+    {
+        var ownedFolder = outboxPath is null ? Directory.CreateTempSubdirectory("keybrake-central-").FullName : null;
+        outboxPath ??= Path.Combine(ownedFolder!, "outbox.db");
+        var vendor = new FakeVendorHandler();
+        var audit = new RecordingAuditSink();
+        var logs = new CapturingLoggerProvider();
+        var wire = new BudgetServiceWire();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
+        services.AddKeybrake(o =>
+            {
+                o.UseBudgetService(service);
+                o.BudgetService.OutboxPath = outboxPath;
+
+                // A busy test machine must not look like an outage; the tests about deadlines set their own.
+                o.BudgetService.CallTimeout = TimeSpan.FromSeconds(5);
+                o.AddKey(KeyId, key =>
+                {
+                    key.BrakeKey = BrakeKey;
+                    key.Vendor = TestVendorProfile.Name;
+                    key.VendorSecret = VendorSecret;
+                    key.Policy.LoopBreaker.MaxRepeats = 0;
+                    policy?.Invoke(key.Policy);
+                });
+                options?.Invoke(o);
+            })
+            .AddVendor<TestVendorProfile>()
+            .AddAuditSink(audit);
+        services.AddHttpClient(BudgetServiceClients.BudgetName).AddHttpMessageHandler(wire.CreateHandler);
+        services.AddHttpClient(ClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => vendor)
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .AddKeybrakeGuard(TestVendorProfile.Name);
+
+        return new CentralGuardHost(services.BuildServiceProvider(), vendor, audit, logs, wire, outboxPath, ownedFolder);
+    }
+
+    /// <summary>A client carrying the brake key, as the vendor's SDK would be configured.</summary>
+    public HttpClient Client()
+    {
+        var client = Services.GetRequiredService<IHttpClientFactory>().CreateClient(ClientName);
+        client.BaseAddress = BaseAddress;
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BrakeKey);
+        return client;
+    }
+
+    /// <summary>The cost-bearing call: <c>POST /v1/spend</c> with <c>amount_cents</c>.</summary>
+    public async Task<HttpResponseMessage> SpendAsync(long cents, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    {
+        using var client = Client();
+        using var request = GuardHost.SpendRequest(cents, idempotencyKey);
+        return await client.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>A call that costs nothing: <c>GET /v1/items/it_1</c>.</summary>
+    public async Task<HttpResponseMessage> ReadAsync()
+    {
+        using var client = Client();
+        return await client.GetAsync(new Uri("/v1/items/it_1", UriKind.Relative));
+    }
+
+    public ValueTask<SpendReport> TodayAsync() => Admin.GetDailySpendAsync(KeyId);
+
+    /// <summary>The reason code a denial carries in its decision header; <see langword="null"/> for a call that was not denied.</summary>
+    public static string? DecisionOf(HttpResponseMessage response) =>
+        response.Headers.TryGetValues(GuardPipeline.DecisionHeader, out var values) ? values.Single() : null;
+
+    /// <summary>Today's spend once every settlement has reached the service (nothing reserved), or as it stands after a generous wait.</summary>
+    public Task<SpendReport> SettledTodayAsync() =>
+        TestUtilities.Poll.UntilAsync(async () => await TodayAsync(), spend => spend.Reserved == Usd.Zero);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Services.DisposeAsync();
+        if (_ownedFolder is not null)
+        {
+            try
+            {
+                Directory.Delete(_ownedFolder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a file still held open: the temp folder is cleaned by the system
+            }
+        }
+    }
+}
