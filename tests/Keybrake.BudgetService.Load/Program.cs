@@ -1,1 +1,93 @@
-Console.WriteLine("placeholder");
+using System.Globalization;
+using Keybrake.BudgetService.Load;
+
+// The budget service's load harness. Each mode starts the real service in this process on a loopback port
+// (a fresh SQLite file in a temporary folder), measures it against a baseline taken in the same run, and
+// prints a result table and the goal verdicts. See docs/benchmarks.md, "Budget service".
+//
+//   latency     [--warmup 2000] [--calls 20000]
+//   throughput  [--callers 64] [--warmup-seconds 3] [--seconds 20] [--raw-seconds 10]
+
+const string Usage = """
+    Usage: Keybrake.BudgetService.Load <mode> [options]
+
+      latency      One caller, Ping and Authorize interleaved on one channel.
+                   --warmup N           calls of each before measuring, at least (default 2000)
+                   --calls N            measured calls of each (default 20000)
+
+      throughput   Authorize + Settle pairs from concurrent callers, then a raw SQLite loop of the same transaction.
+                   --callers N          concurrent callers (default 64)
+                   --warmup-seconds S   before each measurement, at least (default 3)
+                   --seconds S          measured, against the service (default 20)
+                   --raw-seconds S      measured, the raw SQLite loop (default 10)
+
+    Every warm-up goes on past its minimum until the JIT has settled (three one-second steps in a row with
+    under 1% of the time spent compiling), for at most 60 s; the output says how long it took and what the
+    JIT did during the measurement.
+    """;
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine(Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+string[] known = args[0] switch
+{
+    "latency" => ["warmup", "calls"],
+    "throughput" => ["callers", "warmup-seconds", "seconds", "raw-seconds"],
+    _ => [],
+};
+
+Dictionary<string, int> options;
+try
+{
+    options = ParseOptions(args.AsSpan(1), known);
+}
+catch (FormatException exception)
+{
+    Console.Error.WriteLine(exception.Message);
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+int Option(string name, int fallback) => options.GetValueOrDefault(name, fallback);
+
+switch (args[0])
+{
+    case "latency":
+        return await LatencyRun.RunAsync(Option("warmup", 2_000), Option("calls", 20_000));
+    case "throughput":
+        return await ThroughputRun.RunAsync(
+            Option("callers", 64),
+            TimeSpan.FromSeconds(Option("warmup-seconds", 3)),
+            TimeSpan.FromSeconds(Option("seconds", 20)),
+            TimeSpan.FromSeconds(Option("raw-seconds", 10)));
+    default:
+        Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
+        Console.Error.WriteLine(Usage);
+        return 2;
+}
+
+static Dictionary<string, int> ParseOptions(ReadOnlySpan<string> rest, string[] known)
+{
+    var parsed = new Dictionary<string, int>(StringComparer.Ordinal);
+    for (var i = 0; i < rest.Length; i += 2)
+    {
+        if (!rest[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= rest.Length
+            || !int.TryParse(rest[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value <= 0)
+        {
+            throw new FormatException($"Expected '--name <positive number>' at '{rest[i]}'.");
+        }
+
+        var name = rest[i][2..];
+        if (!known.Contains(name))
+        {
+            throw new FormatException($"Unknown option '{rest[i]}'.");
+        }
+
+        parsed[name] = value;
+    }
+
+    return parsed;
+}

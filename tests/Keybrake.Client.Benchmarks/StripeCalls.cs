@@ -45,6 +45,27 @@ internal static class StripeCalls
             })
             .AddStripe());
 
+    /// <summary>
+    /// The same key in central mode: the budget service at <paramref name="service"/> holds the cap (its own
+    /// configuration sets it; the client's is not needed), and audit records go through the durable outbox
+    /// at <paramref name="outboxPath"/> to the service. The loop breaker is off.
+    /// </summary>
+    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath) =>
+        KeybrakeGuard.Create(k => k
+            .Configure(o =>
+            {
+                o.UseBudgetService(service);
+                o.BudgetService.OutboxPath = outboxPath;
+                o.AddKey(KeyId, key =>
+                {
+                    key.BrakeKey = BrakeKey;
+                    key.Vendor = "stripe";
+                    key.VendorSecret = VendorSecret;
+                    key.Policy.LoopBreaker.MaxRepeats = 0;
+                });
+            })
+            .AddStripe());
+
     /// <summary><c>GET /v1/customers/cus_123</c>: a read, which costs nothing.</summary>
     public static async Task<HttpStatusCode> GetCustomerAsync(HttpClient client)
     {
@@ -58,9 +79,13 @@ internal static class StripeCalls
     /// <c>POST /v1/charges</c> with <c>amount=2000&amp;currency=usd&amp;source=tok_visa</c>: USD 20.00. Stripe.net
     /// sends a new <c>Idempotency-Key</c> with every POST unless network retries are turned off.
     /// </summary>
-    public static async Task<HttpStatusCode> CreateChargeAsync(HttpClient client, bool sendIdempotencyKey = true)
+    public static Task<HttpStatusCode> CreateChargeAsync(HttpClient client, bool sendIdempotencyKey = true) =>
+        CreateChargeAsync(client, s_charges, sendIdempotencyKey);
+
+    /// <summary>The same charge sent to <paramref name="charges"/>: a stand-in for Stripe on another address.</summary>
+    public static async Task<HttpStatusCode> CreateChargeAsync(HttpClient client, Uri charges, bool sendIdempotencyKey = true)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, s_charges) { Content = new FormUrlEncodedContent(s_chargeForm) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, charges) { Content = new FormUrlEncodedContent(s_chargeForm) };
         AddStripeHeaders(request);
         if (sendIdempotencyKey)
         {

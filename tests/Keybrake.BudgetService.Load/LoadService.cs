@@ -1,0 +1,61 @@
+using System.Buffers.Binary;
+using System.Net;
+using Google.Protobuf;
+using Grpc.Net.Client;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Protocol;
+
+namespace Keybrake.BudgetService.Load;
+
+/// <summary>
+/// The service under load: the real budget service in this process on a loopback port, with one key whose
+/// daily cap (a trillion dollars, the largest the guard accepts) no run can reach, so every Authorize is allowed.
+/// </summary>
+internal static class LoadService
+{
+    public const string KeyId = "load-agent";
+
+    /// <summary>What every call reserves and settles: USD 20.00, a typical charge.</summary>
+    public const long EstimateMicroUsd = 20_000_000;
+
+    public static Task<BudgetServiceHost> StartAsync(string? directory = null) =>
+        BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "1000000000000"), directory);
+
+    /// <summary>
+    /// A channel as the guard's is set up: HTTP/2 without TLS on loopback, a new connection when one has as many
+    /// streams as the server allows. One channel carries every caller, as one guarded process does.
+    /// </summary>
+    public static GrpcChannel Channel(Uri address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+        },
+        HttpVersion = HttpVersion.Version20,
+    });
+
+    /// <summary>An authorization as the guard sends one for a Stripe charge: a new idempotency key (Stripe.net's are GUIDs) and a request hash.</summary>
+    public static AuthorizeRequest Authorize(long sequence) => new()
+    {
+        KeyId = KeyId,
+        IdempotencyKey = Guid.NewGuid().ToString(),
+        EstimateMicroUsd = EstimateMicroUsd,
+        RequestHash = ByteString.CopyFrom(RequestHash(sequence)),
+    };
+
+    /// <summary>A commit of the whole estimate, as the guard sends for a charge that succeeded.</summary>
+    public static SettleRequest Commit(string reservationId) => new()
+    {
+        Settlements = { new Settlement { ReservationId = reservationId, Kind = SettlementKind.Commit, ActualMicroUsd = EstimateMicroUsd } },
+    };
+
+    /// <summary>A 16-byte hash that differs per call (the guard's is XxHash128 of the request).</summary>
+    public static byte[] RequestHash(long sequence)
+    {
+        var hash = new byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(hash, sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(hash.AsSpan(8), sequence * unchecked((long)0x9E3779B97F4A7C15));
+        return hash;
+    }
+}
