@@ -105,13 +105,17 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         return new ResolveReservationReply();
     }
 
-    public override async Task<SetKeyRevokedReply> SetKeyRevoked(SetKeyRevokedRequest request, ServerCallContext context)
+    public override Task<KeyInfo> RevokeKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: true, context);
+
+    public override Task<KeyInfo> RestoreKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: false, context);
+
+    private async Task<KeyInfo> SetRevokedAsync(string keyId, bool revoked, ServerCallContext context)
     {
         Authorize(context);
-        var key = Key(request.KeyId);
-        await _store.SetRevokedAsync(key.Id, request.Revoked, _time.GetUtcNow(), context.CancellationToken);
-        Log.RevocationChanged(_logger, key.Id, request.Revoked);
-        return new SetKeyRevokedReply();
+        var key = Key(keyId);
+        await _store.SetRevokedAsync(key.Id, revoked, _time.GetUtcNow(), context.CancellationToken);
+        Log.RevocationChanged(_logger, key.Id, revoked);
+        return new KeyInfo { KeyId = key.Id, Vendor = key.Vendor, Revoked = revoked };
     }
 
     private ServiceKey Key(string keyId)

@@ -19,10 +19,10 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
     }
 
     public async ValueTask RevokeKeyAsync(string keyId, CancellationToken cancellationToken = default) =>
-        await CallAsync(c => c.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = keyId, Revoked = true }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
+        await CallAsync(c => c.RevokeKeyAsync(new KeyActionRequest { KeyId = keyId }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
 
     public async ValueTask RestoreKeyAsync(string keyId, CancellationToken cancellationToken = default) =>
-        await CallAsync(c => c.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = keyId, Revoked = false }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
+        await CallAsync(c => c.RestoreKeyAsync(new KeyActionRequest { KeyId = keyId }, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<SpendReport> GetDailySpendAsync(string keyId, DateOnly? day = null, CancellationToken cancellationToken = default)
     {
