@@ -35,7 +35,7 @@ public sealed class AdminTokenTests
 
         var failures = new[]
         {
-            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "agent", Revoked = true }, headers)),
+            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" }, headers)),
             Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId }, headers)),
             Assert.ThrowsAsync<RpcException>(async () => await service.Admin.GetDailySpendAsync(new DailySpendRequest { KeyId = "agent" }, headers)),
             Assert.ThrowsAsync<RpcException>(async () => await service.Admin.GetRunSpendAsync(new RunSpendRequest { KeyId = "agent", RunId = "run-1" }, headers)),
@@ -60,7 +60,7 @@ public sealed class AdminTokenTests
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
 
         await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId, ActualMicroUsd = Dollars(4) }, Bearer());
-        await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "agent", Revoked = true }, Bearer());
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" }, Bearer());
         var today = await service.Admin.GetDailySpendAsync(new DailySpendRequest { KeyId = "agent" }, Bearer());
         var denied = await service.Budget.AuthorizeAsync(Authorize("agent", 1));
 

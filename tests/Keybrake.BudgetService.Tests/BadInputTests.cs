@@ -126,7 +126,7 @@ public sealed class BadInputTests
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 10, runId: "run-1"));
 
-        var revokeUnknown = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "nobody", Revoked = true }));
+        var revokeUnknown = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "nobody" }));
         var resolveEmpty = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ResolveReservationAsync(new ResolveReservationRequest()));
         var listLong = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ListUnsettledAsync(new ListUnsettledRequest { KeyId = new string('k', 257) }));
         var status = await service.Budget.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "nobody" } });

@@ -20,7 +20,7 @@ public sealed class PersistenceTests
         var pending = await first.Budget.AuthorizeAsync(pendingCall);
         var settled = await first.Budget.AuthorizeAsync(settledCall);
         await first.SettleAsync(Commit(settled.ReservationId, 15));
-        await first.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "other", Revoked = true });
+        await first.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "other" });
         await AuditIntakeTests.SubmitAsync(first, AuditIntakeTests.Record("aud_1"), AuditIntakeTests.Record("aud_2"));
         await first.StopAsync();
 

@@ -12,11 +12,11 @@ public sealed class RevocationTests
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
         await service.Budget.AuthorizeAsync(Authorize("agent", 10));
 
-        await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "agent", Revoked = true });
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
         var denied = await service.Budget.AuthorizeAsync(Authorize("agent", 5));
         var statusRevoked = await service.Budget.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "agent" } });
         var spendWhileRevoked = await service.TodayAsync("agent");
-        await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "agent", Revoked = false });
+        await service.Admin.RestoreKeyAsync(new KeyActionRequest { KeyId = "agent" });
         var restored = await service.Budget.AuthorizeAsync(Authorize("agent", 5));
         var statusRestored = await service.Budget.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "agent" } });
 
@@ -38,7 +38,7 @@ public sealed class RevocationTests
         var call = Authorize("agent", 10);
         await service.Budget.AuthorizeAsync(call);
 
-        await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "agent", Revoked = true });
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
         var retry = await service.Budget.AuthorizeAsync(call);
 
         Assert.That((retry.Allowed, retry.Reason), Is.EqualTo((false, "key_revoked")));
@@ -49,7 +49,7 @@ public sealed class RevocationTests
     {
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
-        await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "agent", Revoked = true });
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
 
         var changed = await service.SettleAsync(Commit(reserved.ReservationId, 8));
 
@@ -66,7 +66,7 @@ public sealed class RevocationTests
     {
         await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
 
-        await service.Admin.SetKeyRevokedAsync(new SetKeyRevokedRequest { KeyId = "a", Revoked = true });
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "a" });
         var a = await service.Budget.AuthorizeAsync(Authorize("a", 1));
         var b = await service.Budget.AuthorizeAsync(Authorize("b", 1));
         var status = await service.Budget.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "a", "b" } });
