@@ -5,13 +5,31 @@ namespace Keybrake.Client.Resend;
 
 /// <summary>
 /// Checks the Resend scope of every Resend key at start-up: each <c>recipientDomains</c> entry is a domain (or
-/// <c>*.domain</c>), and each recipient limit allows at least one recipient.
+/// <c>*.domain</c>), each recipient limit allows at least one recipient, and each price in
+/// <c>Keybrake:Resend:KeyPrices</c> is for a configured Resend key.
 /// </summary>
 internal sealed class ResendPolicyValidator : IValidateOptions<KeybrakeOptions>
 {
+    private readonly IOptions<KeybrakeResendOptions> _resend;
+
+    public ResendPolicyValidator(IOptions<KeybrakeResendOptions> resend) => _resend = resend;
+
     public ValidateOptionsResult Validate(string? name, KeybrakeOptions options)
     {
         var errors = new List<string>();
+        foreach (var keyId in _resend.Value.KeyPrices.Keys)
+        {
+            var field = $"{KeybrakeResendOptions.SectionName}:KeyPrices:{keyId}";
+            if (!options.Keys.TryGetValue(keyId, out var priced))
+            {
+                errors.Add($"{field} names a key that is not configured under Keybrake:Keys");
+            }
+            else if (!string.Equals(priced?.Vendor, ResendVendorProfile.VendorName, StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"{field} names key '{keyId}', which is not a Resend key");
+            }
+        }
+
         foreach (var (keyId, key) in options.Keys)
         {
             if (key?.Policy is not { } policy || !string.Equals(key.Vendor, ResendVendorProfile.VendorName, StringComparison.OrdinalIgnoreCase))
