@@ -8,9 +8,9 @@ public sealed class KeybrakeResendOptions
 
     /// <summary>
     /// The default price of one email: USD 0.0009, Resend's pay-as-you-go overage price on the Transactional Pro
-    /// plan ($0.90 per 1,000 emails past the 50,000 a month the $20 plan includes), as published on
-    /// resend.com/pricing in 2026. It is the marginal cost of one more email once the plan's quota is used, and the
-    /// highest per-email price Resend publishes for its paid transactional plans.
+    /// plan ($0.90 per 1,000 emails past the 50,000 a month the $20 plan includes), as Resend publishes it on
+    /// resend.com/pricing and in its pay-as-you-go announcement (checked 2026-12-01). It is the marginal cost of one
+    /// more email once the plan's quota is used; emails within the quota cost less.
     /// </summary>
     public static readonly Usd DefaultPricePerEmail = Usd.FromMicros(900);
 
