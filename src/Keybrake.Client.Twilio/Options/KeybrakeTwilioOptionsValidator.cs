@@ -73,7 +73,7 @@ internal sealed class TwilioKeyPolicyValidator : IValidateOptions<KeybrakeOption
             {
                 foreach (var prefix in destinations ?? [])
                 {
-                    if (!string.IsNullOrWhiteSpace(prefix) && !PhoneNumber.IsE164(prefix))
+                    if (!string.IsNullOrWhiteSpace(prefix) && !E164.IsE164(prefix))
                     {
                         errors.Add($"Keybrake:Keys:{keyId}:Policy:Scope:{TwilioScope.Destinations}: '{prefix}' is not an E.164 prefix such as '+1415' or '+44'");
                     }

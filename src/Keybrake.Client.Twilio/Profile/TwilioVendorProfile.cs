@@ -200,7 +200,7 @@ internal sealed class TwilioVendorProfile : VendorProfile
             return Malformed("a message needs 'To'");
         }
 
-        if (!PhoneNumber.IsE164(to))
+        if (!E164.IsE164(to))
         {
             // Pricing needs the destination country; channel addresses (whatsapp:, messenger:) are priced differently.
             return Malformed("'To' must be an E.164 phone number such as +14155550100: Keybrake prices SMS and MMS to phone numbers only");

@@ -19,7 +19,6 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
 
     private readonly TwilioPriceReconciliationOptions _settings;
     private readonly IServiceProvider _services;
-    private readonly IOptionsMonitor<KeybrakeOptions> _keybrake;
     private readonly TimeProvider _time;
     private readonly ILogger<TwilioPriceReconciler> _logger;
     private readonly Lock _gate = new();
@@ -30,13 +29,11 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
     public TwilioPriceReconciler(
         IOptions<KeybrakeTwilioOptions> options,
         IServiceProvider services,
-        IOptionsMonitor<KeybrakeOptions> keybrake,
         TimeProvider time,
         ILogger<TwilioPriceReconciler> logger)
     {
         _settings = options.Value.PriceReconciliation;
         _services = services;
-        _keybrake = keybrake;
         _time = time;
         _logger = logger;
     }
@@ -128,7 +125,9 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
     {
         try
         {
-            if (!_keybrake.CurrentValue.Keys.TryGetValue(pending.KeyId, out var key))
+            // Resolved here, not in the constructor: the key options' validation needs the vendor profiles, which need this.
+            var keys = _services.GetRequiredService<IOptionsMonitor<KeybrakeOptions>>().CurrentValue.Keys;
+            if (!keys.TryGetValue(pending.KeyId, out var key))
             {
                 return; // the key is gone: nothing can ask on its behalf
             }

@@ -18,7 +18,7 @@ internal static class TwilioScope
     /// <summary>Checks <c>To</c> against the destination prefixes: a value that is not an E.164 number matches none.</summary>
     public static GuardDenial? CheckDestination(VendorCall call, string to)
     {
-        if (call.GetAllowlist(Destinations) is not { } allowed || (PhoneNumber.IsE164(to) && PhoneNumber.MatchesAnyPrefix(to, allowed)))
+        if (call.GetAllowlist(Destinations) is not { } allowed || (E164.IsE164(to) && E164.MatchesAnyPrefix(to, allowed)))
         {
             return null;
         }

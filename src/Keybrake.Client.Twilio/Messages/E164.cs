@@ -1,7 +1,7 @@
 namespace Keybrake.Client.Twilio;
 
 /// <summary>E.164 numbers as Twilio takes them: a plus sign, then one to fifteen digits, the first not zero.</summary>
-internal static class PhoneNumber
+internal static class E164
 {
     public const int MaxDigits = 15;
 
