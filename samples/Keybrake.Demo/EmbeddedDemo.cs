@@ -29,7 +29,9 @@ internal static class EmbeddedDemo
         var seen = StandInCounts.Of(stripeStandIn);
         console.Summary(agent.Outcomes.Count(o => o.Allowed), DemoConsole.Denials(agent.Outcomes), spend, seen);
 
-        // Exit 0 only when the cap stopped the runaway exactly.
-        return spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0 ? 0 : 1;
+        // Exit 0 only when the cap stopped the runaway exactly, and the SMS storm too.
+        var refundsHeld = spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0;
+        var smsHeld = await SmsStormDemo.RunAsync(Console.Out) == 0;
+        return refundsHeld && smsHeld ? 0 : 1;
     }
 }
