@@ -30,8 +30,10 @@ internal static class EmbeddedDemo
         console.Summary(agent.Outcomes.Count(o => o.Allowed), DemoConsole.Denials(agent.Outcomes), spend, seen);
 
         var blastHeld = await EmailBlastScenario.RunAsync(Console.Out);
+        var smsHeld = await SmsStormDemo.RunAsync(Console.Out) == 0;
 
-        // Exit 0 only when the caps stopped the runaways exactly.
-        return spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0 && blastHeld ? 0 : 1;
+        // Exit 0 only when the caps stopped every runaway exactly: the refunds, the email blast and the SMS storm.
+        var refundsHeld = spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0;
+        return refundsHeld && blastHeld && smsHeld ? 0 : 1;
     }
 }

@@ -11,7 +11,7 @@ public sealed class KnownVendorsTests
     public void The_service_knows_each_vendor_s_allowlists_and_limits_as_its_guard_does()
     {
         var services = new ServiceCollection();
-        services.AddKeybrake().AddStripe().AddResend();
+        services.AddKeybrake().AddStripe().AddTwilio().AddResend();
         using var provider = services.BuildServiceProvider();
         var profiles = provider.GetServices<VendorProfile>().ToDictionary(profile => profile.Vendor);
 

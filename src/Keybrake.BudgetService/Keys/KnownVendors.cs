@@ -13,6 +13,7 @@ internal static class KnownVendors
         new Dictionary<string, (string[], string[])>(StringComparer.Ordinal)
         {
             ["stripe"] = (["customers", "accounts"], []),
+            ["twilio"] = (["destinations", "senders"], ["maxSegments"]),
             ["resend"] = (["recipientDomains"], ["maxRecipientsPerEmail", "maxRecipientsPerRequest"]),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -42,7 +42,7 @@ public sealed class AuditRecord
     /// <summary>The denial message, or a note on an allowed call's outcome.</summary>
     public string? Message { get; init; }
 
-    /// <summary>How the reservation ended: <c>commit</c>, <c>release</c>, <c>hold</c>, or <see langword="null"/> when none was made.</summary>
+    /// <summary>How the reservation ended: <c>commit</c>, <c>release</c>, <c>hold</c>, <c>deferred</c> (open until a later response reports the price), <c>replay</c>, or <see langword="null"/> when none was made.</summary>
     public string? Settlement { get; init; }
 
     /// <summary>The reservation, for calls that cost money.</summary>

@@ -94,6 +94,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<IKeybrakeAdmin>(sp => IsCentral(sp) ? sp.GetRequiredService<GrpcKeybrakeAdmin>() : sp.GetRequiredService<EmbeddedBudgetLedger>());
         BudgetServiceClients.Register(services);
         services.TryAddSingleton<CallLimiter>();
+        services.TryAddSingleton<DeferredReservations>();
         services.TryAddSingleton<AuditTrail>();
         services.TryAddSingleton<KeybrakeMetrics>();
         services.TryAddSingleton<GuardPipeline>();

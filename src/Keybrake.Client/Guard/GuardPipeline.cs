@@ -28,6 +28,7 @@ internal sealed class GuardPipeline
     private readonly IOptionsMonitor<KeybrakeOptions> _options;
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
+    private readonly DeferredReservations _deferred;
 
     public GuardPipeline(
         IKeyCatalog catalog,
@@ -38,7 +39,8 @@ internal sealed class GuardPipeline
         ILogger<GuardPipeline> logger,
         IOptionsMonitor<KeybrakeOptions> options,
         TimeProvider time,
-        IdGenerator ids)
+        IdGenerator ids,
+        DeferredReservations deferred)
     {
         _catalog = catalog;
         _ledger = ledger;
@@ -49,6 +51,7 @@ internal sealed class GuardPipeline
         _options = options;
         _time = time;
         _ids = ids;
+        _deferred = deferred;
     }
 
     public async Task<HttpResponseMessage> SendAsync(
@@ -292,7 +295,14 @@ internal sealed class GuardPipeline
             await _ledger.RememberObjectsAsync(call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
         }
 
-        await RecordAllowedAsync(call, (int)response.StatusCode, outcome, settlement.Actual, canceled?.GetType().Name, started, activity).ConfigureAwait(false);
+        var note = canceled?.GetType().Name;
+        if (call.DeferredSettlements is { Count: > 0 } deferredSettlements)
+        {
+            note = JoinNotes(note, await SettleDeferredAsync(call, deferredSettlements).ConfigureAwait(false));
+        }
+
+        var deferred = outcome == SettlementKind.Hold && settlement.DeferredObjectId is not null;
+        await RecordAllowedAsync(call, (int)response.StatusCode, outcome, settlement.Actual, note, started, activity, deferred).ConfigureAwait(false);
         if (canceled is not null)
         {
             response.Dispose();
@@ -307,6 +317,13 @@ internal sealed class GuardPipeline
         if (call.Reuse == ReservationReuse.Settled)
         {
             return; // a replay of a settled call: nothing new to settle
+        }
+
+        if (settlement is { Kind: SettlementKind.Hold, DeferredObjectId: { } objectId })
+        {
+            // Priced later: a response that reports the object's cost settles this reservation.
+            _deferred.Add(call.Vendor, objectId, reservationId, key.Id, call.Estimate);
+            return;
         }
 
         if (settlement.Kind == SettlementKind.Hold)
@@ -330,6 +347,42 @@ internal sealed class GuardPipeline
         {
             _metrics.SettledMicroUsd.Add(settlement.Actual.Micros, new KeyValuePair<string, object?>("vendor", call.Vendor));
         }
+    }
+
+    /// <summary>Settles the open reservations of objects whose cost this response reports; returns a note for the audit record.</summary>
+    private async ValueTask<string?> SettleDeferredAsync(VendorCall call, IReadOnlyList<DeferredSettlement> reports)
+    {
+        string? note = null;
+        foreach (var report in reports)
+        {
+            if (!_deferred.TryTake(call.Vendor, report.ObjectId, out var open))
+            {
+                continue; // settled already, or deferred by another process: nothing open here
+            }
+
+            var kind = report.Actual is null ? SettlementKind.Release : SettlementKind.Commit;
+            var actual = report.Actual ?? Usd.Zero;
+            try
+            {
+                await _ledger.SettleAsync([new Settlement(open.ReservationId, kind, actual)], CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                Log.SettleFailed(_logger, open.ReservationId, open.KeyId, exception);
+                continue;
+            }
+
+            if (kind == SettlementKind.Commit)
+            {
+                _metrics.SettledMicroUsd.Add(actual.Micros, new KeyValuePair<string, object?>("vendor", call.Vendor));
+            }
+
+            note = JoinNotes(note, kind == SettlementKind.Commit
+                ? $"settled deferred reservation {open.ReservationId} of {report.ObjectId} for key '{open.KeyId}' at {actual} (estimated {open.Estimate})"
+                : $"released deferred reservation {open.ReservationId} of {report.ObjectId} for key '{open.KeyId}': the vendor charged nothing");
+        }
+
+        return note;
     }
 
     private async ValueTask<HttpResponseMessage> DenyAsync(
@@ -374,10 +427,12 @@ internal sealed class GuardPipeline
         Usd actual,
         string? note,
         long started,
-        Activity? activity)
+        Activity? activity,
+        bool deferred = false)
     {
         var settlementName = settlement switch
         {
+            SettlementKind.Hold when deferred => "deferred",
             SettlementKind.Commit => "commit",
             SettlementKind.Release => "release",
             SettlementKind.Hold => "hold",

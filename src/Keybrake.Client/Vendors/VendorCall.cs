@@ -11,6 +11,7 @@ public sealed class VendorCall
     private readonly int _maxResponseBodyBytes;
     private Dictionary<string, string>? _parameters;
     private List<VendorObject>? _remember;
+    private List<DeferredSettlement>? _deferred;
     private byte[]? _requestBuffer;
     private byte[]? _responseBuffer;
 
@@ -89,6 +90,8 @@ public sealed class VendorCall
 
     internal IReadOnlyList<VendorObject>? ObjectsToRemember => _remember;
 
+    internal IReadOnlyList<DeferredSettlement>? DeferredSettlements => _deferred;
+
     /// <summary>The allowlist of that name in the key's policy, or <see langword="null"/> when it sets none (any value allowed).</summary>
     public IReadOnlySet<string>? GetAllowlist(string name) => Key?.Policy.GetAllowlist(name);
 
@@ -125,6 +128,19 @@ public sealed class VendorCall
     {
         ArgumentNullException.ThrowIfNull(vendorObject);
         (_remember ??= []).Add(vendorObject);
+    }
+
+    /// <summary>
+    /// Reports the real cost of an object whose call was settled with <see cref="VendorSettlement.Defer"/>, as
+    /// this response shows it. The guard settles that call's open reservation to <paramref name="actual"/>; an
+    /// object with no open reservation (settled already, or never deferred in this process) is ignored.
+    /// </summary>
+    /// <param name="objectId">The vendor's id of the object.</param>
+    /// <param name="actual">What it cost; <see langword="null"/> when the vendor says it cost nothing and the reservation is released.</param>
+    public void SettleDeferred(string objectId, Usd? actual)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(objectId);
+        (_deferred ??= []).Add(new DeferredSettlement(objectId, actual));
     }
 
     /// <summary>

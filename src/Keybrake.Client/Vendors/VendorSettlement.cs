@@ -21,6 +21,12 @@ public enum SettlementKind
 /// <param name="Actual">The real cost, for <see cref="SettlementKind.Commit"/>.</param>
 public readonly record struct VendorSettlement(SettlementKind Kind, Usd Actual)
 {
+    /// <summary>
+    /// For a <see cref="SettlementKind.Hold"/> made by <see cref="Defer"/>: the vendor object whose cost a later
+    /// response will report. <see langword="null"/> for every other settlement.
+    /// </summary>
+    public string? DeferredObjectId { get; init; }
+
     /// <summary>The money moved and cost <paramref name="actual"/>.</summary>
     public static VendorSettlement Commit(Usd actual) => new(SettlementKind.Commit, actual);
 
@@ -29,4 +35,16 @@ public readonly record struct VendorSettlement(SettlementKind Kind, Usd Actual)
 
     /// <summary>Nobody knows yet whether money moved.</summary>
     public static VendorSettlement Hold { get; } = new(SettlementKind.Hold, Usd.Zero);
+
+    /// <summary>
+    /// The vendor acted but prices the object later (a Twilio message's <c>price</c> is null when it is
+    /// created): the reservation stays open at the estimate until a later response that passes the guard
+    /// reports the object's cost through <see cref="VendorCall.SettleDeferred"/>.
+    /// </summary>
+    /// <param name="objectId">The vendor's id of the object, such as <c>SM...</c>.</param>
+    public static VendorSettlement Defer(string objectId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(objectId);
+        return new(SettlementKind.Hold, Usd.Zero) { DeferredObjectId = objectId };
+    }
 }

@@ -106,6 +106,18 @@ internal class TestVendorProfile : VendorProfile
         }
 
         using var json = JsonDocument.Parse(bytes);
+
+        // Objects priced later: a response names the object to defer to, or reports a deferred object's price.
+        if (json.RootElement.TryGetProperty("priced_id", out var pricedId))
+        {
+            vendorCall.SettleDeferred(pricedId.GetString()!, json.RootElement.TryGetProperty("price_cents", out var cents) ? Usd.FromCents(cents.GetInt64()) : null);
+        }
+
+        if (json.RootElement.TryGetProperty("deferred_id", out var deferredId))
+        {
+            return VendorSettlement.Defer(deferredId.GetString()!);
+        }
+
         return json.RootElement.TryGetProperty("amount_cents", out var actual)
             ? VendorSettlement.Commit(Usd.FromCents(actual.GetInt64()))
             : VendorSettlement.Commit(vendorCall.Estimate);
