@@ -107,7 +107,7 @@ internal static class SpendCommand
 
     private static List<string> Groups(string[]? given, bool forRun)
     {
-        if (given is null)
+        if (given is not { Length: > 0 })
         {
             return forRun ? ["key", "run"] : [];
         }

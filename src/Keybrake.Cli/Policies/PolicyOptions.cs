@@ -202,8 +202,8 @@ internal sealed class PolicyOptions
             policy.TimeZone = string.Equals(zone, "UTC", StringComparison.OrdinalIgnoreCase) ? string.Empty : zone;
         }
 
-        Replace(policy.AllowEndpoints, parse.GetValue(Allow));
-        Replace(policy.DenyEndpoints, parse.GetValue(Deny));
+        Replace(parse, policy.AllowEndpoints, Allow);
+        Replace(parse, policy.DenyEndpoints, Deny);
         foreach (var (name, values) in parse.GetValue(Scope) ?? [])
         {
             policy.Scope.Remove(name);
@@ -250,9 +250,10 @@ internal sealed class PolicyOptions
         }
     }
 
-    private static void Replace(Google.Protobuf.Collections.RepeatedField<string> list, string[]? rules)
+    /// <summary>A list option replaces the whole list when given (an option not given reads as an empty list).</summary>
+    private static void Replace(ParseResult parse, Google.Protobuf.Collections.RepeatedField<string> list, Option<string[]> option)
     {
-        if (rules is null)
+        if (parse.GetResult(option) is not { Implicit: false } || parse.GetValue(option) is not { } rules)
         {
             return;
         }
