@@ -91,6 +91,32 @@ public sealed class PolicyOptionsTests
         }
     }
 
+    [Test]
+    public void The_policy_file_shown_in_the_docs_parses()
+    {
+        var policy = PolicyOptions.Parse(
+            """
+            {
+              "dailyCapMicroUsd": "100000000",
+              "runCapMicroUsd": "25000000",
+              "perRequestMaxMicroUsd": "50000000",
+              "timeZone": "America/New_York",
+              "allowEndpoints": ["POST /v1/refunds", "GET /v1/**"],
+              "denyEndpoints": ["* /v1/payouts/**"],
+              "scope": { "customers": { "values": ["cus_QXg1o8vcGmoR32"] } },
+              "requestsPerMinute": 60
+            }
+            """,
+            "docs/cli.md");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(policy.DailyCapMicroUsd, Is.EqualTo(100_000_000));
+            Assert.That(policy.Scope["customers"].Values, Is.EqualTo(new[] { "cus_QXg1o8vcGmoR32" }));
+            Assert.That(policy.RequestsPerMinute, Is.EqualTo(60));
+        });
+    }
+
     [TestCase("""{ "dailyCap": "100" }""", "dailyCap")]
     [TestCase("""{ "dailyCapMicroUsd": "a lot" }""", "")]
     [TestCase("""{ "allowEndpoints": "POST /v1/refunds" }""", "")]

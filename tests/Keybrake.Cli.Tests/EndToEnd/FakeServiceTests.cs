@@ -9,6 +9,8 @@ namespace Keybrake.Cli.Tests.EndToEnd;
 /// The built tool as a process against a real gRPC server hosting a fake BudgetAdmin: what goes over the wire
 /// (the token, the requests, exact amounts), what comes out (tables, JSON, raw exports) and the exit codes.
 /// </summary>
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
+[Parallelizable(ParallelScope.Children)]
 public sealed class FakeServiceTests
 {
     private FakeAdminServer _server = null!;
