@@ -34,6 +34,9 @@ internal sealed class AdminSession : IDisposable
 
     public ConnectionSettings Settings { get; }
 
+    /// <summary>The address as the user wrote it, for messages.</summary>
+    private string Server => Settings.Server.ToString().TrimEnd('/');
+
     public BudgetAdmin.BudgetAdminClient Admin { get; }
 
     /// <summary>Whether to write the replies as JSON (<c>--json</c>) rather than tables.</summary>
@@ -60,11 +63,11 @@ internal sealed class AdminSession : IDisposable
         StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
             new CliException(ExitCodes.Auth, $"the admin token was refused (set --token or {ConnectionSettings.TokenVariable})"),
         StatusCode.Unavailable =>
-            new CliException(ExitCodes.Unreachable, $"cannot reach the budget service at {Settings.Server} (is it running? set --server or {ConnectionSettings.ServerVariable})"),
+            new CliException(ExitCodes.Unreachable, $"cannot reach the budget service at {Server} (is it running? set --server or {ConnectionSettings.ServerVariable})"),
         StatusCode.DeadlineExceeded =>
-            new CliException(ExitCodes.Unreachable, $"the budget service at {Settings.Server} did not answer within {CallTimeout.TotalSeconds:0} s"),
+            new CliException(ExitCodes.Unreachable, $"the budget service at {Server} did not answer within {CallTimeout.TotalSeconds:0} s"),
         StatusCode.Unimplemented =>
-            new CliException(ExitCodes.ServerError, $"the budget service at {Settings.Server} does not offer this operation (is it an older version?)"),
+            new CliException(ExitCodes.ServerError, $"the budget service at {Server} does not offer this operation (is it an older version?)"),
         _ when failure.Status.Detail is { Length: > 0 } detail => new CliException(ExitCodes.ServerError, detail),
         _ => new CliException(ExitCodes.ServerError, $"the budget service failed the request ({failure.StatusCode})"),
     };
