@@ -5,8 +5,8 @@ internal static class ExitCodes
 {
     public const int Success = 0;
 
-    /// <summary>The service refused or failed the request (unknown key, invalid policy, ...).</summary>
-    public const int ServerError = 1;
+    /// <summary>The service refused or failed the request (unknown key, invalid policy, ...), or the output could not be written.</summary>
+    public const int Failed = 1;
 
     /// <summary>The command line or an input file is wrong; nothing was sent.</summary>
     public const int Usage = 2;
@@ -20,7 +20,7 @@ internal static class ExitCodes
     public const string HelpText =
         """
           0  success
-          1  the service refused or failed the request (unknown key, invalid policy, ...)
+          1  the service refused or failed the request (unknown key, invalid policy, ...), or an export could not be written
           2  wrong usage or input (a bad amount, an unknown policy field, ...): nothing was sent
           3  the admin token is missing or was refused
           4  the service could not be reached or did not answer in time

@@ -134,14 +134,22 @@ internal static class AuditCommand
         {
             using var call = session.Admin.ExportAudit(request, session.Stream(cancellationToken));
             long bytes = 0;
-            while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+            try
             {
-                var data = call.ResponseStream.Current.Data.Memory;
-                await destination.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-                bytes += data.Length;
-            }
+                while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+                {
+                    var data = call.ResponseStream.Current.Data.Memory;
+                    await destination.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+                    bytes += data.Length;
+                }
 
-            await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                // A full disk, or a reader that went away (| head): say so in one line rather than a stack trace.
+                throw new CliException(ExitCodes.Failed, $"cannot write the export to {(file is null ? "standard output" : file.FullName)}: {e.Message}");
+            }
             if (file is not null)
             {
                 session.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Wrote {bytes} bytes to {file.FullName}."));

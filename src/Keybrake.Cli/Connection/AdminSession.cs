@@ -67,9 +67,9 @@ internal sealed class AdminSession : IDisposable
         StatusCode.DeadlineExceeded =>
             new CliException(ExitCodes.Unreachable, $"the budget service at {Server} did not answer within {CallTimeout.TotalSeconds:0} s"),
         StatusCode.Unimplemented =>
-            new CliException(ExitCodes.ServerError, $"the budget service at {Server} does not offer this operation (is it an older version?)"),
-        _ when failure.Status.Detail is { Length: > 0 } detail => new CliException(ExitCodes.ServerError, detail),
-        _ => new CliException(ExitCodes.ServerError, $"the budget service failed the request ({failure.StatusCode})"),
+            new CliException(ExitCodes.Failed, $"the budget service at {Server} does not offer this operation (is it an older version?)"),
+        _ when failure.Status.Detail is { Length: > 0 } detail => new CliException(ExitCodes.Failed, detail),
+        _ => new CliException(ExitCodes.Failed, $"the budget service failed the request ({failure.StatusCode})"),
     };
 
     public void Dispose() => _channel.Dispose();
