@@ -53,6 +53,7 @@ internal static class MultiProcessDemo
         services.AddKeybrake(o =>
             {
                 o.UseBudgetService(service);
+                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
                 o.BudgetService.OutboxPath = outbox;
             })
             .AddStripeClient(o => { o.KeyId = agentKeyId ?? DemoSettings.AgentKey; o.ApiBase = stripe; });

@@ -20,4 +20,22 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Error, "Pruning finished reservations failed")]
     public static partial void PruneFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "Key '{KeyId}' in configuration differs from the store, where an operator changed it; the store's policy applies")]
+    public static partial void ConfiguredKeyOverridden(ILogger logger, string keyId);
+
+    [LoggerMessage(8, LogLevel.Information, "{Count} keys loaded")]
+    public static partial void KeysLoaded(ILogger logger, int count);
+
+    [LoggerMessage(9, LogLevel.Warning, "Key '{KeyId}' created by an admin call ({Vendor})")]
+    public static partial void KeyCreated(ILogger logger, string keyId, string vendor);
+
+    [LoggerMessage(10, LogLevel.Warning, "Key '{KeyId}' policy changed by an admin call (version {Version})")]
+    public static partial void PolicyChanged(ILogger logger, string keyId, long version);
+
+    [LoggerMessage(11, LogLevel.Warning, "No admin token is configured: generated one at {Path} (readable by this user only)")]
+    public static partial void AdminTokenGenerated(ILogger logger, string path);
+
+    [LoggerMessage(12, LogLevel.Information, "Admin token read from {Path}")]
+    public static partial void AdminTokenRead(ILogger logger, string path);
 }

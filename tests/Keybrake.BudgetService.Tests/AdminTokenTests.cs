@@ -35,11 +35,11 @@ public sealed class AdminTokenTests
 
         var failures = new[]
         {
-            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" }, headers)),
-            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId }, headers)),
-            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.GetDailySpendAsync(new DailySpendRequest { KeyId = "agent" }, headers)),
-            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.GetRunSpendAsync(new RunSpendRequest { KeyId = "agent", RunId = "run-1" }, headers)),
-            Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ListUnsettledAsync(new ListUnsettledRequest(), headers)),
+            Assert.ThrowsAsync<RpcException>(async () => await service.AnonymousAdmin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" }, headers)),
+            Assert.ThrowsAsync<RpcException>(async () => await service.AnonymousAdmin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId }, headers)),
+            Assert.ThrowsAsync<RpcException>(async () => await service.AnonymousAdmin.GetDailySpendAsync(new DailySpendRequest { KeyId = "agent" }, headers)),
+            Assert.ThrowsAsync<RpcException>(async () => await service.AnonymousAdmin.GetRunSpendAsync(new RunSpendRequest { KeyId = "agent", RunId = "run-1" }, headers)),
+            Assert.ThrowsAsync<RpcException>(async () => await service.AnonymousAdmin.ListUnsettledAsync(new ListUnsettledRequest(), headers)),
         };
 
         var after = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
@@ -47,7 +47,7 @@ public sealed class AdminTokenTests
         Assert.Multiple(() =>
         {
             Assert.That(failures.Select(f => f!.StatusCode), Is.All.EqualTo(StatusCode.Unauthenticated));
-            Assert.That(failures.Select(f => f!.Status.Detail), Is.All.EqualTo("a valid admin token is required"));
+            Assert.That(failures.Select(f => f!.Status.Detail), Is.All.EqualTo("a valid admin token is required (Authorization: Bearer <token>)"));
             Assert.That(after.Allowed, Is.True, "the key was not revoked");
             Assert.That(unsettled.Reservations.Select(r => r.ReservationId), Does.Contain(held.ReservationId), "the reservation was not resolved");
         });

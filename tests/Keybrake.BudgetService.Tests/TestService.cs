@@ -1,3 +1,4 @@
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client.TestUtilities.BudgetService;
@@ -17,14 +18,28 @@ internal sealed class TestService : IAsyncDisposable
         Host = host;
         _channel = GrpcChannel.ForAddress(host.Address);
         Budget = new Protocol.Budget.BudgetClient(_channel);
-        Admin = new BudgetAdmin.BudgetAdminClient(_channel);
+        AnonymousAdmin = new BudgetAdmin.BudgetAdminClient(_channel);
+        Admin = new BudgetAdmin.BudgetAdminClient(_channel.Intercept(headers =>
+        {
+            // A test that sets its own authorization header (a wrong one) keeps it.
+            if (headers.Get("authorization") is null)
+            {
+                headers.Add("authorization", "Bearer " + BudgetServiceHost.AdminToken);
+            }
+
+            return headers;
+        }));
     }
 
     public BudgetServiceHost Host { get; }
 
     public Protocol.Budget.BudgetClient Budget { get; }
 
+    /// <summary>The admin service, with the host's admin token on every call that does not set its own.</summary>
     public BudgetAdmin.BudgetAdminClient Admin { get; }
+
+    /// <summary>The admin service with no token added.</summary>
+    public BudgetAdmin.BudgetAdminClient AnonymousAdmin { get; }
 
     /// <summary>The service's own store instance, for the operations no RPC exposes (pruning).</summary>
     public IBudgetStore Store => Host.Services.GetRequiredService<IBudgetStore>();

@@ -55,6 +55,7 @@ internal static class StripeCalls
             .Configure(o =>
             {
                 o.UseBudgetService(service);
+                o.BudgetService.AdminToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
                 o.BudgetService.OutboxPath = outboxPath;
                 o.AddKey(KeyId, key =>
                 {

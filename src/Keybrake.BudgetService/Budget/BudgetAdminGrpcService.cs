@@ -1,43 +1,94 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
+using Google.Protobuf;
 using Grpc.Core;
-using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client;
 using Keybrake.Protocol;
-using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Budget;
 
-/// <summary>Operator reads and actions: spend by day or run, unsettled reservations, revocation.</summary>
+/// <summary>
+/// The operator API: keys and policies, revocation, spend, audit and unsettled reservations. Every call must
+/// carry the admin token (checked by <see cref="AdminTokenInterceptor"/> before any of this runs).
+/// </summary>
 internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
 {
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 1000;
+
     private readonly IBudgetStore _store;
-    private readonly ServiceKeys _keys;
+    private readonly IAdminQueries _queries;
+    private readonly KeyRegistry _keys;
+    private readonly KeyEventHub _events;
     private readonly TimeProvider _time;
-    private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<BudgetAdminGrpcService> _logger;
 
-    public BudgetAdminGrpcService(IBudgetStore store, ServiceKeys keys, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ILogger<BudgetAdminGrpcService> logger)
     {
         _store = store;
+        _queries = queries;
         _keys = keys;
+        _events = events;
         _time = time;
-        _options = options;
         _logger = logger;
     }
 
+    public override async Task<CreateKeyReply> CreateKey(CreateKeyRequest request, ServerCallContext context)
+    {
+        KeyIds.Check(request.KeyId);
+        var vendor = request.Vendor.ToLowerInvariant();
+        if (!KnownVendors.All.ContainsKey(vendor))
+        {
+            throw RequestChecks.Invalid($"vendor '{request.Vendor}' is not one the service knows ({KnownVendors.Names})");
+        }
+
+        CheckPolicy(request.KeyId, vendor, request.Policy);
+        var brakeKey = BrakeKeys.Create();
+        var key = await _keys.CreateAsync(request.KeyId, vendor, request.Policy, BrakeKeys.Hash(brakeKey), context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"key '{request.KeyId}' already exists"));
+        Log.KeyCreated(_logger, key.Id, key.Vendor);
+        _events.Publish(Event(KeyEventKind.Created, key, revoked: false));
+        return new CreateKeyReply { Key = Info(key, revoked: false), BrakeKey = brakeKey };
+    }
+
+    public override async Task<KeyInfo> GetKey(GetKeyRequest request, ServerCallContext context)
+    {
+        var key = Key(request.KeyId);
+        return Info(key, await IsRevokedAsync(key.Id, context.CancellationToken));
+    }
+
+    public override async Task<ListKeysReply> ListKeys(ListKeysRequest request, ServerCallContext context)
+    {
+        var vendor = request.Vendor.ToLowerInvariant();
+        var keys = _keys.All.Where(key => vendor.Length == 0 || key.Vendor == vendor).ToList();
+        var revoked = await _store.GetRevokedAsync(keys.Select(key => key.Id).ToList(), context.CancellationToken);
+        var reply = new ListKeysReply();
+        reply.Keys.AddRange(keys.Select(key => Info(key, revoked.Contains(key.Id))));
+        return reply;
+    }
+
+    public override async Task<KeyInfo> UpdateKeyPolicy(UpdateKeyPolicyRequest request, ServerCallContext context)
+    {
+        var current = Key(request.KeyId);
+        CheckPolicy(current.Id, current.Vendor, request.Policy);
+        var key = await _keys.UpdatePolicyAsync(current.Id, request.Policy, context.CancellationToken)
+            ?? throw RequestChecks.UnknownKey(request.KeyId);
+        var revoked = await IsRevokedAsync(key.Id, context.CancellationToken);
+        Log.PolicyChanged(_logger, key.Id, key.PolicyVersion);
+        _events.Publish(Event(KeyEventKind.PolicyChanged, key, revoked));
+        return Info(key, revoked);
+    }
+
+    public override Task<KeyInfo> RevokeKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: true, context);
+
+    public override Task<KeyInfo> RestoreKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: false, context);
+
     public override async Task<SpendReply> GetDailySpend(DailySpendRequest request, ServerCallContext context)
     {
-        Authorize(context);
         var key = Key(request.KeyId);
-        var day = request.Day.Length == 0
-            ? DayWindow.DayOf(_time.GetUtcNow(), key.Policy.TimeZone)
-            : DateOnly.TryParseExact(request.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
-                ? parsed
-                : throw RequestChecks.Invalid("day must be yyyy-MM-dd");
+        var day = request.Day.Length == 0 ? DayWindow.DayOf(_time.GetUtcNow(), key.Policy.TimeZone) : Day(request.Day, "day");
         var spend = await _store.GetDaySpendAsync(key.Id, day, context.CancellationToken);
         return new SpendReply
         {
@@ -51,7 +102,6 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
 
     public override async Task<SpendReply> GetRunSpend(RunSpendRequest request, ServerCallContext context)
     {
-        Authorize(context);
         var key = Key(request.KeyId);
         RequestChecks.Id(request.RunId, "run_id");
         var spend = await _store.GetRunSpendAsync(key.Id, request.RunId, context.CancellationToken);
@@ -64,13 +114,72 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         return reply;
     }
 
+    public override async Task<QuerySpendReply> QuerySpend(QuerySpendRequest request, ServerCallContext context)
+    {
+        var groups = SpendGrouping.Parse(request.GroupBy, request.RunId.Length > 0);
+        if (request.KeyId.Length > 0)
+        {
+            Key(request.KeyId);
+        }
+
+        var vendor = request.Vendor.ToLowerInvariant();
+        var vendors = _keys.All.ToDictionary(key => key.Id, key => key.Vendor, StringComparer.Ordinal);
+        IReadOnlyCollection<string>? keyIds = request.KeyId.Length > 0
+            ? [request.KeyId]
+            : vendor.Length > 0 ? vendors.Where(pair => pair.Value == vendor).Select(pair => pair.Key).ToList() : null;
+        var filter = new SpendFilter(
+            keyIds,
+            request.RunId.Length == 0 ? null : request.RunId,
+            request.FromDay.Length == 0 ? null : Day(request.FromDay, "from_day"),
+            request.ToDay.Length == 0 ? null : Day(request.ToDay, "to_day"));
+        var counters = await _queries.ListCountersAsync(filter, groups.ByRun, context.CancellationToken);
+        return groups.Aggregate(counters, vendors);
+    }
+
+    public override async Task<QueryAuditReply> QueryAudit(QueryAuditRequest request, ServerCallContext context)
+    {
+        var pageSize = request.PageSize switch
+        {
+            0 => DefaultPageSize,
+            < 0 or > MaxPageSize => throw RequestChecks.Invalid($"page_size must be between 1 and {MaxPageSize}"),
+            _ => request.PageSize,
+        };
+        var filter = AuditFilters.From(request.RunId, request.KeyId, request.Vendor, request.Decision, request.From, request.To)
+            with { After = AuditFilters.ParsePageToken(request.PageToken) };
+
+        // One more than asked tells whether another page follows.
+        var rows = await _queries.QueryAuditAsync(filter, pageSize + 1, context.CancellationToken);
+        var reply = new QueryAuditReply();
+        foreach (var row in rows.Take(pageSize))
+        {
+            reply.Records.Add(AuditFilters.Parse(row));
+        }
+
+        if (rows.Count > pageSize)
+        {
+            reply.NextPageToken = AuditFilters.PageToken(rows[pageSize - 1]);
+        }
+
+        return reply;
+    }
+
+    public override async Task ExportAudit(ExportAuditRequest request, IServerStreamWriter<ExportAuditChunk> responseStream, ServerCallContext context)
+    {
+        var format = AuditExport.ParseFormat(request.Format);
+        var filter = AuditFilters.From(request.RunId, request.KeyId, request.Vendor, request.Decision, request.From, request.To);
+        await foreach (var chunk in AuditExport.ChunksAsync(_queries.ExportAuditAsync(filter, context.CancellationToken), format, context.CancellationToken))
+        {
+            await responseStream.WriteAsync(new ExportAuditChunk { Data = ByteString.CopyFrom(chunk.Span) }, context.CancellationToken);
+        }
+    }
+
     public override async Task<ListUnsettledReply> ListUnsettled(ListUnsettledRequest request, ServerCallContext context)
     {
-        Authorize(context);
         RequestChecks.Id(request.KeyId, "key_id", required: false);
+        DateTimeOffset? olderThan = request.OlderThan.Length == 0 ? null : AuditFilters.Moment(request.OlderThan, "older_than");
         var list = await _store.ListUnsettledAsync(request.KeyId.Length == 0 ? null : request.KeyId, context.CancellationToken);
         var reply = new ListUnsettledReply();
-        foreach (var reservation in list)
+        foreach (var reservation in list.Where(r => olderThan is null || r.CreatedAt < olderThan))
         {
             reply.Reservations.Add(new Protocol.UnsettledReservation
             {
@@ -89,7 +198,6 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
 
     public override async Task<ResolveReservationReply> ResolveReservation(ResolveReservationRequest request, ServerCallContext context)
     {
-        Authorize(context);
         RequestChecks.Id(request.ReservationId, "reservation_id");
         long? actual = request.HasActualMicroUsd ? request.ActualMicroUsd : null;
         if (actual is { } amount)
@@ -105,18 +213,27 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         return new ResolveReservationReply();
     }
 
-    public override Task<KeyInfo> RevokeKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: true, context);
-
-    public override Task<KeyInfo> RestoreKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: false, context);
-
+    /// <summary>Stores the revocation, then tells every watching process: by the time the caller hears back, the events are on their way.</summary>
     private async Task<KeyInfo> SetRevokedAsync(string keyId, bool revoked, ServerCallContext context)
     {
-        Authorize(context);
         var key = Key(keyId);
         await _store.SetRevokedAsync(key.Id, revoked, _time.GetUtcNow(), context.CancellationToken);
+        _events.Publish(Event(revoked ? KeyEventKind.Revoked : KeyEventKind.Restored, key, revoked));
         Log.RevocationChanged(_logger, key.Id, revoked);
-        return new KeyInfo { KeyId = key.Id, Vendor = key.Vendor, Revoked = revoked };
+        return Info(key, revoked);
     }
+
+    private static void CheckPolicy(string keyId, string vendor, Policy? policy)
+    {
+        var errors = new List<string>();
+        if (KeyRegistry.Compile(keyId, vendor, policy, errors) is null)
+        {
+            throw RequestChecks.Invalid(string.Join("; ", errors));
+        }
+    }
+
+    private async Task<bool> IsRevokedAsync(string keyId, CancellationToken cancellationToken) =>
+        (await _store.GetRevokedAsync([keyId], cancellationToken)).Contains(keyId);
 
     private ServiceKey Key(string keyId)
     {
@@ -124,21 +241,49 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         return _keys.Find(keyId) ?? throw RequestChecks.UnknownKey(keyId);
     }
 
-    /// <summary>With an admin token configured, the call must present it; compared in constant time.</summary>
-    private void Authorize(ServerCallContext context)
-    {
-        if (_options.CurrentValue.AdminToken is not { Length: > 0 } token)
-        {
-            return;
-        }
+    private static DateOnly Day(string text, string field) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
+            ? day
+            : throw RequestChecks.Invalid($"{field} must be yyyy-MM-dd, not '{text}'");
 
-        var presented = context.RequestHeaders.GetValue("authorization") is { } header && header.StartsWith("Bearer ", StringComparison.Ordinal)
-            ? header["Bearer ".Length..]
-            : string.Empty;
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(token)))
+    internal static KeyEvent Event(KeyEventKind kind, ServiceKey key, bool revoked) => new()
+    {
+        Kind = kind,
+        Keys = { new WatchedKey { KeyId = key.Id, Known = true, Revoked = revoked, PolicyVersion = key.PolicyVersion } },
+    };
+
+    private static KeyInfo Info(ServiceKey key, bool revoked) => new()
+    {
+        KeyId = key.Id,
+        Vendor = key.Vendor,
+        Policy = key.Message,
+        PolicyVersion = key.PolicyVersion,
+        Revoked = revoked,
+        CreatedAt = key.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+        UpdatedAt = key.UpdatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+        BrakeKeyIssued = key.BrakeKeySha256 is not null,
+    };
+}
+
+/// <summary>Brake keys the admin API issues: <c>vault_key_</c> and 32 random characters; the service keeps their SHA-256 only.</summary>
+internal static class BrakeKeys
+{
+    private const string Alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+    public static string Create() => "vault_key_" + RandomNumberGenerator.GetString(Alphabet, 32);
+
+    public static byte[] Hash(string brakeKey) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(brakeKey));
+}
+
+/// <summary>Key ids: what clients, logs and audit records name a key by.</summary>
+internal static class KeyIds
+{
+    public static void Check(string keyId)
+    {
+        RequestChecks.Id(keyId, "key_id");
+        if (keyId.Length > 64 || !keyId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
         {
-            Log.AdminRejected(_logger, context.Method);
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "a valid admin token is required"));
+            throw RequestChecks.Invalid($"key_id '{keyId}' must be 1 to 64 letters, digits, '-', '_' or '.'");
         }
     }
 }

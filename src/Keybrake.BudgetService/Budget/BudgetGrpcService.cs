@@ -11,15 +11,19 @@ namespace Keybrake.BudgetService.Budget;
 /// <summary>The money path: Authorize and Settle, plus revocation status, vendor objects and audit intake.</summary>
 internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
 {
+    private static readonly TimeSpan s_heartbeat = TimeSpan.FromSeconds(1);
+
     private readonly IBudgetStore _store;
-    private readonly ServiceKeys _keys;
+    private readonly KeyRegistry _keys;
+    private readonly KeyEventHub _events;
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
 
-    public BudgetGrpcService(IBudgetStore store, ServiceKeys keys, TimeProvider time, IdGenerator ids)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids)
     {
         _store = store;
         _keys = keys;
+        _events = events;
         _time = time;
         _ids = ids;
     }
@@ -130,6 +134,84 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     }
 
     public override Task<PingReply> Ping(PingRequest request, ServerCallContext context) => Task.FromResult(new PingReply());
+
+    public override async Task<KeyPolicyReply> GetKeyPolicy(GetKeyPolicyRequest request, ServerCallContext context)
+    {
+        RequestChecks.Id(request.KeyId, "key_id");
+        var key = _keys.Find(request.KeyId) ?? throw RequestChecks.UnknownKey(request.KeyId);
+        var revoked = await _store.GetRevokedAsync([key.Id], context.CancellationToken);
+        return new KeyPolicyReply
+        {
+            KeyId = key.Id,
+            Vendor = key.Vendor,
+            Policy = key.Message,
+            Version = key.PolicyVersion,
+            Revoked = revoked.Contains(key.Id),
+            BrakeKeySha256 = key.BrakeKeySha256 is null ? ByteString.Empty : ByteString.CopyFrom(key.BrakeKeySha256),
+        };
+    }
+
+    /// <summary>
+    /// Subscribes before reading the snapshot, so no change made in between is missed (one may arrive twice,
+    /// which applying is harmless); then forwards events for the watched keys, with a heartbeat every second.
+    /// </summary>
+    public override async Task WatchKeys(WatchKeysRequest request, IServerStreamWriter<KeyEvent> responseStream, ServerCallContext context)
+    {
+        RequestChecks.Batch(request.KeyIds.Count, "key_ids");
+        var watched = request.KeyIds.Count == 0 ? null : request.KeyIds.ToHashSet(StringComparer.Ordinal);
+        using var subscription = _events.Subscribe();
+        var cancellationToken = context.CancellationToken;
+
+        var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).ToList();
+        var revoked = await _store.GetRevokedAsync(ids, cancellationToken);
+        var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot };
+        foreach (var id in ids)
+        {
+            var key = _keys.Find(id);
+            snapshot.Keys.Add(new WatchedKey { KeyId = id, Known = key is not null, Revoked = revoked.Contains(id), PolicyVersion = key?.PolicyVersion ?? 0 });
+        }
+
+        await responseStream.WriteAsync(snapshot, cancellationToken);
+        var heartbeat = new KeyEvent { Kind = KeyEventKind.Heartbeat };
+        var reader = subscription.Events;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // The heartbeat is about the network, not the budget's calendar: it runs on the system clock, as
+                // the clients' deadlines do, so a test's fake clock cannot silence it.
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(s_heartbeat);
+                bool more;
+                try
+                {
+                    more = await reader.WaitToReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await responseStream.WriteAsync(heartbeat, cancellationToken);
+                    continue;
+                }
+
+                if (!more)
+                {
+                    return;
+                }
+
+                while (reader.TryRead(out var keyEvent))
+                {
+                    if (watched is null || keyEvent.Keys.Any(k => watched.Contains(k.KeyId)))
+                    {
+                        await responseStream.WriteAsync(keyEvent, cancellationToken);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // the client went away, or the service is stopping
+        }
+    }
 
     internal static Protocol.VendorObject ToProtocol(StoredObject stored) => new()
     {

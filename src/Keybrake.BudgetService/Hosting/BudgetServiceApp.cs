@@ -27,24 +27,41 @@ public static class BudgetServiceApp
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BudgetServiceOptions>, BudgetServiceOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<IdGenerator>();
-        builder.Services.TryAddSingleton<ServiceKeys>();
+        builder.Services.TryAddSingleton<KeyRegistry>();
+        builder.Services.TryAddSingleton<KeyEventHub>();
+        builder.Services.TryAddSingleton<AdminToken>();
         builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
-            sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.StoragePath,
+            StoragePath(sp),
             sp.GetRequiredService<ILogger<SqliteBudgetStore>>()));
+        builder.Services.TryAddSingleton<IKeyStore>(sp => new SqliteKeyStore(StoragePath(sp)));
+        builder.Services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
-        {
-            grpc.MaxReceiveMessageSize = MaxMessageBytes;
-            grpc.EnableDetailedErrors = false;
-        });
+            {
+                grpc.MaxReceiveMessageSize = MaxMessageBytes;
+                grpc.EnableDetailedErrors = false;
+            })
+            .AddServiceOptions<BudgetAdminGrpcService>(admin => admin.Interceptors.Add<AdminTokenInterceptor>())
+            .AddJsonTranscoding();
 
         // Without configured endpoints (--urls, ASPNETCORE_URLS, Kestrel:Endpoints) the service listens on
-        // loopback only, HTTP/2 without TLS, on the configured port. TLS comes from Kestrel's own settings.
+        // loopback only, without TLS: gRPC on the configured port (HTTP/2), and the admin API's REST paths on the
+        // REST port (HTTP/1.1, for curl). Cleartext cannot offer both protocols on one port. TLS comes from
+        // Kestrel's own settings.
         var configuredUrls = builder.Configuration["urls"]; // --urls and ASPNETCORE_URLS both land here
         if (string.IsNullOrEmpty(configuredUrls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
         {
-            var port = builder.Configuration.GetValue($"{BudgetServiceOptions.SectionName}:Port", new BudgetServiceOptions().Port);
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+            var defaults = new BudgetServiceOptions();
+            var port = builder.Configuration.GetValue($"{BudgetServiceOptions.SectionName}:Port", defaults.Port);
+            var restPort = builder.Configuration.GetValue($"{BudgetServiceOptions.SectionName}:RestPort", defaults.RestPort);
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2);
+                if (restPort >= 0)
+                {
+                    kestrel.Listen(IPAddress.Loopback, restPort, listen => listen.Protocols = HttpProtocols.Http1);
+                }
+            });
         }
 
         configure?.Invoke(builder);
@@ -52,6 +69,13 @@ public static class BudgetServiceApp
         var app = builder.Build();
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();
+        app.MapAuditExport();
+
+        // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
+        app.Services.GetRequiredService<AdminToken>();
         return app;
     }
+
+    private static string StoragePath(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.StoragePath;
 }

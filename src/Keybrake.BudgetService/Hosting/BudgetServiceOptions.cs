@@ -13,11 +13,21 @@ public sealed class BudgetServiceOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 7411;
 
+    /// <summary>
+    /// The port for the admin API's REST paths (HTTP/1.1, on loopback) unless Kestrel endpoints are configured;
+    /// -1 turns it off. gRPC clients, the CLI included, use <see cref="Port"/>.
+    /// </summary>
+    [Range(-1, 65535)]
+    public int RestPort { get; set; } = 7412;
+
     /// <summary>The SQLite file, relative to the working directory. Created with its folder on first start.</summary>
     [Required]
     public string StoragePath { get; set; } = Path.Combine("data", "keybrake-budget.db");
 
-    /// <summary>When set, calls to the admin service must carry <c>Authorization: Bearer &lt;token&gt;</c>.</summary>
+    /// <summary>
+    /// The token every admin call must carry as <c>Authorization: Bearer &lt;token&gt;</c>, at least 16 characters.
+    /// When empty, the service generates one on first start into <c>admin-token</c> next to the SQLite file.
+    /// </summary>
     public string? AdminToken { get; set; }
 
     /// <summary>How long finished reservations are kept so that a late retry with the same idempotency key still matches.</summary>

@@ -1,21 +1,24 @@
+using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Hosting;
 
-/// <summary>Opens the store before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
+/// <summary>Opens the store and loads the keys before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
 internal sealed class StoreMaintenance : BackgroundService
 {
     private static readonly TimeSpan s_interval = TimeSpan.FromHours(1);
 
     private readonly IBudgetStore _store;
+    private readonly KeyRegistry _keys;
     private readonly TimeProvider _time;
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<StoreMaintenance> _logger;
 
-    public StoreMaintenance(IBudgetStore store, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
+    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
     {
         _store = store;
+        _keys = keys;
         _time = time;
         _options = options;
         _logger = logger;
@@ -24,6 +27,7 @@ internal sealed class StoreMaintenance : BackgroundService
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await _store.MigrateAsync(cancellationToken);
+        await _keys.LoadAsync(cancellationToken);
         await base.StartAsync(cancellationToken);
     }
 

@@ -5,31 +5,13 @@ using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Keys;
 
-/// <summary>One key's caps as the service enforces them.</summary>
-internal sealed record ServiceKey(string Id, string Vendor, KeyPolicy Policy);
-
-/// <summary>The keys from configuration, compiled once; a configuration reload recompiles them.</summary>
-internal sealed class ServiceKeys : IDisposable
+/// <summary>The keys in the service's configuration, checked at start-up; <see cref="KeyRegistry"/> imports them.</summary>
+internal static class ServiceKeys
 {
-    private readonly IDisposable? _subscription;
-    private volatile FrozenDictionary<string, ServiceKey> _keys;
-
-    public ServiceKeys(IOptionsMonitor<BudgetServiceOptions> options)
+    /// <summary>Compiles every configured key's policy, adding a message naming the field for each problem.</summary>
+    public static FrozenDictionary<string, KeyPolicy> Compile(BudgetServiceOptions options, List<string>? errors = null)
     {
-        _keys = Compile(options.CurrentValue);
-        _subscription = options.OnChange(changed => _keys = Compile(changed));
-    }
-
-    public IEnumerable<string> Ids => _keys.Keys;
-
-    public ServiceKey? Find(string keyId) => _keys.GetValueOrDefault(keyId);
-
-    public void Dispose() => _subscription?.Dispose();
-
-    /// <summary>Compiles every key's policy, adding a message naming the field for each problem.</summary>
-    public static FrozenDictionary<string, ServiceKey> Compile(BudgetServiceOptions options, List<string>? errors = null)
-    {
-        var keys = new Dictionary<string, ServiceKey>(StringComparer.Ordinal);
+        var keys = new Dictionary<string, KeyPolicy>(StringComparer.Ordinal);
         var problems = errors ?? [];
         foreach (var (id, key) in options.Keys)
         {
@@ -40,9 +22,14 @@ internal sealed class ServiceKeys : IDisposable
                 problems[i] = problems[i].Replace("Keybrake:Keys:", $"{BudgetServiceOptions.SectionName}:Keys:", StringComparison.Ordinal);
             }
 
+            if (string.IsNullOrWhiteSpace(key.Vendor))
+            {
+                problems.Add($"{BudgetServiceOptions.SectionName}:Keys:{id}:Vendor is required");
+            }
+
             if (policy is not null)
             {
-                keys[id] = new ServiceKey(id, key.Vendor.ToLowerInvariant(), policy);
+                keys[id] = policy;
             }
         }
 

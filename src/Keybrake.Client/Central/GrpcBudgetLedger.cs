@@ -16,7 +16,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 {
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
+    private readonly KeyWatcher _watcher;
     private readonly KeyStatusCache _keyStatus;
+    private readonly ServiceKeyPolicies _policies;
     private readonly EmergencyAllowance _emergency;
     private readonly SettleSender _settlements;
     private readonly IdGenerator _ids;
@@ -32,7 +34,11 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         var settings = options.Value.BudgetService;
         _client = clients.CreateClient<Budget.BudgetClient>(BudgetServiceClients.BudgetName);
         _resilience = new BudgetServiceResilience(settings);
-        _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, logger);
+        // Liveness of the stream is about the network, like the calls' deadlines: the system clock, whatever
+        // clock the budget's days run on.
+        _watcher = new KeyWatcher(_client, TimeProvider.System, settings.RevocationStaleness, logger);
+        _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, _watcher, logger);
+        _policies = new ServiceKeyPolicies(_client, _resilience, _watcher, TimeProvider.System, settings.RevocationStaleness, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
         _settlements = new SettleSender(_client, _resilience, time, logger);
         _ids = ids;
@@ -44,6 +50,21 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     public ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken) =>
         _keyStatus.GetAsync(keyId, _client, _resilience, cancellationToken);
+
+    public async ValueTask<KeyResolution> ResolveKeyAsync(ResolvedKey key, string brakeKey, CancellationToken cancellationToken)
+    {
+        var state = await _keyStatus.GetAsync(key.Id, _client, _resilience, cancellationToken).ConfigureAwait(false);
+        if (state == KeyState.Revoked)
+        {
+            return new KeyResolution(state, key, null);
+        }
+
+        var (effective, denial) = await _policies.ResolveAsync(key, brakeKey, cancellationToken).ConfigureAwait(false);
+        return new KeyResolution(state, effective ?? key, denial);
+    }
+
+    /// <summary>Whether the key event stream is open and current (tests and benchmarks wait for it).</summary>
+    internal bool IsWatchingKeys => _watcher.IsCurrent;
 
     public async ValueTask<AuthorizationResult> AuthorizeAsync(AuthorizationRequest request, CancellationToken cancellationToken)
     {
@@ -171,10 +192,18 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         }
     }
 
-    public ValueTask DisposeAsync() => _settlements.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _watcher.DisposeAsync().ConfigureAwait(false);
+        await _settlements.DisposeAsync().ConfigureAwait(false);
+    }
 
     /// <summary>For containers disposed synchronously: settlements not yet sent are left pending, counted as spent.</summary>
-    public void Dispose() => _settlements.Dispose();
+    public void Dispose()
+    {
+        _watcher.Stop();
+        _settlements.Dispose();
+    }
 
     private static VendorObject FromProtocol(Protocol.VendorObject item) => new(item.Id, item.Kind)
     {

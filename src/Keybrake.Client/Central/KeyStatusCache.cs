@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace Keybrake.Client;
 
 /// <summary>
-/// Each key's revocation status as the budget service last reported it, trusted for a short while. Calls
-/// that move money do not rely on it: Authorize checks revocation inside the reservation.
+/// Each key's revocation status: from the key event stream while it is current, else as the budget service
+/// last answered, trusted for a short while. Calls that move money do not rely on it: Authorize checks
+/// revocation inside the reservation.
 /// </summary>
 internal sealed class KeyStatusCache
 {
@@ -15,16 +16,26 @@ internal sealed class KeyStatusCache
     private readonly TimeProvider _time;
     private readonly TimeSpan _duration;
     private readonly ILogger _logger;
+    private readonly KeyWatcher _watcher;
 
-    public KeyStatusCache(TimeProvider time, TimeSpan duration, ILogger logger)
+    public KeyStatusCache(TimeProvider time, TimeSpan duration, KeyWatcher watcher, ILogger logger)
     {
         _time = time;
         _duration = duration;
+        _watcher = watcher;
         _logger = logger;
     }
 
     public async ValueTask<KeyState> GetAsync(string keyId, Budget.BudgetClient client, BudgetServiceResilience resilience, CancellationToken cancellationToken)
     {
+        // The event stream, while it is current, is the freshest view there is: a revocation lands here the
+        // moment the service sends it. Only without it does the process ask.
+        _watcher.EnsureStarted();
+        if (_watcher.TryGet(keyId, out var revoked, out _))
+        {
+            return revoked ? KeyState.Revoked : KeyState.Active;
+        }
+
         var now = _time.GetTimestamp();
         if (_states.TryGetValue(keyId, out var cached) && now < cached.Expires)
         {

@@ -128,11 +128,21 @@ internal sealed class GuardPipeline
         }
 
         call.Key = key;
-        var state = await _ledger.GetKeyStateAsync(key.Id, cancellationToken).ConfigureAwait(false);
+        var resolution = await _ledger.ResolveKeyAsync(key, presented, cancellationToken).ConfigureAwait(false);
+        var state = resolution.State;
         if (state == KeyState.Revoked)
         {
             return new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
         }
+
+        if (resolution.Denial is { } unresolved)
+        {
+            return unresolved;
+        }
+
+        // In central mode, the key with the budget service's policy (tightened by this process's own).
+        key = resolution.Key;
+        call.Key = key;
 
         // 2. Endpoint rules: only the method and path are needed.
         if (key.Policy.Endpoints.Check(call.Method, call.PathSegments) is { } why)

@@ -51,6 +51,9 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         }
     }
 
+    public async ValueTask<KeyResolution> ResolveKeyAsync(ResolvedKey key, string brakeKey, CancellationToken cancellationToken) =>
+        new(await GetKeyStateAsync(key.Id, cancellationToken).ConfigureAwait(false), key, null);
+
     public ValueTask<AuthorizationResult> AuthorizeAsync(AuthorizationRequest request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

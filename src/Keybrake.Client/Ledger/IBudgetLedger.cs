@@ -12,6 +12,12 @@ internal interface IBudgetLedger
     ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The key as its calls must be checked: whether it is revoked and the policy that applies (in central mode
+    /// the budget service's, tightened by the process's own), or why the call cannot be checked at all.
+    /// </summary>
+    ValueTask<KeyResolution> ResolveKeyAsync(ResolvedKey key, string brakeKey, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Checks revocation and reserves the estimate against the key's day counter and the run counter in one
     /// atomic step. Idempotent by (key, idempotency key): a retry gets the same reservation and reserves once.
     /// </summary>
@@ -26,6 +32,9 @@ internal interface IBudgetLedger
     /// <summary>Records objects (new, or updated: a charge with more refunded) for later calls to refer to.</summary>
     ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken);
 }
+
+/// <summary>A key ready for the checks: its state, the key with the policy that applies, or a denial before any check.</summary>
+internal readonly record struct KeyResolution(KeyState State, ResolvedKey Key, GuardDenial? Denial);
 
 /// <summary>A request to reserve budget for one call.</summary>
 /// <param name="KeyId">The key the call uses.</param>

@@ -31,6 +31,14 @@ public sealed class KeybrakeBudgetServiceOptions
     public TimeSpan KeyStatusCacheDuration { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How long the process trusts its copy of revocations and policies after the service's key event stream
+    /// last spoke (it speaks every second). Past it, calls that cost nothing ask the service, or fail closed per
+    /// the policy's <c>ReadsDuringOutage</c>. Calls that cost money check revocation in Authorize regardless.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan RevocationStaleness { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// An opt-in allowance this process may spend on its own while the service cannot be reached, across all
     /// keys, for its lifetime. Empty (the default): calls that cost money fail closed with <c>budget_service_unavailable</c>.
     /// Every call it allows is audited as such.

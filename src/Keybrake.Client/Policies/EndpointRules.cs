@@ -7,15 +7,29 @@ internal sealed class EndpointRules
 
     private readonly EndpointPattern[] _allow;
     private readonly EndpointPattern[] _deny;
+    private readonly EndpointRules? _also;
 
     public EndpointRules(EndpointPattern[] allow, EndpointPattern[] deny)
+        : this(allow, deny, also: null)
+    {
+    }
+
+    private EndpointRules(EndpointPattern[] allow, EndpointPattern[] deny, EndpointRules? also)
     {
         _allow = allow;
         _deny = deny;
+        _also = also;
     }
 
+    /// <summary>Rules a call must pass both of.</summary>
+    public static EndpointRules Both(EndpointRules first, EndpointRules second) =>
+        first == AllowAll ? second : second == AllowAll ? first : new EndpointRules(first._allow, first._deny, second);
+
     /// <summary>Returns <see langword="null"/> when the call is allowed, else why not.</summary>
-    public string? Check(string method, IReadOnlyList<string> pathSegments)
+    public string? Check(string method, IReadOnlyList<string> pathSegments) =>
+        CheckOwn(method, pathSegments) ?? _also?.Check(method, pathSegments);
+
+    private string? CheckOwn(string method, IReadOnlyList<string> pathSegments)
     {
         foreach (var rule in _deny)
         {

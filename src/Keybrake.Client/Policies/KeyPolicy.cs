@@ -115,6 +115,55 @@ internal sealed class KeyPolicy
         };
     }
 
+    /// <summary>
+    /// The policy a call must pass in central mode: the budget service's for the key, tightened by the process's
+    /// own where it is stricter, never loosened. Caps and the day's time zone are the service's alone.
+    /// </summary>
+    public static KeyPolicy Tightened(KeyPolicy service, KeyPolicy local)
+    {
+        var scope = new Dictionary<string, FrozenSet<string>>(service.Scope, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in local.Scope)
+        {
+            scope[name] = scope.TryGetValue(name, out var central) ? central.Intersect(values, StringComparer.Ordinal).ToFrozenSet(StringComparer.Ordinal) : values;
+        }
+
+        var limits = new Dictionary<string, long>(service.Limits, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in local.Limits)
+        {
+            limits[name] = limits.TryGetValue(name, out var central) ? Math.Min(central, value) : value;
+        }
+
+        // 0 turns the loop breaker off: the stricter setting is the smaller non-zero count, over the longer window.
+        var repeats = (service.LoopMaxRepeats, local.LoopMaxRepeats) switch
+        {
+            (0, var other) => other,
+            (var other, 0) => other,
+            var (a, b) => Math.Min(a, b),
+        };
+
+        return new KeyPolicy
+        {
+            DailyCap = service.DailyCap,
+            TimeZone = service.TimeZone,
+            RunCap = service.RunCap,
+            PerRequestMax = Smaller(service.PerRequestMax, local.PerRequestMax),
+            Endpoints = EndpointRules.Both(service.Endpoints, local.Endpoints),
+            Scope = scope.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
+            Limits = limits.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
+            RequestsPerMinute = (service.RequestsPerMinute, local.RequestsPerMinute) switch
+            {
+                (null, var other) => other,
+                (var other, null) => other,
+                var (a, b) => Math.Min(a!.Value, b!.Value),
+            },
+            ReadsDuringOutage = service.ReadsDuringOutage == OutageBehavior.Deny || local.ReadsDuringOutage == OutageBehavior.Deny ? OutageBehavior.Deny : OutageBehavior.Allow,
+            LoopMaxRepeats = repeats,
+            LoopWindow = service.LoopWindow > local.LoopWindow ? service.LoopWindow : local.LoopWindow,
+        };
+    }
+
+    private static Usd? Smaller(Usd? a, Usd? b) => a is null ? b : b is null ? a : (a.Value < b.Value ? a : b);
+
     /// <summary>The allowlist of that name, or <see langword="null"/> when the policy sets none.</summary>
     public IReadOnlySet<string>? GetAllowlist(string name) => Scope.TryGetValue(name, out var set) ? set : null;
 

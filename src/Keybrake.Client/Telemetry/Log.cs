@@ -55,4 +55,13 @@ internal static partial class Log
 
     [LoggerMessage(16, LogLevel.Error, "Shipping audit records from the outbox {Path} failed")]
     public static partial void AuditShipFailed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(30, LogLevel.Warning, "The budget service's key event stream dropped ({Problem}); reconnecting")]
+    public static partial void KeyWatchDropped(ILogger logger, string problem);
+
+    [LoggerMessage(31, LogLevel.Information, "Key '{KeyId}': {Event} applied from the budget service's key event stream")]
+    public static partial void KeyEventApplied(ILogger logger, string keyId, string @event);
+
+    [LoggerMessage(32, LogLevel.Warning, "The budget service's policy for key '{KeyId}' does not compile here and is not used: {Problem}")]
+    public static partial void ServicePolicyRejected(ILogger logger, string keyId, string problem);
 }

@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities.BudgetService;
 using Microsoft.Extensions.DependencyInjection;
 using Stripe;
 
@@ -31,6 +32,7 @@ internal sealed class CentralStripeHost : IAsyncDisposable
         services.AddKeybrake(o =>
             {
                 o.UseBudgetService(service);
+                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
                 o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                 o.BudgetService.CallTimeout = TimeSpan.FromMilliseconds(int.Parse(AgentProcess.CallTimeoutMilliseconds, System.Globalization.CultureInfo.InvariantCulture));
                 o.AddKey(keyId, key =>

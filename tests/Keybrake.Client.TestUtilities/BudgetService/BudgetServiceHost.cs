@@ -11,23 +11,31 @@ namespace Keybrake.Client.TestUtilities.BudgetService;
 /// <summary>
 /// The real budget service on a real Kestrel port on loopback, in this process, with its SQLite file in a
 /// temporary folder. Keys and caps come from the settings passed to StartAsync (configuration keys under
-/// <c>BudgetService</c>), as an operator would write them in appsettings.json.
+/// <c>BudgetService</c>), as an operator would write them in appsettings.json. The admin token is
+/// <see cref="AdminToken"/> unless the settings give another; the REST paths listen on a port of their own.
 /// </summary>
 public sealed class BudgetServiceHost : IAsyncDisposable
 {
+    /// <summary>The admin token the service requires, unless the settings set <c>BudgetService:AdminToken</c>.</summary>
+    public const string AdminToken = "test-admin-token-0123456789abcdef";
+
     private readonly WebApplication _app;
     private readonly bool _ownsDirectory;
 
-    private BudgetServiceHost(WebApplication app, string directory, bool ownsDirectory, Uri address)
+    private BudgetServiceHost(WebApplication app, string directory, bool ownsDirectory, Uri address, Uri restAddress)
     {
         _app = app;
         Directory = directory;
         _ownsDirectory = ownsDirectory;
         Address = address;
+        RestAddress = restAddress;
     }
 
-    /// <summary>Where the service listens, such as <c>http://127.0.0.1:41234</c>.</summary>
+    /// <summary>Where the service listens for gRPC (HTTP/2), such as <c>http://127.0.0.1:41234</c>.</summary>
     public Uri Address { get; }
+
+    /// <summary>Where the admin API's REST paths listen (HTTP/1.1).</summary>
+    public Uri RestAddress { get; }
 
     /// <summary>The folder holding the SQLite file; reuse it to restart the service on the same data.</summary>
     public string Directory { get; }
@@ -46,13 +54,15 @@ public sealed class BudgetServiceHost : IAsyncDisposable
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
         // Port and storage go on the command line: the app reads them while it is being built.
-        string[] args = [$"--BudgetService:Port={port}", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}"];
+        string[] args = [$"--BudgetService:Port={port}", "--BudgetService:RestPort=0", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}"];
         var app = BudgetServiceApp.Build(args, builder =>
         {
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings)
+            var all = new Dictionary<string, string?>(settings)
             {
                 ["Logging:LogLevel:Default"] = "Warning",
-            });
+            };
+            all.TryAdd("BudgetService:AdminToken", AdminToken);
+            builder.Configuration.AddInMemoryCollection(all);
             if (time is not null)
             {
                 builder.Services.AddSingleton(time);
@@ -74,17 +84,23 @@ public sealed class BudgetServiceHost : IAsyncDisposable
             throw;
         }
 
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(address));
+        // Kestrel lists the endpoints in the order the service opened them: gRPC, then REST.
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.ToList();
+        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(addresses[0]), new Uri(addresses[1]));
     }
 
-    /// <summary>Settings for one key and its caps, in the service's configuration shape.</summary>
+    /// <summary>
+    /// Settings for one key and its caps, in the service's configuration shape. The service's policy is every
+    /// process's in central mode, so the loop breaker is off here: these tests repeat amounts on purpose, and a
+    /// test of the breaker sets its own.
+    /// </summary>
     public static Dictionary<string, string?> Key(string keyId, string dailyCap, string? runCap = null, string? timeZone = null, string vendor = "stripe")
     {
         var settings = new Dictionary<string, string?>
         {
             [$"BudgetService:Keys:{keyId}:Vendor"] = vendor,
             [$"BudgetService:Keys:{keyId}:Policy:DailyCap"] = dailyCap,
+            [$"BudgetService:Keys:{keyId}:Policy:LoopBreaker:MaxRepeats"] = "0",
         };
         if (runCap is not null)
         {

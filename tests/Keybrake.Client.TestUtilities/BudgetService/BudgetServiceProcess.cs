@@ -121,6 +121,8 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
         {
             $"--BudgetService:Port={Port}",
             $"--BudgetService:StoragePath={StoragePath}",
+            "--BudgetService:RestPort=-1",
+            $"--BudgetService:AdminToken={BudgetServiceHost.AdminToken}",
             "--Logging:LogLevel:Default=Warning",
         };
         arguments.AddRange(_settings.Select(setting => $"--{setting.Key}={setting.Value}"));

@@ -51,6 +51,8 @@ internal sealed class CentralGuardHost : IAsyncDisposable
 
     public AuditOutbox Outbox => Services.GetRequiredService<AuditOutbox>();
 
+    public GrpcBudgetLedger Ledger => Services.GetRequiredService<GrpcBudgetLedger>();
+
     /// <summary>A budget service with the key "agent" and its daily cap, in this process on a loopback port.</summary>
     public static Task<BudgetServiceHost> StartServiceAsync(string dailyCap = "100", string? directory = null, int port = 0) =>
         BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, dailyCap, vendor: TestVendorProfile.Name), directory, port);
@@ -83,6 +85,7 @@ internal sealed class CentralGuardHost : IAsyncDisposable
         services.AddKeybrake(o =>
             {
                 o.UseBudgetService(service);
+                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
                 o.BudgetService.OutboxPath = outboxPath;
 
                 // A busy test machine must not look like an outage; the tests about deadlines set their own.

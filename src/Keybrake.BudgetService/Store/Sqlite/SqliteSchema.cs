@@ -76,6 +76,21 @@ internal static class SqliteSchema
         CREATE INDEX audit_by_run ON audit_record (run_id, timestamp);
         CREATE INDEX audit_by_key ON audit_record (key_id, timestamp);
         """,
+
+        // 2: keys and their policies, held by the service (the admin API creates and changes them).
+        """
+        CREATE TABLE api_key (
+            key_id TEXT PRIMARY KEY,
+            vendor TEXT NOT NULL,
+            policy BLOB NOT NULL,
+            policy_version INTEGER NOT NULL,
+            brake_key_sha256 BLOB,
+            source TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX audit_by_time ON audit_record (timestamp);
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>

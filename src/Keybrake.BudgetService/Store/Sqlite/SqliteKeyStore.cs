@@ -1,0 +1,132 @@
+using Microsoft.Data.Sqlite;
+
+namespace Keybrake.BudgetService.Store.Sqlite;
+
+/// <summary>
+/// Keys on their own connection to the budget file, one operation at a time. Operator writes are rare; they
+/// take SQLite's write lock for a moment (<c>BEGIN IMMEDIATE</c>, waiting up to the busy timeout behind the
+/// money path's group commits) and never share a transaction with it.
+/// </summary>
+internal sealed class SqliteKeyStore : IKeyStore, IDisposable
+{
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private SqliteConnection? _connection;
+
+    public SqliteKeyStore(string path)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.GetFullPath(path),
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public ValueTask<IReadOnlyList<StoredKey>> ListAsync(CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<StoredKey>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"{SelectKey} ORDER BY key_id";
+            return ReadAll(command);
+        }, cancellationToken);
+
+    public ValueTask<StoredKey?> FindAsync(string keyId, CancellationToken cancellationToken) =>
+        RunAsync(connection => Find(connection, keyId), cancellationToken);
+
+    public ValueTask<bool> TryInsertAsync(StoredKey key, CancellationToken cancellationToken) =>
+        RunAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO api_key (key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at)
+                VALUES ($id, $vendor, $policy, $version, $hash, $source, $created, $updated)
+                ON CONFLICT (key_id) DO NOTHING
+                """;
+            command.Parameters.AddWithValue("$id", key.KeyId);
+            command.Parameters.AddWithValue("$vendor", key.Vendor);
+            command.Parameters.AddWithValue("$policy", key.Policy);
+            command.Parameters.AddWithValue("$version", key.PolicyVersion);
+            command.Parameters.AddWithValue("$hash", (object?)key.BrakeKeySha256 ?? DBNull.Value);
+            command.Parameters.AddWithValue("$source", SourceName(key.Source));
+            command.Parameters.AddWithValue("$created", key.CreatedAt.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$updated", key.UpdatedAt.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    public ValueTask<StoredKey?> UpdatePolicyAsync(string keyId, byte[] policy, KeySource source, DateTimeOffset now, CancellationToken cancellationToken) =>
+        RunAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE api_key SET policy = $policy, policy_version = policy_version + 1, source = $source, updated_at = $now
+                WHERE key_id = $id
+                """;
+            command.Parameters.AddWithValue("$id", keyId);
+            command.Parameters.AddWithValue("$policy", policy);
+            command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$source", SourceName(source));
+            return command.ExecuteNonQuery() == 1 ? Find(connection, keyId) : null;
+        }, cancellationToken);
+
+    public void Dispose()
+    {
+        _connection?.Dispose();
+        _gate.Dispose();
+    }
+
+    private const string SelectKey =
+        "SELECT key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at FROM api_key";
+
+    private static string SourceName(KeySource source) => source == KeySource.Admin ? "admin" : "configuration";
+
+    private static StoredKey? Find(SqliteConnection connection, string keyId)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"{SelectKey} WHERE key_id = $id";
+        command.Parameters.AddWithValue("$id", keyId);
+        return ReadAll(command) is [var key] ? key : null;
+    }
+
+    private static List<StoredKey> ReadAll(SqliteCommand command)
+    {
+        var keys = new List<StoredKey>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            keys.Add(new StoredKey(
+                reader.GetString(0),
+                reader.GetString(1),
+                (byte[])reader.GetValue(2),
+                reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4),
+                reader.GetString(5) == "admin" ? KeySource.Admin : KeySource.Configuration,
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
+        }
+
+        return keys;
+    }
+
+    private async ValueTask<T> RunAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_connection is null)
+            {
+                // Opened on first use: the budget store has created the file and its schema by then.
+                var connection = new SqliteConnection(_connectionString);
+                connection.Open();
+                _connection = connection;
+            }
+
+            return work(_connection);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
