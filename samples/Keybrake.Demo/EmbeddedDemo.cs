@@ -29,7 +29,9 @@ internal static class EmbeddedDemo
         var seen = StandInCounts.Of(stripeStandIn);
         console.Summary(agent.Outcomes.Count(o => o.Allowed), DemoConsole.Denials(agent.Outcomes), spend, seen);
 
-        // Exit 0 only when the cap stopped the runaway exactly.
-        return spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0 ? 0 : 1;
+        var blastHeld = await EmailBlastScenario.RunAsync(Console.Out);
+
+        // Exit 0 only when the caps stopped the runaways exactly.
+        return spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0 && blastHeld ? 0 : 1;
     }
 }

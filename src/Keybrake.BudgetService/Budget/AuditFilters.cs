@@ -16,16 +16,20 @@ internal static class AuditFilters
         RequestChecks.Id(runId, "run_id", required: false);
         RequestChecks.Id(keyId, "key_id", required: false);
         RequestChecks.Id(vendor, "vendor", required: false);
-        if (decision.Length > 0 && decision is not ("allowed" or "denied"))
+        // Records say "allow" or "deny"; "allowed" and "denied" read naturally on a command line, so both work.
+        var normalized = decision.ToLowerInvariant() switch
         {
-            throw RequestChecks.Invalid($"decision must be \"allowed\" or \"denied\", not \"{decision}\"");
-        }
+            "" => string.Empty,
+            "allow" or "allowed" => "allow",
+            "deny" or "denied" => "deny",
+            _ => throw RequestChecks.Invalid($"decision must be \"allow\" or \"deny\", not \"{decision}\""),
+        };
 
         return new AuditFilter(
             Null(runId),
             Null(keyId),
             Null(vendor.ToLowerInvariant()),
-            Null(decision),
+            Null(normalized),
             from.Length == 0 ? null : Moment(from, "from"),
             to.Length == 0 ? null : Moment(to, "to"),
             After: null);

@@ -67,6 +67,7 @@ public static class BudgetServiceApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseStrictPolicyBodies();
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();

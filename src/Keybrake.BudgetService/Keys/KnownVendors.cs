@@ -13,6 +13,7 @@ internal static class KnownVendors
         new Dictionary<string, (string[], string[])>(StringComparer.Ordinal)
         {
             ["stripe"] = (["customers", "accounts"], []),
+            ["resend"] = (["recipientDomains"], ["maxRecipientsPerEmail", "maxRecipientsPerRequest"]),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     public static string Names => string.Join(", ", All.Keys.Order(StringComparer.Ordinal));
