@@ -37,7 +37,7 @@ internal static class KeybrakeCli
             "keybrake keys create refund-agent --vendor stripe --daily-cap 100 --run-cap 25",
             "keybrake spend --run run_abc",
             "keybrake keys revoke refund-agent",
-            "keybrake audit --run run_abc --decision denied",
+            "keybrake audit --run run_abc --decision deny",
             "keybrake keys list --json | jq -r '.keys[].keyId'",
             "keybrake keys create --help                      # every command has its own help and examples");
         examples.AddSection(root,

@@ -17,8 +17,8 @@ internal static class AuditCommand
         var run = new Option<string?>("--run") { Description = "Only this agent run's calls.", HelpName = "run-id" };
         var key = new Option<string?>("--key") { Description = "Only this key's calls.", HelpName = "key-id" };
         var vendor = new Option<string?>("--vendor") { Description = "Only calls to this vendor (stripe, twilio, resend)." };
-        var decision = new Option<string?>("--decision") { Description = "Only allowed or only denied calls.", HelpName = "allowed|denied" };
-        decision.AcceptOnlyFromAmong("allowed", "denied");
+        var decision = new Option<string?>("--decision") { Description = "Only allowed (allow) or only denied (deny) calls.", HelpName = "allow|deny" };
+        decision.AcceptOnlyFromAmong("allow", "deny", "allowed", "denied");
         var from = new Option<string?>("--from")
         {
             Description = "Calls at or after this time: RFC 3339 (2025-06-01T12:00:00Z), a day (2025-06-01, midnight UTC) or a span ago (30m, 2h, 7d).",
@@ -89,7 +89,7 @@ internal static class AuditCommand
         });
         examples.Add(command,
             "keybrake audit --run run_abc                          # one agent run, newest first",
-            "keybrake audit --key refund-agent --decision denied --from 2h",
+            "keybrake audit --key refund-agent --decision deny --from 2h",
             "keybrake audit --from 2025-06-01 --to 2025-06-02 --limit 0 --json",
             "keybrake audit --run run_abc --format csv --output run_abc.csv",
             "keybrake audit --from 7d --format jsonl > audit.jsonl");

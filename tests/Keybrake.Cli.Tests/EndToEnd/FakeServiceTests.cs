@@ -131,11 +131,11 @@ public sealed class FakeServiceTests
         Admin.Audit.AddRange(Enumerable.Range(0, 250).Select(i => new AuditRecord
         {
             RecordId = $"r{i}", KeyId = "refund-agent", RunId = "run_abc", Method = "POST", Endpoint = "/v1/refunds",
-            Decision = "allowed", EstimatedMicroUsd = 1_500_000, SettledMicroUsd = 1_500_000, HttpStatus = 200,
+            Decision = "allow", EstimatedMicroUsd = 1_500_000, SettledMicroUsd = 1_500_000, HttpStatus = 200,
             TimestampUnixMicros = 1_748_779_200_000_000 + i,
         }));
 
-        var result = await Run("audit", "--run", "run_abc", "--decision", "allowed", "--from", "2025-06-01", "--limit", "150", "--json");
+        var result = await Run("audit", "--run", "run_abc", "--decision", "allow", "--from", "2025-06-01", "--limit", "150", "--json");
         var table = await Run("audit", "--run", "run_abc", "--limit", "2");
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
@@ -146,11 +146,11 @@ public sealed class FakeServiceTests
             Assert.That(json.GetProperty("records").GetArrayLength(), Is.EqualTo(150));
             Assert.That(json.GetProperty("nextPageToken").GetString(), Is.EqualTo("150"));
             Assert.That(requests[0].RunId, Is.EqualTo("run_abc"));
-            Assert.That(requests[0].Decision, Is.EqualTo("allowed"));
+            Assert.That(requests[0].Decision, Is.EqualTo("allow"));
             Assert.That(requests[0].From, Is.EqualTo("2025-06-01T00:00:00Z"));
             Assert.That(requests[1].PageToken, Is.EqualTo("100"), "the second page continues from the first");
             Assert.That(requests[1].PageSize, Is.EqualTo(50), "only what is still wanted");
-            Assert.That(table.Out, Does.Contain("2025-06-01 12:00:00  refund-agent  run_abc  POST /v1/refunds  allowed").And.Contain("$1.50"));
+            Assert.That(table.Out, Does.Contain("2025-06-01 12:00:00  refund-agent  run_abc  POST /v1/refunds  allow").And.Contain("$1.50"));
             Assert.That(table.Out, Does.Contain("More records: add --page-token 2"));
         });
     }

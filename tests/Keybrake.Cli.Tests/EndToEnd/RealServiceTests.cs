@@ -96,15 +96,16 @@ public sealed class RealServiceTests
         {
             Records =
             {
-                Record("rec-1", now - 2, "run_abc", "allowed", ""),
-                Record("rec-2", now - 1, "run_abc", "denied", "daily_cap_exceeded"),
-                Record("rec-3", now, "run_other", "allowed", ""),
+                Record("rec-1", now - 2, "run_abc", "allow", ""),
+                Record("rec-2", now - 1, "run_abc", "deny", "daily_cap_exceeded"),
+                Record("rec-3", now, "run_other", "allow", ""),
             },
         });
 
         var spend = await Json("spend", "--run", "run_abc");
         var audit = await Json("audit", "--run", "run_abc");
-        var denied = await Json("audit", "--run", "run_abc", "--decision", "denied");
+        var denied = await Json("audit", "--run", "run_abc", "--decision", "deny");
+        var deniedSpelledOut = await Json("audit", "--run", "run_abc", "--decision", "denied");
         var csv = await Run("audit", "--run", "run_abc", "--format", "csv");
         var jsonl = await Run("audit", "--key", "cli-agent", "--format", "jsonl");
         var unsettled = await Json("reservations");
@@ -118,6 +119,7 @@ public sealed class RealServiceTests
             Assert.That(spend.GetProperty("totalReservedMicroUsd").GetString(), Is.EqualTo("5000000"));
             Assert.That(audit.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("recordId").GetString()), Is.EqualTo(new[] { "rec-2", "rec-1" }), "newest first, one run");
             Assert.That(denied.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("recordId").GetString()), Is.EqualTo(new[] { "rec-2" }));
+            Assert.That(deniedSpelledOut.GetProperty("records").GetArrayLength(), Is.EqualTo(1), "denied reads as deny");
             Assert.That(csv.ExitCode, Is.Zero, csv.ToString());
             Assert.That(csv.Out, Does.Contain("rec-1").And.Contain("rec-2").And.Not.Contain("rec-3"));
             Assert.That(jsonl.ExitCode, Is.Zero, jsonl.ToString());
