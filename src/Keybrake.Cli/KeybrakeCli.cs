@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using Keybrake.Cli.Commands;
+using Keybrake.Cli.Connection;
+
+namespace Keybrake.Cli;
+
+/// <summary>The <c>keybrake</c> command line: its commands, its help, and how a run ends (output and exit code).</summary>
+internal static class KeybrakeCli
+{
+    public static Command Build(TimeProvider time, Func<string, string?> environment, string currentDirectory)
+    {
+        var globals = new GlobalOptions(time, environment, currentDirectory);
+        var examples = new HelpExamples();
+        // A plain command named keybrake rather than a RootCommand, which takes its name from the executable:
+        // run as a dotnet tool that is the assembly, Keybrake.Cli, and the help's usage lines would say so.
+        var root = new Command(
+            "keybrake",
+            """
+            keybrake drives the Keybrake budget service's operator API: create keys and set their policies, revoke
+            and restore them (every guarded process denies the next call), watch spend by key, day, vendor and run,
+            read and export the audit, and resolve reservations left open by processes that died mid-call.
+            Amounts are in US dollars (100, 12.50, 0.0075; at most six decimals); the service holds them as
+            integer micro-USD, which is what --json shows.
+            """);
+        root.Options.Add(new HelpOption());
+        root.Options.Add(new VersionOption());
+        globals.AddTo(root);
+        root.Subcommands.Add(KeysCommands.Build(globals, examples));
+        root.Subcommands.Add(SpendCommand.Build(globals, examples));
+        root.Subcommands.Add(AuditCommand.Build(globals, examples));
+        root.Subcommands.Add(ReservationsCommands.Build(globals, examples));
+        examples.Add(root,
+            "export KEYBRAKE_SERVER=http://127.0.0.1:7411",
+            "export KEYBRAKE_ADMIN_TOKEN=...                  # the service's BudgetService:AdminToken",
+            "keybrake keys create refund-agent --vendor stripe --daily-cap 100 --run-cap 25",
+            "keybrake spend --run run_abc",
+            "keybrake keys revoke refund-agent",
+            "keybrake audit --run run_abc --decision deny",
+            "keybrake keys list --json | jq -r '.keys[].keyId'",
+            "keybrake keys create --help                      # every command has its own help and examples");
+        examples.AddSection(root,
+            $"""
+            Connection:
+              --server, else ${ConnectionSettings.ServerVariable}, else {ConnectionSettings.DefaultServer}.
+              --token, else ${ConnectionSettings.TokenVariable}, else the file {ConnectionSettings.TokenFile} in the current directory
+              (the service's data folder, when it generated its token), else no token. The token is never printed.
+
+            Output:
+              Tables for people; --json writes the service's reply as one JSON document for scripts. Errors are
+              one line on standard error, starting with "error:".
+
+            Exit codes:
+            {ExitCodes.HelpText}
+            """);
+        examples.Install(root);
+        return root;
+    }
+
+    /// <summary>Parses and runs <paramref name="args"/>; a command line that does not parse exits with <see cref="ExitCodes.Usage"/>.</summary>
+    public static async Task<int> RunAsync(Command root, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            foreach (var failure in parse.Errors)
+            {
+                await error.WriteLineAsync($"error: {failure.Message}").ConfigureAwait(false);
+            }
+
+            await error.WriteLineAsync($"See: {CommandPath(parse.CommandResult.Command)} --help").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string CommandPath(Command command) =>
+        command.Parents.OfType<Command>().FirstOrDefault() is { } parent ? $"{CommandPath(parent)} {command.Name}" : command.Name;
+}

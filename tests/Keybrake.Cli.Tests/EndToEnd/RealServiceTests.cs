@@ -1,0 +1,218 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Net.Client;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Protocol;
+
+namespace Keybrake.Cli.Tests.EndToEnd;
+
+/// <summary>
+/// The built tool as a process against the real budget service (in this process, on a loopback port, with an
+/// admin token): the operator's whole story, with the service's own state checked through its gRPC API. The key
+/// is cli-agent: the service's default appsettings.json, which the test output holds too, configures refund-agent.
+/// </summary>
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
+[Parallelizable(ParallelScope.Children)]
+public sealed class RealServiceTests
+{
+    private const string Token = "cli-admin-token-0123456789";
+
+    private BudgetServiceHost _service = null!;
+    private GrpcChannel _channel = null!;
+    private Dictionary<string, string> _environment = null!;
+
+    private Budget.BudgetClient Budget => new(_channel);
+
+    [SetUp]
+    public async Task StartService()
+    {
+        _service = await BudgetServiceHost.StartAsync(new Dictionary<string, string?> { ["BudgetService:AdminToken"] = Token });
+        _channel = GrpcChannel.ForAddress(_service.Address);
+        _environment = new() { ["KEYBRAKE_SERVER"] = _service.Address.ToString(), ["KEYBRAKE_ADMIN_TOKEN"] = Token };
+    }
+
+    [TearDown]
+    public async Task StopService()
+    {
+        _channel.Dispose();
+        await _service.DisposeAsync();
+    }
+
+    private async Task<JsonElement> Json(params string[] args)
+    {
+        var result = await CliProcess.RunAsync([.. args, "--json"], _environment);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        return result.Json();
+    }
+
+    private Task<CliResult> Run(params string[] args) => CliProcess.RunAsync(args, _environment);
+
+    [Test]
+    public async Task An_operator_creates_a_key_changes_its_policy_and_revokes_and_restores_it()
+    {
+        var created = await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100", "--run-cap", "25", "--allow", "POST /v1/refunds");
+        var listed = await Json("keys", "list");
+        var updated = await Json("keys", "update", "cli-agent", "--daily-cap", "250.50", "--run-cap", "none");
+        var shown = await Json("keys", "show", "cli-agent");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(created.GetProperty("brakeKey").GetString(), Does.StartWith("vault_key_"));
+            Assert.That(created.GetProperty("key").GetProperty("policy").GetProperty("dailyCapMicroUsd").GetString(), Is.EqualTo("100000000"));
+            Assert.That(listed.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("keyId").GetString()), Does.Contain("cli-agent"));
+            Assert.That(updated.GetProperty("policyVersion").GetString(), Is.Not.EqualTo(created.GetProperty("key").GetProperty("policyVersion").GetString()));
+            var policy = shown.GetProperty("policy");
+            Assert.That(policy.GetProperty("dailyCapMicroUsd").GetString(), Is.EqualTo("250500000"));
+            Assert.That(policy.TryGetProperty("runCapMicroUsd", out _), Is.False, "--run-cap none removed the run cap");
+            Assert.That(policy.GetProperty("allowEndpoints").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "POST /v1/refunds" }), "kept");
+        });
+
+        Assert.That((await Authorize("cli-agent", 1)).Allowed, Is.True);
+        var revoke = await Run("keys", "revoke", "cli-agent");
+        var whileRevoked = await Authorize("cli-agent", 1);
+        var restored = await Json("keys", "restore", "cli-agent");
+        var afterRestore = await Authorize("cli-agent", 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(revoke.ExitCode, Is.Zero, revoke.ToString());
+            Assert.That(revoke.Out, Does.Contain("Revoked cli-agent"));
+            Assert.That(whileRevoked.Allowed, Is.False, "the next call after the revoke returned is denied");
+            Assert.That(whileRevoked.Reason, Is.EqualTo("key_revoked"));
+            Assert.That(restored.GetProperty("revoked").GetBoolean(), Is.False);
+            Assert.That(afterRestore.Allowed, Is.True);
+        });
+    }
+
+    [Test]
+    public async Task Spend_audit_and_reservations_show_what_the_guards_did_and_a_reservation_is_resolved()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+        var settled = await Authorize("cli-agent", 10, "run_abc");
+        await Budget.SettleAsync(new SettleRequest { Settlements = { new Settlement { ReservationId = settled.ReservationId, Kind = SettlementKind.Commit, ActualMicroUsd = 7_500_000 } } });
+        var held = await Authorize("cli-agent", 5, "run_abc");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        await Budget.SubmitAuditAsync(new SubmitAuditRequest
+        {
+            Records =
+            {
+                Record("rec-1", now - 2, "run_abc", "allow", ""),
+                Record("rec-2", now - 1, "run_abc", "deny", "daily_cap_exceeded"),
+                Record("rec-3", now, "run_other", "allow", ""),
+            },
+        });
+
+        var spend = await Json("spend", "--run", "run_abc");
+        var audit = await Json("audit", "--run", "run_abc");
+        var denied = await Json("audit", "--run", "run_abc", "--decision", "deny");
+        var deniedSpelledOut = await Json("audit", "--run", "run_abc", "--decision", "denied");
+        var csv = await Run("audit", "--run", "run_abc", "--format", "csv");
+        var jsonl = await Run("audit", "--key", "cli-agent", "--format", "jsonl");
+        var unsettled = await Json("reservations");
+        var resolve = await Run("reservations", "resolve", held.ReservationId, "--actual", "4.25");
+        var after = await Json("spend", "--run", "run_abc");
+        var table = await Run("spend", "--run", "run_abc");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(spend.GetProperty("totalSettledMicroUsd").GetString(), Is.EqualTo("7500000"));
+            Assert.That(spend.GetProperty("totalReservedMicroUsd").GetString(), Is.EqualTo("5000000"));
+            Assert.That(audit.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("recordId").GetString()), Is.EqualTo(new[] { "rec-2", "rec-1" }), "newest first, one run");
+            Assert.That(denied.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("recordId").GetString()), Is.EqualTo(new[] { "rec-2" }));
+            Assert.That(deniedSpelledOut.GetProperty("records").GetArrayLength(), Is.EqualTo(1), "denied reads as deny");
+            Assert.That(csv.ExitCode, Is.Zero, csv.ToString());
+            Assert.That(csv.Out, Does.Contain("rec-1").And.Contain("rec-2").And.Not.Contain("rec-3"));
+            Assert.That(jsonl.ExitCode, Is.Zero, jsonl.ToString());
+            var lines = jsonl.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.That(lines, Has.Length.EqualTo(3));
+            Assert.That(lines.Select(line => JsonDocument.Parse(line).RootElement.ValueKind), Is.All.EqualTo(JsonValueKind.Object));
+            Assert.That(unsettled.GetProperty("reservations").EnumerateArray().Select(r => r.GetProperty("reservationId").GetString()), Is.EqualTo(new[] { held.ReservationId }));
+            Assert.That(resolve.ExitCode, Is.Zero, resolve.ToString());
+            Assert.That(after.GetProperty("totalSettledMicroUsd").GetString(), Is.EqualTo("11750000"));
+            Assert.That(after.GetProperty("totalReservedMicroUsd").GetString(), Is.EqualTo("0"));
+            Assert.That(table.Out, Does.Contain("$11.75").And.Contain("Total: $11.75 settled, $0.00 reserved."));
+        });
+    }
+
+    [Test]
+    public async Task A_wrong_token_exits_3_and_changes_nothing()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+
+        var result = await CliProcess.RunAsync(["keys", "revoke", "cli-agent"], new Dictionary<string, string> { ["KEYBRAKE_SERVER"] = _service.Address.ToString(), ["KEYBRAKE_ADMIN_TOKEN"] = "not-the-admin-token-at-all" });
+
+        var after = await Authorize("cli-agent", 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(3), result.ToString());
+            Assert.That(result.Error.Trim(), Is.EqualTo("error: the admin token was refused (set --token or KEYBRAKE_ADMIN_TOKEN)"));
+            Assert.That(after.Allowed, Is.True, "the key was not revoked");
+        });
+    }
+
+    [Test]
+    public async Task Bad_input_exits_2_and_leaves_the_service_as_it_was()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+        var file = Path.Combine(Path.GetTempPath(), $"keybrake-policy-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "dailyCapMicroUsd": "1", "dailyCapDollars": 1 }""");
+        try
+        {
+            var badAmount = await Run("keys", "update", "cli-agent", "--daily-cap", "1.0000001");
+            var badFile = await Run("keys", "update", "cli-agent", "--policy-file", file);
+            var badCreate = await Run("keys", "create", "other-agent", "--vendor", "stripe", "--daily-cap", "-3");
+            var keys = await Json("keys", "list");
+            var policy = (await Json("keys", "show", "cli-agent")).GetProperty("policy");
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(badAmount.ExitCode, Is.EqualTo(2), badAmount.ToString());
+                Assert.That(badAmount.Error, Does.Contain("--daily-cap: '1.0000001' has more than six digits after the point"));
+                Assert.That(badFile.ExitCode, Is.EqualTo(2), badFile.ToString());
+                Assert.That(badFile.Error, Does.Contain("is not a valid policy").And.Contain("dailyCapDollars"));
+                Assert.That(badCreate.ExitCode, Is.EqualTo(2), badCreate.ToString());
+                Assert.That(keys.GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("keyId").GetString()), Does.Contain("cli-agent").And.Not.Contain("other-agent"));
+                Assert.That(policy.GetProperty("dailyCapMicroUsd").GetString(), Is.EqualTo("100000000"));
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
+    public async Task A_policy_the_service_rejects_exits_1_with_its_message_naming_the_field()
+    {
+        var result = await Run("keys", "create", "zone-agent", "--vendor", "stripe", "--daily-cap", "100", "--time-zone", "Mars/Olympus_Mons");
+
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.Error, Does.StartWith("error: ").And.Match("(?i)time_?zone"));
+    }
+
+    private async Task<AuthorizeReply> Authorize(string keyId, decimal dollars, string runId = "") =>
+        await Budget.AuthorizeAsync(new AuthorizeRequest
+        {
+            KeyId = keyId,
+            RunId = runId,
+            IdempotencyKey = "idem_" + Guid.NewGuid().ToString("N"),
+            EstimateMicroUsd = (long)(dollars * 1_000_000),
+            RequestHash = ByteString.CopyFrom(Guid.NewGuid().ToByteArray()),
+        });
+
+    private static AuditRecord Record(string id, long timestampMicros, string runId, string decision, string reason) => new()
+    {
+        RecordId = id,
+        TimestampUnixMicros = timestampMicros,
+        KeyId = "cli-agent",
+        Vendor = "stripe",
+        Method = "POST",
+        Endpoint = "/v1/refunds",
+        EstimatedMicroUsd = 1_000_000,
+        Decision = decision,
+        Reason = reason,
+        RunId = runId,
+        IdempotencyKey = "idem_" + id,
+    };
+}
