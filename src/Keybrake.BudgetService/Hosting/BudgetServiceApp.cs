@@ -30,6 +30,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<ServiceKeys>();
         builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
             sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.StoragePath,
+            sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SqliteBudgetStore>>()));
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
