@@ -1,125 +1,76 @@
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
 namespace Keybrake.BudgetService.Store.Sqlite;
 
 /// <summary>
 /// Runs every store operation on one connection, in batches: one transaction for whatever has queued up
-/// while the previous batch committed (group commit). SQLite allows one writer at a time anyway; batching
+/// while the previous batch committed (group commit). Operations run without savepoints (they cost as much
+/// as a small statement each); if one throws, the batch rolls back and its operations run again one
+/// transaction each, so the one that fails fails alone. SQLite allows one writer at a time anyway; batching
 /// turns many small transactions into few, which is where SQLite's cost per transaction goes.
 /// </summary>
 /// <remarks>
-/// <para>
-/// Flat combining, not a dedicated thread: the caller that finds the store idle runs the batch itself, on
-/// its own thread, and goes on running whatever queued up meanwhile; the others queue and are completed by
-/// it. A lone caller so never waits for a thread to wake, and under load one thread commits for many.
-/// Queueing and the hand-over happen under one lock, so an operation queued just as the combiner finds the
-/// queue empty is never left behind: either the combiner sees it, or its caller becomes the next combiner.
-/// After a few batches the combiner hands the work to the thread pool, so its own caller is not kept waiting.
-/// </para>
-/// <para>
-/// Operations run without savepoints (each would cost as much as a small statement); if one throws, the
-/// batch rolls back and its operations run again one transaction each, so the one that fails fails alone.
-/// </para>
+/// Flat combining (the caller that finds the store idle runs the batch on its own thread) was measured
+/// against this loop: a lone caller's Authorize a little faster at p50 (1.92x the empty call against
+/// 1.96-2.01x), but 10-30% fewer pairs per second with 64 callers and more CPU per pair, request threads
+/// blocking in SQLite while the others queue. The loop stays.
 /// </remarks>
 internal sealed class SqliteWorker : IAsyncDisposable
 {
-    /// <summary>Batches a caller runs before handing over: its own, and what queued while it ran.</summary>
-    private const int CallerBatches = 2;
+    private const int MaxBatch = 512;
 
-    /// <summary>Batches a thread-pool combiner runs before yielding its thread to other work.</summary>
-    private const int PoolBatches = 16;
-
-    private readonly Lock _gate = new();
+    private readonly Channel<Operation> _queue = Channel.CreateUnbounded<Operation>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SqliteConnection _connection;
     private readonly ILogger _logger;
-    private List<Operation> _queued = [];
-    private List<Operation> _spare = [];
-    private bool _combining;
-    private bool _closed;
-    private TaskCompletionSource? _stopped;
+    private readonly Task _loop;
 
     public SqliteWorker(SqliteConnection connection, ILogger logger)
     {
         _connection = connection;
         _logger = logger;
         Commands = new SqliteCommands(connection);
+        // A pool thread, not a dedicated one: the loop awaits between batches, and a dedicated thread would be
+        // left at its first await anyway.
+        _loop = Task.Run(RunAsync);
     }
 
     /// <summary>Prepared commands on the worker's connection; only operations running on the worker may use them.</summary>
     public SqliteCommands Commands { get; }
 
-    /// <summary>Runs an operation in the next batch; completes when its batch has committed.</summary>
+    /// <summary>Queues an operation and completes when its batch has committed.</summary>
     public Task<T> RunAsync<T>(Func<SqliteCommands, T> work, CancellationToken cancellationToken)
     {
         var operation = new Operation<T>(work, cancellationToken);
-        lock (_gate)
+        if (!_queue.Writer.TryWrite(operation))
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
-            _queued.Add(operation);
-            if (_combining)
-            {
-                return operation.Completion; // the running combiner will take it
-            }
-
-            _combining = true;
+            throw new ObjectDisposedException(nameof(SqliteWorker), "The budget store is shutting down.");
         }
 
-        Combine(CallerBatches);
         return operation.Completion;
     }
 
     public async ValueTask DisposeAsync()
     {
-        Task? stopped = null;
-        lock (_gate)
-        {
-            _closed = true;
-            if (_combining)
-            {
-                _stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                stopped = _stopped.Task;
-            }
-        }
-
-        // Operations already queued still run: their callers were promised a commit or an exception.
-        if (stopped is not null)
-        {
-            await stopped.ConfigureAwait(false);
-        }
-
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
         Commands.Dispose();
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Runs batches until the queue is empty (then stops combining) or <paramref name="batches"/> are done (then hands over).</summary>
-    private void Combine(int batches)
+    private async Task RunAsync()
     {
-        while (true)
+        var batch = new List<Operation>(MaxBatch);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            List<Operation> batch;
-            lock (_gate)
+            while (batch.Count < MaxBatch && reader.TryRead(out var operation))
             {
-                if (_queued.Count == 0)
-                {
-                    _combining = false;
-                    _stopped?.TrySetResult();
-                    return;
-                }
-
-                if (batches-- == 0)
-                {
-                    // Still combining, on a pool thread now: no operation is left without a combiner.
-                    ThreadPool.UnsafeQueueUserWorkItem(static worker => worker.Combine(PoolBatches), this, preferLocal: false);
-                    return;
-                }
-
-                batch = _queued;
-                _queued = _spare;
+                batch.Add(operation);
             }
 
             RunBatch(batch);
             batch.Clear();
-            _spare = batch; // only the combiner touches the spare list
         }
     }
 
