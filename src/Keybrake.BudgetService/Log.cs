@@ -6,8 +6,14 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Budget store opened at {Path} (schema version {Version})")]
     public static partial void StoreOpened(ILogger logger, string path, int version);
 
-    [LoggerMessage(2, LogLevel.Error, "A batch of {Count} store operations failed to commit; none of them took effect")]
-    public static partial void BatchFailed(ILogger logger, int count, Exception exception);
+    [LoggerMessage(2, LogLevel.Warning, "A batch of {Count} store operations failed ({Message}); running them again one at a time")]
+    public static partial void BatchRetriedAlone(ILogger logger, int count, string message);
+
+    [LoggerMessage(7, LogLevel.Error, "Rolling back a store transaction failed")]
+    public static partial void RollbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Error, "Checkpointing the budget store's write-ahead log failed")]
+    public static partial void CheckpointFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(3, LogLevel.Information, "Forgot {Count} finished reservations older than the idempotency window")]
     public static partial void Pruned(ILogger logger, int count);

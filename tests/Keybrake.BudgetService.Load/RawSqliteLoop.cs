@@ -7,21 +7,20 @@ namespace Keybrake.BudgetService.Load;
 /// <summary>
 /// The baseline for throughput: what SQLite does for one authorize+settle pair with nothing in between. A plain
 /// single-threaded loop on one connection, one transaction per pair, running the statements the store runs for
-/// an Authorize (no run id) and a commit, copied from <c>src/Keybrake.BudgetService/Store/Sqlite/SqliteCommands.cs</c>,
+/// a new Authorize that fits (no run id) and a commit, copied from <c>src/Keybrake.BudgetService/Store/Sqlite/SqliteCommands.cs</c>,
 /// on a fresh file the service itself created (so the schema and indexes are the service's), with the
 /// service's settings: WAL, <c>synchronous=NORMAL</c>, no connection pooling.
 /// </summary>
 /// <remarks>
-/// Left out, because they are the service's machinery rather than the pair's work: the per-operation
-/// <c>SAVEPOINT</c>/<c>RELEASE</c> the store's worker wraps each operation in, and its batching of many pairs
-/// into one transaction (which the loop cannot do: it has one pair at a time, like a service without group commit).
+/// Left out, because it is the service's machinery rather than the pair's work: the store's batching of many
+/// pairs into one transaction (which the loop cannot do: it has one pair at a time, like a service without
+/// group commit). The loop's connection checkpoints the log itself, as SQLite does by default; the service's
+/// writer leaves that to a connection of its own.
 /// </remarks>
 internal sealed class RawSqliteLoop : IDisposable
 {
     private readonly SqliteConnection _connection;
-    private readonly SqliteCommand _isRevoked;
-    private readonly SqliteCommand _findCall;
-    private readonly SqliteCommand _daySpend;
+    private readonly SqliteCommand _keyState;
     private readonly SqliteCommand _insertReservation;
     private readonly SqliteCommand _addDayReserved;
     private readonly SqliteCommand _finish;
@@ -47,13 +46,18 @@ internal sealed class RawSqliteLoop : IDisposable
         }
 
         // The statements of SqliteCommands, verbatim.
-        _isRevoked = Prepare("SELECT revoked FROM key_state WHERE key_id = $key", "$key");
-        _findCall = Prepare("SELECT reservation_id, request_hash, state FROM reservation WHERE key_id = $key AND idempotency_key = $idem", "$key", "$idem");
-        _daySpend = Prepare("SELECT settled, reserved FROM day_counter WHERE key_id = $key AND day = $day", "$key", "$day");
+        _keyState = Prepare(
+            """
+            SELECT (SELECT revoked FROM key_state WHERE key_id = $key),
+                   (SELECT settled + reserved FROM day_counter WHERE key_id = $key AND day = $day),
+                   (SELECT settled + reserved FROM run_counter WHERE key_id = $key AND run_id = $run)
+            """,
+            "$key", "$day", "$run");
         _insertReservation = Prepare(
             """
             INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
             VALUES ($id, $key, $run, $idem, $hash, $day, $estimate, 0, $now)
+            ON CONFLICT (key_id, idempotency_key) DO NOTHING
             """,
             "$id", "$key", "$run", "$idem", "$hash", "$day", "$estimate", "$now");
         _addDayReserved = Prepare(
@@ -72,7 +76,7 @@ internal sealed class RawSqliteLoop : IDisposable
         _settleDay = Prepare(
             "UPDATE day_counter SET reserved = reserved - $estimate, settled = settled + $actual WHERE key_id = $key AND day = $day",
             "$key", "$day", "$estimate", "$actual");
-        _all = [_isRevoked, _findCall, _daySpend, _insertReservation, _addDayReserved, _finish, _settleDay];
+        _all = [_keyState, _insertReservation, _addDayReserved, _finish, _settleDay];
     }
 
     /// <summary>Pairs run so far, warm-up included.</summary>
@@ -132,29 +136,21 @@ internal sealed class RawSqliteLoop : IDisposable
             command.Transaction = transaction;
         }
 
-        // Authorize: revocation, the idempotency lookup, the day's spend against the cap, the reservation.
+        // Authorize: revocation and the day's spend in one read, the cap, the reservation (a new idempotency
+        // key: the insert does not conflict, so the store's lookup of an earlier call does not run).
         var now = DateTimeOffset.UtcNow;
         var day = now.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        Bind(_isRevoked, key);
-        if (_isRevoked.ExecuteScalar() is long revoked && revoked != 0)
-        {
-            throw new InvalidOperationException("The key is revoked.");
-        }
-
-        Bind(_findCall, key, idempotencyKey);
-        using (var call = _findCall.ExecuteReader())
-        {
-            if (call.Read())
-            {
-                throw new InvalidOperationException("An idempotency key was reused.");
-            }
-        }
-
-        Bind(_daySpend, key, day);
+        Bind(_keyState, key, day, DBNull.Value);
         long daySpent;
-        using (var spend = _daySpend.ExecuteReader())
+        using (var state = _keyState.ExecuteReader())
         {
-            daySpent = spend.Read() ? spend.GetInt64(0) + spend.GetInt64(1) : 0;
+            state.Read();
+            if (!state.IsDBNull(0) && state.GetInt64(0) != 0)
+            {
+                throw new InvalidOperationException("The key is revoked.");
+            }
+
+            daySpent = state.IsDBNull(1) ? 0 : state.GetInt64(1);
         }
 
         if (LoadService.EstimateMicroUsd > (1_000_000_000_000L * 1_000_000) - daySpent)
@@ -163,7 +159,11 @@ internal sealed class RawSqliteLoop : IDisposable
         }
 
         Bind(_insertReservation, reservationId, key, DBNull.Value, idempotencyKey, requestHash, day, LoadService.EstimateMicroUsd, now.ToUnixTimeMilliseconds());
-        _insertReservation.ExecuteNonQuery();
+        if (_insertReservation.ExecuteNonQuery() != 1)
+        {
+            throw new InvalidOperationException("An idempotency key was reused.");
+        }
+
         Bind(_addDayReserved, key, day, LoadService.EstimateMicroUsd);
         _addDayReserved.ExecuteNonQuery();
 

@@ -62,6 +62,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     public override async Task<SettleReply> Settle(SettleRequest request, ServerCallContext context)
     {
         RequestChecks.Batch(request.Settlements.Count, "settlements");
+        RequestChecks.Batch(request.Objects.Count, "objects");
+        var objectGroups = request.Objects.Select(group => (group.Vendor, Objects: CheckedObjects(group))).ToList();
         var commands = new List<SettleCommand>(request.Settlements.Count);
         foreach (var settlement in request.Settlements)
         {
@@ -70,7 +72,13 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             commands.Add(new SettleCommand(settlement.ReservationId, settlement.Kind == Protocol.SettlementKind.Commit, settlement.ActualMicroUsd));
         }
 
-        var changed = await _store.SettleAsync(commands, _time.GetUtcNow(), context.CancellationToken);
+        var now = _time.GetUtcNow();
+        foreach (var (vendor, objects) in objectGroups)
+        {
+            await _store.RememberObjectsAsync(vendor, objects, now, context.CancellationToken);
+        }
+
+        var changed = commands.Count == 0 ? 0 : await _store.SettleAsync(commands, now, context.CancellationToken);
         return new SettleReply { Changed = changed };
     }
 
@@ -97,15 +105,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
 
     public override async Task<RememberObjectsReply> RememberObjects(RememberObjectsRequest request, ServerCallContext context)
     {
-        RequestChecks.Id(request.Vendor, "vendor");
-        RequestChecks.Batch(request.Objects.Count, "objects");
-        var objects = new List<StoredObject>(request.Objects.Count);
-        foreach (var item in request.Objects)
-        {
-            RequestChecks.Id(item.Id, "objects.id");
-            objects.Add(new StoredObject(item.Id, item.Kind, Empty(item.Customer), Empty(item.Account), Empty(item.Currency), item.Amount, item.AmountReturned));
-        }
-
+        var objects = CheckedObjects(request);
         await _store.RememberObjectsAsync(request.Vendor, objects, _time.GetUtcNow(), context.CancellationToken);
         return new RememberObjectsReply();
     }
@@ -223,6 +223,20 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         Amount = stored.Amount,
         AmountReturned = stored.AmountReturned,
     };
+
+    private static List<StoredObject> CheckedObjects(RememberObjectsRequest request)
+    {
+        RequestChecks.Id(request.Vendor, "vendor");
+        RequestChecks.Batch(request.Objects.Count, "objects");
+        var objects = new List<StoredObject>(request.Objects.Count);
+        foreach (var item in request.Objects)
+        {
+            RequestChecks.Id(item.Id, "objects.id");
+            objects.Add(new StoredObject(item.Id, item.Kind, Empty(item.Customer), Empty(item.Account), Empty(item.Currency), item.Amount, item.AmountReturned));
+        }
+
+        return objects;
+    }
 
     private static string? Empty(string value) => value.Length == 0 ? null : value;
 

@@ -32,6 +32,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<AdminToken>();
         builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
             StoragePath(sp),
+            sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SqliteBudgetStore>>()));
         builder.Services.TryAddSingleton<IKeyStore>(sp => new SqliteKeyStore(StoragePath(sp)));
         builder.Services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));

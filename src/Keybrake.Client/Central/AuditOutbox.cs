@@ -12,11 +12,16 @@ namespace Keybrake.Client;
 /// In central mode, every audit record is written to a local SQLite outbox before the guarded call returns,
 /// then shipped to the budget service in batches and deleted once the service has it. A crash or an outage
 /// loses nothing: the next ship (by this process or any other sharing the file) sends what is left, and the
-/// service stores each record once, by record id.
+/// service stores each record once, by record id. Ships run on a short timer, or sooner once a batch's worth
+/// has been written, rather than once per record: each ship is a request and a store transaction at the
+/// service, and three transactions on the outbox file.
 /// </summary>
 internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
 {
     private const int BatchSize = 500;
+
+    /// <summary>Records written since the last ship that wake the shipper before its timer.</summary>
+    private const int ShipThreshold = 100;
     private const string RefusedClaimant = "refused";
     private static readonly TimeSpan s_shipInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan s_staleClaim = TimeSpan.FromSeconds(30);
@@ -33,6 +38,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _shipper;
+    private int _written;
     private int _disposed;
 
     public AuditOutbox(GrpcClientFactory clients, IOptions<KeybrakeOptions> options, TimeProvider time, IdGenerator ids, ILogger<AuditOutbox> logger)
@@ -68,7 +74,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
             _insert.ExecuteNonQuery();
         }
 
-        if (_wake.CurrentCount == 0)
+        if (Interlocked.Increment(ref _written) == ShipThreshold)
         {
             _wake.Release();
         }
@@ -233,6 +239,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         while (!_stopping.IsCancellationRequested)
         {
             await _wake.WaitAsync(s_shipInterval, _stopping.Token).ConfigureAwait(false);
+            Interlocked.Exchange(ref _written, 0);
             try
             {
                 await ShipAsync(_stopping.Token).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.ClientFactory;
@@ -10,10 +11,14 @@ namespace Keybrake.Client;
 
 /// <summary>
 /// The ledger in central mode: the budget service holds the counters, so caps and revocation hold across
-/// every process. Authorize is on the request path; settlements are batched off it.
+/// every process. Authorize is on the request path; settlements, and the vendor objects calls leave behind,
+/// are batched off it.
 /// </summary>
 internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDisposable
 {
+    /// <summary>The service's longest id (<c>RequestChecks.MaxIdLength</c> in Keybrake.BudgetService).</summary>
+    private const int MaxObjectIdLength = 256;
+
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
     private readonly KeyWatcher _watcher;
@@ -23,6 +28,13 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     private readonly SettleSender _settlements;
     private readonly IdGenerator _ids;
     private readonly ILogger<GrpcBudgetLedger> _logger;
+
+    /// <summary>
+    /// Objects remembered and not yet at the service, newest version of each. A refund right after its charge
+    /// must find the charge: in this process it is found here until the service has it. (Another process
+    /// finds it once the batch carrying it has reached the service, a few milliseconds later.)
+    /// </summary>
+    private readonly ConcurrentDictionary<(string Vendor, string Id), VendorObject> _unsent = new();
 
     public GrpcBudgetLedger(
         GrpcClientFactory clients,
@@ -40,7 +52,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, _watcher, logger);
         _policies = new ServiceKeyPolicies(_client, _resilience, _watcher, TimeProvider.System, settings.RevocationStaleness, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
-        _settlements = new SettleSender(_client, _resilience, time, logger);
+        _settlements = new SettleSender(_client, _resilience, time, TimeProvider.System, SettleSender.DefaultLinger, ObjectsSent, logger);
         _ids = ids;
         _logger = logger;
     }
@@ -147,12 +159,19 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     public async ValueTask<VendorObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken)
     {
+        if (_unsent.TryGetValue((vendor, objectId), out var unsent))
+        {
+            return unsent;
+        }
+
         try
         {
             var reply = await _resilience.ExecuteAsync(
                 async token => await _client.FindObjectAsync(new FindObjectRequest { Vendor = vendor, ObjectId = objectId }, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
-            return reply.Found ? FromProtocol(reply.Object) : null;
+
+            // Remembered while the lookup was out: the newer version is the one on its way to the service.
+            return _unsent.TryGetValue((vendor, objectId), out unsent) ? unsent : reply.Found ? FromProtocol(reply.Object) : null;
         }
         catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception))
         {
@@ -162,34 +181,29 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         }
     }
 
-    public async ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
+    /// <summary>Off the request path: the objects go with the next settlement batch, and are found here until then.</summary>
+    public ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
     {
-        var request = new RememberObjectsRequest { Vendor = vendor };
+        var sendable = new List<VendorObject>(objects.Count);
         foreach (var item in objects)
         {
-            request.Objects.Add(new Protocol.VendorObject
+            // The service refuses a batch with an id it cannot take, and the settlements in it with it.
+            if (item.Id.Length is 0 or > MaxObjectIdLength)
             {
-                Id = item.Id,
-                Kind = item.Kind,
-                Customer = item.Customer ?? string.Empty,
-                Account = item.Account ?? string.Empty,
-                Currency = item.Currency ?? string.Empty,
-                Amount = item.Amount,
-                AmountReturned = item.AmountReturned,
-            });
+                Log.ObjectsDropped(_logger, 1);
+                continue;
+            }
+
+            _unsent[(vendor, item.Id)] = item;
+            sendable.Add(item);
         }
 
-        try
+        if (sendable.Count > 0)
         {
-            await _resilience.ExecuteAsync(
-                async token => await _client.RememberObjectsAsync(request, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
-                cancellationToken).ConfigureAwait(false);
+            _settlements.EnqueueObjects(vendor, sendable);
         }
-        catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception))
-        {
-            // A refund of this object will find it unknown and fall back to the per-request maximum or a denial.
-            Log.BudgetServiceUnreachable(_logger, "RememberObjects", exception.Message);
-        }
+
+        return ValueTask.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()
@@ -203,6 +217,15 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     {
         _watcher.Stop();
         _settlements.Dispose();
+    }
+
+    /// <summary>The service has these (or refused them for good): lookups go to it again, unless a newer version is on its way.</summary>
+    private void ObjectsSent(string vendor, IReadOnlyList<VendorObject> objects)
+    {
+        foreach (var item in objects)
+        {
+            _unsent.TryRemove(new KeyValuePair<(string, string), VendorObject>((vendor, item.Id), item));
+        }
     }
 
     private static VendorObject FromProtocol(Protocol.VendorObject item) => new(item.Id, item.Kind)

@@ -6,45 +6,78 @@ using Microsoft.Extensions.Logging;
 namespace Keybrake.Client;
 
 /// <summary>
-/// Sends settlements to the budget service off the request path, in batches. A settlement waits in memory
-/// until the service has it, retried through outages; if the process dies first, its reservation stays
-/// pending at the service and counts as spent, which is the safe way to lose it.
+/// Sends settlements, and the vendor objects calls leave behind, to the budget service off the request path,
+/// in batches. A settlement waits in memory until the service has it, retried through outages; if the
+/// process dies first, its reservation stays pending at the service and counts as spent, which is the safe
+/// way to lose it. The sender lingers a moment before sending a batch that is not full, so that callers
+/// finishing at about the same time share one request and one store transaction.
 /// </summary>
 internal sealed class SettleSender : IAsyncDisposable, IDisposable
 {
     private const int MaxBatch = 500;
+
+    /// <summary>How long a batch that is not full waits for company.</summary>
+    public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(2);
+
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_drainTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<Protocol.Settlement> _queue = Channel.CreateUnbounded<Protocol.Settlement>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
     private readonly TimeProvider _time;
+    private readonly TimeProvider _transportTime;
+    private readonly TimeSpan _linger;
+    private readonly Action<string, IReadOnlyList<VendorObject>>? _objectsSent;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private long _inFlight;
     private int _disposed;
 
-    public SettleSender(Budget.BudgetClient client, BudgetServiceResilience resilience, TimeProvider time, ILogger logger)
+    /// <param name="client">The budget service.</param>
+    /// <param name="resilience">Deadlines, retries and the breaker.</param>
+    /// <param name="time">The guard's clock.</param>
+    /// <param name="transportTime">The clock of the linger: transport timing, the system's outside tests.</param>
+    /// <param name="linger">How long a batch that is not full waits; zero sends at once.</param>
+    /// <param name="objectsSent">Told of objects once the service has them (or has refused them for good).</param>
+    /// <param name="logger">The ledger's logger.</param>
+    public SettleSender(
+        Budget.BudgetClient client,
+        BudgetServiceResilience resilience,
+        TimeProvider time,
+        TimeProvider transportTime,
+        TimeSpan linger,
+        Action<string, IReadOnlyList<VendorObject>>? objectsSent,
+        ILogger logger)
     {
         _client = client;
         _resilience = resilience;
         _time = time;
+        _transportTime = transportTime;
+        _linger = linger;
+        _objectsSent = objectsSent;
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
 
-    /// <summary>Settlements queued or being sent.</summary>
+    /// <summary>Settlements and objects queued or being sent.</summary>
     public long Pending => Interlocked.Read(ref _inFlight);
 
     public void Enqueue(Protocol.Settlement settlement)
     {
-        Interlocked.Increment(ref _inFlight);
-        if (!_queue.Writer.TryWrite(settlement))
+        if (!TryEnqueue(new Outgoing(settlement, null, null)))
         {
-            Interlocked.Decrement(ref _inFlight);
             Log.SettlementDropped(_logger, settlement.ReservationId);
+        }
+    }
+
+    /// <summary>Queues objects to remember; they go with the next batch of settlements.</summary>
+    public void EnqueueObjects(string vendor, IReadOnlyList<VendorObject> objects)
+    {
+        if (!TryEnqueue(new Outgoing(null, vendor, objects)))
+        {
+            Log.ObjectsDropped(_logger, objects.Count);
         }
     }
 
@@ -91,21 +124,94 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         _stopping.Cancel();
     }
 
+    private bool TryEnqueue(Outgoing item)
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (_queue.Writer.TryWrite(item))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _inFlight);
+        return false;
+    }
+
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
-        var batch = new SettleRequest();
+        var objects = new List<(string Vendor, List<VendorObject> Objects)>();
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            while (batch.Settlements.Count < MaxBatch && reader.TryRead(out var settlement))
+            // Between batches everything in flight is queued: a full batch goes at once.
+            if (_linger > TimeSpan.Zero && Pending < MaxBatch)
             {
-                batch.Settlements.Add(settlement);
+                await Task.Delay(_linger, _transportTime, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            var batch = new SettleRequest();
+            var items = 0;
+            while (items < MaxBatch && reader.TryRead(out var item))
+            {
+                items++;
+                if (item.Settlement is { } settlement)
+                {
+                    batch.Settlements.Add(settlement);
+                }
+                else
+                {
+                    Group(objects, item.Vendor!, item.Objects!);
+                }
+            }
+
+            foreach (var (vendor, group) in objects)
+            {
+                batch.Objects.Add(ToProtocol(vendor, group));
             }
 
             await SendAsync(batch).ConfigureAwait(false);
-            Interlocked.Add(ref _inFlight, -batch.Settlements.Count);
-            batch = new SettleRequest();
+            foreach (var (vendor, group) in objects)
+            {
+                _objectsSent?.Invoke(vendor, group);
+            }
+
+            objects.Clear();
+            Interlocked.Add(ref _inFlight, -items);
         }
+    }
+
+    /// <summary>One group per vendor, in the order they came: one store operation each at the service.</summary>
+    private static void Group(List<(string Vendor, List<VendorObject> Objects)> groups, string vendor, IReadOnlyList<VendorObject> objects)
+    {
+        foreach (var (existing, group) in groups)
+        {
+            if (string.Equals(existing, vendor, StringComparison.Ordinal))
+            {
+                group.AddRange(objects);
+                return;
+            }
+        }
+
+        groups.Add((vendor, [.. objects]));
+    }
+
+    private static RememberObjectsRequest ToProtocol(string vendor, List<VendorObject> objects)
+    {
+        var request = new RememberObjectsRequest { Vendor = vendor };
+        foreach (var item in objects)
+        {
+            request.Objects.Add(new Protocol.VendorObject
+            {
+                Id = item.Id,
+                Kind = item.Kind,
+                Customer = item.Customer ?? string.Empty,
+                Account = item.Account ?? string.Empty,
+                Currency = item.Currency ?? string.Empty,
+                Amount = item.Amount,
+                AmountReturned = item.AmountReturned,
+            });
+        }
+
+        return request;
     }
 
     private async Task SendAsync(SettleRequest batch)
@@ -125,6 +231,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
                 if (_stopping.IsCancellationRequested)
                 {
                     Log.SettlementsLeftPending(_logger, batch.Settlements.Count);
+                    ObjectsDropped(batch);
                     return; // shutting down: the reservations stay pending at the service, counted as spent
                 }
 
@@ -133,8 +240,21 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
             catch (RpcException exception) when (exception.StatusCode == StatusCode.InvalidArgument)
             {
                 Log.SettlementRejected(_logger, batch.Settlements.Count, exception.Status.Detail);
+                ObjectsDropped(batch);
                 return; // the service will never take it: holding it would block every settlement behind it
             }
         }
     }
+
+    private void ObjectsDropped(SettleRequest batch)
+    {
+        var count = batch.Objects.Sum(group => group.Objects.Count);
+        if (count > 0)
+        {
+            Log.ObjectsDropped(_logger, count);
+        }
+    }
+
+    /// <summary>A settlement, or objects to remember.</summary>
+    private readonly record struct Outgoing(Protocol.Settlement? Settlement, string? Vendor, IReadOnlyList<VendorObject>? Objects);
 }

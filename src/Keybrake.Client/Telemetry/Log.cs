@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "Shutting down with {Count} settlements unsent: their reservations stay pending at the budget service, counted as spent")]
     public static partial void SettlementsLeftPending(ILogger logger, int count);
 
+    [LoggerMessage(18, LogLevel.Warning, "{Count} vendor objects did not reach the budget service; later calls that refer to them will not find them")]
+    public static partial void ObjectsDropped(ILogger logger, int count);
+
     [LoggerMessage(14, LogLevel.Error, "Settlement for reservation {ReservationId} could not be queued")]
     public static partial void SettlementDropped(ILogger logger, string reservationId);
 

@@ -55,6 +55,18 @@ public static class BudgetStoreFile
         return rows;
     }
 
+    /// <summary>A vendor object the service holds (amount and amount returned, in the object's minor units), or <see langword="null"/>.</summary>
+    public static (long Amount, long AmountReturned)? ReadObject(string storagePath, string vendor, string objectId)
+    {
+        using var connection = Open(storagePath);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT amount, amount_returned FROM vendor_object WHERE vendor = $vendor AND object_id = $id";
+        command.Parameters.AddWithValue("$vendor", vendor);
+        command.Parameters.AddWithValue("$id", objectId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
+    }
+
     private static SqliteConnection Open(string path)
     {
         if (!File.Exists(path))

@@ -154,6 +154,38 @@ public sealed class CentralAuditTests
     }
 
     /// <summary>The outbox file, read the way another process would.</summary>
+    [Test]
+    public async Task Disposing_the_guard_right_after_a_burst_ships_every_settlement_and_audit_record_still_waiting_for_its_batch()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync(dailyCap: "1000");
+        var outboxPath = Path.Combine(service.Directory, "burst-outbox.db");
+        string[] recordIds;
+        await using (var host = CentralGuardHost.Start(service.Address, outboxPath: outboxPath))
+        {
+            // Settlements linger for company and audit records wait for the shipper's timer: disposal must not wait
+            // for either, and must leave nothing behind.
+            var calls = await Task.WhenAll(Enumerable.Range(1, 24).Select(i => host.SpendAsync(i * 100)));
+            foreach (var call in calls)
+            {
+                call.Dispose();
+            }
+
+            recordIds = [.. host.Audit.Records.Select(r => r.RecordId)];
+        }
+
+        var reservations = BudgetStoreFile.ReadReservations(service.StoragePath);
+        var atService = BudgetStoreFile.ReadAudit(service.StoragePath);
+        Assert.Multiple(() =>
+        {
+            Assert.That(reservations, Has.Count.EqualTo(24));
+            Assert.That(reservations.Select(r => r.State), Is.All.EqualTo("committed"));
+            Assert.That(reservations.Sum(r => r.ActualMicroUsd), Is.EqualTo(Usd.FromDollars(300).Micros), "$1 + $2 + ... + $24");
+            Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(recordIds));
+            Assert.That(recordIds, Has.Length.EqualTo(24));
+            Assert.That(OutboxFile.Count(outboxPath), Is.Zero);
+        });
+    }
+
     private static class OutboxFile
     {
         public static long Count(string path) => Scalar(path, "SELECT COUNT(*) FROM outbox");

@@ -7,18 +7,32 @@ namespace Keybrake.BudgetService.Store.Sqlite;
 /// The embedded default store: one SQLite file in WAL mode. Every operation runs on <see cref="SqliteWorker"/>,
 /// batched into group commits. <c>synchronous=NORMAL</c>: a committed reservation survives a crash of the
 /// service process; a power cut can lose the last moments of commits (use PostgreSQL where that matters).
+/// The write-ahead log is checkpointed by <see cref="WalCheckpointer"/> on a connection of its own, never by the worker.
 /// </summary>
 internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 {
     private readonly string _path;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _checkpointInterval;
     private readonly ILogger<SqliteBudgetStore> _logger;
     private SqliteWorker? _worker;
+    private WalCheckpointer? _checkpointer;
 
-    public SqliteBudgetStore(string path, ILogger<SqliteBudgetStore> logger)
+    public SqliteBudgetStore(string path, TimeProvider time, ILogger<SqliteBudgetStore> logger)
+        : this(path, time, WalCheckpointer.DefaultInterval, logger)
+    {
+    }
+
+    internal SqliteBudgetStore(string path, TimeProvider time, TimeSpan checkpointInterval, ILogger<SqliteBudgetStore> logger)
     {
         _path = Path.GetFullPath(path);
+        _time = time;
+        _checkpointInterval = checkpointInterval;
         _logger = logger;
     }
+
+    /// <summary>The background checkpointer, once the store is open.</summary>
+    internal WalCheckpointer? Checkpointer => _checkpointer;
 
     private SqliteWorker Worker => _worker ?? throw new InvalidOperationException("The budget store is not open: call MigrateAsync first.");
 
@@ -35,22 +49,24 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             Directory.CreateDirectory(directory);
         }
 
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        var connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = _path,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
-        }.ToString());
+        }.ToString();
+        var connection = new SqliteConnection(connectionString);
         try
         {
             connection.Open();
             using (var pragmas = connection.CreateCommand())
             {
-                pragmas.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+                pragmas.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0;";
                 pragmas.ExecuteNonQuery();
             }
 
             SqliteSchema.Migrate(connection);
+            _checkpointer = new WalCheckpointer(connectionString, _checkpointInterval, _time, _logger);
         }
         catch
         {
@@ -188,6 +204,11 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_checkpointer is not null)
+        {
+            await _checkpointer.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_worker is not null)
         {
             await _worker.DisposeAsync().ConfigureAwait(false);

@@ -15,10 +15,8 @@ internal sealed class SqliteCommands : IDisposable
 
     private readonly SqliteConnection _connection;
     private readonly List<SqliteCommand> _all = [];
-    private readonly SqliteCommand _savepoint;
-    private readonly SqliteCommand _release;
-    private readonly SqliteCommand _rollback;
     private readonly SqliteCommand _isRevoked;
+    private readonly SqliteCommand _keyState;
     private readonly SqliteCommand _findCall;
     private readonly SqliteCommand _daySpend;
     private readonly SqliteCommand _runSpend;
@@ -35,10 +33,14 @@ internal sealed class SqliteCommands : IDisposable
     public SqliteCommands(SqliteConnection connection)
     {
         _connection = connection;
-        _savepoint = Prepare("SAVEPOINT operation");
-        _release = Prepare("RELEASE operation");
-        _rollback = Prepare("ROLLBACK TO operation");
         _isRevoked = Prepare("SELECT revoked FROM key_state WHERE key_id = $key", "$key");
+        _keyState = Prepare(
+            """
+            SELECT (SELECT revoked FROM key_state WHERE key_id = $key),
+                   (SELECT settled + reserved FROM day_counter WHERE key_id = $key AND day = $day),
+                   (SELECT settled + reserved FROM run_counter WHERE key_id = $key AND run_id = $run)
+            """,
+            "$key", "$day", "$run");
         _findCall = Prepare("SELECT reservation_id, request_hash, state FROM reservation WHERE key_id = $key AND idempotency_key = $idem", "$key", "$idem");
         _daySpend = Prepare("SELECT settled, reserved FROM day_counter WHERE key_id = $key AND day = $day", "$key", "$day");
         _runSpend = Prepare("SELECT settled, reserved FROM run_counter WHERE key_id = $key AND run_id = $run", "$key", "$run");
@@ -46,6 +48,7 @@ internal sealed class SqliteCommands : IDisposable
             """
             INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
             VALUES ($id, $key, $run, $idem, $hash, $day, $estimate, 0, $now)
+            ON CONFLICT (key_id, idempotency_key) DO NOTHING
             """,
             "$id", "$key", "$run", "$idem", "$hash", "$day", "$estimate", "$now");
         _rereserve = Prepare(
@@ -102,26 +105,45 @@ internal sealed class SqliteCommands : IDisposable
         }
     }
 
-    public void Savepoint() => _savepoint.ExecuteNonQuery();
-
-    public void ReleaseSavepoint() => _release.ExecuteNonQuery();
-
-    public void RollbackToSavepoint()
-    {
-        _rollback.ExecuteNonQuery();
-        _release.ExecuteNonQuery();
-    }
-
+    /// <summary>
+    /// Checks revocation and reserves. The common case, a new call that fits, costs one read (revocation and
+    /// both counters in one statement), the reservation insert and the counter upserts; the idempotency lookup
+    /// runs only when the insert finds the key taken, or when the call does not fit (a retry of an earlier
+    /// call gets its earlier answer even when the day is now full).
+    /// </summary>
     public AuthorizeOutcome Authorize(AuthorizeCommand command)
     {
         var day = DayText(command.Day);
-        if (IsRevoked(command.KeyId))
+        Bind(_keyState, command.KeyId, day, (object?)command.RunId ?? DBNull.Value);
+        long daySpent, runSpent;
+        using (var state = _keyState.ExecuteReader())
         {
-            return new AuthorizeOutcome(AuthorizeStatus.Revoked, null, 0, 0);
+            state.Read();
+            if (!state.IsDBNull(0) && state.GetInt64(0) != 0)
+            {
+                return new AuthorizeOutcome(AuthorizeStatus.Revoked, null, 0, 0);
+            }
+
+            daySpent = state.IsDBNull(1) ? 0 : state.GetInt64(1);
+            runSpent = state.IsDBNull(2) ? 0 : state.GetInt64(2);
         }
 
-        // Every allowed answer reports what the day has left, a retry's as much as a new call's.
-        var daySpent = Spend(_daySpend, command.KeyId, day);
+        var status = command.EstimateMicroUsd > command.DailyCapMicroUsd - daySpent ? AuthorizeStatus.DailyCapExceeded
+            : command.RunId is not null && command.RunCapMicroUsd is { } runCap && command.EstimateMicroUsd > runCap - runSpent ? AuthorizeStatus.RunCapExceeded
+            : AuthorizeStatus.Reserved;
+        var reservationId = command.ReservationId;
+        var now = command.Now.ToUnixTimeMilliseconds();
+        var hash = HashBytes(command.RequestHash);
+        if (status == AuthorizeStatus.Reserved)
+        {
+            Bind(_insertReservation, reservationId, command.KeyId, (object?)command.RunId ?? DBNull.Value, command.IdempotencyKey, hash, day, command.EstimateMicroUsd, now);
+            if (_insertReservation.ExecuteNonQuery() == 1)
+            {
+                return Reserve(command, day, daySpent, runSpent);
+            }
+        }
+
+        // The idempotency key is taken (or the call does not fit): a retry gets the earlier call's answer.
         string? releasedId = null;
         Bind(_findCall, command.KeyId, command.IdempotencyKey);
         using (var call = _findCall.ExecuteReader())
@@ -129,9 +151,8 @@ internal sealed class SqliteCommands : IDisposable
             if (call.Read())
             {
                 var id = call.GetString(0);
-                var hash = (byte[])call.GetValue(1);
                 var state = call.GetInt32(2);
-                if (!hash.AsSpan().SequenceEqual(HashBytes(command.RequestHash)))
+                if (!((byte[])call.GetValue(1)).AsSpan().SequenceEqual(hash))
                 {
                     return new AuthorizeOutcome(AuthorizeStatus.IdempotencyKeyReused, id, daySpent, 0);
                 }
@@ -150,36 +171,30 @@ internal sealed class SqliteCommands : IDisposable
             }
         }
 
-        if (command.EstimateMicroUsd > command.DailyCapMicroUsd - daySpent)
+        if (status == AuthorizeStatus.DailyCapExceeded)
         {
-            return new AuthorizeOutcome(AuthorizeStatus.DailyCapExceeded, null, daySpent, 0);
+            return new AuthorizeOutcome(status, null, daySpent, 0);
         }
 
-        long runSpent = 0;
-        if (command.RunId is { } runId)
+        if (status == AuthorizeStatus.RunCapExceeded)
         {
-            runSpent = Spend(_runSpend, command.KeyId, runId);
-            if (command.RunCapMicroUsd is { } runCap && command.EstimateMicroUsd > runCap - runSpent)
-            {
-                return new AuthorizeOutcome(AuthorizeStatus.RunCapExceeded, null, daySpent, runSpent);
-            }
+            return new AuthorizeOutcome(status, null, daySpent, runSpent);
         }
 
         // A released call tried again gets a new reservation id: settling is idempotent by reservation id, so a
         // late duplicate of the release must find nothing to release rather than the call now in flight.
-        var reservationId = command.ReservationId;
-        var now = command.Now.ToUnixTimeMilliseconds();
         if (releasedId is null)
         {
-            Bind(_insertReservation, reservationId, command.KeyId, (object?)command.RunId ?? DBNull.Value, command.IdempotencyKey, HashBytes(command.RequestHash), day, command.EstimateMicroUsd, now);
-            _insertReservation.ExecuteNonQuery();
-        }
-        else
-        {
-            Bind(_rereserve, releasedId, reservationId, (object?)command.RunId ?? DBNull.Value, HashBytes(command.RequestHash), day, command.EstimateMicroUsd, now);
-            _rereserve.ExecuteNonQuery();
+            throw new InvalidOperationException("The reservation insert conflicted, but no reservation holds its idempotency key.");
         }
 
+        Bind(_rereserve, releasedId, reservationId, (object?)command.RunId ?? DBNull.Value, hash, day, command.EstimateMicroUsd, now);
+        _rereserve.ExecuteNonQuery();
+        return Reserve(command, day, daySpent, runSpent);
+    }
+
+    private AuthorizeOutcome Reserve(AuthorizeCommand command, string day, long daySpent, long runSpent)
+    {
         Bind(_addDayReserved, command.KeyId, day, command.EstimateMicroUsd);
         _addDayReserved.ExecuteNonQuery();
         if (command.RunId is { } run)
@@ -188,7 +203,7 @@ internal sealed class SqliteCommands : IDisposable
             _addRunReserved.ExecuteNonQuery();
         }
 
-        return new AuthorizeOutcome(AuthorizeStatus.Reserved, reservationId, daySpent + command.EstimateMicroUsd, runSpent + command.EstimateMicroUsd);
+        return new AuthorizeOutcome(AuthorizeStatus.Reserved, command.ReservationId, daySpent + command.EstimateMicroUsd, runSpent + command.EstimateMicroUsd);
     }
 
     /// <summary>Finishes one pending reservation and moves its counters; false when it was not pending.</summary>
@@ -269,12 +284,6 @@ internal sealed class SqliteCommands : IDisposable
         var bytes = new byte[16];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(bytes, hash);
         return bytes;
-    }
-
-    private static long Spend(SqliteCommand command, string keyId, string scope)
-    {
-        var spend = Counters(command, keyId, scope);
-        return spend.SettledMicroUsd + spend.ReservedMicroUsd;
     }
 
     private static StoredSpend Counters(SqliteCommand command, string keyId, string scope)

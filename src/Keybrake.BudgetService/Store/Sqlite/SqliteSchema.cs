@@ -31,7 +31,9 @@ internal static class SqliteSchema
             PRIMARY KEY (key_id, run_id)
         ) WITHOUT ROWID;
 
-        -- state: 0 pending, 1 committed, 2 released
+        -- state: 0 pending, 1 committed, 2 released. Keyed by reservation id without a rowid, and no index
+        -- beyond the idempotency key's: an Authorize writes two B-trees and a Settle one. Listing pending
+        -- reservations and hourly pruning scan the table instead.
         CREATE TABLE reservation (
             reservation_id TEXT PRIMARY KEY,
             key_id TEXT NOT NULL,
@@ -45,9 +47,7 @@ internal static class SqliteSchema
             created_at INTEGER NOT NULL,
             finished_at INTEGER,
             UNIQUE (key_id, idempotency_key)
-        );
-        CREATE INDEX reservation_pending ON reservation (key_id, created_at) WHERE state = 0;
-        CREATE INDEX reservation_finished ON reservation (finished_at) WHERE state <> 0;
+        ) WITHOUT ROWID;
 
         CREATE TABLE vendor_object (
             vendor TEXT NOT NULL,

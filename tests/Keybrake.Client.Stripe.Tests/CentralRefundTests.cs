@@ -1,0 +1,43 @@
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Stripe;
+using Stripe;
+
+namespace Keybrake.Client.Stripe.Tests;
+
+/// <summary>
+/// In central mode the charge a guarded call made is sent to the budget service with the next settlement batch,
+/// off the request path: a refund that follows at once must still find it.
+/// </summary>
+public sealed class CentralRefundTests
+{
+    private const string KeyId = "refund-agent";
+
+    [Test]
+    public async Task A_refund_right_after_its_charge_finds_the_charge_and_the_service_has_it_once_the_guard_is_disposed()
+    {
+        using var stub = StripeStub.Start();
+        await using var service = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "200"));
+        Charge charge;
+        Refund part, rest;
+        SpendReport spend;
+        await using (var host = CentralStripeHost.Start(service.Address, stub.Url, KeyId))
+        {
+            charge = await new ChargeService(host.Stripe).CreateAsync(new ChargeCreateOptions { Amount = 8000, Currency = "usd", Source = "tok_visa" });
+            var refunds = new RefundService(host.Stripe);
+            part = await refunds.CreateAsync(new RefundCreateOptions { Charge = charge.Id, Amount = 3000 });
+
+            // Without an amount the guard must know the charge (the key has no per-request maximum to fall back
+            // on) and what is left of it after the refund just made.
+            rest = await refunds.CreateAsync(new RefundCreateOptions { Charge = charge.Id });
+            spend = await TestUtilities.Poll.UntilAsync(async () => await host.Admin.GetDailySpendAsync(KeyId), s => s.Reserved == Usd.Zero);
+        }
+
+        var atService = BudgetStoreFile.ReadObject(service.StoragePath, "stripe", charge.Id);
+        Assert.Multiple(() =>
+        {
+            Assert.That((part.Amount, rest.Amount), Is.EqualTo((3000L, 5000L)));
+            Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(160)), "$80 charged, $30 refunded, then the $50 left");
+            Assert.That(atService, Is.EqualTo(((long, long)?)(8000L, 8000L)), "the charge, with everything refunded, reached the service");
+        });
+    }
+}
