@@ -22,6 +22,7 @@ public sealed class CentralModeTests
         services.AddKeybrake(o =>
             {
                 o.UseBudgetService(service.Address);
+                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
                 o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                 o.AddKey(KeyId, key =>
                 {
