@@ -73,7 +73,7 @@ var summary = new AgentSummary();
 await using (var provider = services.BuildServiceProvider())
 {
     var stripe = provider.GetRequiredService<StripeClient>();
-    await WarmUpAsync(provider, stripe, arguments.KeyId, summary);
+    await WarmUpAsync(stripe, summary);
     if (tracker is not null)
     {
         if (await RevocationRun.RunAsync(provider, stripe, arguments, tracker) is var code and not 0)
@@ -104,17 +104,18 @@ await using (var provider = services.BuildServiceProvider())
 Console.WriteLine(tracker?.ToJson() ?? summary.ToJson(arguments.RunId));
 return 0;
 
-// A call to the service and a read through the guard (outside any run) before the charges, so that connections
-// are up and most of the code is compiled when the agents start charging together.
-static async Task WarmUpAsync(IServiceProvider provider, StripeClient stripe, string keyId, AgentSummary summary)
+// A read through the guard (outside any run) before the charges, so that connections are up (the read asks the
+// service for the key's state and policy, and opens the key event stream) and most of the code is compiled when
+// the agents start together. (It used to begin with an admin call, which the service now refuses without the
+// admin token: the read never ran.)
+static async Task WarmUpAsync(StripeClient stripe, AgentSummary summary)
 {
     try
     {
-        await provider.GetRequiredService<IKeybrakeAdmin>().GetDailySpendAsync(keyId);
         await new CustomerService(stripe).GetAsync("cus_warm_up");
         summary.WarmedUp();
     }
-    catch (Exception exception) when (exception is ArgumentException or Grpc.Core.RpcException or StripeException or HttpRequestException)
+    catch (Exception exception) when (exception is StripeException or HttpRequestException)
     {
         await Console.Error.WriteLineAsync($"warm-up: {exception.Message}");
     }
