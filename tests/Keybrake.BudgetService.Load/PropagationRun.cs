@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Keybrake.Client.TestUtilities.Revocation;
 
 namespace Keybrake.BudgetService.Load;
