@@ -9,8 +9,8 @@ internal sealed class GuardPassage
     /// <summary>When the call entered the guard (<see cref="Stopwatch.GetTimestamp"/>).</summary>
     public long Started { get; set; }
 
-    /// <summary>Whether the guard let it through to the vendor.</summary>
-    public bool Forwarded { get; set; }
+    /// <summary>When the guard let it through to the vendor (0: it did not): the guard had decided by then.</summary>
+    public long Forwarded { get; set; }
 }
 
 /// <summary>
@@ -39,12 +39,12 @@ internal sealed class GuardEntryTimer(RevocationTracker tracker, AsyncLocal<Guar
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
         {
             // The stub did not answer; what counts here is whether the guard had let the call through.
-            tracker.Record(kind, passage.Started, passage.Forwarded ? null : "no_answer", failed: true);
+            tracker.Record(kind, passage.Started, passage.Forwarded, passage.Forwarded != 0 ? null : "no_answer", failed: true);
             throw;
         }
 
         var denial = response.Headers.TryGetValues(DecisionHeader, out var reasons) ? reasons.FirstOrDefault() : null;
-        tracker.Record(kind, passage.Started, denial, failed: false);
+        tracker.Record(kind, passage.Started, passage.Forwarded, denial, failed: false);
         return response;
     }
 }
@@ -57,6 +57,7 @@ internal sealed class GuardEntryTimer(RevocationTracker tracker, AsyncLocal<Guar
 internal sealed class VendorSendTimer(AsyncLocal<GuardPassage?> current) : DelegatingHandler
 {
     public const string StartedHeader = "X-Agent-Call-Started";
+    public const string ForwardedHeader = "X-Agent-Call-Forwarded";
     public const string ProcessHeader = "X-Agent-Process";
 
     private static readonly string s_process = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
@@ -65,8 +66,9 @@ internal sealed class VendorSendTimer(AsyncLocal<GuardPassage?> current) : Deleg
     {
         if (current.Value is { } passage)
         {
-            passage.Forwarded = true;
+            passage.Forwarded = Stopwatch.GetTimestamp();
             request.Headers.TryAddWithoutValidation(StartedHeader, passage.Started.ToString(CultureInfo.InvariantCulture));
+            request.Headers.TryAddWithoutValidation(ForwardedHeader, passage.Forwarded.ToString(CultureInfo.InvariantCulture));
             request.Headers.TryAddWithoutValidation(ProcessHeader, s_process);
         }
 

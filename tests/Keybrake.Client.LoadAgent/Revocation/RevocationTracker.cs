@@ -30,12 +30,15 @@ internal enum CallKind
 /// the guard's answer came back (<c>returned</c>). The point of a revocation in this process is the return of the
 /// first read denied <c>key_revoked</c> (a read is denied only by the process's own copy of the key's state, which
 /// the event stream updates): by then the process had applied it. From then on the process's copy says revoked
-/// until a restoration arrives, so a call that <em>started</em> after the point and was allowed is a call decided
-/// after the point: a violation, unless the operator had begun restoring the key by the time it started. Calls
-/// that started before the point and came back allowed after it were decided earlier (in flight): they are counted,
-/// not violations. The rule never blames a call that could have been decided before the point, and catches every
-/// allowed call whose whole passage through the guard came after it; the few microseconds between the first
-/// denial's decision and its return are the only blind spot.
+/// until a restoration arrives. So a call that <em>started</em> after the point (decided after it) and was
+/// <em>forwarded</em> to the vendor before the operator began restoring the key (decided before the restoration
+/// could count) is a violation. Calls that started before the point and came back allowed after it were decided
+/// earlier (in flight): counted, not violations. Calls that started after the point but were forwarded only after
+/// the restoration began (a thread descheduled between entering the guard and its check, on a busy machine) may
+/// have been decided either side of the restoration: counted apart, not violations. The rule never blames a call
+/// that could have been decided legitimately, and catches every allowed call whose whole passage through the guard
+/// lay between the point and the restoration; the few microseconds between the first denial's decision and its
+/// return are the only blind spot.
 /// </para>
 /// <para>
 /// The return stamp is taken under the lock, so records are handled in the order of their return stamps: a call
@@ -69,9 +72,10 @@ internal sealed class RevocationTracker(TextWriter output)
     /// <summary>The guard's answer to one call came back.</summary>
     /// <param name="kind">A read or a charge.</param>
     /// <param name="started">When the call entered the guard.</param>
+    /// <param name="forwarded">When the guard let it through to the vendor; 0 when it did not.</param>
     /// <param name="denial">The guard's reason code, or <see langword="null"/> when it let the call through.</param>
     /// <param name="failed">The call went through but the stand-in did not answer it properly.</param>
-    public void Record(CallKind kind, long started, string? denial, bool failed)
+    public void Record(CallKind kind, long started, long forwarded, string? denial, bool failed)
     {
         lock (_lock)
         {
@@ -89,7 +93,7 @@ internal sealed class RevocationTracker(TextWriter output)
 
             if (denial is null)
             {
-                Allowed(kind, started, returned);
+                Allowed(kind, started, forwarded, returned);
             }
             else if (!failed)
             {
@@ -115,7 +119,11 @@ internal sealed class RevocationTracker(TextWriter output)
 
             var epoch = _epochs[number - 1];
             epoch.RestoreStarted = timestamp;
-            epoch.AllowedAfterPoint += epoch.Unclassified.Count(started => started < timestamp);
+            foreach (var forwarded in epoch.Unclassified)
+            {
+                Classify(epoch, forwarded);
+            }
+
             epoch.Unclassified.Clear();
         }
     }
@@ -143,6 +151,7 @@ internal sealed class RevocationTracker(TextWriter output)
 
                         // Never told of a restoration: every allowed call after the point is one too many.
                         e.AllowedAfterPoint + e.Unclassified.Count,
+                        e.AllowedAcrossRestore,
                         e.EarliestAllowedStartedAfter,
                         e.RestoredReturned))]),
                 JsonSerializerOptions.Web);
@@ -151,7 +160,19 @@ internal sealed class RevocationTracker(TextWriter output)
 
     private static void Count(Dictionary<string, int> counts, string what) => counts[what] = counts.GetValueOrDefault(what) + 1;
 
-    private void Allowed(CallKind kind, long started, long returned)
+    private static void Classify(Epoch epoch, long forwarded)
+    {
+        if (forwarded < epoch.RestoreStarted)
+        {
+            epoch.AllowedAfterPoint++;
+        }
+        else
+        {
+            epoch.AllowedAcrossRestore++;
+        }
+    }
+
+    private void Allowed(CallKind kind, long started, long forwarded, long returned)
     {
         if (kind == CallKind.Read)
         {
@@ -190,13 +211,13 @@ internal sealed class RevocationTracker(TextWriter output)
             }
 
             before.EarliestAllowedStartedAfter = Math.Min(before.EarliestAllowedStartedAfter ?? long.MaxValue, started);
-            if (before.RestoreStarted is { } restoring)
+            if (before.RestoreStarted is not null)
             {
-                before.AllowedAfterPoint += started < restoring ? 1 : 0;
+                Classify(before, forwarded);
             }
             else
             {
-                before.Unclassified.Add(started); // until the coordinator says when it began restoring
+                before.Unclassified.Add(forwarded); // until the coordinator says when it began restoring
             }
         }
 
@@ -247,11 +268,13 @@ internal sealed class RevocationTracker(TextWriter output)
 
         public int AllowedAfterPoint { get; set; }
 
+        public int AllowedAcrossRestore { get; set; }
+
         public long? EarliestAllowedStartedAfter { get; set; }
 
         public long? RestoredReturned { get; set; }
 
-        /// <summary>Starts of calls allowed after the point, before the coordinator said when it began restoring.</summary>
+        /// <summary>When calls allowed after the point were forwarded, before the coordinator said when it began restoring.</summary>
         public List<long> Unclassified { get; } = [];
     }
 }
@@ -270,8 +293,9 @@ internal sealed record RevocationSummary(
 /// One revocation as the process saw it (stamps are <see cref="Stopwatch.GetTimestamp"/>): the first read denied
 /// <c>key_revoked</c> (its start, and its return, which is the point), the denials after it, the latest start of
 /// an allowed call that started before the point and how many of those came back after it (in flight), when the
-/// operator began restoring, how many calls were allowed that started after the point and before that (must be
-/// 0), the earliest start of any allowed call after the point, and when the first of those came back.
+/// operator began restoring, how many calls were allowed that started after the point and were forwarded before
+/// that (must be 0), how many started after the point and were forwarded after the restoration began (either
+/// side), the earliest start of any allowed call after the point, and when the first of those came back.
 /// </summary>
 internal sealed record RevocationEpoch(
     int Number,
@@ -282,5 +306,6 @@ internal sealed record RevocationEpoch(
     int AllowedInFlight,
     long? RestoreStarted,
     int AllowedAfterPoint,
+    int AllowedAcrossRestore,
     long? EarliestAllowedStartedAfter,
     long? RestoredReturned);

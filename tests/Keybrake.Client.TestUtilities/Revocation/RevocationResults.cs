@@ -52,7 +52,9 @@ public sealed record AgentRevocationSummary(
 /// <summary>
 /// One revocation as an agent saw it: the point is <see cref="DenialReturned"/>, the return of its first read denied
 /// <c>key_revoked</c>. <see cref="AllowedAfterPoint"/> counts calls allowed that entered the guard after the point
-/// and before the operator began restoring the key (<see cref="RestoreStarted"/>): it must be 0.
+/// and were forwarded to the vendor before the operator began restoring the key (<see cref="RestoreStarted"/>): it
+/// must be 0. <see cref="AllowedAcrossRestore"/> counts those forwarded after the restoration began, which may have
+/// been decided either side of it.
 /// <see cref="AllowedInFlight"/> counts calls that entered before the point and came back allowed after it.
 /// </summary>
 public sealed record RevocationSeen(
@@ -64,5 +66,6 @@ public sealed record RevocationSeen(
     int AllowedInFlight,
     long? RestoreStarted,
     int AllowedAfterPoint,
+    int AllowedAcrossRestore,
     long? EarliestAllowedStartedAfter,
     long? RestoredReturned);

@@ -105,9 +105,9 @@ public sealed class RevocationTrials : IAsyncDisposable
 
     /// <summary>
     /// Requests the stand-in received from a call the guard let through after it should not have: a read or a charge
-    /// that entered the guard after its process's point and before the restoration began, or a charge that entered
-    /// it after the revoke call had returned (the service had the revocation then, and Authorize checks it) and
-    /// before the restoration began. Only meaningful with the stand-in's whole log (no <see cref="RevocationTrialOptions.StubLogLimit"/>).
+    /// that entered the guard after its process's point and was forwarded before the restoration began, or a charge
+    /// that entered it after the revoke call had returned (the service had the revocation then, and Authorize checks
+    /// it) and was forwarded before the restoration began. Only meaningful with the stand-in's whole log (no <see cref="RevocationTrialOptions.StubLogLimit"/>).
     /// </summary>
     /// <returns>The requests labelled by an agent (the ones checked), and the late ones.</returns>
     public (int Checked, IReadOnlyList<string> Late) StubRequestsAfterThePoint(IReadOnlyList<RevocationTrial> trials, IReadOnlyList<AgentRevocationSummary> summaries)
@@ -121,6 +121,7 @@ public sealed class RevocationTrials : IAsyncDisposable
             if (headers is null
                 || !headers.TryGetValue("X-Agent-Process", out var pid) || !int.TryParse(pid.FirstOrDefault(), CultureInfo.InvariantCulture, out var processId)
                 || !headers.TryGetValue("X-Agent-Call-Started", out var stamp) || !long.TryParse(stamp.FirstOrDefault(), CultureInfo.InvariantCulture, out var started)
+                || !headers.TryGetValue("X-Agent-Call-Forwarded", out var sent) || !long.TryParse(sent.FirstOrDefault(), CultureInfo.InvariantCulture, out var forwarded)
                 || !byProcess.TryGetValue(processId, out var summary))
             {
                 continue;
@@ -128,14 +129,14 @@ public sealed class RevocationTrials : IAsyncDisposable
 
             labelled++;
 
-            var request = $"{entry.RequestMessage.Method} {entry.RequestMessage.Path} from agent {summary.Process}, entered the guard at {started}";
-            if (summary.Revocations.LastOrDefault(r => r.DenialReturned < started) is { } seen && (seen.RestoreStarted is not { } restoring || started < restoring))
+            var request = $"{entry.RequestMessage.Method} {entry.RequestMessage.Path} from agent {summary.Process}, entered the guard at {started}, forwarded at {forwarded}";
+            if (summary.Revocations.LastOrDefault(r => r.DenialReturned < started) is { } seen && (seen.RestoreStarted is not { } restoring || forwarded < restoring))
             {
                 late.Add($"{request}: after its point {seen.DenialReturned} of revocation {seen.Number}");
             }
 
             if (entry.RequestMessage.Method == "POST"
-                && trials.FirstOrDefault(t => t.RevokeReturned < started && started < t.RestoreStarted) is { } trial)
+                && trials.FirstOrDefault(t => t.RevokeReturned < started && forwarded < t.RestoreStarted) is { } trial)
             {
                 late.Add($"{request}: a charge after revocation {trial.Number} returned at {trial.RevokeReturned}");
             }
