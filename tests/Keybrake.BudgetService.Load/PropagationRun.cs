@@ -69,7 +69,7 @@ internal static class PropagationRun
         var p99 = propagation.Percentile(99) / 1000;
         Report.Line("Goals:");
         Report.Verdict($"propagation p99 <= {MaxP99Milliseconds:0} ms", $"{p99:0.0} ms over {propagation.Count} trials", p99 <= MaxP99Milliseconds);
-        Report.Verdict("no call allowed after the point", $"{allowedAfter} allowed (besides: {inFlight} decided before the point that came back after it, in flight; {across} that entered the guard after the point and were forwarded after the restoration began)", allowedAfter == 0);
+        Report.Verdict("no call allowed after the point", $"{allowedAfter} allowed (besides: {inFlight} decided before the point that came back after it, in flight; {across} that entered the guard between the point and the restoration and were forwarded after it began)", allowedAfter == 0);
         Report.Line();
         Report.LoadAtEnd();
         return allowedAfter == 0 ? 0 : 1;

@@ -119,9 +119,9 @@ internal sealed class RevocationTracker(TextWriter output)
 
             var epoch = _epochs[number - 1];
             epoch.RestoreStarted = timestamp;
-            foreach (var forwarded in epoch.Unclassified)
+            foreach (var (started, forwarded) in epoch.Unclassified)
             {
-                Classify(epoch, forwarded);
+                Classify(epoch, started, forwarded);
             }
 
             epoch.Unclassified.Clear();
@@ -160,13 +160,13 @@ internal sealed class RevocationTracker(TextWriter output)
 
     private static void Count(Dictionary<string, int> counts, string what) => counts[what] = counts.GetValueOrDefault(what) + 1;
 
-    private static void Classify(Epoch epoch, long forwarded)
+    private static void Classify(Epoch epoch, long started, long forwarded)
     {
         if (forwarded < epoch.RestoreStarted)
         {
             epoch.AllowedAfterPoint++;
         }
-        else
+        else if (started < epoch.RestoreStarted)
         {
             epoch.AllowedAcrossRestore++;
         }
@@ -213,11 +213,11 @@ internal sealed class RevocationTracker(TextWriter output)
             before.EarliestAllowedStartedAfter = Math.Min(before.EarliestAllowedStartedAfter ?? long.MaxValue, started);
             if (before.RestoreStarted is not null)
             {
-                Classify(before, forwarded);
+                Classify(before, started, forwarded);
             }
             else
             {
-                before.Unclassified.Add(forwarded); // until the coordinator says when it began restoring
+                before.Unclassified.Add((started, forwarded)); // until the coordinator says when it began restoring
             }
         }
 
@@ -275,7 +275,7 @@ internal sealed class RevocationTracker(TextWriter output)
         public long? RestoredReturned { get; set; }
 
         /// <summary>When calls allowed after the point were forwarded, before the coordinator said when it began restoring.</summary>
-        public List<long> Unclassified { get; } = [];
+        public List<(long Started, long Forwarded)> Unclassified { get; } = [];
     }
 }
 
@@ -294,8 +294,8 @@ internal sealed record RevocationSummary(
 /// <c>key_revoked</c> (its start, and its return, which is the point), the denials after it, the latest start of
 /// an allowed call that started before the point and how many of those came back after it (in flight), when the
 /// operator began restoring, how many calls were allowed that started after the point and were forwarded before
-/// that (must be 0), how many started after the point and were forwarded after the restoration began (either
-/// side), the earliest start of any allowed call after the point, and when the first of those came back.
+/// that (must be 0), how many started after the point and before the restoration began but were forwarded after
+/// it began (either side), the earliest start of any allowed call after the point, and when the first of those came back.
 /// </summary>
 internal sealed record RevocationEpoch(
     int Number,
