@@ -7,6 +7,8 @@ using Keybrake.BudgetService.Load;
 //
 //   latency     [--warmup 2000] [--calls 20000]
 //   throughput  [--callers 64] [--warmup-seconds 3] [--seconds 20] [--raw-seconds 10]
+//   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N]
+//     (the service as its own process, agents as processes: see PropagationRun.cs)
 
 const string Usage = """
     Usage: Keybrake.BudgetService.Load <mode> [options]
@@ -21,7 +23,16 @@ const string Usage = """
                    --seconds S          measured, against the service (default 20)
                    --raw-seconds S      measured, the raw SQLite loop (default 10)
 
-    Every warm-up goes on past its minimum until the JIT has settled (three one-second steps in a row with
+      propagation  Agent processes read through the guard in central mode without end; the key is revoked through
+                   the admin API and restored, again and again. Time from the revoke call returning to the last
+                   process's first denial, and every call allowed after a process's first denial counted.
+                   --processes N        agent processes (default 8)
+                   --trials N           measured revocations (default 100)
+                   --tasks N            calling tasks per agent (default 2)
+                   --warmup-trials N    revocations before the measured ones (default 5)
+                   --charge-every N     every N-th call of a task is a small charge (default: reads only)
+
+    The latency and throughput warm-ups go on past its minimum until the JIT has settled (three one-second steps in a row with
     under 1% of the time spent compiling), for at most 60 s; the output says how long it took and what the
     JIT did during the measurement.
     """;
@@ -36,6 +47,7 @@ string[] known = args[0] switch
 {
     "latency" => ["warmup", "calls"],
     "throughput" => ["callers", "warmup-seconds", "seconds", "raw-seconds"],
+    "propagation" => ["processes", "trials", "tasks", "warmup-trials", "charge-every"],
     _ => [],
 };
 
@@ -63,6 +75,8 @@ switch (args[0])
             TimeSpan.FromSeconds(Option("warmup-seconds", 3)),
             TimeSpan.FromSeconds(Option("seconds", 20)),
             TimeSpan.FromSeconds(Option("raw-seconds", 10)));
+    case "propagation":
+        return await PropagationRun.RunAsync(Option("processes", 8), Option("trials", 100), Option("tasks", 2), Option("warmup-trials", 5), Option("charge-every", 0));
     default:
         Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
         Console.Error.WriteLine(Usage);

@@ -8,7 +8,10 @@ internal sealed record AgentArguments
 {
     public const string Usage =
         """
-        Keybrake.Client.LoadAgent: Stripe charges through the guard in central mode, then one JSON summary line on stdout.
+        Keybrake.Client.LoadAgent: Stripe calls through the guard in central mode, then one JSON summary line on stdout.
+          --mode <charges|revocation>  charges: charge until done (the default). revocation: reads (and, with
+                                    --charge-every, charges) until stdin says "stop" or closes, printing each
+                                    revocation and restoration it sees (see Revocation/RevocationTracker.cs)
           --service <uri>           the budget service (required)
           --stripe <url>            Stripe's API base, such as a stub (required)
           --key-id <id>             the key id, as the service knows it (required)
@@ -25,8 +28,13 @@ internal sealed record AgentArguments
           --seed <n>                seeds the amounts (default 0)
           --call-timeout-ms <n>     the deadline of each call to the budget service (default: the guard's)
           --log-level <level>       the least level logged to stderr (default Error)
+          --charge-every <n>        revocation mode: every n-th call of a task is a charge, the rest reads (default 0: reads only)
+          --pause-ms <n>            revocation mode: how long a task waits after an allowed call (default 0)
           --wait-for-go             print "ready" once set up, then wait for a line on stdin before charging
         """;
+
+    /// <summary>Whether the agent charges until done, or calls until stopped while keys are revoked and restored.</summary>
+    public AgentMode Mode { get; init; } = AgentMode.Charges;
 
     public required Uri Service { get; init; }
 
@@ -66,6 +74,12 @@ internal sealed record AgentArguments
 
     public bool WaitForGo { get; init; }
 
+    /// <summary>In revocation mode, every n-th call of a task is a charge; 0 for reads only.</summary>
+    public int ChargeEvery { get; init; }
+
+    /// <summary>In revocation mode, how long a task waits after an allowed call.</summary>
+    public TimeSpan Pause { get; init; }
+
     public static AgentArguments Parse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -93,6 +107,12 @@ internal sealed record AgentArguments
         var charges = Optional("charges") ?? "until-denied";
         var parsed = new AgentArguments
         {
+            Mode = Optional("mode") switch
+            {
+                null or "charges" => AgentMode.Charges,
+                "revocation" => AgentMode.Revocation,
+                var other => throw new ArgumentException($"--mode must be charges or revocation, not '{other}'"),
+            },
             Service = new Uri(Required("service")),
             Stripe = Required("stripe"),
             KeyId = Required("key-id"),
@@ -111,6 +131,8 @@ internal sealed record AgentArguments
             CallTimeout = Optional("call-timeout-ms") is { } timeout ? TimeSpan.FromMilliseconds(int.Parse(timeout, CultureInfo.InvariantCulture)) : null,
             LogLevel = Enum.Parse<LogLevel>(Optional("log-level") ?? nameof(LogLevel.Error), ignoreCase: true),
             WaitForGo = waitForGo,
+            ChargeEvery = Int("charge-every", 0),
+            Pause = TimeSpan.FromMilliseconds(Int("pause-ms", 0)),
         };
 
         if (values.Count > 0)
@@ -123,6 +145,21 @@ internal sealed record AgentArguments
             throw new ArgumentException("--tasks must be at least 1, and 50 <= --min-cents <= --max-cents (Stripe's minimum charge is 50 cents)");
         }
 
+        if (parsed.ChargeEvery < 0 || parsed.Pause < TimeSpan.Zero || parsed.PauseAfterDenial < TimeSpan.Zero)
+        {
+            throw new ArgumentException("--charge-every, --pause-ms and --pause-after-denial-ms cannot be negative");
+        }
+
         return parsed;
     }
+}
+
+/// <summary>What the agent does once it is set up.</summary>
+internal enum AgentMode
+{
+    /// <summary>Concurrent tasks charge until their count is done or they are denied.</summary>
+    Charges,
+
+    /// <summary>Concurrent tasks call until told to stop, while an operator revokes and restores the key.</summary>
+    Revocation,
 }

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Keybrake.Client;
 using Keybrake.Client.LoadAgent;
+using Keybrake.Client.LoadAgent.Revocation;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Logging;
 using Stripe;
 
@@ -9,6 +11,7 @@ using Stripe;
 // the real Stripe.net client, guarded by Keybrake in central mode. It prints one JSON summary line on stdout
 // (after "ready" with --wait-for-go), disposes its services (which flushes settlements and the audit outbox),
 // and exits 0; 2 for bad arguments, 3 when standard input closes before the go. Before charging it makes one read through the guard, counted as a warm-up.
+// With --mode revocation it calls until told to stop and reports what it saw of revocations (Revocation/RevocationRun.cs).
 AgentArguments arguments;
 try
 {
@@ -46,14 +49,39 @@ services.AddKeybrake(options =>
     {
         options.BrakeKey = arguments.BrakeKey;
         options.ApiBase = arguments.Stripe;
+        if (arguments.Mode == AgentMode.Revocation)
+        {
+            options.MaxNetworkRetries = 0; // one pass through the guard per call, so each call is timed once
+        }
     });
+
+RevocationTracker? tracker = null;
+if (arguments.Mode == AgentMode.Revocation)
+{
+    // Timers on both sides of the guard: in front, every call and the guard's answer; behind, the calls it let through.
+    var revocations = new RevocationTracker(Console.Out);
+    var passage = new AsyncLocal<GuardPassage?>();
+    services.Configure<HttpClientFactoryOptions>(KeybrakeStripeBuilderExtensions.HttpClientName, options => options.HttpMessageHandlerBuilderActions.Add(handlers =>
+    {
+        handlers.AdditionalHandlers.Insert(0, new GuardEntryTimer(revocations, passage));
+        handlers.PrimaryHandler = new VendorSendTimer(passage) { InnerHandler = handlers.PrimaryHandler };
+    }));
+    tracker = revocations;
+}
 
 var summary = new AgentSummary();
 await using (var provider = services.BuildServiceProvider())
 {
     var stripe = provider.GetRequiredService<StripeClient>();
-    await WarmUpAsync(provider, stripe, arguments.KeyId, summary);
-    if (arguments.WaitForGo)
+    await WarmUpAsync(stripe, summary);
+    if (tracker is not null)
+    {
+        if (await RevocationRun.RunAsync(provider, stripe, arguments, tracker) is var code and not 0)
+        {
+            return code;
+        }
+    }
+    else if (arguments.WaitForGo)
     {
         Console.WriteLine("ready");
         if (await Console.In.ReadLineAsync() is null)
@@ -62,27 +90,32 @@ await using (var provider = services.BuildServiceProvider())
         }
     }
 
-    using (arguments.RunId is { } runId ? KeybrakeRun.Begin(runId) : default)
+    if (tracker is null)
     {
-        var tasks = Enumerable.Range(0, arguments.Tasks).Select(task => Task.Run(() => ChargeAsync(stripe, arguments, task, summary)));
-        await Task.WhenAll(tasks);
+        using (arguments.RunId is { } runId ? KeybrakeRun.Begin(runId) : default)
+        {
+            var tasks = Enumerable.Range(0, arguments.Tasks).Select(task => Task.Run(() => ChargeAsync(stripe, arguments, task, summary)));
+            await Task.WhenAll(tasks);
+        }
     }
 }
 
-Console.WriteLine(summary.ToJson(arguments.RunId));
+// After the services are disposed: settlements and audit records are with the service by the time this is read.
+Console.WriteLine(tracker?.ToJson() ?? summary.ToJson(arguments.RunId));
 return 0;
 
-// A call to the service and a read through the guard (outside any run) before the charges, so that connections
-// are up and most of the code is compiled when the agents start charging together.
-static async Task WarmUpAsync(IServiceProvider provider, StripeClient stripe, string keyId, AgentSummary summary)
+// A read through the guard (outside any run) before the charges, so that connections are up (the read asks the
+// service for the key's state and policy, and opens the key event stream) and most of the code is compiled when
+// the agents start together. (It used to begin with an admin call, which the service now refuses without the
+// admin token: the read never ran.)
+static async Task WarmUpAsync(StripeClient stripe, AgentSummary summary)
 {
     try
     {
-        await provider.GetRequiredService<IKeybrakeAdmin>().GetDailySpendAsync(keyId);
         await new CustomerService(stripe).GetAsync("cus_warm_up");
         summary.WarmedUp();
     }
-    catch (Exception exception) when (exception is ArgumentException or Grpc.Core.RpcException or StripeException or HttpRequestException)
+    catch (Exception exception) when (exception is StripeException or HttpRequestException)
     {
         await Console.Error.WriteLineAsync($"warm-up: {exception.Message}");
     }

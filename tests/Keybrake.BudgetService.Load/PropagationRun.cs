@@ -1,0 +1,82 @@
+using Keybrake.Client.TestUtilities.Revocation;
+
+namespace Keybrake.BudgetService.Load;
+
+/// <summary>
+/// Revocation propagation across processes (<see cref="RevocationTrials"/>): K agent processes read through the
+/// guard in central mode without end; each trial revokes the key through the admin API and times from the revoke
+/// call returning to the last process's first denial, then restores it and waits for every process to be allowed
+/// again. The budget service runs as its own process; this one hosts the Stripe stand-in and coordinates.
+/// </summary>
+internal static class PropagationRun
+{
+    private const double MaxP99Milliseconds = 100;
+
+    public static async Task<int> RunAsync(int processes, int trials, int tasks, int warmupTrials, int chargeEvery)
+    {
+        Report.Title("Revocation propagation across processes");
+        Report.Machine($"propagation --processes {processes} --trials {trials} --tasks {tasks} --warmup-trials {warmupTrials}{(chargeEvery > 0 ? $" --charge-every {chargeEvery}" : "")}");
+
+        // The stand-in's log would grow by every allowed call of every agent, and this process's collections with it:
+        // the run keeps only the last requests, and checks calls against the points from the agents' own stamps.
+        var options = new RevocationTrialOptions { Processes = processes, TasksPerProcess = tasks, ChargeEvery = chargeEvery, StubLogLimit = 1_000 };
+        await using var run = await RevocationTrials.StartAsync(options);
+        Report.Line($"{processes} agent processes of {tasks} tasks each, reading{(chargeEvery > 0 ? $" (a charge every {chargeEvery} calls)" : "")} with a {options.PauseAfterAllowed.TotalMilliseconds:0} ms pause after each allowed call "
+            + $"and {options.PauseAfterDenial.TotalMilliseconds:0} ms after each denial; the key stays revoked {options.RevokedFor.TotalMilliseconds:0} ms after the last first denial, "
+            + $"then restored {options.AllowedFor.TotalMilliseconds:0}-{2 * options.AllowedFor.TotalMilliseconds:0} ms.");
+
+        for (var number = 1; number <= warmupTrials; number++)
+        {
+            await run.RunTrialAsync(number);
+        }
+
+        var measured = new List<RevocationTrial>(trials);
+        for (var number = warmupTrials + 1; number <= warmupTrials + trials; number++)
+        {
+            measured.Add(await run.RunTrialAsync(number));
+            if (measured.Count % 10 == 0)
+            {
+                Console.Error.WriteLine($"{measured.Count}/{trials} trials");
+            }
+        }
+
+        var summaries = await run.StopAgentsAsync();
+        var measuredNumbers = measured.Select(t => t.Number).ToHashSet();
+        var seen = summaries.SelectMany(s => s.Revocations).ToList();
+        var allowedAfter = seen.Sum(r => r.AllowedAfterPoint);
+        var across = seen.Sum(r => r.AllowedAcrossRestore);
+        var inFlight = seen.Where(r => measuredNumbers.Contains(r.Number)).Sum(r => r.AllowedInFlight);
+        var firstDenials = measured.SelectMany(t => t.FirstDenials.Select(d => d.Returned - t.RevokeReturned));
+
+        Report.Line($"Warm-up: {warmupTrials} trials, not counted. Calls in all: {Report.Number(summaries.Sum(s => s.Calls))}, of which allowed "
+            + $"{Report.Number(summaries.Sum(s => s.AllowedReads + s.AllowedCharges))}, denied key_revoked {Report.Number(summaries.Sum(s => s.DeniedFor("key_revoked")))}, "
+            + $"other denials {Report.Number(summaries.Sum(s => s.Denied.Where(d => d.Key != "key_revoked").Sum(d => d.Value)))}, errors {Report.Number(summaries.Sum(s => s.Errors.Values.Sum()))}.");
+        Report.Line();
+
+        var propagation = new Latencies(measured.Select(t => t.FirstDenials.Max(d => d.Returned) - t.RevokeReturned));
+        var fromCall = new Latencies(measured.Select(t => t.FirstDenials.Max(d => d.Returned) - t.RevokeCalled));
+        var revokeCall = new Latencies(measured.Select(t => t.RevokeReturned - t.RevokeCalled));
+        var each = new Latencies(firstDenials);
+        Report.Table(
+            ["Measured (ms)", "n", "p50", "p90", "p99", "max", "mean"],
+            [
+                Row("Propagation: revoke call returned -> last process's first denial", propagation),
+                Row("Revoke call made -> last process's first denial", fromCall),
+                Row("Revoke call made -> returned", revokeCall),
+                Row("Revoke call returned -> each process's first denial", each),
+            ]);
+
+        var p99 = propagation.Percentile(99) / 1000;
+        Report.Line("Goals:");
+        Report.Verdict($"propagation p99 <= {MaxP99Milliseconds:0} ms", $"{p99:0.0} ms over {propagation.Count} trials", p99 <= MaxP99Milliseconds);
+        Report.Verdict("no call allowed after the point", $"{allowedAfter} allowed (besides: {inFlight} decided before the point that came back after it, in flight; {across} that entered the guard between the point and the restoration and were forwarded after it began)", allowedAfter == 0);
+        Report.Line();
+        Report.LoadAtEnd();
+        return allowedAfter == 0 ? 0 : 1;
+    }
+
+    private static string[] Row(string name, Latencies latencies) =>
+        [name, Report.Number(latencies.Count), Ms(latencies.Percentile(50)), Ms(latencies.Percentile(90)), Ms(latencies.Percentile(99)), Ms(latencies.Max), Ms(latencies.Mean)];
+
+    private static string Ms(double microseconds) => Report.Number(microseconds / 1000, "0.0");
+}

@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Stripe;
+using Keybrake.Protocol;
+
+namespace Keybrake.Client.TestUtilities.Revocation;
+
+/// <summary>
+/// Revocation across processes, for the test and the load harness: a Stripe stand-in, the real budget service,
+/// and K agent processes reading (and charging) through the guard in central mode without pause. Each trial
+/// revokes the key through the admin API, waits for every agent's first denial, then restores it and waits for
+/// every agent to be allowed again. See <see cref="RevocationTrial"/> and <see cref="AgentRevocationSummary"/>
+/// for what is measured, and the agent's RevocationTracker for the rule on calls allowed after the point.
+/// </summary>
+/// <remarks>
+/// The budget service runs as its own process (<see cref="BudgetServiceProcess"/>), not in this one: this process
+/// hosts the stand-in, which answers every allowed call of every agent and allocates for each, and its garbage
+/// collections would stall a service living here, so the push would wait for the harness. On its own, the service
+/// has its own collector and threads, as it does in production. Every stamp is <see cref="Stopwatch.GetTimestamp"/>,
+/// which on Linux is <c>CLOCK_MONOTONIC</c>: the agents' stamps and this process's compare as they are.
+/// </remarks>
+public sealed class RevocationTrials : IAsyncDisposable
+{
+    public const string KeyId = "revocation-agent";
+    public const string BrakeKey = "vault_key_test_revocation_agent_0001";
+
+    private readonly RevocationTrialOptions _options;
+    private readonly string _folder;
+    private readonly List<RevocationAgent> _agents = [];
+    private readonly Random _random;
+    private GrpcChannel? _channel;
+    private BudgetAdmin.BudgetAdminClient? _admin;
+
+    private RevocationTrials(RevocationTrialOptions options, StripeStub stub, string folder)
+    {
+        _options = options;
+        Stub = stub;
+        _folder = folder;
+        _random = new Random(options.Seed);
+    }
+
+    public StripeStub Stub { get; }
+
+    public BudgetServiceProcess Service { get; private set; } = null!;
+
+    /// <summary>The agents' OS process ids, by index.</summary>
+    public IReadOnlyList<int> ProcessIds => [.. _agents.Select(a => a.ProcessId)];
+
+    /// <summary>The agents' audit outbox files, by index.</summary>
+    public IReadOnlyList<string> Outboxes => [.. _agents.Select(a => a.OutboxPath)];
+
+    /// <summary>Starts the stand-in, the service and the agents, and waits until every agent is calling and allowed.</summary>
+    public static async Task<RevocationTrials> StartAsync(RevocationTrialOptions options)
+    {
+        var stub = StripeStub.Start();
+        if (options.StubLogLimit is { } limit)
+        {
+            stub.Server.SetMaxRequestLogCount(limit);
+        }
+
+        var trials = new RevocationTrials(options, stub, Directory.CreateTempSubdirectory("keybrake-revocation-").FullName);
+        try
+        {
+            await trials.StartAsync();
+        }
+        catch
+        {
+            await trials.DisposeAsync();
+            throw;
+        }
+
+        return trials;
+    }
+
+    /// <summary>One trial: revoke, every agent denied, restore, every agent allowed again.</summary>
+    public async Task<RevocationTrial> RunTrialAsync(int number)
+    {
+        // A random moment, so that no trial lines up with the stream's heartbeat or a timer in the agents.
+        await Task.Delay(_options.AllowedFor + (_options.AllowedFor * _random.NextDouble()));
+
+        var called = Stopwatch.GetTimestamp();
+        await Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId }, AdminHeaders());
+        var returned = Stopwatch.GetTimestamp();
+        var denials = await Task.WhenAll(_agents.Select(a => a.ExpectAsync("revoked", number, _options.TransitionTimeout)));
+
+        await Task.Delay(_options.RevokedFor);
+
+        // The agents hear when the restoration began before it begins, so the time they get is never late.
+        var restoring = Stopwatch.GetTimestamp();
+        await Task.WhenAll(_agents.Select(a => a.RestoringAsync(number, restoring)));
+        await Admin.RestoreKeyAsync(new KeyActionRequest { KeyId = KeyId }, AdminHeaders());
+        var restored = Stopwatch.GetTimestamp();
+        var allowed = await Task.WhenAll(_agents.Select(a => a.ExpectAsync("allowed", number, _options.TransitionTimeout)));
+        return new RevocationTrial(number, called, returned, denials, restoring, restored, allowed);
+    }
+
+    /// <summary>Stops every agent and returns their summaries, by index. Their outboxes are shipped by then.</summary>
+    public async Task<IReadOnlyList<AgentRevocationSummary>> StopAgentsAsync()
+    {
+        return await Task.WhenAll(_agents.Select(a => a.StopAsync()));
+    }
+
+    /// <summary>
+    /// Requests the stand-in received from a call the guard let through after it should not have: a read or a charge
+    /// that entered the guard after its process's point and was forwarded before the restoration began, or a charge
+    /// that entered it after the revoke call had returned (the service had the revocation then, and Authorize checks
+    /// it) and was forwarded before the restoration began. Only meaningful with the stand-in's whole log (no <see cref="RevocationTrialOptions.StubLogLimit"/>).
+    /// </summary>
+    /// <returns>The requests labelled by an agent (the ones checked), and the late ones.</returns>
+    public (int Checked, IReadOnlyList<string> Late) StubRequestsAfterThePoint(IReadOnlyList<RevocationTrial> trials, IReadOnlyList<AgentRevocationSummary> summaries)
+    {
+        var byProcess = summaries.ToDictionary(s => s.ProcessId);
+        var late = new List<string>();
+        var labelled = 0;
+        foreach (var entry in Stub.Server.LogEntries)
+        {
+            var headers = entry.RequestMessage.Headers;
+            if (headers is null
+                || !headers.TryGetValue("X-Agent-Process", out var pid) || !int.TryParse(pid.FirstOrDefault(), CultureInfo.InvariantCulture, out var processId)
+                || !headers.TryGetValue("X-Agent-Call-Started", out var stamp) || !long.TryParse(stamp.FirstOrDefault(), CultureInfo.InvariantCulture, out var started)
+                || !headers.TryGetValue("X-Agent-Call-Forwarded", out var sent) || !long.TryParse(sent.FirstOrDefault(), CultureInfo.InvariantCulture, out var forwarded)
+                || !byProcess.TryGetValue(processId, out var summary))
+            {
+                continue;
+            }
+
+            labelled++;
+
+            var request = $"{entry.RequestMessage.Method} {entry.RequestMessage.Path} from agent {summary.Process}, entered the guard at {started}, forwarded at {forwarded}";
+            if (summary.Revocations.LastOrDefault(r => r.DenialReturned < started) is { } seen && (seen.RestoreStarted is not { } restoring || forwarded < restoring))
+            {
+                late.Add($"{request}: after its point {seen.DenialReturned} of revocation {seen.Number}");
+            }
+
+            if (entry.RequestMessage.Method == "POST"
+                && trials.FirstOrDefault(t => t.RevokeReturned < started && forwarded < t.RestoreStarted) is { } trial)
+            {
+                late.Add($"{request}: a charge after revocation {trial.Number} returned at {trial.RevokeReturned}");
+            }
+        }
+
+        return (labelled, late);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_agents.Select(a => a.DisposeAsync().AsTask()));
+        _channel?.Dispose();
+        if (Service is not null)
+        {
+            await Service.DisposeAsync();
+        }
+
+        Stub.Dispose();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a file still held open: the temp folder is cleaned by the system
+        }
+    }
+
+    private BudgetAdmin.BudgetAdminClient Admin => _admin ?? throw new InvalidOperationException("not started");
+
+    private static Metadata AdminHeaders() => new() { { "Authorization", $"Bearer {BudgetServiceHost.AdminToken}" } };
+
+    private async Task StartAsync()
+    {
+        // A cap no trial can reach: the only denials are revocations.
+        Service = await BudgetServiceProcess.StartAsync(BudgetServiceHost.Key(KeyId, "1000000"), Directory.CreateDirectory(Path.Combine(_folder, "service")).FullName);
+        _channel = GrpcChannel.ForAddress(Service.Address);
+        _admin = new BudgetAdmin.BudgetAdminClient(_channel);
+
+        var starting = Enumerable.Range(0, _options.Processes)
+            .Select(i => RevocationAgent.StartAsync(i, Service.Address, Stub.Url, _folder, _options))
+            .ToList();
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        finally
+        {
+            _agents.AddRange(starting.Where(s => s.IsCompletedSuccessfully).Select(s => s.Result));
+        }
+
+        await Task.WhenAll(_agents.Select(a => a.GoAsync()));
+        await Task.WhenAll(_agents.Select(a => a.ExpectAsync("allowed", 0, _options.TransitionTimeout)));
+    }
+}
