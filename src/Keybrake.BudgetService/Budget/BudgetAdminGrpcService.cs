@@ -73,11 +73,22 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     {
         var current = Key(request.KeyId);
         CheckPolicy(current.Id, current.Vendor, request.Policy);
-        var key = await _keys.UpdatePolicyAsync(current.Id, request.Policy, context.CancellationToken)
-            ?? throw RequestChecks.UnknownKey(request.KeyId);
-        var revoked = await IsRevokedAsync(key.Id, context.CancellationToken);
+        await _events.Changes.WaitAsync(context.CancellationToken);
+        ServiceKey key;
+        bool revoked;
+        try
+        {
+            key = await _keys.UpdatePolicyAsync(current.Id, request.Policy, context.CancellationToken)
+                ?? throw RequestChecks.UnknownKey(request.KeyId);
+            revoked = await IsRevokedAsync(key.Id, context.CancellationToken);
+            _events.Publish(Event(KeyEventKind.PolicyChanged, key, revoked));
+        }
+        finally
+        {
+            _events.Changes.Release();
+        }
+
         Log.PolicyChanged(_logger, key.Id, key.PolicyVersion);
-        _events.Publish(Event(KeyEventKind.PolicyChanged, key, revoked));
         return Info(key, revoked);
     }
 
@@ -213,12 +224,25 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         return new ResolveReservationReply();
     }
 
-    /// <summary>Stores the revocation, then tells every watching process: by the time the caller hears back, the events are on their way.</summary>
+    /// <summary>
+    /// Stores the revocation, then tells every watching process: by the time the caller hears back, the events are
+    /// on their way. One change at a time (<see cref="KeyEventHub.Changes"/>), so that two operators revoking and
+    /// restoring the same key at once are announced in the order they were stored.
+    /// </summary>
     private async Task<KeyInfo> SetRevokedAsync(string keyId, bool revoked, ServerCallContext context)
     {
         var key = Key(keyId);
-        await _store.SetRevokedAsync(key.Id, revoked, _time.GetUtcNow(), context.CancellationToken);
-        _events.Publish(Event(revoked ? KeyEventKind.Revoked : KeyEventKind.Restored, key, revoked));
+        await _events.Changes.WaitAsync(context.CancellationToken);
+        try
+        {
+            await _store.SetRevokedAsync(key.Id, revoked, _time.GetUtcNow(), context.CancellationToken);
+            _events.Publish(Event(revoked ? KeyEventKind.Revoked : KeyEventKind.Restored, key, revoked));
+        }
+        finally
+        {
+            _events.Changes.Release();
+        }
+
         Log.RevocationChanged(_logger, key.Id, revoked);
         return Info(key, revoked);
     }

@@ -11,6 +11,9 @@ namespace Keybrake.BudgetService.Keys;
 internal sealed class KeyEventHub
 {
     private readonly Lock _lock = new();
+
+    /// <summary>Held while a key change is stored and announced, so announcements follow the order of the store's writes.</summary>
+    public SemaphoreSlim Changes { get; } = new(1, 1);
     private readonly List<Channel<KeyEvent>> _watchers = [];
 
     /// <summary>Starts receiving events; dispose the subscription to stop.</summary>

@@ -16,6 +16,12 @@ internal sealed class KeyWatcher : IAsyncDisposable
     private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_maxRetry = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The service speaks at least every second. A stream silent for this long is taken for dead and reopened,
+    /// rather than waiting for HTTP/2 keep-alive to notice a hung connection (tens of seconds).
+    /// </summary>
+    private static readonly TimeSpan s_silenceLimit = TimeSpan.FromSeconds(3);
+
     private readonly ConcurrentDictionary<string, (bool Revoked, long PolicyVersion)> _keys = new(StringComparer.Ordinal);
     private readonly Budget.BudgetClient _client;
     private readonly TimeProvider _time;
@@ -86,11 +92,15 @@ internal sealed class KeyWatcher : IAsyncDisposable
         var retry = s_firstRetry;
         while (!stopping.IsCancellationRequested)
         {
+            using var silence = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             try
             {
-                using var call = _client.WatchKeys(new WatchKeysRequest(), cancellationToken: stopping);
-                await foreach (var keyEvent in call.ResponseStream.ReadAllAsync(stopping).ConfigureAwait(false))
+                // A network timer, on the system clock like the calls' deadlines; every message resets it.
+                silence.CancelAfter(s_silenceLimit);
+                using var call = _client.WatchKeys(new WatchKeysRequest(), cancellationToken: silence.Token);
+                await foreach (var keyEvent in call.ResponseStream.ReadAllAsync(silence.Token).ConfigureAwait(false))
                 {
+                    silence.CancelAfter(s_silenceLimit);
                     Apply(keyEvent);
                     retry = s_firstRetry;
                 }
@@ -98,6 +108,10 @@ internal sealed class KeyWatcher : IAsyncDisposable
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception exception) when (silence.IsCancellationRequested && !stopping.IsCancellationRequested && exception is OperationCanceledException or RpcException)
+            {
+                Log.KeyWatchDropped(_logger, $"no message for {s_silenceLimit.TotalSeconds:0} s");
             }
             catch (RpcException exception) when (exception.StatusCode == StatusCode.Cancelled && stopping.IsCancellationRequested)
             {
