@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grpc.Core.Interceptors;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Load;
@@ -57,7 +58,11 @@ internal static class ThroughputRun
         await using var service = await LoadService.StartAsync();
         using var channel = LoadService.Channel(service.Address);
         var client = new Protocol.Budget.BudgetClient(channel);
-        var admin = new BudgetAdmin.BudgetAdminClient(channel);
+        var admin = new BudgetAdmin.BudgetAdminClient(channel.Intercept(headers =>
+        {
+            headers.Add("authorization", "Bearer " + Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken);
+            return headers;
+        }));
         await client.PingAsync(new PingRequest()); // the connection, before anyone measures
 
         var state = new CallerState();
