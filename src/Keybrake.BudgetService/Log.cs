@@ -44,4 +44,7 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Information, "Admin token read from {Path}")]
     public static partial void AdminTokenRead(ILogger logger, string path);
+
+    [LoggerMessage(13, LogLevel.Error, "Key '{KeyId}': its stored policy does not compile on this machine, so no money may move with it until an operator updates it: {Problem}")]
+    public static partial void StoredPolicyRejected(ILogger logger, string keyId, string problem);
 }

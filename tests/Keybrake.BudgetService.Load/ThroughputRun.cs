@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Grpc.Core.Interceptors;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Load;
@@ -58,11 +57,7 @@ internal static class ThroughputRun
         await using var service = await LoadService.StartAsync();
         using var channel = LoadService.Channel(service.Address);
         var client = new Protocol.Budget.BudgetClient(channel);
-        var admin = new BudgetAdmin.BudgetAdminClient(channel.Intercept(headers =>
-        {
-            headers.Add("authorization", "Bearer " + Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken);
-            return headers;
-        }));
+        var admin = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminClient(channel);
         await client.PingAsync(new PingRequest()); // the connection, before anyone measures
 
         var state = new CallerState();

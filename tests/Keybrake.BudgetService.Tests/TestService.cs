@@ -1,4 +1,3 @@
-using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client.TestUtilities.BudgetService;
@@ -19,16 +18,7 @@ internal sealed class TestService : IAsyncDisposable
         _channel = GrpcChannel.ForAddress(host.Address);
         Budget = new Protocol.Budget.BudgetClient(_channel);
         AnonymousAdmin = new BudgetAdmin.BudgetAdminClient(_channel);
-        Admin = new BudgetAdmin.BudgetAdminClient(_channel.Intercept(headers =>
-        {
-            // A test that sets its own authorization header (a wrong one) keeps it.
-            if (headers.Get("authorization") is null)
-            {
-                headers.Add("authorization", "Bearer " + BudgetServiceHost.AdminToken);
-            }
-
-            return headers;
-        }));
+        Admin = BudgetServiceHost.AdminClient(_channel);
     }
 
     public BudgetServiceHost Host { get; }

@@ -103,15 +103,20 @@ internal sealed class KeyRegistry
         return PolicyMessages.TryCompile(keyId, policy, errors, names.ScopeNames, names.LimitNames);
     }
 
-    private static ServiceKey Load(StoredKey stored)
+    private ServiceKey Load(StoredKey stored)
     {
         var message = Policy.Parser.ParseFrom(stored.Policy);
         var errors = new List<string>();
 
         // Stored policies were checked when written. One that no longer compiles (a time zone this machine
         // lacks) must not take the service down: the key is kept with no money allowed, and the reason logged.
-        var policy = PolicyMessages.TryCompile(stored.KeyId, message, errors)
-            ?? PolicyMessages.TryCompile(stored.KeyId, new Policy { DailyCapMicroUsd = 0 }, [])!;
+        var policy = PolicyMessages.TryCompile(stored.KeyId, message, errors);
+        if (policy is null)
+        {
+            Log.StoredPolicyRejected(_logger, stored.KeyId, string.Join("; ", errors));
+            policy = PolicyMessages.TryCompile(stored.KeyId, new Policy { DailyCapMicroUsd = 0 }, [])!;
+        }
+
         return new ServiceKey(stored.KeyId, stored.Vendor, policy, message, stored.PolicyVersion, stored.BrakeKeySha256, stored.CreatedAt, stored.UpdatedAt);
     }
 }

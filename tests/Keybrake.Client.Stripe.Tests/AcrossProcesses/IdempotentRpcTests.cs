@@ -119,7 +119,5 @@ public sealed class IdempotentRpcTests
     }
 
     private static async Task<SpendReply> DayAsync(GrpcChannel channel) =>
-        await new BudgetAdmin.BudgetAdminClient(channel).GetDailySpendAsync(
-            new DailySpendRequest { KeyId = KeyId },
-            new Grpc.Core.Metadata { { "authorization", "Bearer " + Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken } });
+        await Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminClient(channel).GetDailySpendAsync(new DailySpendRequest { KeyId = KeyId });
 }

@@ -1,4 +1,7 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Keybrake.BudgetService.Hosting;
+using Keybrake.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -114,6 +117,21 @@ public sealed class BudgetServiceHost : IAsyncDisposable
 
         return settings;
     }
+
+    /// <summary>
+    /// A client of the admin API that presents <see cref="AdminToken"/> on every call, unless the call sets its
+    /// own <c>authorization</c> header (a test of a wrong token keeps it).
+    /// </summary>
+    public static BudgetAdmin.BudgetAdminClient AdminClient(ChannelBase channel) =>
+        new(channel.Intercept(headers =>
+        {
+            if (headers.Get("authorization") is null)
+            {
+                headers.Add("authorization", "Bearer " + AdminToken);
+            }
+
+            return headers;
+        }));
 
     /// <summary>Stops the service, keeping its data.</summary>
     public async Task StopAsync()

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Grpc.Core;
 using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Stripe;
@@ -82,7 +81,7 @@ public sealed class RevocationTrials : IAsyncDisposable
         await Task.Delay(_options.AllowedFor + (_options.AllowedFor * _random.NextDouble()));
 
         var called = Stopwatch.GetTimestamp();
-        await Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId }, AdminHeaders());
+        await Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId });
         var returned = Stopwatch.GetTimestamp();
         var denials = await Task.WhenAll(_agents.Select(a => a.ExpectAsync("revoked", number, _options.TransitionTimeout)));
 
@@ -91,7 +90,7 @@ public sealed class RevocationTrials : IAsyncDisposable
         // The agents hear when the restoration began before it begins, so the time they get is never late.
         var restoring = Stopwatch.GetTimestamp();
         await Task.WhenAll(_agents.Select(a => a.RestoringAsync(number, restoring)));
-        await Admin.RestoreKeyAsync(new KeyActionRequest { KeyId = KeyId }, AdminHeaders());
+        await Admin.RestoreKeyAsync(new KeyActionRequest { KeyId = KeyId });
         var restored = Stopwatch.GetTimestamp();
         var allowed = await Task.WhenAll(_agents.Select(a => a.ExpectAsync("allowed", number, _options.TransitionTimeout)));
         return new RevocationTrial(number, called, returned, denials, restoring, restored, allowed);
@@ -167,14 +166,12 @@ public sealed class RevocationTrials : IAsyncDisposable
 
     private BudgetAdmin.BudgetAdminClient Admin => _admin ?? throw new InvalidOperationException("not started");
 
-    private static Metadata AdminHeaders() => new() { { "Authorization", $"Bearer {BudgetServiceHost.AdminToken}" } };
-
     private async Task StartAsync()
     {
         // A cap no trial can reach: the only denials are revocations.
         Service = await BudgetServiceProcess.StartAsync(BudgetServiceHost.Key(KeyId, "1000000"), Directory.CreateDirectory(Path.Combine(_folder, "service")).FullName);
         _channel = GrpcChannel.ForAddress(Service.Address);
-        _admin = new BudgetAdmin.BudgetAdminClient(_channel);
+        _admin = BudgetServiceHost.AdminClient(_channel);
 
         var starting = Enumerable.Range(0, _options.Processes)
             .Select(i => RevocationAgent.StartAsync(i, Service.Address, Stub.Url, _folder, _options))

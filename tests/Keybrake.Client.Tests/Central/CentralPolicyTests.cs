@@ -1,5 +1,4 @@
 using System.Net;
-using Grpc.Core;
 using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Protocol;
@@ -11,8 +10,6 @@ namespace Keybrake.Client.Tests;
 /// <summary>In central mode the service's policy is every process's, tightened by the process's own, and changes reach processes as they happen.</summary>
 public sealed class CentralPolicyTests
 {
-    private static readonly Metadata s_token = new() { { "authorization", "Bearer " + BudgetServiceHost.AdminToken } };
-
     [Test]
     public async Task A_policy_changed_through_the_admin_API_applies_to_the_process_s_next_calls()
     {
@@ -21,14 +18,14 @@ public sealed class CentralPolicyTests
         await using var service = await StartServiceAsync();
         await using var host = Start(service.Address, time: clock);
         using var admin = GrpcChannel.ForAddress(service.Address);
-        var client = new BudgetAdmin.BudgetAdminClient(admin);
+        var client = BudgetServiceHost.AdminClient(admin);
         using var before = await host.ReadAsync();
         await TestUtilities.Poll.UntilAsync(() => Task.FromResult(host.Ledger.IsWatchingKeys), watching => watching);
 
-        var current = await client.GetKeyAsync(new GetKeyRequest { KeyId = KeyId }, s_token);
+        var current = await client.GetKeyAsync(new GetKeyRequest { KeyId = KeyId });
         var policy = current.Policy.Clone();
         policy.DenyEndpoints.Add("GET /v1/items/**");
-        await client.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = KeyId, Policy = policy }, s_token);
+        await client.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = KeyId, Policy = policy });
         var denied = await TestUtilities.Poll.UntilAsync<string?>(ReadDecisionAsync, decision => decision is not null);
         using var spend = await host.SpendAsync(100);
 
@@ -52,10 +49,10 @@ public sealed class CentralPolicyTests
     {
         await using var service = await StartServiceAsync(dailyCap: "100");
         using var admin = GrpcChannel.ForAddress(service.Address);
-        var client = new BudgetAdmin.BudgetAdminClient(admin);
-        var policy = (await client.GetKeyAsync(new GetKeyRequest { KeyId = KeyId }, s_token)).Policy;
+        var client = BudgetServiceHost.AdminClient(admin);
+        var policy = (await client.GetKeyAsync(new GetKeyRequest { KeyId = KeyId })).Policy;
         policy.PerRequestMaxMicroUsd = Usd.FromDollars(5).Micros;
-        await client.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = KeyId, Policy = policy }, s_token);
+        await client.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = KeyId, Policy = policy });
 
         // The process denies reads and allows up to $50 a call; the service allows reads and $5 a call.
         await using var host = Start(service.Address, policy: p =>
@@ -93,7 +90,7 @@ public sealed class CentralPolicyTests
         await using (var elsewhere = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "100", vendor: TestVendorProfile.Name), directory))
         {
             using var admin = GrpcChannel.ForAddress(elsewhere.Address);
-            await new BudgetAdmin.BudgetAdminClient(admin).RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId }, s_token);
+            await BudgetServiceHost.AdminClient(admin).RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId });
             await elsewhere.StopAsync();
         }
 

@@ -9,7 +9,7 @@ public sealed class OptionsValidationTests
 
     public static IEnumerable<TestCaseData> BrokenKeys()
     {
-        yield return Case("A brake key without the vault_key_ prefix", k => k.BrakeKey = "sk_live_00000000000000000000", $"{Field}:BrakeKey must start with 'vault_key_' followed by at least 16 characters");
+        yield return Case("A brake key without the vault_key_ prefix", k => k.BrakeKey = "not_a_brake_key_0000000000", $"{Field}:BrakeKey must start with 'vault_key_' followed by at least 16 characters");
         yield return Case("A brake key with 15 characters after the prefix", k => k.BrakeKey = "vault_key_" + new string('0', 15), $"{Field}:BrakeKey must start with 'vault_key_'");
         yield return Case("A vendor secret that is itself a brake key", k => k.VendorSecret = "vault_key_0000000000000000000", $"{Field}:VendorSecret is a brake key");
         yield return Case("A vendor with no package registered", k => k.Vendor = "nosuchvendor", $"{Field}:Vendor 'nosuchvendor' has no vendor package registered (registered: testvendor)");
