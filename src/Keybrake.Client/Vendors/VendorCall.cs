@@ -145,14 +145,15 @@ public sealed class VendorCall
 
     /// <summary>
     /// Reads the response body for inspection, leaving it readable for the SDK. Returns <see langword="null"/>
-    /// when the body is larger than <see cref="KeybrakeOptions.MaxResponseBodyBytes"/>. The memory is valid
-    /// until the call completes.
+    /// when the body is larger than <see cref="KeybrakeOptions.MaxResponseBodyBytes"/>; the SDK still reads
+    /// the whole body either way (a body of unknown length may get new content that replays it). The memory is
+    /// valid until the call completes.
     /// </summary>
     public async ValueTask<ReadOnlyMemory<byte>?> ReadResponseBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(response);
         ContentBuffer.Return(_responseBuffer);
-        var (rented, length, tooLarge) = await ContentBuffer.RentCopyAsync(response.Content, _maxResponseBodyBytes, cancellationToken).ConfigureAwait(false);
+        var (rented, length, tooLarge) = await ContentBuffer.RentCopyAsync(response, _maxResponseBodyBytes, cancellationToken).ConfigureAwait(false);
         _responseBuffer = rented;
         return tooLarge ? null : new ReadOnlyMemory<byte>(rented, 0, length);
     }
