@@ -17,13 +17,6 @@ internal sealed class StripeVendorProfile : VendorProfile
     private const string FormMediaType = "application/x-www-form-urlencoded";
     private const int MaxAmountDigits = 15;
 
-    /// <summary>Fields the guard reads: each must appear at most once, or the guard would have to guess which the API uses.</summary>
-    private static readonly string[] s_singleFields =
-    [
-        "amount", "amount_to_capture", "currency", "customer", "charge", "payment_intent", "confirm",
-        "destination", "destination[account]", "on_behalf_of", "transfer_data[destination]",
-    ];
-
     /// <summary>Fields safe to keep in audit records: amounts, currencies, ids and enums. Everything else is redacted.</summary>
     private static readonly FrozenSet<string> s_auditedFields = FrozenSet.Create(
         StringComparer.Ordinal,
@@ -107,7 +100,12 @@ internal sealed class StripeVendorProfile : VendorProfile
             return formDenial;
         }
 
-        foreach (var field in s_singleFields)
+        if (endpoint is not null && StripeFieldNames.CheckUnambiguous(vendorCall.Request.RequestUri!, form, endpoint.OnlyWhenTrue) is { } ambiguous)
+        {
+            return Malformed(ambiguous);
+        }
+
+        foreach (var field in StripeFieldNames.Read)
         {
             if (!form.TryGetSingle(field, out _))
             {

@@ -77,9 +77,10 @@ internal sealed class GuardPipeline
                 vendor.DescribeEndpoint(call);
             }
 
-            var denial = pathIsValid
+            var shapeError = pathIsValid ? RequestShape.Check(request, call.Method) : pathError;
+            var denial = shapeError is null
                 ? await CheckAsync(vendor, call, options, cancellationToken).ConfigureAwait(false)
-                : new GuardDenial(ReasonCodes.MalformedRequest, pathError!);
+                : new GuardDenial(ReasonCodes.MalformedRequest, shapeError);
             if (denial is { } denied)
             {
                 return await DenyAsync(vendor, call, denied, options, started, activity).ConfigureAwait(false);
