@@ -40,7 +40,7 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
             var annotations = _keyValidator.Validate(field, key);
             if (annotations.Failed)
             {
-                errors.AddRange(annotations.Failures);
+                errors.AddRange(annotations.Failures.Select(failure => AnnotationMessages.Reshape(failure, field, field)));
             }
 
             if (!string.IsNullOrEmpty(key.BrakeKey))

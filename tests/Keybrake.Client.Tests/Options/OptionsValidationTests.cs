@@ -23,11 +23,12 @@ public sealed class OptionsValidationTests
         yield return Case("A time zone nobody knows", k => k.Policy.TimeZone = "Mars/Olympus_Mons", $"{Field}:Policy:TimeZone 'Mars/Olympus_Mons' is not a time zone");
         yield return Case("An allow rule without a leading slash", k => k.Policy.Endpoints.Allow.Add("POST v1/spend"), $"{Field}:Policy:Endpoints:Allow:0: endpoint rule 'POST v1/spend' has a path that does not start with '/'");
         yield return Case("A deny rule with a partial wildcard", k => { k.Policy.Endpoints.Deny.Add("GET /v1/items"); k.Policy.Endpoints.Deny.Add("POST /v1/pay*"); }, $"{Field}:Policy:Endpoints:Deny:1: endpoint rule 'POST /v1/pay*' has segment 'pay*'");
-        yield return Case("A rate limit of zero", k => k.Policy.RequestsPerMinute = 0, "RequestsPerMinute");
-        yield return Case("A loop window of zero", k => k.Policy.LoopBreaker.Window = TimeSpan.Zero, "Window");
-        yield return Case("A negative loop repeat count", k => k.Policy.LoopBreaker.MaxRepeats = -1, "MaxRepeats");
-        yield return Case("An empty brake key", k => k.BrakeKey = string.Empty, "BrakeKey");
-        yield return Case("An empty vendor secret", k => k.VendorSecret = string.Empty, "VendorSecret");
+        yield return Case("A rate limit of zero", k => k.Policy.RequestsPerMinute = 0, $"{Field}:Policy:RequestsPerMinute: must be between 1 and 1000000");
+        yield return Case("A loop window of zero", k => k.Policy.LoopBreaker.Window = TimeSpan.Zero, $"{Field}:Policy:LoopBreaker:Window: must be between");
+        yield return Case("A negative loop repeat count", k => k.Policy.LoopBreaker.MaxRepeats = -1, $"{Field}:Policy:LoopBreaker:MaxRepeats: must be between 0 and 100000");
+        yield return Case("An empty brake key", k => k.BrakeKey = string.Empty, $"{Field}:BrakeKey: a value is required");
+        yield return Case("An empty vendor secret", k => k.VendorSecret = string.Empty, $"{Field}:VendorSecret: a value is required");
+        yield return Case("An empty vendor", k => k.Vendor = string.Empty, $"{Field}:Vendor: a value is required");
     }
 
     [Test]
@@ -92,7 +93,20 @@ public sealed class OptionsValidationTests
     {
         var error = Validate(o => { o.AddKey("agent", ValidKey); o.MaxResponseBodyBytes = 10; });
 
-        Assert.That(error.Message, Does.Contain("MaxResponseBodyBytes"));
+        Assert.That(error.Failures, Has.Some.StartsWith("Keybrake:MaxResponseBodyBytes: must be between 1024 and 67108864"), error.Message);
+    }
+
+    [Test]
+    public void Annotation_failures_name_the_configuration_path_with_colons_never_the_property_path()
+    {
+        var error = Validate(o => o.AddKey("refund-agent", key => { ValidKey(key); key.VendorSecret = string.Empty; key.Policy.RequestsPerMinute = 0; }));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Failures, Does.Contain("Keybrake:Keys:refund-agent:VendorSecret: a value is required"));
+            Assert.That(error.Failures, Does.Contain("Keybrake:Keys:refund-agent:Policy:RequestsPerMinute: must be between 1 and 1000000"));
+            Assert.That(error.Message, Does.Not.Contain("refund-agent.").And.Not.Contain("The "), "no dotted property path, no sentence around it");
+        });
     }
 
     [Test]
