@@ -34,7 +34,7 @@ public sealed class PolicyOptionsTests
             AllowEndpoints = { "POST /v1/refunds", "GET /v1/charges/*" },
             DenyEndpoints = { "* /v1/payouts/**" },
             Scope = { ["customers"] = new StringList { Values = { "cus_1", "cus_2" } }, ["accounts"] = new StringList { Values = { "acct_1" } } },
-            Limits = { ["max_segments"] = 3 },
+            Limits = { ["maxSegments"] = 3 },
             RequestsPerMinute = 60,
             ReadsDuringOutage = "deny",
             LoopBreakerMaxRepeats = 0,
@@ -55,7 +55,7 @@ public sealed class PolicyOptionsTests
             AllowEndpoints = { "POST /v1/refunds" },
             DenyEndpoints = { "POST /v1/payouts" },
             Scope = { ["customers"] = new StringList { Values = { "cus_1" } }, ["accounts"] = new StringList { Values = { "acct_1" } } },
-            Limits = { ["max_segments"] = 3 },
+            Limits = { ["maxSegments"] = 3 },
         };
 
         var policy = Build(current, "--daily-cap", "250", "--run-cap", "none", "--rpm", "none", "--time-zone", "UTC", "--deny", "none", "--scope", "accounts=", "--vendor-limit", "max_segments=");
@@ -132,7 +132,9 @@ public sealed class PolicyOptionsTests
     [TestCase("--run-cap", "1.0000001", "--run-cap: '1.0000001' has more than six digits after the point")]
     [TestCase("--allow", "/v1/refunds", "--allow: '/v1/refunds' is not an endpoint rule")]
     [TestCase("--scope", "customers", "--scope: 'customers' is not name=value")]
-    [TestCase("--vendor-limit", "max_segments=three", "--vendor-limit max_segments: 'three' is not a whole number")]
+    [TestCase("--vendor-limit", "max_segments=three", "--vendor-limit maxSegments: 'three' is not a whole number")]
+    [TestCase("--vendor-limit", "max_widgets=3", "--vendor-limit: 'max_widgets' is not a limit any vendor knows (resend: maxRecipientsPerEmail, maxRecipientsPerRequest; twilio: maxSegments)")]
+    [TestCase("--scope", "customer=cus_1", "--scope: 'customer' is not an allowlist any vendor knows (resend: recipientDomains; stripe: customers, accounts; twilio: destinations, senders)")]
     [TestCase("--rpm", "0", "--rpm: '0' is not a whole number of 1 or more")]
     [TestCase("--loop-window", "0", "--loop-window: '0' is not a whole number of 1 or more")]
     [TestCase("--reads-during-outage", "maybe", "maybe")]
@@ -140,6 +142,27 @@ public sealed class PolicyOptionsTests
     {
         var parse = _command.Parse(["agent", option, value]);
         Assert.That(parse.Errors.Select(e => e.Message), Has.Some.Contains(message));
+    }
+
+    [TestCase("max_segments", "maxSegments")]
+    [TestCase("maxSegments", "maxSegments")]
+    [TestCase("MAX-SEGMENTS", "maxSegments")]
+    [TestCase("max_recipients_per_email", "maxRecipientsPerEmail")]
+    public void A_limit_in_snake_case_or_the_service_s_spelling_is_sent_in_the_service_s(string written, string sent)
+    {
+        var policy = Build(null, "--vendor-limit", $"{written}=3", "--scope", "recipient_domains=example.com");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(policy.Limits.Keys, Is.EqualTo(new[] { sent }));
+            Assert.That(policy.Scope.Keys, Is.EqualTo(new[] { "recipientDomains" }));
+        });
+    }
+
+    [Test]
+    public void The_vendors_are_the_ones_the_service_knows()
+    {
+        Assert.That(VendorNames.Vendors, Is.EquivalentTo(KnownVendor.All.Select(v => v.Name)).And.EquivalentTo(new[] { "stripe", "twilio", "resend" }));
     }
 
     [Test]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Keybrake.Cli.Output;
+using Keybrake.Cli.Policies;
 using Keybrake.Cli.Values;
 using Keybrake.Protocol;
 
@@ -16,7 +17,7 @@ internal static class AuditCommand
     {
         var run = new Option<string?>("--run") { Description = "Only this agent run's calls.", HelpName = "run-id" };
         var key = new Option<string?>("--key") { Description = "Only this key's calls.", HelpName = "key-id" };
-        var vendor = new Option<string?>("--vendor") { Description = "Only calls to this vendor (stripe, twilio, resend)." };
+        var vendor = new Option<string?>("--vendor") { Description = $"Only calls to this vendor ({VendorNames.VendorList})." };
         var decision = new Option<string?>("--decision") { Description = "Only allowed (allow) or only denied (deny) calls.", HelpName = "allow|deny" };
         decision.AcceptOnlyFromAmong("allow", "deny", "allowed", "denied");
         var from = new Option<string?>("--from")

@@ -32,7 +32,7 @@ internal static class KeysCommands
     {
         var keyId = KeyId("The new key's id: letters, digits, '-', '_' and '.', up to 64. The guards name the key by it.");
         var vendor = new Option<string>("--vendor") { Description = "The vendor the key is for.", Required = true };
-        vendor.AcceptOnlyFromAmong("stripe", "twilio", "resend");
+        vendor.AcceptOnlyFromAmong(VendorNames.Vendors);
         var policy = new PolicyOptions();
         var command = new Command("create", "Create a key with its policy and print its brake key (vault_key_...), which is shown this once only.")
         {
@@ -66,7 +66,7 @@ internal static class KeysCommands
 
     private static Command List(GlobalOptions globals, HelpExamples examples)
     {
-        var vendor = new Option<string?>("--vendor") { Description = "Only the keys for this vendor (stripe, twilio, resend)." };
+        var vendor = new Option<string?>("--vendor") { Description = $"Only the keys for this vendor ({VendorNames.VendorList})." };
         var command = new Command("list", "List the keys, their status and caps.") { vendor };
         globals.SetAction(command, async (parse, session, cancellationToken) =>
         {

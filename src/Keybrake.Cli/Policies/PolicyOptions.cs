@@ -69,7 +69,7 @@ internal sealed class PolicyOptions
 
     public Option<List<KeyValuePair<string, string[]>>> Scope { get; } = new("--scope")
     {
-        Description = "A vendor allowlist, name=value1,value2 (Stripe: customers=cus_1,cus_2 or accounts=acct_1). Repeat it for more lists; 'name=' removes that list.",
+        Description = "A vendor allowlist, name=value1,value2 (Stripe: customers, accounts; Twilio: destinations, senders; Resend: recipientDomains), e.g. customers=cus_1,cus_2. Repeat it for more lists; 'name=' removes that list.",
         HelpName = "name=values",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = Scopes,
@@ -77,7 +77,7 @@ internal sealed class PolicyOptions
 
     public Option<List<KeyValuePair<string, long?>>> VendorLimit { get; } = new("--vendor-limit")
     {
-        Description = "A vendor's numeric limit, name=n (e.g. max_segments=3 for Twilio). Repeat it for more; 'name=' removes it.",
+        Description = "A vendor's numeric limit, name=n (Twilio: maxSegments; Resend: maxRecipientsPerEmail, maxRecipientsPerRequest), e.g. maxSegments=3. Repeat it for more; 'name=' removes it.",
         HelpName = "name=n",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = VendorLimits,
@@ -311,16 +311,18 @@ internal sealed class PolicyOptions
     }
 
     private static List<KeyValuePair<string, string[]>> Scopes(ArgumentResult result) =>
-        Pairs<string[]>(result, "--scope", "name=value1,value2, such as customers=cus_123,cus_456", (text, _) =>
+        Pairs<string[]>(result, "--scope", "name=value1,value2, such as customers=cus_123,cus_456", VendorNames.TryScope, (text, _) =>
             text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static List<KeyValuePair<string, long?>> VendorLimits(ArgumentResult result) =>
-        Pairs<long?>(result, "--vendor-limit", "name=n, such as max_segments=3", (text, fail) =>
+        Pairs<long?>(result, "--vendor-limit", "name=n, such as maxSegments=3", VendorNames.TryLimit, (text, fail) =>
             text.Length == 0 ? null
             : long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
             : fail($"'{text}' is not a whole number of 0 or more"));
 
-    private static List<KeyValuePair<string, T>> Pairs<T>(ArgumentResult result, string option, string shape, Func<string, Func<string, T>, T> value)
+    private delegate bool NameLookup(string name, out string canonical, out string error);
+
+    private static List<KeyValuePair<string, T>> Pairs<T>(ArgumentResult result, string option, string shape, NameLookup names, Func<string, Func<string, T>, T> value)
     {
         var pairs = new List<KeyValuePair<string, T>>();
         foreach (var token in result.Tokens)
@@ -332,7 +334,12 @@ internal sealed class PolicyOptions
                 continue;
             }
 
-            var name = token.Value[..equals].Trim();
+            if (!names(token.Value[..equals].Trim(), out var name, out var unknown))
+            {
+                result.AddError($"{option}: {unknown}");
+                continue;
+            }
+
             pairs.Add(new(name, value(token.Value[(equals + 1)..].Trim(), message =>
             {
                 result.AddError($"{option} {name}: {message}");
