@@ -3,6 +3,7 @@ using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using Keybrake.Cli.Commands;
 using Keybrake.Cli.Connection;
+using Keybrake.Cli.Output;
 
 namespace Keybrake.Cli;
 
@@ -64,12 +65,9 @@ internal static class KeybrakeCli
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
-            foreach (var failure in parse.Errors)
-            {
-                await error.WriteLineAsync($"error: {failure.Message}").ConfigureAwait(false);
-            }
-
-            await error.WriteLineAsync($"See: {CommandPath(parse.CommandResult.Command)} --help").ConfigureAwait(false);
+            // One line, as the docs promise and as scripts read it: every problem, then where the help is.
+            var problems = string.Join("; ", parse.Errors.Select(failure => OneLine.Of(failure.Message).TrimEnd('.')));
+            await error.WriteLineAsync($"error: {problems} (see: {CommandPath(parse.CommandResult.Command)} --help)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 

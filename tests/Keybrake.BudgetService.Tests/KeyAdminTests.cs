@@ -26,10 +26,29 @@ public sealed class KeyAdminTests
             Assert.That(created.Key.Vendor, Is.EqualTo("stripe"));
             Assert.That(created.Key.PolicyVersion, Is.EqualTo(1));
             Assert.That(created.Key.BrakeKeyIssued, Is.True);
-            Assert.That(shown.Policy, Is.EqualTo(Capped(50)));
+            Assert.That(shown.Policy, Is.EqualTo(new Policy(Capped(50)) { ReadsDuringOutage = "allow" }), "as written, with the outage behaviour in force spelt out");
             Assert.That(shown.ToString(), Does.Not.Contain(created.BrakeKey), "the brake key is shown once, at creation");
             Assert.That(first.Allowed, Is.True);
             Assert.That(second.Reason, Is.EqualTo("daily_cap_exceeded"));
+        });
+    }
+
+    [TestCase("", "allow")]
+    [TestCase("DENY", "deny")]
+    public async Task A_policy_shows_the_outage_behaviour_in_force_however_it_was_written(string written, string shown)
+    {
+        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = new Policy(Capped(5)) { ReadsDuringOutage = written } });
+
+        var key = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "k1" });
+        var listed = await service.Admin.ListKeysAsync(new ListKeysRequest());
+        var policy = await service.Budget.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = "k1" });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(key.Policy.ReadsDuringOutage, Is.EqualTo(shown));
+            Assert.That(listed.Keys.Single(k => k.KeyId == "k1").Policy.ReadsDuringOutage, Is.EqualTo(shown));
+            Assert.That(policy.Policy.ReadsDuringOutage, Is.EqualTo(shown));
         });
     }
 

@@ -108,6 +108,10 @@ internal sealed class KeyRegistry
         var message = Policy.Parser.ParseFrom(stored.Policy);
         var errors = new List<string>();
 
+        // Shown as the value in force, whoever wrote the policy: a key created without the field reads "allow"
+        // like one imported from configuration, never "".
+        message.ReadsDuringOutage = message.ReadsDuringOutage.Length == 0 ? "allow" : message.ReadsDuringOutage.ToLowerInvariant();
+
         // Stored policies were checked when written. One that no longer compiles (a time zone this machine
         // lacks) must not take the service down: the key is kept with no money allowed, and the reason logged.
         var policy = PolicyMessages.TryCompile(stored.KeyId, message, errors);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Grpc.Core;
 using Keybrake.Cli.Connection;
+using Keybrake.Cli.Output;
 
 namespace Keybrake.Cli.Commands;
 
@@ -67,7 +68,7 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
 
     private static int Fail(TextWriter error, CliException failure)
     {
-        error.WriteLine($"error: {failure.Message}");
+        error.WriteLine($"error: {OneLine.Of(failure.Message)}");
         return failure.ExitCode;
     }
 }

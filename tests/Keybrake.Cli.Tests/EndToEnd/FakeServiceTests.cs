@@ -303,6 +303,8 @@ public sealed class FakeServiceTests
         new TestCaseData(new[] { "audit", "--format", "csv", "--json" }, "--format exports every matching record").SetName("An export with --json"),
         new TestCaseData(new[] { "spend", "--by", "run,day" }, "run cannot be combined with day").SetName("Spend by run and day"),
         new TestCaseData(new[] { "keys", "frobnicate" }, "Unrecognized command or argument 'frobnicate'").SetName("An unknown command"),
+        new TestCaseData(new[] { "keys", "create", "a", "--vendor", "twilio", "--vendor-limit", "max_widgets=3" }, "--vendor-limit: 'max_widgets' is not a limit any vendor knows").SetName("An unknown vendor limit"),
+        new TestCaseData(new[] { "keys", "create", "a", "--daily-cap", "ten", "--rpm", "0" }, "--daily-cap: 'ten' is not an amount in dollars").SetName("Several problems at once"),
     ];
 
     [TestCaseSource(nameof(s_badInput))]
@@ -314,6 +316,7 @@ public sealed class FakeServiceTests
         {
             Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
             Assert.That(result.Error, Does.StartWith("error: ").And.Contain(message));
+            Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), "one line, as docs/cli.md says");
             Assert.That(result.Out, Is.Empty);
             Assert.That(Admin.AuthorizationHeaders, Is.Empty, "nothing reached the service");
         });

@@ -63,7 +63,7 @@ public sealed class RealServiceTests
             Assert.That(updated.GetProperty("policyVersion").GetString(), Is.Not.EqualTo(created.GetProperty("key").GetProperty("policyVersion").GetString()));
             var policy = shown.GetProperty("policy");
             Assert.That(policy.GetProperty("dailyCapMicroUsd").GetString(), Is.EqualTo("250500000"));
-            Assert.That(policy.TryGetProperty("runCapMicroUsd", out _), Is.False, "--run-cap none removed the run cap");
+            Assert.That(policy.GetProperty("runCapMicroUsd").ValueKind, Is.EqualTo(JsonValueKind.Null), "--run-cap none removed the run cap");
             Assert.That(policy.GetProperty("allowEndpoints").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "POST /v1/refunds" }), "kept");
         });
 
@@ -131,6 +131,48 @@ public sealed class RealServiceTests
             Assert.That(after.GetProperty("totalSettledMicroUsd").GetString(), Is.EqualTo("11750000"));
             Assert.That(after.GetProperty("totalReservedMicroUsd").GetString(), Is.EqualTo("0"));
             Assert.That(table.Out, Does.Contain("$11.75").And.Contain("Total: $11.75 settled, $0.00 reserved."));
+        });
+    }
+
+    [Test]
+    public async Task Vendor_limits_and_allowlists_in_the_documented_spelling_are_accepted_by_the_service()
+    {
+        var sms = await Json("keys", "create", "sms-agent", "--vendor", "twilio", "--daily-cap", "10", "--vendor-limit", "max_segments=3", "--scope", "destinations=+15550001111");
+        var mail = await Json("keys", "create", "mail-agent", "--vendor", "resend", "--daily-cap", "10", "--vendor-limit", "maxRecipientsPerEmail=5", "--scope", "recipient_domains=example.com");
+        var updated = await Json("keys", "update", "sms-agent", "--vendor-limit", "max_segments=");
+
+        Assert.Multiple(() =>
+        {
+            var smsPolicy = sms.GetProperty("key").GetProperty("policy");
+            Assert.That(smsPolicy.GetProperty("limits").GetProperty("maxSegments").GetString(), Is.EqualTo("3"));
+            Assert.That(smsPolicy.GetProperty("scope").GetProperty("destinations").GetProperty("values")[0].GetString(), Is.EqualTo("+15550001111"));
+            var mailPolicy = mail.GetProperty("key").GetProperty("policy");
+            Assert.That(mailPolicy.GetProperty("limits").GetProperty("maxRecipientsPerEmail").GetString(), Is.EqualTo("5"));
+            Assert.That(mailPolicy.GetProperty("scope").GetProperty("recipientDomains").GetProperty("values")[0].GetString(), Is.EqualTo("example.com"));
+            Assert.That(updated.GetProperty("policy").GetProperty("limits").EnumerateObject(), Is.Empty, "max_segments= removed the limit");
+        });
+    }
+
+    [Test]
+    public async Task Json_output_has_every_field_and_the_outage_behaviour_in_force()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+        await Json("keys", "create", "deny-agent", "--vendor", "stripe", "--daily-cap", "100", "--reads-during-outage", "deny");
+
+        var shown = await Json("keys", "show", "cli-agent");
+        var listed = await Json("keys", "list");
+
+        var policy = shown.GetProperty("policy");
+        var outage = listed.GetProperty("keys").EnumerateArray().ToDictionary(k => k.GetProperty("keyId").GetString()!, k => k.GetProperty("policy").GetProperty("readsDuringOutage").GetString());
+        Assert.Multiple(() =>
+        {
+            Assert.That(policy.EnumerateObject().Select(p => p.Name), Is.EquivalentTo(Policy.Descriptor.Fields.InDeclarationOrder().Select(f => f.JsonName)), "every field, set or not");
+            Assert.That(shown.EnumerateObject().Select(p => p.Name), Is.EquivalentTo(KeyInfo.Descriptor.Fields.InDeclarationOrder().Select(f => f.JsonName)));
+            Assert.That(policy.GetProperty("runCapMicroUsd").ValueKind, Is.EqualTo(JsonValueKind.Null));
+            Assert.That(policy.GetProperty("requestsPerMinute").ValueKind, Is.EqualTo(JsonValueKind.Null));
+            Assert.That(policy.GetProperty("allowEndpoints").GetArrayLength(), Is.Zero);
+            Assert.That(outage["cli-agent"], Is.EqualTo("allow"), "the default in force, never \"\"");
+            Assert.That(outage["deny-agent"], Is.EqualTo("deny"));
         });
     }
 
