@@ -52,6 +52,23 @@ public sealed class AmbiguousRequestTests
         });
     }
 
+    [TestCase("/V1/PAYOUTS")]
+    [TestCase("/v1/Payouts/")]
+    [TestCase("/v1//payOuts")]
+    public async Task A_deny_rule_holds_for_the_path_in_another_case(string path)
+    {
+        await using var host = StripeGuardHost.Start(policy => policy.Endpoints.Deny.Add("* /v1/payouts/**"));
+        using var raw = host.RawClient();
+
+        using var response = await raw.PostAsync(path, new StringContent("amount=100&currency=usd", Encoding.UTF8, "application/x-www-form-urlencoded"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo("endpoint_not_allowed"));
+            Assert.That(host.Stub.Received, Is.Empty);
+        });
+    }
+
     [Test]
     public async Task Reads_and_writes_without_a_body_or_override_still_go_through()
     {

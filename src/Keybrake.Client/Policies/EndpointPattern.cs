@@ -75,8 +75,16 @@ internal sealed class EndpointPattern
     }
 
     /// <summary>Whether a call matches the rule. Segments are the decoded path segments, without empty ones.</summary>
-    public bool Matches(string method, IReadOnlyList<string> pathSegments)
+    /// <param name="method">The call's method.</param>
+    /// <param name="pathSegments">The call's decoded path segments.</param>
+    /// <param name="ignoreCase">
+    /// Whether literal segments match in any case. Deny rules do: a vendor that routes <c>/V1/PAYOUTS</c> like
+    /// <c>/v1/payouts</c> must not get it past a rule written in lower case. Allow rules do not, so an allow
+    /// rule that names an object id never allows another id that differs only in case.
+    /// </param>
+    public bool Matches(string method, IReadOnlyList<string> pathSegments, bool ignoreCase = false)
     {
+        var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         if (_method is not null && !string.Equals(_method, method, StringComparison.OrdinalIgnoreCase))
         {
             return false;
@@ -95,7 +103,7 @@ internal sealed class EndpointPattern
                 return false;
             }
 
-            if (segment != AnySegment && !string.Equals(segment, pathSegments[i], StringComparison.Ordinal))
+            if (segment != AnySegment && !string.Equals(segment, pathSegments[i], comparison))
             {
                 return false;
             }

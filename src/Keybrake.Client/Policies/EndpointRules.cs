@@ -1,6 +1,9 @@
 namespace Keybrake.Client;
 
-/// <summary>A key's compiled endpoint rules: deny wins, and with allow rules present anything unmatched is denied.</summary>
+/// <summary>
+/// A key's compiled endpoint rules: deny wins (in any case of the path), and with allow rules present anything
+/// unmatched is denied.
+/// </summary>
 internal sealed class EndpointRules
 {
     public static readonly EndpointRules AllowAll = new([], []);
@@ -33,7 +36,7 @@ internal sealed class EndpointRules
     {
         foreach (var rule in _deny)
         {
-            if (rule.Matches(method, pathSegments))
+            if (rule.Matches(method, pathSegments, ignoreCase: true))
             {
                 return $"the key's deny rule '{rule.Text}' matches";
             }

@@ -26,6 +26,20 @@ public sealed class EndpointRulesTests
     }
 
     [Test]
+    public void A_deny_rule_matches_the_path_in_any_case_and_an_allow_rule_only_as_written()
+    {
+        var rules = Rules(allow: ["* /v1/**", "GET /v2/customers/cus_ABC"], deny: ["* /v1/payouts/**"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(rules.Check("POST", Segments("/V1/Payouts/po_1")), Is.EqualTo("the key's deny rule '* /v1/payouts/**' matches"), "found by RequestPathProperties");
+            Assert.That(rules.Check("POST", Segments("/v1/PAYOUTS")), Is.Not.Null);
+            Assert.That(rules.Check("GET", Segments("/v2/customers/cus_ABC")), Is.Null);
+            Assert.That(rules.Check("GET", Segments("/v2/customers/cus_abc")), Is.EqualTo("no allow rule of the key matches"), "an id in another case is another object");
+        });
+    }
+
+    [Test]
     public void With_allow_rules_present_an_unmatched_call_is_denied()
     {
         var rules = Rules(allow: ["POST /v1/spend", "GET /v1/items/*"], deny: []);
