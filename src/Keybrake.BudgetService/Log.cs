@@ -47,4 +47,7 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Error, "Key '{KeyId}': its stored policy does not compile on this machine, so no money may move with it until an operator updates it: {Problem}")]
     public static partial void StoredPolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(14, LogLevel.Warning, "Reservation '{ReservationId}' of key '{KeyId}': a commit of {ActualMicroUsd} micro-USD against an estimate of {EstimateMicroUsd} is held for an operator (keybrake reservations list; resolve it to settle)")]
+    public static partial void SettlementHeld(ILogger logger, string reservationId, string keyId, long actualMicroUsd, long estimateMicroUsd);
 }

@@ -68,6 +68,7 @@ public static class BudgetServiceApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseAdminRestGate();
         app.UseStrictPolicyBodies();
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();

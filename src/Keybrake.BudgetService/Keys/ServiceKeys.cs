@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.Client;
 using Microsoft.Extensions.Options;
@@ -27,7 +28,12 @@ internal static class ServiceKeys
                 problems.Add($"{BudgetServiceOptions.SectionName}:Keys:{id}:Vendor is required");
             }
 
-            if (policy is not null)
+            if (!KeyIds.IsValid(id))
+            {
+                problems.Add($"{BudgetServiceOptions.SectionName}:Keys: key id '{RequestChecks.Shown(id)}' {KeyIds.Rule}");
+            }
+
+            if (policy is not null && KeyRegistry.CapsFitTheBooks(policy, $"{BudgetServiceOptions.SectionName}:Keys:{id}:Policy:DailyCap", $"{BudgetServiceOptions.SectionName}:Keys:{id}:Policy:RunCap", problems))
             {
                 keys[id] = policy;
             }

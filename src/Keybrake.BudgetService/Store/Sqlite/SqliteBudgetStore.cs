@@ -83,9 +83,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     public ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(c => c.Authorize(command), cancellationToken));
 
-    public ValueTask<int> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, CancellationToken cancellationToken) =>
-        new(Worker.RunAsync(
-            c => settlements.Count(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now)),
+    public ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync<IReadOnlyList<SettleResult>>(
+            c => settlements.Select(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, dailyCapOf)).ToList(),
             cancellationToken));
 
     public ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
@@ -166,8 +166,8 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             {
                 using var command = c.AdHoc(
                     """
-                    SELECT reservation_id, key_id, run_id, idempotency_key, estimate, day, created_at FROM reservation
-                    WHERE state = 0 AND ($key IS NULL OR key_id = $key) ORDER BY created_at
+                    SELECT reservation_id, key_id, run_id, idempotency_key, estimate, day, created_at, CASE state WHEN 3 THEN actual END FROM reservation
+                    WHERE state IN (0, 3) AND ($key IS NULL OR key_id = $key) ORDER BY created_at
                     """,
                     ("$key", keyId));
                 using var reader = command.ExecuteReader();
@@ -181,22 +181,23 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                         reader.GetString(3),
                         reader.GetInt64(4),
                         DateOnly.ParseExact(reader.GetString(5), "yyyy-MM-dd", CultureInfo.InvariantCulture),
-                        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6))));
+                        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                        reader.IsDBNull(7) ? null : reader.GetInt64(7)));
                 }
 
                 return list;
             },
             cancellationToken));
 
-    public ValueTask<bool> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
-        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now), cancellationToken));
+    public ValueTask<SettleStatus> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now, dailyCapOf: null).Status, cancellationToken));
 
     public ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
             {
                 using var command = c.AdHoc(
-                    "DELETE FROM reservation WHERE state <> 0 AND finished_at < $before",
+                    "DELETE FROM reservation WHERE state IN (1, 2) AND finished_at < $before",
                     ("$before", finishedBefore.ToUnixTimeMilliseconds()));
                 return command.ExecuteNonQuery();
             },
