@@ -65,9 +65,9 @@ internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetSer
             errors.Add($"{BudgetServiceOptions.SectionName}:StoragePath is required");
         }
 
-        if (options.AdminToken is { Length: > 0 and < 16 })
+        if (options.AdminToken is { Length: > 0 } token && AdminToken.Problem(token) is { } problem)
         {
-            errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken must be at least 16 characters");
+            errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken {problem}");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

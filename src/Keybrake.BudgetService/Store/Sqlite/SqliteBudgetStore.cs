@@ -1,4 +1,5 @@
 using System.Globalization;
+using Keybrake.BudgetService.Hosting;
 using Microsoft.Data.Sqlite;
 
 namespace Keybrake.BudgetService.Store.Sqlite;
@@ -34,6 +35,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     /// <summary>The background checkpointer, once the store is open.</summary>
     internal WalCheckpointer? Checkpointer => _checkpointer;
 
+    /// <summary>The database and the files SQLite keeps beside it.</summary>
+    private string[] Files => [_path, _path + "-wal", _path + "-shm"];
+
     private SqliteWorker Worker => _worker ?? throw new InvalidOperationException("The budget store is not open: call MigrateAsync first.");
 
     public Task MigrateAsync(CancellationToken cancellationToken)
@@ -46,7 +50,15 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         var directory = Path.GetDirectoryName(_path);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            DataFiles.EnsureDirectory(directory);
+        }
+
+        // SQLite gives the WAL and shared-memory files the database file's mode, so a database created 0600
+        // (and older files tightened) keeps all three private whatever the umask.
+        CreatePrivate(_path);
+        foreach (var file in Files)
+        {
+            DataFiles.Secure(file);
         }
 
         var connectionString = new SqliteConnectionStringBuilder
@@ -66,12 +78,23 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             }
 
             SqliteSchema.Migrate(connection);
+            SqliteSchema.ProbeWrite(connection);
+            foreach (var file in Files)
+            {
+                DataFiles.Secure(file);
+            }
+
             _checkpointer = new WalCheckpointer(connectionString, _checkpointInterval, _time, _logger);
         }
-        catch
+        catch (Exception exception)
         {
-            // A file the service refuses (newer schema, not a database) is not held open by a service that did not start.
+            // A file the service refuses (read-only, newer schema, not a database) is not held open by a service that did not start.
             connection.Dispose();
+            if (exception is SqliteException or InvalidOperationException or IOException or UnauthorizedAccessException)
+            {
+                throw new ServiceStartException($"The budget database {_path} cannot be used for writing: {ServiceStartException.Reason(exception)}.", exception);
+            }
+
             throw;
         }
 
@@ -202,6 +225,32 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                 return command.ExecuteNonQuery();
             },
             cancellationToken));
+
+    /// <summary>Creates an empty database file, 0600 from its first byte, unless one is there.</summary>
+    private static void CreatePrivate(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path) || Directory.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            using (new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = DataFiles.FileMode }))
+            {
+            }
+
+            File.SetUnixFileMode(path, DataFiles.FileMode); // the umask filters UnixCreateMode
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // created meanwhile by another opener: Secure tightens it
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new ServiceStartException($"The budget database {path} cannot be created: {ServiceStartException.Reason(exception)}.", exception);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
