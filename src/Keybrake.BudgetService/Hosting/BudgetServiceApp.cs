@@ -55,7 +55,9 @@ public static class BudgetServiceApp
     /// <summary>Builds the app from command-line arguments and configuration; <paramref name="configure"/> may override services (tests).</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The content root (appsettings.json) is the service's own folder, wherever it is started from; relative data
+        // paths (StoragePath, the admin token) resolve against the working directory, as the docs say.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddOptions<BudgetServiceOptions>()
             .BindConfiguration(BudgetServiceOptions.SectionName)
             .ValidateDataAnnotations()
