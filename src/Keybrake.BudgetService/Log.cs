@@ -47,4 +47,10 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Error, "Key '{KeyId}': its stored policy does not compile on this machine, so no money may move with it until an operator updates it: {Problem}")]
     public static partial void StoredPolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(14, LogLevel.Warning, "Reservation '{ReservationId}' of key '{KeyId}': a commit of {ActualMicroUsd} micro-USD against an estimate of {EstimateMicroUsd} is held for an operator (keybrake reservations list; resolve it to settle)")]
+    public static partial void SettlementHeld(ILogger logger, string reservationId, string keyId, long actualMicroUsd, long estimateMicroUsd);
+
+    [LoggerMessage(15, LogLevel.Warning, "The admin token file {Path} was readable by other users; it is now readable by this user only (mode 0600). Consider the token exposed and replace it")]
+    public static partial void AdminTokenResecured(ILogger logger, string path);
 }

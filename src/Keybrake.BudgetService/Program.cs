@@ -1,3 +1,3 @@
 using Keybrake.BudgetService.Hosting;
 
-await BudgetServiceApp.Build(args).RunAsync();
+return await BudgetServiceApp.RunAsync(args);

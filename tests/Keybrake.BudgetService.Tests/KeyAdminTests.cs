@@ -193,8 +193,8 @@ public sealed class KeyAdminTests
     private static readonly TestCaseData[] s_badKeys =
     [
         new TestCaseData("", "stripe", "key_id is required").SetName("No key id"),
-        new TestCaseData("has space", "stripe", "key_id 'has space' must be 1 to 64 letters").SetName("A key id with a space"),
-        new TestCaseData(new string('k', 65), "stripe", "must be 1 to 64 letters").SetName("A key id too long"),
+        new TestCaseData("has space", "stripe", "key_id 'has space' must be 1 to 64 characters of A-Z").SetName("A key id with a space"),
+        new TestCaseData(new string('k', 65), "stripe", "must be 1 to 64 characters").SetName("A key id too long"),
         new TestCaseData("k1", "paypal", "vendor 'paypal' is not one the service knows").SetName("An unknown vendor"),
     ];
 

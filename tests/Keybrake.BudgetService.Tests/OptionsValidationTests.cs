@@ -10,7 +10,7 @@ public sealed class OptionsValidationTests
         new TestCaseData(BudgetServiceHost.Key("agent", "-5"), "BudgetService:Keys:agent:Policy:DailyCap").SetName("A negative daily cap"),
         new TestCaseData(BudgetServiceHost.Key("agent", "1000000000000.01"), "BudgetService:Keys:agent:Policy:DailyCap").SetName("A daily cap over the largest amount"),
         new TestCaseData(BudgetServiceHost.Key("agent", "100", runCap: "1.0000001"), "BudgetService:Keys:agent:Policy:RunCap").SetName("A run cap with seven decimals"),
-        new TestCaseData(BudgetServiceHost.Key("agent", "100", timeZone: "Mars/Olympus_Mons"), "BudgetService:Keys:agent:Policy:TimeZone 'Mars/Olympus_Mons' is not a time zone").SetName("An unknown time zone"),
+        new TestCaseData(BudgetServiceHost.Key("agent", "100", timeZone: "Mars/Olympus_Mons"), "BudgetService:Keys:agent:Policy:TimeZone 'Mars/Olympus_Mons' is not an IANA time zone").SetName("An unknown time zone"),
         new TestCaseData(new Dictionary<string, string?> { ["BudgetService:Keys:agent:Vendor"] = "stripe" }, "BudgetService:Keys:agent:Policy:DailyCap is required").SetName("No daily cap"),
         new TestCaseData(
             TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Keys:agent:Policy:RunCaps"] = "5" }),

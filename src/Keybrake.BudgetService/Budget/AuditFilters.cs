@@ -38,7 +38,7 @@ internal static class AuditFilters
     public static DateTimeOffset Moment(string text, string field) =>
         DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var moment)
             ? moment
-            : throw RequestChecks.Invalid($"{field} must be an RFC 3339 time such as 2026-12-01T09:00:00Z, not '{text}'");
+            : throw RequestChecks.Invalid($"{field} must be an RFC 3339 time such as 2026-12-01T09:00:00Z, not '{RequestChecks.Shown(text)}'");
 
     /// <summary>The position after a page's last record, opaque to callers.</summary>
     public static string PageToken(StoredAuditRow last) =>

@@ -41,7 +41,7 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         var vendor = request.Vendor.ToLowerInvariant();
         if (!KnownVendors.All.ContainsKey(vendor))
         {
-            throw RequestChecks.Invalid($"vendor '{request.Vendor}' is not one the service knows ({KnownVendors.Names})");
+            throw RequestChecks.Invalid($"vendor '{RequestChecks.Shown(request.Vendor)}' is not one the service knows ({KnownVendors.Names})");
         }
 
         CheckPolicy(request.KeyId, vendor, request.Policy);
@@ -201,6 +201,8 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
                 EstimateMicroUsd = reservation.EstimateMicroUsd,
                 Day = reservation.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
                 CreatedUnixMicros = reservation.CreatedAt.ToUnixTimeMilliseconds() * 1000,
+                Held = reservation.HeldActualMicroUsd is not null,
+                HeldActualMicroUsd = reservation.HeldActualMicroUsd ?? 0,
             });
         }
 
@@ -216,12 +218,14 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
             RequestChecks.Amount(amount, "actual_micro_usd");
         }
 
-        if (!await _store.ResolveAsync(request.ReservationId, actual, _time.GetUtcNow(), context.CancellationToken))
+        return await _store.ResolveAsync(request.ReservationId, actual, _time.GetUtcNow(), context.CancellationToken) switch
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"no unsettled reservation has id '{request.ReservationId}'"));
-        }
-
-        return new ResolveReservationReply();
+            SettleStatus.Settled => new ResolveReservationReply(),
+            SettleStatus.TooLarge => throw new RpcException(new Status(
+                StatusCode.FailedPrecondition,
+                string.Create(CultureInfo.InvariantCulture, $"committing {actual} micro-USD would take the key's counters past {BookLimits.MaxCounterMicroUsd} micro-USD; nothing changed"))),
+            _ => throw new RpcException(new Status(StatusCode.NotFound, $"no unsettled reservation has id '{RequestChecks.Shown(request.ReservationId)}'")),
+        };
     }
 
     /// <summary>
@@ -268,7 +272,7 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     private static DateOnly Day(string text, string field) =>
         DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
             ? day
-            : throw RequestChecks.Invalid($"{field} must be yyyy-MM-dd, not '{text}'");
+            : throw RequestChecks.Invalid($"{field} must be yyyy-MM-dd, not '{RequestChecks.Shown(text)}'");
 
     internal static KeyEvent Event(KeyEventKind kind, ServiceKey key, bool revoked) => new()
     {
@@ -299,15 +303,25 @@ internal static class BrakeKeys
     public static byte[] Hash(string brakeKey) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(brakeKey));
 }
 
-/// <summary>Key ids: what clients, logs and audit records name a key by.</summary>
+/// <summary>
+/// Key ids: what clients, logs, audit records and REST paths name a key by. Letters, digits, '.', '_' and '-'
+/// only, and never '.' or '..', which a path would read as itself or its parent.
+/// </summary>
 internal static class KeyIds
 {
+    public const string Rule = "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', and not '.' or '..'";
+
+    public static bool IsValid(string keyId) =>
+        keyId.Length is > 0 and <= 64
+        && keyId is not ("." or "..")
+        && keyId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
     public static void Check(string keyId)
     {
         RequestChecks.Id(keyId, "key_id");
-        if (keyId.Length > 64 || !keyId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        if (!IsValid(keyId))
         {
-            throw RequestChecks.Invalid($"key_id '{keyId}' must be 1 to 64 letters, digits, '-', '_' or '.'");
+            throw RequestChecks.Invalid($"key_id '{RequestChecks.Shown(keyId)}' {Rule}");
         }
     }
 }

@@ -18,9 +18,11 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly KeyEventHub _events;
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
+    private readonly ILogger<BudgetGrpcService> _logger;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, ILogger<BudgetGrpcService> logger)
     {
+        _logger = logger;
         _store = store;
         _keys = keys;
         _events = events;
@@ -78,8 +80,22 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             await _store.RememberObjectsAsync(vendor, objects, now, context.CancellationToken);
         }
 
-        var changed = commands.Count == 0 ? 0 : await _store.SettleAsync(commands, now, context.CancellationToken);
-        return new SettleReply { Changed = changed };
+        if (commands.Count == 0)
+        {
+            return new SettleReply();
+        }
+
+        // A commit far above its estimate, or above the key's cap, is not trusted: it waits for an operator.
+        var results = await _store.SettleAsync(commands, now, keyId => _keys.Find(keyId)?.Policy.DailyCap.Micros, context.CancellationToken);
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (results[i].Status == SettleStatus.Held)
+            {
+                Log.SettlementHeld(_logger, commands[i].ReservationId, results[i].KeyId!, commands[i].ActualMicroUsd, results[i].EstimateMicroUsd);
+            }
+        }
+
+        return new SettleReply { Changed = results.Count(result => result.Status is SettleStatus.Settled or SettleStatus.Held) };
     }
 
     public override async Task<KeyStatusReply> GetKeyStatus(KeyStatusRequest request, ServerCallContext context)
@@ -265,7 +281,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             AuthorizeStatus.RunCapExceeded => (ReasonCodes.RunCapExceeded,
                 $"the per-run cap of {key.Policy.RunCap} for key '{key.Id}' would be exceeded: run '{request.RunId}' has {Usd.FromMicros(outcome.RunSpentMicroUsd)} counted and this call needs {estimate}"),
             AuthorizeStatus.IdempotencyKeyReused => (ReasonCodes.MalformedRequest,
-                $"Idempotency-Key '{request.IdempotencyKey}' was already used for a different request; a retry must repeat the request exactly"),
+                $"Idempotency-Key '{RequestChecks.Shown(request.IdempotencyKey)}' was already used for a different request; a retry must repeat the request exactly"),
             _ => (string.Empty, string.Empty),
         };
         return reply;

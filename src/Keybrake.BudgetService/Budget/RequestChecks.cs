@@ -1,4 +1,6 @@
+using System.Globalization;
 using Grpc.Core;
+using Keybrake.BudgetService.Store;
 using Keybrake.Client;
 
 namespace Keybrake.BudgetService.Budget;
@@ -42,11 +44,12 @@ internal static class RequestChecks
         }
     }
 
+    /// <summary>An amount the books take: never negative, and at most <see cref="BookLimits.MaxAmountMicroUsd"/>, so no sum of them can overflow.</summary>
     public static void Amount(long micros, string field)
     {
-        if (micros < 0 || micros > Usd.MaxValue.Micros)
+        if (micros < 0 || micros > BookLimits.MaxAmountMicroUsd)
         {
-            throw Invalid($"{field} must be between 0 and {Usd.MaxValue.Micros} micro-USD ({Usd.MaxValue})");
+            throw Invalid(string.Create(CultureInfo.InvariantCulture, $"{field} must be between 0 and {BookLimits.MaxAmountMicroUsd} micro-USD ({Usd.FromMicros(BookLimits.MaxAmountMicroUsd)})"));
         }
     }
 
@@ -69,7 +72,10 @@ internal static class RequestChecks
         }
     }
 
+    /// <summary>A bad value as an error message may echo it: a short prefix (<see cref="ShownValue"/>).</summary>
+    public static string Shown(string? value) => ShownValue.Of(value);
+
     public static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
-    public static RpcException UnknownKey(string keyId) => new(new Status(StatusCode.NotFound, $"key '{keyId}' is not known to the budget service"));
+    public static RpcException UnknownKey(string keyId) => new(new Status(StatusCode.NotFound, $"key '{Shown(keyId)}' is not known to the budget service"));
 }

@@ -13,7 +13,7 @@ internal sealed record SpendGrouping(bool ByKey, bool ByDay, bool ByVendor, bool
         {
             if (name is not ("key" or "day" or "vendor" or "run"))
             {
-                throw RequestChecks.Invalid($"group_by '{name}' is not one of key, day, vendor, run");
+                throw RequestChecks.Invalid($"group_by '{RequestChecks.Shown(name)}' is not one of key, day, vendor, run");
             }
 
             set.Add(name.ToLowerInvariant());
@@ -32,11 +32,15 @@ internal sealed record SpendGrouping(bool ByKey, bool ByDay, bool ByVendor, bool
         return new SpendGrouping(set.Contains("key"), set.Contains("day"), set.Contains("vendor"), set.Contains("run") || runFiltered);
     }
 
-    /// <summary>Sums the counters into one row per group, in a stable order, with the totals.</summary>
+    /// <summary>
+    /// Sums the counters into one row per group, in a stable order, with the totals. Sums are 128-bit, so no
+    /// number of counters overflows them; a sum that does not fit the reply's 64 bits is a clear error naming the
+    /// way out, never a crash.
+    /// </summary>
     public QuerySpendReply Aggregate(IReadOnlyList<SpendCounter> counters, IReadOnlyDictionary<string, string> vendors)
     {
-        var rows = new SortedDictionary<(string Key, string Vendor, string Day, string Run), (long Settled, long Reserved)>();
-        long settled = 0, reserved = 0;
+        var rows = new SortedDictionary<(string Key, string Vendor, string Day, string Run), (Int128 Settled, Int128 Reserved)>();
+        Int128 settled = 0, reserved = 0;
         foreach (var counter in counters)
         {
             var group = (
@@ -45,17 +49,24 @@ internal sealed record SpendGrouping(bool ByKey, bool ByDay, bool ByVendor, bool
                 ByDay ? counter.Day ?? string.Empty : string.Empty,
                 ByRun ? counter.RunId ?? string.Empty : string.Empty);
             var sum = rows.GetValueOrDefault(group);
-            rows[group] = (checked(sum.Settled + counter.SettledMicroUsd), checked(sum.Reserved + counter.ReservedMicroUsd));
-            settled = checked(settled + counter.SettledMicroUsd);
-            reserved = checked(reserved + counter.ReservedMicroUsd);
+            rows[group] = (sum.Settled + counter.SettledMicroUsd, sum.Reserved + counter.ReservedMicroUsd);
+            settled += counter.SettledMicroUsd;
+            reserved += counter.ReservedMicroUsd;
         }
 
-        var reply = new QuerySpendReply { TotalSettledMicroUsd = settled, TotalReservedMicroUsd = reserved };
+        var reply = new QuerySpendReply { TotalSettledMicroUsd = Fit(settled), TotalReservedMicroUsd = Fit(reserved) };
         foreach (var ((key, vendor, day, run), sum) in rows)
         {
-            reply.Rows.Add(new SpendRow { KeyId = key, Vendor = vendor, Day = day, RunId = run, SettledMicroUsd = sum.Settled, ReservedMicroUsd = sum.Reserved });
+            reply.Rows.Add(new SpendRow { KeyId = key, Vendor = vendor, Day = day, RunId = run, SettledMicroUsd = Fit(sum.Settled), ReservedMicroUsd = Fit(sum.Reserved) });
         }
 
         return reply;
     }
+
+    private static long Fit(Int128 sum) =>
+        sum <= long.MaxValue && sum >= long.MinValue
+            ? (long)sum
+            : throw new Grpc.Core.RpcException(new Grpc.Core.Status(
+                Grpc.Core.StatusCode.OutOfRange,
+                "a spend total is larger than a 64-bit count of micro-USD holds; narrow the query (one key, or a range of days)"));
 }

@@ -6,11 +6,15 @@ namespace Keybrake.BudgetService.Hosting;
 
 /// <summary>
 /// The bearer token the admin API requires. Configured (<c>BudgetService:AdminToken</c>), or else generated on
-/// first start into <c>admin-token</c> next to the store, readable by the service's user only, so that the
-/// service never runs with an open admin API. Compared in constant time; never logged.
+/// first start into <c>admin-token</c> next to the store, mode 0600, so that the service never runs with an open
+/// admin API. An existing token file that others may read is made private again (and the change logged); a file
+/// the service cannot make private, or whose token is not printable ASCII, stops the start. Compared in
+/// constant time; never logged.
 /// </summary>
 internal sealed class AdminToken
 {
+    public const int MinLength = 16;
+
     private readonly byte[] _hash;
 
     public AdminToken(IOptions<BudgetServiceOptions> options, ILogger<AdminToken> logger)
@@ -18,16 +22,7 @@ internal sealed class AdminToken
         var token = options.Value.AdminToken;
         if (string.IsNullOrEmpty(token))
         {
-            var path = FilePath(options.Value);
-            token = ReadOrCreate(path, out var created);
-            if (created)
-            {
-                Log.AdminTokenGenerated(logger, path);
-            }
-            else
-            {
-                Log.AdminTokenRead(logger, path);
-            }
+            token = ReadOrCreate(FilePath(options.Value), logger);
         }
 
         _hash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
@@ -36,6 +31,15 @@ internal sealed class AdminToken
     /// <summary>Where the generated token is kept: next to the store.</summary>
     public static string FilePath(BudgetServiceOptions options) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.StoragePath)) ?? ".", "admin-token");
+
+    /// <summary>
+    /// What is wrong with a token, or <see langword="null"/>. Printable ASCII only: a control byte or a non-ASCII
+    /// character would not survive a header or a shell the same way on every client.
+    /// </summary>
+    public static string? Problem(string token) =>
+        token.Length < MinLength ? $"must be at least {MinLength} characters"
+        : token.Any(c => c is < '!' or > '~') ? "must be printable ASCII, without spaces, control characters or non-ASCII characters"
+        : null;
 
     /// <summary>Whether an <c>Authorization</c> header value carries the token. Hashes first, so neither content nor length leaks through timing.</summary>
     public bool Accepts(string? authorizationHeader)
@@ -50,33 +54,80 @@ internal sealed class AdminToken
         return CryptographicOperations.FixedTimeEquals(presented, _hash);
     }
 
-    private static string ReadOrCreate(string path, out bool created)
+    private static string ReadOrCreate(string path, ILogger logger)
     {
-        created = false;
+        DataFiles.EnsureDirectory(Path.GetDirectoryName(path)!);
+        if (Directory.Exists(path))
+        {
+            throw new ServiceStartException($"The admin token file {path} cannot be used: it is a directory.");
+        }
+
         if (File.Exists(path))
         {
-            var existing = File.ReadAllText(path).Trim();
-            if (existing.Length >= 16)
+            string existing;
+            try
             {
+                if (DataFiles.IsShared(path))
+                {
+                    DataFiles.Secure(path);
+                    Log.AdminTokenResecured(logger, path);
+                }
+
+                existing = File.ReadAllText(path).Trim();
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                throw new ServiceStartException($"The admin token file {path} cannot be read: {ServiceStartException.Reason(exception)}.", exception);
+            }
+
+            if (existing.Length > 0)
+            {
+                if (Problem(existing) is { } problem)
+                {
+                    throw new ServiceStartException($"The admin token in {path} {problem}; correct the file, or delete it to have a new token generated.");
+                }
+
+                Log.AdminTokenRead(logger, path);
                 return existing;
             }
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var token = "kbadm_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(path, fileOptions))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.WriteLine(token);
-        }
-
-        created = true;
+        Write(path, token);
+        Log.AdminTokenGenerated(logger, path);
         return token;
+    }
+
+    /// <summary>Writes a new file, private from its first byte, and moves it over the old one (whose mode it does not inherit).</summary>
+    private static void Write(string path, string token)
+    {
+        var temporary = path + ".new";
+        try
+        {
+            File.Delete(temporary);
+            var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                fileOptions.UnixCreateMode = DataFiles.FileMode;
+            }
+
+            using (var stream = new FileStream(temporary, fileOptions))
+            using (var writer = new StreamWriter(stream))
+            {
+                writer.WriteLine(token);
+            }
+
+            // UnixCreateMode is filtered by the umask; a umask such as 0377 would leave the owner without write.
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(temporary, DataFiles.FileMode);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new ServiceStartException($"The admin token file {path} cannot be written: {ServiceStartException.Reason(exception)}.", exception);
+        }
     }
 }

@@ -16,10 +16,48 @@ public static class BudgetServiceApp
     /// <summary>The largest message the service accepts (a batch of audit records, say).</summary>
     public const int MaxMessageBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Runs the service until it is stopped. A start-up failure an operator fixes (a path, a permission, a setting)
+    /// is one line on standard error naming the path and the problem, and exit code 1; never a stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication? app = null;
+        try
+        {
+            app = Build(args);
+
+            // The store is opened before the host starts, so a failure is reported here, once, not logged by the host.
+            await app.Services.GetRequiredService<IBudgetStore>().MigrateAsync(CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is ServiceStartException or OptionsValidationException)
+        {
+            var message = exception is OptionsValidationException invalid
+                ? $"The budget service's settings are not valid: {string.Join("; ", invalid.Failures)}"
+                : exception.Message;
+            await Console.Error.WriteLineAsync($"keybrake budget service: {message.ReplaceLineEndings(" ")}");
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+
+            return 1;
+        }
+
+        await using (app)
+        {
+            await app.RunAsync();
+        }
+
+        return 0;
+    }
+
     /// <summary>Builds the app from command-line arguments and configuration; <paramref name="configure"/> may override services (tests).</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The content root (appsettings.json) is the service's own folder, wherever it is started from; relative data
+        // paths (StoragePath, the admin token) resolve against the working directory, as the docs say.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddOptions<BudgetServiceOptions>()
             .BindConfiguration(BudgetServiceOptions.SectionName)
             .ValidateDataAnnotations()
@@ -68,6 +106,7 @@ public static class BudgetServiceApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseAdminRestGate();
         app.UseStrictPolicyBodies();
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();

@@ -100,7 +100,29 @@ internal sealed class KeyRegistry
     public static KeyPolicy? Compile(string keyId, string vendor, Policy? policy, List<string> errors)
     {
         var names = KnownVendors.All.TryGetValue(vendor, out var known) ? known : default;
-        return PolicyMessages.TryCompile(keyId, policy, errors, names.ScopeNames, names.LimitNames);
+        var compiled = PolicyMessages.TryCompile(keyId, policy, errors, names.ScopeNames, names.LimitNames);
+        return compiled is not null && CapsFitTheBooks(compiled, "policy.daily_cap_micro_usd", "policy.run_cap_micro_usd", errors) ? compiled : null;
+    }
+
+    /// <summary>
+    /// Caps are amounts the service counts against, so they are bound as every amount it accepts is
+    /// (<see cref="BookLimits.MaxAmountMicroUsd"/>), tighter than a client's own policy allows.
+    /// </summary>
+    public static bool CapsFitTheBooks(KeyPolicy policy, string dailyCapField, string runCapField, List<string> errors)
+    {
+        var before = errors.Count;
+        var max = Usd.FromMicros(BookLimits.MaxAmountMicroUsd);
+        if (policy.DailyCap > max)
+        {
+            errors.Add($"{dailyCapField} must be at most {max} ({BookLimits.MaxAmountMicroUsd} micro-USD) in the budget service");
+        }
+
+        if (policy.RunCap is { } runCap && runCap > max)
+        {
+            errors.Add($"{runCapField} must be at most {max} ({BookLimits.MaxAmountMicroUsd} micro-USD) in the budget service");
+        }
+
+        return errors.Count == before;
     }
 
     private ServiceKey Load(StoredKey stored)

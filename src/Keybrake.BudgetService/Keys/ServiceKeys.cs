@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.Client;
 using Microsoft.Extensions.Options;
@@ -27,7 +28,12 @@ internal static class ServiceKeys
                 problems.Add($"{BudgetServiceOptions.SectionName}:Keys:{id}:Vendor is required");
             }
 
-            if (policy is not null)
+            if (!KeyIds.IsValid(id))
+            {
+                problems.Add($"{BudgetServiceOptions.SectionName}:Keys: key id '{RequestChecks.Shown(id)}' {KeyIds.Rule}");
+            }
+
+            if (policy is not null && KeyRegistry.CapsFitTheBooks(policy, $"{BudgetServiceOptions.SectionName}:Keys:{id}:Policy:DailyCap", $"{BudgetServiceOptions.SectionName}:Keys:{id}:Policy:RunCap", problems))
             {
                 keys[id] = policy;
             }
@@ -59,9 +65,9 @@ internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetSer
             errors.Add($"{BudgetServiceOptions.SectionName}:StoragePath is required");
         }
 
-        if (options.AdminToken is { Length: > 0 and < 16 })
+        if (options.AdminToken is { Length: > 0 } token && AdminToken.Problem(token) is { } problem)
         {
-            errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken must be at least 16 characters");
+            errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken {problem}");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -13,8 +13,11 @@ internal interface IBudgetStore
     /// <summary>Checks revocation and reserves the estimate against the day and run counters, atomically.</summary>
     ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken);
 
-    /// <summary>Commits or releases pending reservations; returns how many changed (settled ones are skipped).</summary>
-    ValueTask<int> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>
+    /// Commits or releases pending reservations, one result per settlement (finished and held ones are skipped).
+    /// A commit far above its estimate, or above the key's daily cap (<paramref name="dailyCapOf"/>), is held for an operator.
+    /// </summary>
+    ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken);
 
     /// <summary>The revoked keys among <paramref name="keyIds"/>.</summary>
     ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken);
@@ -37,11 +40,11 @@ internal interface IBudgetStore
     /// <summary>A key's counters for one run.</summary>
     ValueTask<StoredSpend> GetRunSpendAsync(string keyId, string runId, CancellationToken cancellationToken);
 
-    /// <summary>Reservations still pending, oldest first.</summary>
+    /// <summary>Reservations still pending or held for an operator, oldest first.</summary>
     ValueTask<IReadOnlyList<StoredReservation>> ListUnsettledAsync(string? keyId, CancellationToken cancellationToken);
 
-    /// <summary>Commits (<paramref name="actualMicroUsd"/>) or releases (<see langword="null"/>) a pending reservation; false when none is pending.</summary>
-    ValueTask<bool> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>An operator commits (<paramref name="actualMicroUsd"/>) or releases (<see langword="null"/>) a pending or held reservation.</summary>
+    ValueTask<SettleStatus> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Forgets finished reservations older than the idempotency window; pending ones are never forgotten.</summary>
     ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken);
@@ -90,5 +93,24 @@ internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timesta
 /// <summary>Counters.</summary>
 internal sealed record StoredSpend(long SettledMicroUsd, long ReservedMicroUsd);
 
-/// <summary>A pending reservation.</summary>
-internal sealed record StoredReservation(string ReservationId, string KeyId, string? RunId, string IdempotencyKey, long EstimateMicroUsd, DateOnly Day, DateTimeOffset CreatedAt);
+/// <summary>A reservation not yet finished; a held one carries the amount its commit claimed.</summary>
+internal sealed record StoredReservation(string ReservationId, string KeyId, string? RunId, string IdempotencyKey, long EstimateMicroUsd, DateOnly Day, DateTimeOffset CreatedAt, long? HeldActualMicroUsd = null);
+
+/// <summary>What one settlement did.</summary>
+internal enum SettleStatus
+{
+    /// <summary>No reservation by that id waits for this caller (unknown, finished, or held for an operator).</summary>
+    NotPending,
+
+    /// <summary>Committed or released; the counters moved.</summary>
+    Settled,
+
+    /// <summary>A commit the service does not trust: kept unsettled for an operator, still counting its estimate.</summary>
+    Held,
+
+    /// <summary>An operator's commit that would take a counter past its bound; nothing changed.</summary>
+    TooLarge,
+}
+
+/// <summary>One settlement's result, with the reservation's key and estimate when it was found.</summary>
+internal readonly record struct SettleResult(SettleStatus Status, string? KeyId, long EstimateMicroUsd);

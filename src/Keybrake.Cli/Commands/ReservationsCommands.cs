@@ -99,10 +99,12 @@ internal static class ReservationsCommands
         }
 
         var table = new Table().Column("RESERVATION").Column("KEY").Column("RUN").Column("IDEMPOTENCY KEY")
-            .Column("ESTIMATE", alignRight: true).Column("DAY").Column("CREATED (UTC)");
+            .Column("ESTIMATE", alignRight: true).Column("DAY").Column("CREATED (UTC)").Column("COMMIT HELD", alignRight: true);
         foreach (var r in reply.Reservations)
         {
-            table.Row(r.ReservationId, r.KeyId, r.RunId, r.IdempotencyKey, UsdText.Format(r.EstimateMicroUsd), r.Day, TimeText.CellFromUnixMicros(r.CreatedUnixMicros));
+            // A commit the service did not trust (far above the estimate): the amount it claimed, for the operator to check.
+            table.Row(r.ReservationId, r.KeyId, r.RunId, r.IdempotencyKey, UsdText.Format(r.EstimateMicroUsd), r.Day, TimeText.CellFromUnixMicros(r.CreatedUnixMicros),
+                r.Held ? UsdText.Format(r.HeldActualMicroUsd) : string.Empty);
         }
 
         table.Write(output);

@@ -35,21 +35,21 @@ internal sealed class EndpointPattern
         var parts = text.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length != 2)
         {
-            error = $"endpoint rule '{text}' is not 'METHOD /path'";
+            error = $"endpoint rule '{ShownValue.Of(text)}' is not 'METHOD /path'";
             return false;
         }
 
         var method = parts[0];
         if (method != AnySegment && !IsToken(method))
         {
-            error = $"endpoint rule '{text}' has method '{method}', which is neither an HTTP method nor '*'";
+            error = $"endpoint rule '{ShownValue.Of(text)}' has method '{ShownValue.Of(method)}', which is neither an HTTP method nor '*'";
             return false;
         }
 
         var path = parts[1];
         if (!path.StartsWith('/'))
         {
-            error = $"endpoint rule '{text}' has a path that does not start with '/'";
+            error = $"endpoint rule '{ShownValue.Of(text)}' has a path that does not start with '/'";
             return false;
         }
 
@@ -59,13 +59,13 @@ internal sealed class EndpointPattern
             var segment = segments[i];
             if (segment == AnyRest && i != segments.Length - 1)
             {
-                error = $"endpoint rule '{text}' uses '**' before the end of the path; '**' matches the rest of the path and must come last";
+                error = $"endpoint rule '{ShownValue.Of(text)}' uses '**' before the end of the path; '**' matches the rest of the path and must come last";
                 return false;
             }
 
             if (segment != AnySegment && segment != AnyRest && segment.Contains('*', StringComparison.Ordinal))
             {
-                error = $"endpoint rule '{text}' has segment '{segment}': '*' and '**' stand for whole segments only";
+                error = $"endpoint rule '{ShownValue.Of(text)}' has segment '{ShownValue.Of(segment)}': '*' and '**' stand for whole segments only";
                 return false;
             }
         }

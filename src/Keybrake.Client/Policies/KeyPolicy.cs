@@ -62,9 +62,9 @@ internal sealed class KeyPolicy
         var zone = TimeZoneInfo.Utc;
         if (!string.IsNullOrWhiteSpace(options.TimeZone))
         {
-            if (!TimeZoneInfo.TryFindSystemTimeZoneById(options.TimeZone, out var found))
+            if (!IsIanaId(options.TimeZone) || !TimeZoneInfo.TryFindSystemTimeZoneById(options.TimeZone, out var found))
             {
-                errors.Add($"{prefix}:TimeZone '{options.TimeZone}' is not a time zone this machine knows; use an IANA id such as 'America/New_York'");
+                errors.Add($"{prefix}:TimeZone '{ShownValue.Of(options.TimeZone)}' is not an IANA time zone this machine knows; use an IANA id such as 'America/New_York'");
             }
             else
             {
@@ -169,6 +169,15 @@ internal sealed class KeyPolicy
 
     /// <summary>The limit of that name, or <see langword="null"/> when the policy sets none.</summary>
     public long? GetLimit(string name) => Limits.TryGetValue(name, out var value) ? value : null;
+
+    /// <summary>
+    /// Whether a time zone id is an IANA id. On Linux and macOS .NET also finds a zone by its Windows name
+    /// ("Eastern Standard Time"), which the other platforms' processes sharing the policy may not; a Windows name
+    /// that is not also an IANA one ("UTC" is both) is refused, so every process reads the day the same way.
+    /// </summary>
+    private static bool IsIanaId(string id) =>
+        id.Length <= 64
+        && (TimeZoneInfo.TryConvertIanaIdToWindowsId(id, out _) || !TimeZoneInfo.TryConvertWindowsIdToIanaId(id, out _));
 
     private static void CheckAmount(List<string> errors, string field, Usd? amount)
     {

@@ -20,7 +20,8 @@ public sealed class OptionsValidationTests
         yield return Case("No daily cap", k => k.Policy.DailyCap = null, $"{Field}:Policy:DailyCap is required");
         yield return Case("A negative daily cap", k => k.Policy.DailyCap = Usd.FromMicros(-1), $"{Field}:Policy:DailyCap must be between $0 and");
         yield return Case("A run cap over the maximum", k => k.Policy.RunCap = Usd.MaxValue + Usd.FromMicros(1), $"{Field}:Policy:RunCap must be between $0 and");
-        yield return Case("A time zone nobody knows", k => k.Policy.TimeZone = "Mars/Olympus_Mons", $"{Field}:Policy:TimeZone 'Mars/Olympus_Mons' is not a time zone");
+        yield return Case("A time zone nobody knows", k => k.Policy.TimeZone = "Mars/Olympus_Mons", $"{Field}:Policy:TimeZone 'Mars/Olympus_Mons' is not an IANA time zone");
+        yield return Case("A Windows time zone name", k => k.Policy.TimeZone = "Eastern Standard Time", $"{Field}:Policy:TimeZone 'Eastern Standard Time' is not an IANA time zone");
         yield return Case("An allow rule without a leading slash", k => k.Policy.Endpoints.Allow.Add("POST v1/spend"), $"{Field}:Policy:Endpoints:Allow:0: endpoint rule 'POST v1/spend' has a path that does not start with '/'");
         yield return Case("A deny rule with a partial wildcard", k => { k.Policy.Endpoints.Deny.Add("GET /v1/items"); k.Policy.Endpoints.Deny.Add("POST /v1/pay*"); }, $"{Field}:Policy:Endpoints:Deny:1: endpoint rule 'POST /v1/pay*' has segment 'pay*'");
         yield return Case("A rate limit of zero", k => k.Policy.RequestsPerMinute = 0, $"{Field}:Policy:RequestsPerMinute: must be between 1 and 1000000");

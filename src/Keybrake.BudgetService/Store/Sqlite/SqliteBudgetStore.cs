@@ -1,4 +1,5 @@
 using System.Globalization;
+using Keybrake.BudgetService.Hosting;
 using Microsoft.Data.Sqlite;
 
 namespace Keybrake.BudgetService.Store.Sqlite;
@@ -34,6 +35,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     /// <summary>The background checkpointer, once the store is open.</summary>
     internal WalCheckpointer? Checkpointer => _checkpointer;
 
+    /// <summary>The database and the files SQLite keeps beside it.</summary>
+    private string[] Files => [_path, _path + "-wal", _path + "-shm"];
+
     private SqliteWorker Worker => _worker ?? throw new InvalidOperationException("The budget store is not open: call MigrateAsync first.");
 
     public Task MigrateAsync(CancellationToken cancellationToken)
@@ -46,7 +50,15 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         var directory = Path.GetDirectoryName(_path);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            DataFiles.EnsureDirectory(directory);
+        }
+
+        // SQLite gives the WAL and shared-memory files the database file's mode, so a database created 0600
+        // (and older files tightened) keeps all three private whatever the umask.
+        CreatePrivate(_path);
+        foreach (var file in Files)
+        {
+            DataFiles.Secure(file);
         }
 
         var connectionString = new SqliteConnectionStringBuilder
@@ -66,12 +78,23 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             }
 
             SqliteSchema.Migrate(connection);
+            SqliteSchema.ProbeWrite(connection);
+            foreach (var file in Files)
+            {
+                DataFiles.Secure(file);
+            }
+
             _checkpointer = new WalCheckpointer(connectionString, _checkpointInterval, _time, _logger);
         }
-        catch
+        catch (Exception exception)
         {
-            // A file the service refuses (newer schema, not a database) is not held open by a service that did not start.
+            // A file the service refuses (read-only, newer schema, not a database) is not held open by a service that did not start.
             connection.Dispose();
+            if (exception is SqliteException or InvalidOperationException or IOException or UnauthorizedAccessException)
+            {
+                throw new ServiceStartException($"The budget database {_path} cannot be used for writing: {ServiceStartException.Reason(exception)}.", exception);
+            }
+
             throw;
         }
 
@@ -83,9 +106,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     public ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(c => c.Authorize(command), cancellationToken));
 
-    public ValueTask<int> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, CancellationToken cancellationToken) =>
-        new(Worker.RunAsync(
-            c => settlements.Count(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now)),
+    public ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync<IReadOnlyList<SettleResult>>(
+            c => settlements.Select(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, dailyCapOf)).ToList(),
             cancellationToken));
 
     public ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
@@ -166,8 +189,8 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             {
                 using var command = c.AdHoc(
                     """
-                    SELECT reservation_id, key_id, run_id, idempotency_key, estimate, day, created_at FROM reservation
-                    WHERE state = 0 AND ($key IS NULL OR key_id = $key) ORDER BY created_at
+                    SELECT reservation_id, key_id, run_id, idempotency_key, estimate, day, created_at, CASE state WHEN 3 THEN actual END FROM reservation
+                    WHERE state IN (0, 3) AND ($key IS NULL OR key_id = $key) ORDER BY created_at
                     """,
                     ("$key", keyId));
                 using var reader = command.ExecuteReader();
@@ -181,26 +204,53 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                         reader.GetString(3),
                         reader.GetInt64(4),
                         DateOnly.ParseExact(reader.GetString(5), "yyyy-MM-dd", CultureInfo.InvariantCulture),
-                        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6))));
+                        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                        reader.IsDBNull(7) ? null : reader.GetInt64(7)));
                 }
 
                 return list;
             },
             cancellationToken));
 
-    public ValueTask<bool> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
-        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now), cancellationToken));
+    public ValueTask<SettleStatus> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now, dailyCapOf: null).Status, cancellationToken));
 
     public ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
             {
                 using var command = c.AdHoc(
-                    "DELETE FROM reservation WHERE state <> 0 AND finished_at < $before",
+                    "DELETE FROM reservation WHERE state IN (1, 2) AND finished_at < $before",
                     ("$before", finishedBefore.ToUnixTimeMilliseconds()));
                 return command.ExecuteNonQuery();
             },
             cancellationToken));
+
+    /// <summary>Creates an empty database file, 0600 from its first byte, unless one is there.</summary>
+    private static void CreatePrivate(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path) || Directory.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            using (new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = DataFiles.FileMode }))
+            {
+            }
+
+            File.SetUnixFileMode(path, DataFiles.FileMode); // the umask filters UnixCreateMode
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // created meanwhile by another opener: Secure tightens it
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new ServiceStartException($"The budget database {path} cannot be created: {ServiceStartException.Reason(exception)}.", exception);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

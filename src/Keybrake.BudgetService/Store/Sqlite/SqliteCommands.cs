@@ -13,6 +13,10 @@ internal sealed class SqliteCommands : IDisposable
     private const int Committed = 1;
     private const int Released = 2;
 
+    // A commit the service would not trust (far above its estimate, or past a counter's bound): the reservation
+    // keeps counting its estimate, and waits for an operator with the claimed amount in `actual`.
+    private const int Held = 3;
+
     private readonly SqliteConnection _connection;
     private readonly List<SqliteCommand> _all = [];
     private readonly SqliteCommand _isRevoked;
@@ -24,7 +28,9 @@ internal sealed class SqliteCommands : IDisposable
     private readonly SqliteCommand _rereserve;
     private readonly SqliteCommand _addDayReserved;
     private readonly SqliteCommand _addRunReserved;
+    private readonly SqliteCommand _unfinished;
     private readonly SqliteCommand _finish;
+    private readonly SqliteCommand _hold;
     private readonly SqliteCommand _settleDay;
     private readonly SqliteCommand _settleRun;
     private readonly SqliteCommand _insertAudit;
@@ -70,13 +76,11 @@ internal sealed class SqliteCommands : IDisposable
             ON CONFLICT (key_id, run_id) DO UPDATE SET reserved = reserved + excluded.reserved
             """,
             "$key", "$run", "$amount");
+        _unfinished = Prepare("SELECT key_id, run_id, day, estimate, state FROM reservation WHERE reservation_id = $id AND state IN (0, 3)", "$id");
         _finish = Prepare(
-            """
-            UPDATE reservation SET state = $state, actual = $actual, finished_at = $now
-            WHERE reservation_id = $id AND state = 0
-            RETURNING key_id, run_id, day, estimate
-            """,
+            "UPDATE reservation SET state = $state, actual = $actual, finished_at = $now WHERE reservation_id = $id AND state IN (0, 3)",
             "$id", "$state", "$actual", "$now");
+        _hold = Prepare("UPDATE reservation SET state = 3, actual = $actual WHERE reservation_id = $id AND state = 0", "$id", "$actual");
         _settleDay = Prepare(
             "UPDATE day_counter SET reserved = reserved - $estimate, settled = settled + $actual WHERE key_id = $key AND day = $day",
             "$key", "$day", "$estimate", "$actual");
@@ -157,7 +161,7 @@ internal sealed class SqliteCommands : IDisposable
                     return new AuthorizeOutcome(AuthorizeStatus.IdempotencyKeyReused, id, daySpent, 0);
                 }
 
-                if (state == Pending)
+                if (state is Pending or Held)
                 {
                     return new AuthorizeOutcome(AuthorizeStatus.ReusedPending, id, daySpent, 0);
                 }
@@ -206,27 +210,52 @@ internal sealed class SqliteCommands : IDisposable
         return new AuthorizeOutcome(AuthorizeStatus.Reserved, command.ReservationId, daySpent + command.EstimateMicroUsd, runSpent + command.EstimateMicroUsd);
     }
 
-    /// <summary>Finishes one pending reservation and moves its counters; false when it was not pending.</summary>
-    public bool Settle(string reservationId, bool commit, long actual, DateTimeOffset now)
+    /// <summary>
+    /// Finishes one reservation and moves its counters. A client's commit (<paramref name="dailyCapOf"/> given)
+    /// finishes only a pending reservation, and is held instead when it claims more than
+    /// <see cref="BookLimits.HoldAbove"/> allows or would take a counter past <see cref="BookLimits.MaxCounterMicroUsd"/>.
+    /// An operator's resolution (<paramref name="dailyCapOf"/> null) also finishes a held one, and is refused
+    /// (<see cref="SettleStatus.TooLarge"/>) only when a counter would pass its bound.
+    /// </summary>
+    public SettleResult Settle(string reservationId, bool commit, long actual, DateTimeOffset now, Func<string, long?>? dailyCapOf)
     {
-        var settled = commit ? Math.Max(0, actual) : 0;
-        Bind(_finish, reservationId, commit ? Committed : Released, commit ? settled : DBNull.Value, now.ToUnixTimeMilliseconds());
+        Bind(_unfinished, reservationId);
         string key, day;
         string? run;
         long estimate;
-        using (var finished = _finish.ExecuteReader())
+        using (var found = _unfinished.ExecuteReader())
         {
-            if (!finished.Read())
+            if (!found.Read() || (found.GetInt32(4) == Held && dailyCapOf is not null))
             {
-                return false;
+                return new SettleResult(SettleStatus.NotPending, null, 0);
             }
 
-            key = finished.GetString(0);
-            run = finished.IsDBNull(1) ? null : finished.GetString(1);
-            day = finished.GetString(2);
-            estimate = finished.GetInt64(3);
+            key = found.GetString(0);
+            run = found.IsDBNull(1) ? null : found.GetString(1);
+            day = found.GetString(2);
+            estimate = found.GetInt64(3);
         }
 
+        var settled = commit ? Math.Clamp(actual, 0, BookLimits.MaxAmountMicroUsd) : 0;
+        if (commit)
+        {
+            var tooLarge = settled > BookLimits.MaxCounterMicroUsd - Counters(_daySpend, key, day).SettledMicroUsd
+                || (run is not null && settled > BookLimits.MaxCounterMicroUsd - Counters(_runSpend, key, run).SettledMicroUsd);
+            if (dailyCapOf is null && tooLarge)
+            {
+                return new SettleResult(SettleStatus.TooLarge, key, estimate);
+            }
+
+            if (dailyCapOf is not null && (tooLarge || settled > BookLimits.HoldAbove(estimate, dailyCapOf(key))))
+            {
+                Bind(_hold, reservationId, settled);
+                _hold.ExecuteNonQuery();
+                return new SettleResult(SettleStatus.Held, key, estimate);
+            }
+        }
+
+        Bind(_finish, reservationId, commit ? Committed : Released, commit ? settled : DBNull.Value, now.ToUnixTimeMilliseconds());
+        _finish.ExecuteNonQuery();
         Bind(_settleDay, key, day, estimate, settled);
         _settleDay.ExecuteNonQuery();
         if (run is not null)
@@ -235,7 +264,7 @@ internal sealed class SqliteCommands : IDisposable
             _settleRun.ExecuteNonQuery();
         }
 
-        return true;
+        return new SettleResult(SettleStatus.Settled, key, estimate);
     }
 
     public bool IsRevoked(string keyId)

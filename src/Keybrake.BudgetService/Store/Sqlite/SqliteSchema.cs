@@ -117,6 +117,17 @@ internal static class SqliteSchema
 
     public static int Version => s_migrations.Length;
 
+    /// <summary>
+    /// Fails now, rather than on the first call, when the file can be read but not written (a read-only file or
+    /// file system: SQLite then opens it read-only without a word). The write is rolled back.
+    /// </summary>
+    public static void ProbeWrite(SqliteConnection connection)
+    {
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, "DELETE FROM schema_version WHERE version < 0", transaction);
+        transaction.Rollback();
+    }
+
     private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
