@@ -47,4 +47,22 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Error, "Key '{KeyId}': its stored policy does not compile on this machine, so no money may move with it until an operator updates it: {Problem}")]
     public static partial void StoredPolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(14, LogLevel.Information, "{Count} client credentials in force")]
+    public static partial void ClientsLoaded(ILogger logger, int count);
+
+    [LoggerMessage(15, LogLevel.Warning, "Refused a {Method} call without a valid client credential ({Problem})")]
+    public static partial void ClientRejected(ILogger logger, string method, string problem);
+
+    [LoggerMessage(16, LogLevel.Warning, "Refused client '{ClientId}': {Method} named key '{KeyId}', which is outside its scope")]
+    public static partial void OutOfScope(ILogger logger, string clientId, string method, string keyId);
+
+    [LoggerMessage(17, LogLevel.Warning, "Client '{ClientId}' sent {Count} settlements for reservations outside its scope; they were not touched")]
+    public static partial void SettleOutOfScope(ILogger logger, string clientId, int count);
+
+    [LoggerMessage(18, LogLevel.Warning, "Client credential '{ClientId}' issued by an admin call for keys {Keys}")]
+    public static partial void ClientCreated(ILogger logger, string clientId, string keys);
+
+    [LoggerMessage(19, LogLevel.Warning, "Client credential '{ClientId}' revoked by an admin call")]
+    public static partial void ClientRevoked(ILogger logger, string clientId);
 }

@@ -13,8 +13,11 @@ internal interface IBudgetStore
     /// <summary>Checks revocation and reserves the estimate against the day and run counters, atomically.</summary>
     ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken);
 
-    /// <summary>Commits or releases pending reservations; returns how many changed (settled ones are skipped).</summary>
-    ValueTask<int> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>
+    /// Commits or releases pending reservations made for keys <paramref name="mayTouch"/> accepts; settled ones are
+    /// skipped, and so are other keys' (counted apart, so that the caller can log the attempt).
+    /// </summary>
+    ValueTask<SettleTally> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>The revoked keys among <paramref name="keyIds"/>.</summary>
     ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken);
@@ -22,11 +25,11 @@ internal interface IBudgetStore
     /// <summary>Revokes or restores a key.</summary>
     ValueTask SetRevokedAsync(string keyId, bool revoked, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>An object recorded earlier, or <see langword="null"/>.</summary>
-    ValueTask<StoredObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken);
+    /// <summary>An object recorded earlier under this key, or <see langword="null"/>: one key never sees another's objects.</summary>
+    ValueTask<StoredObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken);
 
-    /// <summary>Records or updates objects.</summary>
-    ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>Records or updates objects under a key.</summary>
+    ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Stores audit records once each, by record id; returns how many were new.</summary>
     ValueTask<int> AppendAuditAsync(IReadOnlyList<StoredAuditRecord> records, DateTimeOffset now, CancellationToken cancellationToken);
@@ -81,11 +84,22 @@ internal enum AuthorizeStatus
 /// <summary>Commit an actual cost, or release.</summary>
 internal sealed record SettleCommand(string ReservationId, bool Commit, long ActualMicroUsd);
 
+/// <summary>What a batch of settlements did: how many it settled, and how many named another client's reservations.</summary>
+internal readonly record struct SettleTally(int Changed, int OutOfScope);
+
+/// <summary>What one settlement did.</summary>
+internal enum SettleResult
+{
+    Settled,
+    NotPending,
+    OutOfScope,
+}
+
 /// <summary>A vendor object as stored.</summary>
 internal sealed record StoredObject(string Id, string Kind, string? Customer, string? Account, string? Currency, long Amount, long AmountReturned);
 
 /// <summary>An audit record as stored: the searchable columns, and the whole record as JSON.</summary>
-internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json);
+internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json, string ClientId);
 
 /// <summary>Counters.</summary>
 internal sealed record StoredSpend(long SettledMicroUsd, long ReservedMicroUsd);

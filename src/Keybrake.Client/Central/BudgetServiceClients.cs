@@ -2,6 +2,7 @@ using Grpc.Net.Client;
 using Grpc.Net.ClientFactory;
 using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.Client;
@@ -21,10 +22,21 @@ internal static class BudgetServiceClients
     public static void Register(IServiceCollection services)
     {
         services.AddSingleton<BudgetServiceHandler>();
+        services.TryAddSingleton<ClientCredential>();
         services.AddGrpcClient<Budget.BudgetClient>(BudgetName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
-            .ConfigureChannel(ConfigureChannel);
+            .ConfigureChannel(ConfigureChannel)
+            .AddCallCredentials((_, metadata, sp) =>
+            {
+                // Every Budget call carries the process's client credential; the service refuses a call without one.
+                if (sp.GetRequiredService<ClientCredential>().AuthorizationHeader is { } header)
+                {
+                    metadata.Add("authorization", header);
+                }
+
+                return Task.CompletedTask;
+            });
         services.AddGrpcClient<BudgetAdmin.BudgetAdminClient>(AdminName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
@@ -39,6 +51,9 @@ internal static class BudgetServiceClients
     /// </summary>
     private static void ConfigureChannel(GrpcChannelOptions options)
     {
+        // The client credential rides on every call over the channel the address names: TLS for https, cleartext
+        // HTTP/2 for http (a service on loopback, say). gRPC would otherwise drop it silently on cleartext.
+        options.UnsafeUseInsecureChannelCallCredentials = true;
         options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(250);
         options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
     }

@@ -52,6 +52,14 @@ internal sealed class KeyStatusCache
             _states[keyId] = (state, now + (long)(_duration.TotalSeconds * _time.TimestampFrequency));
             return state;
         }
+        catch (RpcException exception) when (BudgetServiceResilience.IsRefused(exception))
+        {
+            // The service refuses this process's credential (revoked, or not scoped to the key): the key may not be
+            // used here, reads included, whatever the policy says about outages.
+            Log.BudgetServiceRefusedCredential(_logger, "GetKeyStatus", exception.Status.Detail);
+            _states[keyId] = (KeyState.Revoked, now + (long)(_duration.TotalSeconds * _time.TimestampFrequency));
+            return KeyState.Revoked;
+        }
         catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception) || exception is RpcException { StatusCode: not StatusCode.Cancelled })
         {
             Log.BudgetServiceUnreachable(_logger, "GetKeyStatus", exception.Message);

@@ -292,7 +292,7 @@ internal sealed class GuardPipeline
 
         if (call.ObjectsToRemember is { Count: > 0 } objects)
         {
-            await _ledger.RememberObjectsAsync(call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
+            await _ledger.RememberObjectsAsync(call.KeyId, call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
         }
 
         var note = canceled?.GetType().Name;

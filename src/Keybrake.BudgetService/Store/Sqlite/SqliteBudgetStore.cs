@@ -83,9 +83,26 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     public ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(c => c.Authorize(command), cancellationToken));
 
-    public ValueTask<int> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public ValueTask<SettleTally> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
-            c => settlements.Count(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now)),
+            c =>
+            {
+                int changed = 0, outOfScope = 0;
+                foreach (var s in settlements)
+                {
+                    switch (c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, mayTouch))
+                    {
+                        case SettleResult.Settled:
+                            changed++;
+                            break;
+                        case SettleResult.OutOfScope:
+                            outOfScope++;
+                            break;
+                    }
+                }
+
+                return new SettleTally(changed, outOfScope);
+            },
             cancellationToken));
 
     public ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
@@ -107,13 +124,13 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             },
             cancellationToken));
 
-    public ValueTask<StoredObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken) =>
+    public ValueTask<StoredObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
             {
                 using var command = c.AdHoc(
-                    "SELECT kind, customer, account, currency, amount, amount_returned FROM vendor_object WHERE vendor = $vendor AND object_id = $id",
-                    ("$vendor", vendor), ("$id", objectId));
+                    "SELECT kind, customer, account, currency, amount, amount_returned FROM vendor_object WHERE key_id = $key AND vendor = $vendor AND object_id = $id",
+                    ("$key", keyId), ("$vendor", vendor), ("$id", objectId));
                 using var reader = command.ExecuteReader();
                 return reader.Read()
                     ? new StoredObject(
@@ -128,7 +145,7 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             },
             cancellationToken));
 
-    public ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
             {
@@ -136,13 +153,13 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                 {
                     using var command = c.AdHoc(
                         """
-                        INSERT INTO vendor_object (vendor, object_id, kind, customer, account, currency, amount, amount_returned, updated_at)
-                        VALUES ($vendor, $id, $kind, $customer, $account, $currency, $amount, $returned, $now)
-                        ON CONFLICT (vendor, object_id) DO UPDATE SET kind = excluded.kind, customer = excluded.customer,
+                        INSERT INTO vendor_object (key_id, vendor, object_id, kind, customer, account, currency, amount, amount_returned, updated_at)
+                        VALUES ($key, $vendor, $id, $kind, $customer, $account, $currency, $amount, $returned, $now)
+                        ON CONFLICT (key_id, vendor, object_id) DO UPDATE SET kind = excluded.kind, customer = excluded.customer,
                             account = excluded.account, currency = excluded.currency, amount = excluded.amount,
                             amount_returned = excluded.amount_returned, updated_at = excluded.updated_at
                         """,
-                        ("$vendor", vendor), ("$id", item.Id), ("$kind", item.Kind), ("$customer", item.Customer), ("$account", item.Account),
+                        ("$key", keyId), ("$vendor", vendor), ("$id", item.Id), ("$kind", item.Kind), ("$customer", item.Customer), ("$account", item.Account),
                         ("$currency", item.Currency), ("$amount", item.Amount), ("$returned", item.AmountReturned), ("$now", now.ToUnixTimeMilliseconds()));
                     command.ExecuteNonQuery();
                 }

@@ -25,6 +25,7 @@ internal sealed class SqliteCommands : IDisposable
     private readonly SqliteCommand _addDayReserved;
     private readonly SqliteCommand _addRunReserved;
     private readonly SqliteCommand _finish;
+    private readonly SqliteCommand _pendingKey;
     private readonly SqliteCommand _settleDay;
     private readonly SqliteCommand _settleRun;
     private readonly SqliteCommand _insertAudit;
@@ -77,6 +78,7 @@ internal sealed class SqliteCommands : IDisposable
             RETURNING key_id, run_id, day, estimate
             """,
             "$id", "$state", "$actual", "$now");
+        _pendingKey = Prepare("SELECT key_id FROM reservation WHERE reservation_id = $id AND state = 0", "$id");
         _settleDay = Prepare(
             "UPDATE day_counter SET reserved = reserved - $estimate, settled = settled + $actual WHERE key_id = $key AND day = $day",
             "$key", "$day", "$estimate", "$actual");
@@ -85,11 +87,11 @@ internal sealed class SqliteCommands : IDisposable
             "$key", "$run", "$estimate", "$actual");
         _insertAudit = Prepare(
             """
-            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record)
-            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record)
+            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record, client_id)
+            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record, $client)
             ON CONFLICT (record_id) DO NOTHING
             """,
-            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record");
+            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record", "$client");
     }
 
     /// <summary>The transaction the prepared commands run in.</summary>
@@ -206,6 +208,26 @@ internal sealed class SqliteCommands : IDisposable
         return new AuthorizeOutcome(AuthorizeStatus.Reserved, command.ReservationId, daySpent + command.EstimateMicroUsd, runSpent + command.EstimateMicroUsd);
     }
 
+    /// <summary>
+    /// Finishes one pending reservation if it was made for a key <paramref name="mayTouch"/> accepts (a client may
+    /// settle only its own keys' reservations), and moves its counters.
+    /// </summary>
+    public SettleResult Settle(string reservationId, bool commit, long actual, DateTimeOffset now, Func<string, bool> mayTouch)
+    {
+        Bind(_pendingKey, reservationId);
+        if (_pendingKey.ExecuteScalar() is not string keyId)
+        {
+            return SettleResult.NotPending;
+        }
+
+        if (!mayTouch(keyId))
+        {
+            return SettleResult.OutOfScope;
+        }
+
+        return Settle(reservationId, commit, actual, now) ? SettleResult.Settled : SettleResult.NotPending;
+    }
+
     /// <summary>Finishes one pending reservation and moves its counters; false when it was not pending.</summary>
     public bool Settle(string reservationId, bool commit, long actual, DateTimeOffset now)
     {
@@ -247,7 +269,7 @@ internal sealed class SqliteCommands : IDisposable
     public bool AppendAudit(StoredAuditRecord record, DateTimeOffset now)
     {
         Bind(_insertAudit, record.RecordId, now.ToUnixTimeMilliseconds(), record.Timestamp.ToUnixTimeMilliseconds(), record.KeyId, record.Vendor,
-            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json);
+            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json, record.ClientId);
         return _insertAudit.ExecuteNonQuery() == 1;
     }
 
