@@ -27,16 +27,9 @@ internal static class BudgetServiceClients
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .ConfigureChannel(ConfigureChannel)
-            .AddCallCredentials((_, metadata, sp) =>
-            {
-                // Every Budget call carries the process's client credential; the service refuses a call without one.
-                if (sp.GetRequiredService<ClientCredential>().AuthorizationHeader is { } header)
-                {
-                    metadata.Add("authorization", header);
-                }
 
-                return Task.CompletedTask;
-            });
+            // Every Budget call carries the process's client credential; the service refuses a call without one.
+            .AddInterceptor(sp => new CredentialHeaderInterceptor(sp.GetRequiredService<ClientCredential>()));
         services.AddGrpcClient<BudgetAdmin.BudgetAdminClient>(AdminName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
@@ -51,9 +44,6 @@ internal static class BudgetServiceClients
     /// </summary>
     private static void ConfigureChannel(GrpcChannelOptions options)
     {
-        // The client credential rides on every call over the channel the address names: TLS for https, cleartext
-        // HTTP/2 for http (a service on loopback, say). gRPC would otherwise drop it silently on cleartext.
-        options.UnsafeUseInsecureChannelCallCredentials = true;
         options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(250);
         options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
     }
