@@ -68,7 +68,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         var state = await _keyStatus.GetAsync(key.Id, _client, _resilience, cancellationToken).ConfigureAwait(false);
         if (state == KeyState.Revoked)
         {
-            return new KeyResolution(state, key, null);
+            return new KeyResolution(state, key, _keyStatus.RefusalFor(key.Id) is { } refusal ? new GuardDenial(ReasonCodes.KeyRevoked, refusal) : null);
         }
 
         var (effective, denial) = await _policies.ResolveAsync(key, brakeKey, cancellationToken).ConfigureAwait(false);

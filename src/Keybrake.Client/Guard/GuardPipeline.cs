@@ -135,7 +135,8 @@ internal sealed class GuardPipeline
         var state = resolution.State;
         if (state == KeyState.Revoked)
         {
-            return new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
+            // The ledger says why when it is not the key itself (the service refused this process's credential).
+            return resolution.Denial ?? new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
         }
 
         if (resolution.Denial is { } unresolved)
