@@ -10,7 +10,7 @@ internal static class AgentProcess
 
     public static async Task<int> RunAsync(string[] args)
     {
-        string? name = null, service = null, stripe = null, outbox = null;
+        string? name = null, service = null, stripe = null, outbox = null, clientTokenFile = null;
         var orders = new List<Order>();
         for (var i = 1; i < args.Length; i++)
         {
@@ -18,6 +18,7 @@ internal static class AgentProcess
             {
                 case "--name": name = args[++i]; break;
                 case "--service": service = args[++i]; break;
+                case "--client-token-file": clientTokenFile = args[++i]; break;
                 case "--stripe": stripe = args[++i]; break;
                 case "--outbox": outbox = args[++i]; break;
                 case "--order": orders.Add(new Order(args[++i], args[++i])); break;
@@ -25,14 +26,14 @@ internal static class AgentProcess
             }
         }
 
-        if (name is null || service is null || stripe is null || outbox is null)
+        if (name is null || service is null || stripe is null || outbox is null || clientTokenFile is null)
         {
-            throw new ArgumentException("An agent needs --name, --service, --stripe and --outbox.");
+            throw new ArgumentException("An agent needs --name, --service, --client-token-file, --stripe and --outbox.");
         }
 
         var console = new DemoConsole(Console.Out, prefix: $"[{name}] ");
         IReadOnlyList<AgentCall> outcomes;
-        await using (var provider = MultiProcessDemo.Central(new Uri(service), outbox, stripe))
+        await using (var provider = MultiProcessDemo.Central(new Uri(service), outbox, stripe, clientTokenFile))
         {
             var agent = new RunawayRefundAgent(provider.GetRequiredService<global::Stripe.StripeClient>(), console);
             using (KeybrakeRun.Begin($"run_refund_0200_{name}"))

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Stripe;
+using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Keybrake.Client.Demo;
@@ -24,16 +26,25 @@ internal static class MultiProcessDemo
         }
 
         await using var service = await BudgetServiceHost.StartAsync(caps);
+
+        // As an operator would with `keybrake clients create`: one credential for the checkout, one for the agents,
+        // each scoped to its own key. The agents read theirs from a file, so it is on no command line.
+        var (checkoutToken, agentsToken) = await IssueCredentialsAsync(service.Address);
+        var checkoutTokenFile = BudgetServiceHost.WriteClientTokenFile(service.Directory, checkoutToken);
+        var agentsTokenFile = BudgetServiceHost.WriteClientTokenFile(service.Directory, agentsToken);
+
+        // Processes with different credentials keep their audit outboxes apart: a record is shipped by a process
+        // whose credential covers its key.
         var outbox = Path.Combine(service.Directory, "audit-outbox.db");
         var console = new DemoConsole(Console.Out);
         console.Title(stripeStandIn.Url, $"{processes} agent processes, one budget service at {service.Address}");
 
-        await using var provider = Central(service.Address, outbox, stripeStandIn.Url);
+        await using var provider = Central(service.Address, Path.Combine(service.Directory, "checkout-outbox.db"), stripeStandIn.Url, checkoutTokenFile);
         var orders = await Checkout.TakeOrdersAsync(provider, stripeStandIn.Url, count: OrdersPerAgent * processes, amountCents: 2500);
         console.Orders(orders);
 
         var agents = Enumerable.Range(1, processes)
-            .Select(i => RunAgentAsync($"agent-{i}", orders.Skip((i - 1) * OrdersPerAgent).Take(OrdersPerAgent), service.Address, stripeStandIn.Url, outbox, console))
+            .Select(i => RunAgentAsync($"agent-{i}", orders.Skip((i - 1) * OrdersPerAgent).Take(OrdersPerAgent), service.Address, stripeStandIn.Url, outbox, agentsTokenFile, console))
             .ToList();
         var results = await Task.WhenAll(agents);
 
@@ -46,13 +57,14 @@ internal static class MultiProcessDemo
     }
 
     /// <summary>The guard in central mode: the same keys and policies, with the budget service holding the caps.</summary>
-    public static ServiceProvider Central(Uri service, string outbox, string stripe, string? agentKeyId = null)
+    public static ServiceProvider Central(Uri service, string outbox, string stripe, string clientTokenFile, string? agentKeyId = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(DemoSettings.Load());
         services.AddKeybrake(o =>
             {
                 o.UseBudgetService(service);
+                o.BudgetService.ClientTokenFile = clientTokenFile;
                 o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
                 o.BudgetService.OutboxPath = outbox;
             })
@@ -60,7 +72,17 @@ internal static class MultiProcessDemo
         return services.BuildServiceProvider();
     }
 
-    private static async Task<AgentResult> RunAgentAsync(string name, IEnumerable<Order> orders, Uri service, string stripe, string outbox, DemoConsole console)
+    /// <summary>Issues the checkout's and the agents' client credentials through the admin API; each token is shown once.</summary>
+    private static async Task<(string Checkout, string Agents)> IssueCredentialsAsync(Uri service)
+    {
+        using var channel = GrpcChannel.ForAddress(service);
+        var admin = BudgetServiceHost.AdminClient(channel);
+        var checkout = await admin.CreateClientAsync(new CreateClientRequest { ClientId = "demo-checkout", KeyIds = { DemoSettings.CheckoutKey } });
+        var agents = await admin.CreateClientAsync(new CreateClientRequest { ClientId = "demo-agents", KeyIds = { DemoSettings.AgentKey } });
+        return (checkout.Token, agents.Token);
+    }
+
+    private static async Task<AgentResult> RunAgentAsync(string name, IEnumerable<Order> orders, Uri service, string stripe, string outbox, string clientTokenFile, DemoConsole console)
     {
         var start = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
         var self = typeof(MultiProcessDemo).Assembly.Location;
@@ -74,7 +96,7 @@ internal static class MultiProcessDemo
             start.FileName = Environment.ProcessPath ?? Path.ChangeExtension(self, null);
         }
 
-        foreach (var argument in new[] { "--agent", "--name", name, "--service", service.ToString(), "--stripe", stripe, "--outbox", outbox })
+        foreach (var argument in new[] { "--agent", "--name", name, "--service", service.ToString(), "--client-token-file", clientTokenFile, "--stripe", stripe, "--outbox", outbox })
         {
             start.ArgumentList.Add(argument);
         }

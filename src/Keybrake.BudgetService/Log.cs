@@ -53,4 +53,22 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Warning, "The admin token file {Path} was readable by other users; it is now readable by this user only (mode 0600). Consider the token exposed and replace it")]
     public static partial void AdminTokenResecured(ILogger logger, string path);
+
+    [LoggerMessage(16, LogLevel.Information, "{Count} client credentials in force")]
+    public static partial void ClientsLoaded(ILogger logger, int count);
+
+    [LoggerMessage(17, LogLevel.Warning, "Refused a {Method} call without a valid client credential ({Problem})")]
+    public static partial void ClientRejected(ILogger logger, string method, string problem);
+
+    [LoggerMessage(18, LogLevel.Warning, "Refused client '{ClientId}': {Method} named key '{KeyId}', which is outside its scope")]
+    public static partial void OutOfScope(ILogger logger, string clientId, string method, string keyId);
+
+    [LoggerMessage(19, LogLevel.Warning, "Client '{ClientId}' sent {Count} settlements for reservations outside its scope; they were not touched")]
+    public static partial void SettleOutOfScope(ILogger logger, string clientId, int count);
+
+    [LoggerMessage(20, LogLevel.Warning, "Client credential '{ClientId}' issued by an admin call for keys {Keys}")]
+    public static partial void ClientCreated(ILogger logger, string clientId, string keys);
+
+    [LoggerMessage(21, LogLevel.Warning, "Client credential '{ClientId}' revoked by an admin call")]
+    public static partial void ClientRevoked(ILogger logger, string clientId);
 }

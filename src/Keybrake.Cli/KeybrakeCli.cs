@@ -21,7 +21,8 @@ internal static class KeybrakeCli
             """
             keybrake drives the Keybrake budget service's operator API: create keys and set their policies, revoke
             and restore them (every guarded process denies the next call), watch spend by key, day, vendor and run,
-            read and export the audit, and resolve reservations left open by processes that died mid-call.
+            read and export the audit, resolve reservations left open by processes that died mid-call, and issue
+            and revoke the client credentials guarded processes present.
             Amounts are in US dollars (100, 12.50, 0.0075; at most six decimals); the service holds them as
             integer micro-USD, which is what --json shows.
             """);
@@ -32,10 +33,12 @@ internal static class KeybrakeCli
         root.Subcommands.Add(SpendCommand.Build(globals, examples));
         root.Subcommands.Add(AuditCommand.Build(globals, examples));
         root.Subcommands.Add(ReservationsCommands.Build(globals, examples));
+        root.Subcommands.Add(ClientsCommands.Build(globals, examples));
         examples.Add(root,
             "export KEYBRAKE_SERVER=http://127.0.0.1:7411",
             "export KEYBRAKE_ADMIN_TOKEN=...                  # the service's BudgetService:AdminToken",
             "keybrake keys create refund-agent --vendor stripe --daily-cap 100 --run-cap 25",
+            "keybrake clients create fleet-a --keys refund-agent",
             "keybrake spend --run run_abc",
             "keybrake keys revoke refund-agent",
             "keybrake audit --run run_abc --decision deny",

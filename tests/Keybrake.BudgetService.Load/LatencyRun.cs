@@ -20,7 +20,7 @@ internal static class LatencyRun
 
         await using var service = await LoadService.StartAsync();
         using var channel = LoadService.Channel(service.Address);
-        var client = new Protocol.Budget.BudgetClient(channel);
+        var client = await LoadService.ClientAsync(channel);
 
         long sequence = 0;
         var ping = new long[calls];

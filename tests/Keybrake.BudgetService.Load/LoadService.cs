@@ -35,6 +35,17 @@ internal static class LoadService
         HttpVersion = HttpVersion.Version20,
     });
 
+    /// <summary>
+    /// A client of the money path as a guard is: with a client credential the operator issued for the load key
+    /// through the admin API, presented on every call (the credential check is part of what is measured).
+    /// </summary>
+    public static async Task<Protocol.Budget.BudgetClient> ClientAsync(GrpcChannel channel)
+    {
+        var admin = BudgetServiceHost.AdminClient(channel);
+        var issued = await admin.CreateClientAsync(new CreateClientRequest { ClientId = "load-" + Guid.NewGuid().ToString("N")[..8], KeyIds = { KeyId } });
+        return BudgetServiceHost.BudgetClient(channel, issued.Token);
+    }
+
     /// <summary>An authorization as the guard sends one for a Stripe charge: a new idempotency key (Stripe.net's are GUIDs) and a request hash.</summary>
     public static AuthorizeRequest Authorize(long sequence) => new()
     {

@@ -56,7 +56,7 @@ internal static class ThroughputRun
     {
         await using var service = await LoadService.StartAsync();
         using var channel = LoadService.Channel(service.Address);
-        var client = new Protocol.Budget.BudgetClient(channel);
+        var client = await LoadService.ClientAsync(channel);
         var admin = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminClient(channel);
         await client.PingAsync(new PingRequest()); // the connection, before anyone measures
 

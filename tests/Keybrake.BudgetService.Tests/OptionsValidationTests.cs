@@ -21,6 +21,12 @@ public sealed class OptionsValidationTests
         new TestCaseData(
             TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:IdempotencyRetention"] = "00:00:10" }),
             "IdempotencyRetention").SetName("An idempotency retention under a minute"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Clients:fleet:TokenSha256"] = "kbc_aPlaintextTokenWhereItsHashBelongs012345678", ["BudgetService:Clients:fleet:Keys:0"] = "agent" }),
+            "BudgetService:Clients:fleet:TokenSha256 must be the SHA-256 of the token as 64 hexadecimal digits (never the token itself)").SetName("A client declared with its token instead of its hash"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Clients:fleet:TokenSha256"] = new string('a', 64) }),
+            "BudgetService:Clients:fleet:Keys: key_ids must name at least one key").SetName("A client declared without a scope"),
     ];
 
     [TestCaseSource(nameof(s_badSettings))]

@@ -11,7 +11,7 @@ public sealed class ServiceStartsTests
     {
         await using var service = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key("agent", "100"));
         using var channel = GrpcChannel.ForAddress(service.Address);
-        var client = new Protocol.Budget.BudgetClient(channel);
+        var client = BudgetServiceHost.BudgetClient(channel);
 
         var status = await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "agent", "nobody" } });
 

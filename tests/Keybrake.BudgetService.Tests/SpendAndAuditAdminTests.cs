@@ -97,7 +97,9 @@ public sealed class SpendAndAuditAdminTests
             Assert.That(denied.Records.Select(r => r.RecordId), Is.EqualTo(new[] { Id(20), Id(15), Id(10), Id(5), Id(0) }));
             Assert.That(window.Records.Select(r => r.RecordId), Is.EqualTo(new[] { Id(12), Id(11), Id(10) }), "from inclusive, to exclusive");
             Assert.That(otherVendor.Records, Is.Empty);
-            Assert.That(pages[0].Records[0], Is.EqualTo(records[24]), "a record comes back as it was sent");
+            var asSent = records[24].Clone();
+            asSent.ClientId = BudgetServiceHost.ClientId;
+            Assert.That(pages[0].Records[0], Is.EqualTo(asSent), "a record comes back as it was sent, with the client that sent it");
         });
     }
 

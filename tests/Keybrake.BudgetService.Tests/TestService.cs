@@ -16,14 +16,26 @@ internal sealed class TestService : IAsyncDisposable
     {
         Host = host;
         _channel = GrpcChannel.ForAddress(host.Address);
-        Budget = new Protocol.Budget.BudgetClient(_channel);
+        Budget = BudgetServiceHost.BudgetClient(_channel);
+        Channel = _channel;
         AnonymousAdmin = new BudgetAdmin.BudgetAdminClient(_channel);
         Admin = BudgetServiceHost.AdminClient(_channel);
     }
 
     public BudgetServiceHost Host { get; }
 
+    /// <summary>The money path, with <see cref="BudgetServiceHost.ClientToken"/> (every key in scope) on every call that does not set its own.</summary>
     public Protocol.Budget.BudgetClient Budget { get; }
+
+    /// <summary>The channel the clients share, for clients with other credentials.</summary>
+    public GrpcChannel Channel { get; }
+
+    /// <summary>Issues a client credential scoped to <paramref name="keyIds"/> through the admin API, and a client of the money path that presents it.</summary>
+    public async Task<(Protocol.Budget.BudgetClient Client, string Token)> ClientForAsync(string clientId, params string[] keyIds)
+    {
+        var issued = await Admin.CreateClientAsync(new CreateClientRequest { ClientId = clientId, KeyIds = { keyIds } });
+        return (BudgetServiceHost.BudgetClient(_channel, issued.Token), issued.Token);
+    }
 
     /// <summary>The admin service, with the host's admin token on every call that does not set its own.</summary>
     public BudgetAdmin.BudgetAdminClient Admin { get; }

@@ -11,14 +11,14 @@ public sealed class VendorObjectTests
     {
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
         var charge = new VendorObject { Id = "ch_1", Kind = "charge", Customer = "cus_1", Currency = "usd", Amount = 5000 };
-        await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { Vendor = "stripe", Objects = { charge } });
+        await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { KeyId = "agent", Vendor = "stripe", Objects = { charge } });
         var refunded = charge.Clone();
         refunded.AmountReturned = 2000;
 
-        var found = await service.Budget.FindObjectAsync(new FindObjectRequest { Vendor = "stripe", ObjectId = "ch_1" });
-        await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { Vendor = "stripe", Objects = { refunded } });
-        var updated = await service.Budget.FindObjectAsync(new FindObjectRequest { Vendor = "stripe", ObjectId = "ch_1" });
-        var otherVendor = await service.Budget.FindObjectAsync(new FindObjectRequest { Vendor = "twilio", ObjectId = "ch_1" });
+        var found = await service.Budget.FindObjectAsync(new FindObjectRequest { KeyId = "agent", Vendor = "stripe", ObjectId = "ch_1" });
+        await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { KeyId = "agent", Vendor = "stripe", Objects = { refunded } });
+        var updated = await service.Budget.FindObjectAsync(new FindObjectRequest { KeyId = "agent", Vendor = "stripe", ObjectId = "ch_1" });
+        var otherVendor = await service.Budget.FindObjectAsync(new FindObjectRequest { KeyId = "agent", Vendor = "twilio", ObjectId = "ch_1" });
 
         Assert.Multiple(() =>
         {
@@ -33,7 +33,7 @@ public sealed class VendorObjectTests
     {
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
 
-        var bad = Assert.ThrowsAsync<RpcException>(async () => await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { Vendor = "stripe", Objects = { new VendorObject { Kind = "charge" } } }));
+        var bad = Assert.ThrowsAsync<RpcException>(async () => await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { KeyId = "agent", Vendor = "stripe", Objects = { new VendorObject { Kind = "charge" } } }));
 
         Assert.That((bad!.StatusCode, bad.Status.Detail), Is.EqualTo((StatusCode.InvalidArgument, "objects.id is required")));
     }

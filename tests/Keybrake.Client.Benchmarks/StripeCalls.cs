@@ -56,6 +56,7 @@ internal static class StripeCalls
             {
                 o.UseBudgetService(service);
                 o.BudgetService.AdminToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
+                o.BudgetService.ClientToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
                 o.BudgetService.OutboxPath = outboxPath;
                 o.AddKey(KeyId, key =>
                 {

@@ -13,6 +13,7 @@ internal sealed record AgentArguments
                                     --charge-every, charges) until stdin says "stop" or closes, printing each
                                     revocation and restoration it sees (see Revocation/RevocationTracker.cs)
           --service <uri>           the budget service (required)
+          --client-token-file <path>  a file holding the client credential the guard presents (required)
           --stripe <url>            Stripe's API base, such as a stub (required)
           --key-id <id>             the key id, as the service knows it (required)
           --brake-key <key>         the vault_key_... the Stripe client presents (required)
@@ -37,6 +38,9 @@ internal sealed record AgentArguments
     public AgentMode Mode { get; init; } = AgentMode.Charges;
 
     public required Uri Service { get; init; }
+
+    /// <summary>The file holding the client credential: a file, not an argument, so that no process listing shows it.</summary>
+    public required string ClientTokenFile { get; init; }
 
     public required string Stripe { get; init; }
 
@@ -114,6 +118,7 @@ internal sealed record AgentArguments
                 var other => throw new ArgumentException($"--mode must be charges or revocation, not '{other}'"),
             },
             Service = new Uri(Required("service")),
+            ClientTokenFile = Required("client-token-file"),
             Stripe = Required("stripe"),
             KeyId = Required("key-id"),
             BrakeKey = Required("brake-key"),

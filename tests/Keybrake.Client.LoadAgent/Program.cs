@@ -29,6 +29,7 @@ services.AddLogging(logging => logging.AddProvider(new StandardErrorLoggerProvid
 services.AddKeybrake(options =>
     {
         options.UseBudgetService(arguments.Service);
+        options.BudgetService.ClientTokenFile = arguments.ClientTokenFile;
         options.BudgetService.OutboxPath = arguments.Outbox;
         if (arguments.CallTimeout is { } timeout)
         {

@@ -28,6 +28,7 @@ public sealed class CentralModeTests
                 {
                     o.UseBudgetService(service.Address);
                     o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
+                    o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
                     o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                     o.AddKey(TwilioGuardHost.KeyId, key =>
                     {

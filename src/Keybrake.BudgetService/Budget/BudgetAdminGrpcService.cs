@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
+using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client;
@@ -24,9 +25,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     private readonly KeyEventHub _events;
     private readonly TimeProvider _time;
     private readonly ILogger<BudgetAdminGrpcService> _logger;
+    private readonly ClientAdmin _clients;
 
-    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, ILogger<BudgetAdminGrpcService> logger)
     {
+        _clients = clients;
         _store = store;
         _queries = queries;
         _keys = keys;
@@ -52,6 +55,15 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         _events.Publish(Event(KeyEventKind.Created, key, revoked: false));
         return new CreateKeyReply { Key = Info(key, revoked: false), BrakeKey = brakeKey };
     }
+
+    public override Task<CreateClientReply> CreateClient(CreateClientRequest request, ServerCallContext context) =>
+        _clients.CreateAsync(request, context.CancellationToken);
+
+    public override Task<ListClientsReply> ListClients(ListClientsRequest request, ServerCallContext context) =>
+        Task.FromResult(_clients.List());
+
+    public override Task<ClientInfo> RevokeClient(ClientActionRequest request, ServerCallContext context) =>
+        _clients.RevokeAsync(request, context.CancellationToken);
 
     public override async Task<KeyInfo> GetKey(GetKeyRequest request, ServerCallContext context)
     {

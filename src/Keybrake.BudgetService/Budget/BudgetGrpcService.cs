@@ -8,7 +8,12 @@ using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Budget;
 
-/// <summary>The money path: Authorize and Settle, plus revocation status, vendor objects and audit intake.</summary>
+/// <summary>
+/// The money path: Authorize and Settle, plus revocation status, vendor objects and audit intake. Every call comes
+/// with a client credential (checked by <see cref="ClientCredentialInterceptor"/>) and acts only on the keys in its
+/// scope: a call naming another key is <c>PermissionDenied</c>, and a settlement of another key's reservation is
+/// not applied.
+/// </summary>
 internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
 {
     private static readonly TimeSpan s_heartbeat = TimeSpan.FromSeconds(1);
@@ -28,6 +33,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         _events = events;
         _time = time;
         _ids = ids;
+        _logger = logger;
     }
 
     public override async Task<AuthorizeReply> Authorize(AuthorizeRequest request, ServerCallContext context)
@@ -41,6 +47,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             throw RequestChecks.Invalid("request_hash must be 16 bytes");
         }
 
+        InScope(context, request.KeyId);
         var key = _keys.Find(request.KeyId) ?? throw RequestChecks.UnknownKey(request.KeyId);
         var now = _time.GetUtcNow();
         var day = DayWindow.DayOf(now, key.Policy.TimeZone);
@@ -65,7 +72,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     {
         RequestChecks.Batch(request.Settlements.Count, "settlements");
         RequestChecks.Batch(request.Objects.Count, "objects");
-        var objectGroups = request.Objects.Select(group => (group.Vendor, Objects: CheckedObjects(group))).ToList();
+        var client = ClientCredentialInterceptor.ClientOf(context);
+        var objectGroups = request.Objects.Select(group => (group.KeyId, group.Vendor, Objects: CheckedObjects(group, context))).ToList();
         var commands = new List<SettleCommand>(request.Settlements.Count);
         foreach (var settlement in request.Settlements)
         {
@@ -75,9 +83,9 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
 
         var now = _time.GetUtcNow();
-        foreach (var (vendor, objects) in objectGroups)
+        foreach (var (keyId, vendor, objects) in objectGroups)
         {
-            await _store.RememberObjectsAsync(vendor, objects, now, context.CancellationToken);
+            await _store.RememberObjectsAsync(keyId, vendor, objects, now, context.CancellationToken);
         }
 
         if (commands.Count == 0)
@@ -85,14 +93,26 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             return new SettleReply();
         }
 
-        // A commit far above its estimate, or above the key's cap, is not trusted: it waits for an operator.
-        var results = await _store.SettleAsync(commands, now, keyId => _keys.Find(keyId)?.Policy.DailyCap.Micros, context.CancellationToken);
+        // A reservation of a key outside the scope is left as it is, and counted as not changed: the reply does not
+        // tell a guessed id that exists from one that does not. A commit far above its estimate, or above the key's
+        // cap, is not trusted: it waits for an operator.
+        var results = await _store.SettleAsync(commands, client.Covers, now, keyId => _keys.Find(keyId)?.Policy.DailyCap.Micros, context.CancellationToken);
+        var outOfScope = 0;
         for (var i = 0; i < results.Count; i++)
         {
             if (results[i].Status == SettleStatus.Held)
             {
                 Log.SettlementHeld(_logger, commands[i].ReservationId, results[i].KeyId!, commands[i].ActualMicroUsd, results[i].EstimateMicroUsd);
             }
+            else if (results[i].Status == SettleStatus.OutOfScope)
+            {
+                outOfScope++;
+            }
+        }
+
+        if (outOfScope > 0)
+        {
+            Log.SettleOutOfScope(_logger, client.Id, outOfScope);
         }
 
         return new SettleReply { Changed = results.Count(result => result.Status is SettleStatus.Settled or SettleStatus.Held) };
@@ -101,6 +121,11 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     public override async Task<KeyStatusReply> GetKeyStatus(KeyStatusRequest request, ServerCallContext context)
     {
         RequestChecks.Batch(request.KeyIds.Count, "key_ids");
+        foreach (var keyId in request.KeyIds)
+        {
+            InScope(context, keyId);
+        }
+
         var revoked = await _store.GetRevokedAsync(request.KeyIds, context.CancellationToken);
         var reply = new KeyStatusReply();
         foreach (var keyId in request.KeyIds)
@@ -115,25 +140,38 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     {
         RequestChecks.Id(request.Vendor, "vendor");
         RequestChecks.Id(request.ObjectId, "object_id");
-        var found = await _store.FindObjectAsync(request.Vendor, request.ObjectId, context.CancellationToken);
+        RequestChecks.Id(request.KeyId, "key_id");
+        InScope(context, request.KeyId);
+        var found = await _store.FindObjectAsync(request.KeyId, request.Vendor, request.ObjectId, context.CancellationToken);
         return found is null ? new FindObjectReply() : new FindObjectReply { Found = true, Object = ToProtocol(found) };
     }
 
     public override async Task<RememberObjectsReply> RememberObjects(RememberObjectsRequest request, ServerCallContext context)
     {
-        var objects = CheckedObjects(request);
-        await _store.RememberObjectsAsync(request.Vendor, objects, _time.GetUtcNow(), context.CancellationToken);
+        var objects = CheckedObjects(request, context);
+        await _store.RememberObjectsAsync(request.KeyId, request.Vendor, objects, _time.GetUtcNow(), context.CancellationToken);
         return new RememberObjectsReply();
     }
 
     public override async Task<SubmitAuditReply> SubmitAudit(SubmitAuditRequest request, ServerCallContext context)
     {
         RequestChecks.Batch(request.Records.Count, "records");
+        var client = ClientCredentialInterceptor.ClientOf(context);
         var records = new List<StoredAuditRecord>(request.Records.Count);
         foreach (var record in request.Records)
         {
             RequestChecks.Id(record.RecordId, "records.record_id");
             RequestChecks.Id(record.Decision, "records.decision");
+
+            // A record for a key outside the scope refuses the whole batch: no client writes another's audit. A
+            // record with no key (a brake key the guard did not know) is the submitting client's own. Either way
+            // the service, not the client, says who submitted it.
+            if (record.KeyId.Length > 0)
+            {
+                InScope(context, record.KeyId);
+            }
+
+            record.ClientId = client.Id;
             records.Add(new StoredAuditRecord(
                 record.RecordId,
                 RequestChecks.Timestamp(record.TimestampUnixMicros, "records.timestamp_unix_micros"),
@@ -142,7 +180,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
                 Empty(record.RunId),
                 record.Decision,
                 Empty(record.Reason),
-                JsonFormatter.Default.Format(record)));
+                JsonFormatter.Default.Format(record),
+                client.Id));
         }
 
         var stored = await _store.AppendAuditAsync(records, _time.GetUtcNow(), context.CancellationToken);
@@ -154,6 +193,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     public override async Task<KeyPolicyReply> GetKeyPolicy(GetKeyPolicyRequest request, ServerCallContext context)
     {
         RequestChecks.Id(request.KeyId, "key_id");
+        InScope(context, request.KeyId);
         var key = _keys.Find(request.KeyId) ?? throw RequestChecks.UnknownKey(request.KeyId);
         var revoked = await _store.GetRevokedAsync([key.Id], context.CancellationToken);
         return new KeyPolicyReply
@@ -170,15 +210,24 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     /// <summary>
     /// Subscribes before reading the snapshot, so no change made in between is missed (one may arrive twice,
     /// which applying is harmless); then forwards events for the watched keys, with a heartbeat every second.
+    /// Only keys in the credential's scope are watched, and revoking the credential ends the stream at once with
+    /// <c>Unauthenticated</c>, so the process stops trusting its view and asks (and is refused).
     /// </summary>
     public override async Task WatchKeys(WatchKeysRequest request, IServerStreamWriter<KeyEvent> responseStream, ServerCallContext context)
     {
         RequestChecks.Batch(request.KeyIds.Count, "key_ids");
+        var client = ClientCredentialInterceptor.ClientOf(context);
+        foreach (var keyId in request.KeyIds)
+        {
+            InScope(context, keyId);
+        }
+
         var watched = request.KeyIds.Count == 0 ? null : request.KeyIds.ToHashSet(StringComparer.Ordinal);
         using var subscription = _events.Subscribe();
-        var cancellationToken = context.CancellationToken;
+        using var streamEnds = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, client.Revocation);
+        var cancellationToken = streamEnds.Token;
 
-        var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).ToList();
+        var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).Where(client.Covers).ToList();
         var revoked = await _store.GetRevokedAsync(ids, cancellationToken);
         var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot };
         foreach (var id in ids)
@@ -216,7 +265,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
 
                 while (reader.TryRead(out var keyEvent))
                 {
-                    if (watched is null || keyEvent.Keys.Any(k => watched.Contains(k.KeyId)))
+                    if (watched is null ? keyEvent.Keys.Any(k => client.Covers(k.KeyId)) : keyEvent.Keys.Any(k => watched.Contains(k.KeyId)))
                     {
                         await responseStream.WriteAsync(keyEvent, cancellationToken);
                     }
@@ -225,7 +274,12 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // the client went away, or the service is stopping
+            // the client went away, or the service is stopping, or the credential was revoked (below)
+        }
+
+        if (client.IsRevoked && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
         }
     }
 
@@ -240,9 +294,11 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         AmountReturned = stored.AmountReturned,
     };
 
-    private static List<StoredObject> CheckedObjects(RememberObjectsRequest request)
+    private List<StoredObject> CheckedObjects(RememberObjectsRequest request, ServerCallContext context)
     {
         RequestChecks.Id(request.Vendor, "vendor");
+        RequestChecks.Id(request.KeyId, "key_id");
+        InScope(context, request.KeyId);
         RequestChecks.Batch(request.Objects.Count, "objects");
         var objects = new List<StoredObject>(request.Objects.Count);
         foreach (var item in request.Objects)
@@ -255,6 +311,17 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     }
 
     private static string? Empty(string value) => value.Length == 0 ? null : value;
+
+    /// <summary>Refuses (and logs) a call that names a key outside its credential's scope.</summary>
+    private void InScope(ServerCallContext context, string keyId)
+    {
+        var client = ClientCredentialInterceptor.ClientOf(context);
+        if (!client.Covers(keyId))
+        {
+            Log.OutOfScope(_logger, client.Id, context.Method, keyId.Length <= 64 ? keyId : keyId[..64] + "...");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"key '{(keyId.Length <= 64 ? keyId : keyId[..64] + "...")}' is outside the scope of client credential '{client.Id}'"));
+        }
+    }
 
     private static AuthorizeReply Reply(ServiceKey key, AuthorizeRequest request, DateOnly day, AuthorizeOutcome outcome)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using Keybrake.BudgetService.Budget;
+using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
 using Keybrake.BudgetService.Store.Sqlite;
@@ -74,6 +75,9 @@ public static class BudgetServiceApp
             sp.GetRequiredService<ILogger<SqliteBudgetStore>>()));
         builder.Services.TryAddSingleton<IKeyStore>(sp => new SqliteKeyStore(StoragePath(sp)));
         builder.Services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
+        builder.Services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
+        builder.Services.TryAddSingleton<ClientRegistry>();
+        builder.Services.TryAddSingleton<ClientAdmin>();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
             {
@@ -81,6 +85,7 @@ public static class BudgetServiceApp
                 grpc.EnableDetailedErrors = false;
             })
             .AddServiceOptions<BudgetAdminGrpcService>(admin => admin.Interceptors.Add<AdminTokenInterceptor>())
+            .AddServiceOptions<BudgetGrpcService>(budget => budget.Interceptors.Add<ClientCredentialInterceptor>())
             .AddJsonTranscoding();
 
         // Without configured endpoints (--urls, ASPNETCORE_URLS, Kestrel:Endpoints) the service listens on

@@ -36,6 +36,22 @@ public sealed class BudgetServiceOptions
 
     /// <summary>The keys the service holds caps for, by key id (the same ids the clients use).</summary>
     public IDictionary<string, ServiceKeyOptions> Keys { get; } = new Dictionary<string, ServiceKeyOptions>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Client credentials declared by configuration, by client id: the SHA-256 of each token (never the token) and
+    /// its scope. Imported on first start; the admin API issues and revokes the rest (<c>keybrake clients</c>).
+    /// </summary>
+    public IDictionary<string, ServiceClientOptions> Clients { get; } = new Dictionary<string, ServiceClientOptions>(StringComparer.Ordinal);
+}
+
+/// <summary>A client credential declared in configuration.</summary>
+public sealed class ServiceClientOptions
+{
+    /// <summary>The SHA-256 of the token, as 64 hexadecimal digits (<c>printf %s "$TOKEN" | sha256sum</c>).</summary>
+    public string TokenSha256 { get; set; } = string.Empty;
+
+    /// <summary>The key ids the credential may act on; <c>*</c> for every key, present and future.</summary>
+    public IList<string> Keys { get; } = [];
 }
 
 /// <summary>One key as the service sees it: its vendor and policy. The service enforces the caps; the rest of the policy is the clients'.</summary>

@@ -1,24 +1,27 @@
+using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Hosting;
 
-/// <summary>Opens the store and loads the keys before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
+/// <summary>Opens the store and loads the keys and client credentials before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
 internal sealed class StoreMaintenance : BackgroundService
 {
     private static readonly TimeSpan s_interval = TimeSpan.FromHours(1);
 
     private readonly IBudgetStore _store;
     private readonly KeyRegistry _keys;
+    private readonly ClientRegistry _clients;
     private readonly TimeProvider _time;
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<StoreMaintenance> _logger;
 
-    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
+    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
     {
         _store = store;
         _keys = keys;
+        _clients = clients;
         _time = time;
         _options = options;
         _logger = logger;
@@ -28,6 +31,7 @@ internal sealed class StoreMaintenance : BackgroundService
     {
         await _store.MigrateAsync(cancellationToken);
         await _keys.LoadAsync(cancellationToken);
+        await _clients.LoadAsync(cancellationToken);
         await base.StartAsync(cancellationToken);
     }
 

@@ -70,6 +70,25 @@ internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetSer
             errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken {problem}");
         }
 
+        foreach (var (id, client) in options.Clients)
+        {
+            var path = $"{BudgetServiceOptions.SectionName}:Clients:{id}";
+            if (Clients.ClientIds.Problem(id) is { } idProblem)
+            {
+                errors.Add($"{path}: {idProblem}");
+            }
+
+            if (client.TokenSha256.Length != 64 || !client.TokenSha256.All(char.IsAsciiHexDigit))
+            {
+                errors.Add($"{path}:TokenSha256 must be the SHA-256 of the token as 64 hexadecimal digits (never the token itself)");
+            }
+
+            if (Clients.ClientIds.ScopeProblem([.. client.Keys]) is { } scopeProblem)
+            {
+                errors.Add($"{path}:Keys: {scopeProblem}");
+            }
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

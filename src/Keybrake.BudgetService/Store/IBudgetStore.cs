@@ -14,10 +14,12 @@ internal interface IBudgetStore
     ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Commits or releases pending reservations, one result per settlement (finished and held ones are skipped).
-    /// A commit far above its estimate, or above the key's daily cap (<paramref name="dailyCapOf"/>), is held for an operator.
+    /// Commits or releases pending reservations made for keys <paramref name="mayTouch"/> accepts (a client may settle
+    /// only its own keys' reservations), one result per settlement: finished and held ones are skipped, and other keys'
+    /// are reported as out of scope without being touched. A commit far above its estimate, or above the key's daily
+    /// cap (<paramref name="dailyCapOf"/>), is held for an operator.
     /// </summary>
-    ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken);
 
     /// <summary>The revoked keys among <paramref name="keyIds"/>.</summary>
     ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken);
@@ -25,11 +27,11 @@ internal interface IBudgetStore
     /// <summary>Revokes or restores a key.</summary>
     ValueTask SetRevokedAsync(string keyId, bool revoked, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>An object recorded earlier, or <see langword="null"/>.</summary>
-    ValueTask<StoredObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken);
+    /// <summary>An object recorded earlier under this key, or <see langword="null"/>: one key never sees another's objects.</summary>
+    ValueTask<StoredObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken);
 
-    /// <summary>Records or updates objects.</summary>
-    ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>Records or updates objects under a key.</summary>
+    ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Stores audit records once each, by record id; returns how many were new.</summary>
     ValueTask<int> AppendAuditAsync(IReadOnlyList<StoredAuditRecord> records, DateTimeOffset now, CancellationToken cancellationToken);
@@ -88,7 +90,7 @@ internal sealed record SettleCommand(string ReservationId, bool Commit, long Act
 internal sealed record StoredObject(string Id, string Kind, string? Customer, string? Account, string? Currency, long Amount, long AmountReturned);
 
 /// <summary>An audit record as stored: the searchable columns, and the whole record as JSON.</summary>
-internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json);
+internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json, string ClientId);
 
 /// <summary>Counters.</summary>
 internal sealed record StoredSpend(long SettledMicroUsd, long ReservedMicroUsd);
@@ -110,6 +112,9 @@ internal enum SettleStatus
 
     /// <summary>An operator's commit that would take a counter past its bound; nothing changed.</summary>
     TooLarge,
+
+    /// <summary>The reservation was made for a key outside the caller's scope; nothing changed.</summary>
+    OutOfScope,
 }
 
 /// <summary>One settlement's result, with the reservation's key and estimate when it was found.</summary>

@@ -111,13 +111,23 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
                     async token => await _client.SubmitAuditAsync(request, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                     cancellationToken).ConfigureAwait(false);
             }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.InvalidArgument)
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied)
             {
-                // The service will never take this batch as it is; sending it again would block every record
-                // behind it. It stays in the file, set aside where an operator can read it, and shipping goes on.
+                // The service will never take this batch as it is (PermissionDenied: a record for a key outside this
+                // process's credential, written by a process that shares the file with another credential); sending
+                // it again would block every record behind it. It stays in the file, set aside where an operator can
+                // read it, and shipping goes on.
                 Quarantine(batch);
                 Log.AuditBatchRefused(_logger, batch.Count, Path, exception.Status.Detail);
                 continue;
+            }
+            catch (RpcException exception) when (exception.StatusCode == StatusCode.Unauthenticated)
+            {
+                // The credential is refused (revoked, say): the records wait in the file for a process the service
+                // will take them from.
+                Unclaim(batch);
+                Log.BudgetServiceRefusedCredential(_logger, "SubmitAudit", exception.Status.Detail);
+                return shipped;
             }
             catch (Exception exception)
             {

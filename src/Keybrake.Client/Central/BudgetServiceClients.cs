@@ -2,6 +2,7 @@ using Grpc.Net.Client;
 using Grpc.Net.ClientFactory;
 using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.Client;
@@ -21,10 +22,14 @@ internal static class BudgetServiceClients
     public static void Register(IServiceCollection services)
     {
         services.AddSingleton<BudgetServiceHandler>();
+        services.TryAddSingleton<ClientCredential>();
         services.AddGrpcClient<Budget.BudgetClient>(BudgetName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
-            .ConfigureChannel(ConfigureChannel);
+            .ConfigureChannel(ConfigureChannel)
+
+            // Every Budget call carries the process's client credential; the service refuses a call without one.
+            .AddInterceptor(sp => new CredentialHeaderInterceptor(sp.GetRequiredService<ClientCredential>()));
         services.AddGrpcClient<BudgetAdmin.BudgetAdminClient>(AdminName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)

@@ -86,11 +86,26 @@ internal sealed class BudgetServiceResilience
     public static bool IsTransient(RpcException exception) =>
         exception.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded;
 
+    /// <summary>
+    /// The service refused this process's client credential (unknown or revoked: <c>Unauthenticated</c>) or the key
+    /// is outside its scope (<c>PermissionDenied</c>). Not an outage: nothing is allowed on the emergency allowance
+    /// or by <c>ReadsDuringOutage</c>; the call is denied.
+    /// </summary>
+    public static bool IsRefused(Exception exception) =>
+        exception is RpcException { StatusCode: StatusCode.Unauthenticated or StatusCode.PermissionDenied };
+
+    /// <summary>The denial the guard gives when the service refuses the process's credential for a key.</summary>
+    public static GuardDenial RefusedDenial(string keyId, RpcException exception) => new(
+        ReasonCodes.KeyRevoked,
+        exception.StatusCode == StatusCode.PermissionDenied
+            ? $"key '{keyId}' is outside the scope of this process's client credential (Keybrake:BudgetService:ClientToken)"
+            : $"the budget service refused this process's client credential: {exception.Status.Detail}");
+
     /// <summary>Failures that mean "the service cannot be asked right now", after retries.</summary>
     public static bool IsOutage(Exception exception) => exception switch
     {
         RpcException rpc => rpc.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal
-            or StatusCode.Unknown or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Unauthenticated,
+            or StatusCode.Unknown or StatusCode.ResourceExhausted or StatusCode.Aborted,
         BrokenCircuitException or IsolatedCircuitException or TimeoutRejectedException => true,
         HttpRequestException => true,
         _ => false,

@@ -34,7 +34,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     /// must find the charge: in this process it is found here until the service has it. (Another process
     /// finds it once the batch carrying it has reached the service, a few milliseconds later.)
     /// </summary>
-    private readonly ConcurrentDictionary<(string Vendor, string Id), VendorObject> _unsent = new();
+    private readonly ConcurrentDictionary<(string KeyId, string Vendor, string Id), VendorObject> _unsent = new();
 
     public GrpcBudgetLedger(
         GrpcClientFactory clients,
@@ -68,7 +68,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         var state = await _keyStatus.GetAsync(key.Id, _client, _resilience, cancellationToken).ConfigureAwait(false);
         if (state == KeyState.Revoked)
         {
-            return new KeyResolution(state, key, null);
+            return new KeyResolution(state, key, _keyStatus.RefusalFor(key.Id) is { } refusal ? new GuardDenial(ReasonCodes.KeyRevoked, refusal) : null);
         }
 
         var (effective, denial) = await _policies.ResolveAsync(key, brakeKey, cancellationToken).ConfigureAwait(false);
@@ -119,6 +119,13 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         {
             return AuthorizationResult.Denied(ReasonCodes.MalformedRequest, exception.Status.Detail);
         }
+        catch (RpcException exception) when (BudgetServiceResilience.IsRefused(exception))
+        {
+            // Not an outage: the emergency allowance is for a service that cannot be reached, not one that says no.
+            Log.BudgetServiceRefusedCredential(_logger, "Authorize", exception.Status.Detail);
+            var denial = BudgetServiceResilience.RefusedDenial(request.KeyId, exception);
+            return AuthorizationResult.Denied(denial.Reason, denial.Message);
+        }
         catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception))
         {
             Log.BudgetServiceUnreachable(_logger, "Authorize", exception.Message);
@@ -157,9 +164,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         return ValueTask.CompletedTask;
     }
 
-    public async ValueTask<VendorObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken)
+    public async ValueTask<VendorObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken)
     {
-        if (_unsent.TryGetValue((vendor, objectId), out var unsent))
+        if (_unsent.TryGetValue((keyId, vendor, objectId), out var unsent))
         {
             return unsent;
         }
@@ -167,11 +174,17 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         try
         {
             var reply = await _resilience.ExecuteAsync(
-                async token => await _client.FindObjectAsync(new FindObjectRequest { Vendor = vendor, ObjectId = objectId }, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                async token => await _client.FindObjectAsync(new FindObjectRequest { KeyId = keyId, Vendor = vendor, ObjectId = objectId }, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
 
             // Remembered while the lookup was out: the newer version is the one on its way to the service.
-            return _unsent.TryGetValue((vendor, objectId), out unsent) ? unsent : reply.Found ? FromProtocol(reply.Object) : null;
+            return _unsent.TryGetValue((keyId, vendor, objectId), out unsent) ? unsent : reply.Found ? FromProtocol(reply.Object) : null;
+        }
+        catch (RpcException exception) when (BudgetServiceResilience.IsRefused(exception))
+        {
+            // Unknown, as in an outage: the checks that need the object deny.
+            Log.BudgetServiceRefusedCredential(_logger, "FindObject", exception.Status.Detail);
+            return null;
         }
         catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception))
         {
@@ -182,7 +195,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     }
 
     /// <summary>Off the request path: the objects go with the next settlement batch, and are found here until then.</summary>
-    public ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
+    public ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
     {
         var sendable = new List<VendorObject>(objects.Count);
         foreach (var item in objects)
@@ -194,13 +207,13 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
                 continue;
             }
 
-            _unsent[(vendor, item.Id)] = item;
+            _unsent[(keyId, vendor, item.Id)] = item;
             sendable.Add(item);
         }
 
         if (sendable.Count > 0)
         {
-            _settlements.EnqueueObjects(vendor, sendable);
+            _settlements.EnqueueObjects(keyId, vendor, sendable);
         }
 
         return ValueTask.CompletedTask;
@@ -220,11 +233,11 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     }
 
     /// <summary>The service has these (or refused them for good): lookups go to it again, unless a newer version is on its way.</summary>
-    private void ObjectsSent(string vendor, IReadOnlyList<VendorObject> objects)
+    private void ObjectsSent(string keyId, string vendor, IReadOnlyList<VendorObject> objects)
     {
         foreach (var item in objects)
         {
-            _unsent.TryRemove(new KeyValuePair<(string, string), VendorObject>((vendor, item.Id), item));
+            _unsent.TryRemove(new KeyValuePair<(string, string, string), VendorObject>((keyId, vendor, item.Id), item));
         }
     }
 

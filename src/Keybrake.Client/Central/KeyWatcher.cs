@@ -31,6 +31,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
     private Task? _loop;
     private long _lastHeard;
     private bool _snapshotSeen;
+    private bool _credentialRefused;
 
     public KeyWatcher(Budget.BudgetClient client, TimeProvider time, TimeSpan staleness, ILogger logger)
     {
@@ -42,6 +43,12 @@ internal sealed class KeyWatcher : IAsyncDisposable
 
     /// <summary>Raised for each key whose policy version changed, or may have (a snapshot after a reconnect).</summary>
     public event Action<string, long>? PolicyVersionSeen;
+
+    /// <summary>
+    /// Whether the service ended (or refused) the stream because it no longer accepts this process's credential:
+    /// revoked, or not scoped to the keys. Until a stream opens again, every key counts as revoked here.
+    /// </summary>
+    public bool CredentialRefused => Volatile.Read(ref _credentialRefused);
 
     /// <summary>Whether the stream has spoken within the staleness bound since its last snapshot.</summary>
     public bool IsCurrent => Volatile.Read(ref _snapshotSeen) && _time.GetElapsedTime(Volatile.Read(ref _lastHeard)) <= _staleness;
@@ -117,6 +124,12 @@ internal sealed class KeyWatcher : IAsyncDisposable
             {
                 return;
             }
+            catch (RpcException exception) when (BudgetServiceResilience.IsRefused(exception))
+            {
+                // Set before the view stops counting, so that no call in between trusts a status cached earlier.
+                Volatile.Write(ref _credentialRefused, true);
+                Log.BudgetServiceRefusedCredential(_logger, "WatchKeys", exception.Status.Detail);
+            }
             catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or InvalidOperationException)
             {
                 Log.KeyWatchDropped(_logger, exception.Message);
@@ -155,6 +168,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
             }
 
             Volatile.Write(ref _snapshotSeen, true);
+            Volatile.Write(ref _credentialRefused, false);
         }
         else
         {

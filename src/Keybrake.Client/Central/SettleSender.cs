@@ -28,7 +28,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     private readonly TimeProvider _time;
     private readonly TimeProvider _transportTime;
     private readonly TimeSpan _linger;
-    private readonly Action<string, IReadOnlyList<VendorObject>>? _objectsSent;
+    private readonly Action<string, string, IReadOnlyList<VendorObject>>? _objectsSent;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
@@ -48,7 +48,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         TimeProvider time,
         TimeProvider transportTime,
         TimeSpan linger,
-        Action<string, IReadOnlyList<VendorObject>>? objectsSent,
+        Action<string, string, IReadOnlyList<VendorObject>>? objectsSent,
         ILogger logger)
     {
         _client = client;
@@ -66,16 +66,16 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
 
     public void Enqueue(Protocol.Settlement settlement)
     {
-        if (!TryEnqueue(new Outgoing(settlement, null, null)))
+        if (!TryEnqueue(new Outgoing(settlement, null, null, null)))
         {
             Log.SettlementDropped(_logger, settlement.ReservationId);
         }
     }
 
     /// <summary>Queues objects to remember; they go with the next batch of settlements.</summary>
-    public void EnqueueObjects(string vendor, IReadOnlyList<VendorObject> objects)
+    public void EnqueueObjects(string keyId, string vendor, IReadOnlyList<VendorObject> objects)
     {
-        if (!TryEnqueue(new Outgoing(null, vendor, objects)))
+        if (!TryEnqueue(new Outgoing(null, keyId, vendor, objects)))
         {
             Log.ObjectsDropped(_logger, objects.Count);
         }
@@ -139,7 +139,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
-        var objects = new List<(string Vendor, List<VendorObject> Objects)>();
+        var objects = new List<(string KeyId, string Vendor, List<VendorObject> Objects)>();
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             // Between batches everything in flight is queued: a full batch goes at once.
@@ -159,19 +159,19 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
                 }
                 else
                 {
-                    Group(objects, item.Vendor!, item.Objects!);
+                    Group(objects, item.KeyId!, item.Vendor!, item.Objects!);
                 }
             }
 
-            foreach (var (vendor, group) in objects)
+            foreach (var (keyId, vendor, group) in objects)
             {
-                batch.Objects.Add(ToProtocol(vendor, group));
+                batch.Objects.Add(ToProtocol(keyId, vendor, group));
             }
 
             await SendAsync(batch).ConfigureAwait(false);
-            foreach (var (vendor, group) in objects)
+            foreach (var (keyId, vendor, group) in objects)
             {
-                _objectsSent?.Invoke(vendor, group);
+                _objectsSent?.Invoke(keyId, vendor, group);
             }
 
             objects.Clear();
@@ -179,24 +179,24 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>One group per vendor, in the order they came: one store operation each at the service.</summary>
-    private static void Group(List<(string Vendor, List<VendorObject> Objects)> groups, string vendor, IReadOnlyList<VendorObject> objects)
+    /// <summary>One group per key and vendor, in the order they came: one store operation each at the service.</summary>
+    private static void Group(List<(string KeyId, string Vendor, List<VendorObject> Objects)> groups, string keyId, string vendor, IReadOnlyList<VendorObject> objects)
     {
-        foreach (var (existing, group) in groups)
+        foreach (var (existingKey, existing, group) in groups)
         {
-            if (string.Equals(existing, vendor, StringComparison.Ordinal))
+            if (string.Equals(existingKey, keyId, StringComparison.Ordinal) && string.Equals(existing, vendor, StringComparison.Ordinal))
             {
                 group.AddRange(objects);
                 return;
             }
         }
 
-        groups.Add((vendor, [.. objects]));
+        groups.Add((keyId, vendor, [.. objects]));
     }
 
-    private static RememberObjectsRequest ToProtocol(string vendor, List<VendorObject> objects)
+    private static RememberObjectsRequest ToProtocol(string keyId, string vendor, List<VendorObject> objects)
     {
-        var request = new RememberObjectsRequest { Vendor = vendor };
+        var request = new RememberObjectsRequest { KeyId = keyId, Vendor = vendor };
         foreach (var item in objects)
         {
             request.Objects.Add(new Protocol.VendorObject
@@ -237,8 +237,10 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
 
                 await Task.Delay(s_retryDelay, _time, _stopping.Token).ConfigureAwait(false);
             }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.InvalidArgument)
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.Unauthenticated)
             {
+                // Refused for good (bad input, or a credential revoked or out of scope): the reservations stay
+                // pending at the service, counted as spent, for an operator to resolve.
                 Log.SettlementRejected(_logger, batch.Settlements.Count, exception.Status.Detail);
                 ObjectsDropped(batch);
                 return; // the service will never take it: holding it would block every settlement behind it
@@ -256,5 +258,5 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     }
 
     /// <summary>A settlement, or objects to remember.</summary>
-    private readonly record struct Outgoing(Protocol.Settlement? Settlement, string? Vendor, IReadOnlyList<VendorObject>? Objects);
+    private readonly record struct Outgoing(Protocol.Settlement? Settlement, string? KeyId, string? Vendor, IReadOnlyList<VendorObject>? Objects);
 }

@@ -136,7 +136,8 @@ internal sealed class GuardPipeline
         var state = resolution.State;
         if (state == KeyState.Revoked)
         {
-            return new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
+            // The ledger says why when it is not the key itself (the service refused this process's credential).
+            return resolution.Denial ?? new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
         }
 
         if (resolution.Denial is { } unresolved)
@@ -293,7 +294,7 @@ internal sealed class GuardPipeline
 
         if (call.ObjectsToRemember is { Count: > 0 } objects)
         {
-            await _ledger.RememberObjectsAsync(call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
+            await _ledger.RememberObjectsAsync(call.KeyId, call.Vendor, objects, CancellationToken.None).ConfigureAwait(false);
         }
 
         var note = canceled?.GetType().Name;

@@ -4,28 +4,30 @@ using System.Security.Cryptography;
 namespace Keybrake.Client;
 
 /// <summary>
-/// Ids such as <c>rsv_...</c> and <c>aud_...</c>: a prefix naming the kind, then 32 hex digits of Unix
-/// milliseconds (so ids sort roughly by time), a random per-process nonce and a counter. Unique within a
-/// process by the counter and across processes by the nonce, at a fraction of the cost of a random GUID per id.
+/// Ids such as <c>rsv_...</c> and <c>aud_...</c>: a prefix naming the kind, then 12 hex digits of Unix
+/// milliseconds (so ids sort roughly by time) and 32 hex digits of cryptographic randomness: 128 random bits.
+/// A reservation id is all a caller needs to settle a reservation, and an audit record id is what intake
+/// de-duplicates by, so neither may be guessable from another id.
 /// </summary>
 internal sealed class IdGenerator
 {
+    private const int RandomBytes = 16;
+
     private readonly TimeProvider _time;
-    private readonly uint _nonce = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(sizeof(uint)));
-    private long _counter;
 
     public IdGenerator(TimeProvider time) => _time = time;
 
     public string New(string prefix)
     {
-        var state = (prefix, Milliseconds: _time.GetUtcNow().ToUnixTimeMilliseconds(), _nonce, Counter: Interlocked.Increment(ref _counter));
-        return string.Create(prefix.Length + 32, state, static (span, s) =>
+        Span<byte> bytes = stackalloc byte[RandomBytes];
+        RandomNumberGenerator.Fill(bytes);
+        var state = (prefix, Milliseconds: _time.GetUtcNow().ToUnixTimeMilliseconds() & 0xFFFF_FFFF_FFFF, Random: System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(bytes));
+        return string.Create(prefix.Length + 12 + (RandomBytes * 2), state, static (span, s) =>
         {
             s.prefix.CopyTo(span);
             span = span[s.prefix.Length..];
-            (s.Milliseconds & 0xFFFF_FFFF_FFFF).TryFormat(span[..12], out _, "x12", CultureInfo.InvariantCulture);
-            s._nonce.TryFormat(span[12..20], out _, "x8", CultureInfo.InvariantCulture);
-            (s.Counter & 0xFFFF_FFFF_FFFF).TryFormat(span[20..], out _, "x12", CultureInfo.InvariantCulture);
+            s.Milliseconds.TryFormat(span[..12], out _, "x12", CultureInfo.InvariantCulture);
+            s.Random.TryFormat(span[12..], out _, "x32", CultureInfo.InvariantCulture);
         });
     }
 }

@@ -33,8 +33,8 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     private readonly Dictionary<(string KeyId, string IdempotencyKey), Reservation> _pendingByIdempotencyKey = [];
     private readonly Dictionary<UInt128, FinishedCall> _finished = [];
     private readonly Queue<(UInt128 Call, DateTimeOffset FinishedAt)> _finishOrder = new();
-    private readonly Dictionary<(string Vendor, string Id), VendorObject> _objects = [];
-    private readonly Queue<(string Vendor, string Id)> _objectOrder = new();
+    private readonly Dictionary<(string KeyId, string Vendor, string Id), VendorObject> _objects = [];
+    private readonly Queue<(string KeyId, string Vendor, string Id)> _objectOrder = new();
 
     public EmbeddedBudgetLedger(IKeyCatalog catalog, TimeProvider time, IdGenerator? ids = null)
     {
@@ -177,21 +177,21 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<VendorObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken)
+    public ValueTask<VendorObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(_objects.GetValueOrDefault((vendor, objectId)));
+            return ValueTask.FromResult(_objects.GetValueOrDefault((keyId, vendor, objectId)));
         }
     }
 
-    public ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
+    public ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             foreach (var item in objects)
             {
-                var id = (vendor, item.Id);
+                var id = (keyId, vendor, item.Id);
                 if (_objects.TryAdd(id, item))
                 {
                     _objectOrder.Enqueue(id);

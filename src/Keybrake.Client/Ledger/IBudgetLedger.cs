@@ -26,11 +26,11 @@ internal interface IBudgetLedger
     /// <summary>Commits or releases reservations. Idempotent by reservation id: settling twice changes nothing.</summary>
     ValueTask SettleAsync(IReadOnlyList<Settlement> settlements, CancellationToken cancellationToken);
 
-    /// <summary>An object recorded earlier for this vendor, or <see langword="null"/>.</summary>
-    ValueTask<VendorObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken);
+    /// <summary>An object recorded earlier by a call with this key, or <see langword="null"/>: one key never sees another's.</summary>
+    ValueTask<VendorObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken);
 
-    /// <summary>Records objects (new, or updated: a charge with more refunded) for later calls to refer to.</summary>
-    ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken);
+    /// <summary>Records objects (new, or updated: a charge with more refunded) under a key, for its later calls to refer to.</summary>
+    ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken);
 }
 
 /// <summary>A key ready for the checks: its state, the key with the policy that applies, or a denial before any check.</summary>

@@ -52,6 +52,16 @@ public sealed class KeybrakeBudgetServiceOptions
     [Required]
     public string OutboxPath { get; set; } = Path.Combine("data", "keybrake-audit-outbox.db");
 
+    /// <summary>
+    /// The client credential (<c>kbc_...</c>, from <c>keybrake clients create</c>) the guard presents on every call to
+    /// the service, which acts only on the keys it is scoped to. Central mode needs this or <see cref="ClientTokenFile"/>.
+    /// Never logged.
+    /// </summary>
+    public string? ClientToken { get; set; }
+
+    /// <summary>A file holding the client credential, read once at start-up; the alternative to <see cref="ClientToken"/>.</summary>
+    public string? ClientTokenFile { get; set; }
+
     /// <summary>The admin token <see cref="IKeybrakeAdmin"/> presents to the service, when it requires one.</summary>
     public string? AdminToken { get; set; }
 

@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "The Keybrake budget service could not be reached for {Call}: {Problem}")]
     public static partial void BudgetServiceUnreachable(ILogger logger, string call, string problem);
 
+    [LoggerMessage(40, LogLevel.Error, "The Keybrake budget service refused this process's client credential for {Call}: {Problem}")]
+    public static partial void BudgetServiceRefusedCredential(ILogger logger, string call, string problem);
+
     [LoggerMessage(11, LogLevel.Warning, "Keybrake allowed a call for key '{KeyId}' ({EstimatedMicroUsd} µUSD) on this process's emergency allowance while the budget service is unreachable ({ReservationId})")]
     public static partial void EmergencyAllowanceUsed(ILogger logger, string keyId, long estimatedMicroUsd, string reservationId);
 

@@ -119,9 +119,9 @@ public sealed class VendorCall
     /// <summary>What the audit record shows in place of a value that could be personal or secret.</summary>
     public const string RedactedValue = "[redacted]";
 
-    /// <summary>Looks up an object created earlier through the guard (by any key of this vendor).</summary>
+    /// <summary>Looks up an object created earlier through the guard by a call with this call's key (never another key's).</summary>
     public ValueTask<VendorObject?> FindObjectAsync(string objectId, CancellationToken cancellationToken) =>
-        _ledger.FindObjectAsync(Vendor, objectId, cancellationToken);
+        _ledger.FindObjectAsync(KeyId, Vendor, objectId, cancellationToken);
 
     /// <summary>Asks the guard to remember an object from the response once the call is settled.</summary>
     public void Remember(VendorObject vendorObject)

@@ -21,7 +21,7 @@ public sealed class RealServiceTests
     private GrpcChannel _channel = null!;
     private Dictionary<string, string> _environment = null!;
 
-    private Budget.BudgetClient Budget => new(_channel);
+    private Budget.BudgetClient Budget => BudgetServiceHost.BudgetClient(_channel);
 
     [SetUp]
     public async Task StartService()
@@ -234,14 +234,72 @@ public sealed class RealServiceTests
     }
 
     private async Task<AuthorizeReply> Authorize(string keyId, decimal dollars, string runId = "") =>
-        await Budget.AuthorizeAsync(new AuthorizeRequest
+        await Budget.AuthorizeAsync(AuthorizeRequest(keyId, dollars, runId));
+
+    private static AuthorizeRequest AuthorizeRequest(string keyId, decimal dollars, string runId = "") => new()
+    {
+        KeyId = keyId,
+        RunId = runId,
+        IdempotencyKey = "idem_" + Guid.NewGuid().ToString("N"),
+        EstimateMicroUsd = (long)(dollars * 1_000_000),
+        RequestHash = ByteString.CopyFrom(Guid.NewGuid().ToByteArray()),
+    };
+
+    [Test]
+    public async Task An_operator_issues_a_scoped_client_credential_lists_it_and_revokes_it()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+        await Json("keys", "create", "cli-other", "--vendor", "stripe", "--daily-cap", "100");
+
+        var created = await Run("clients", "create", "fleet-a", "--keys", "cli-agent,sms-agent");
+        var token = created.Out.Split('\n').Select(line => line.Trim()).Single(line => line.StartsWith("Token", StringComparison.Ordinal)).Split(' ')[^1];
+        var scoped = BudgetServiceHost.BudgetClient(_channel, token);
+        var inScope = await scoped.AuthorizeAsync(AuthorizeRequest("cli-agent", 1));
+        var outOfScope = Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await scoped.AuthorizeAsync(AuthorizeRequest("cli-other", 1)));
+        var table = await Run("clients", "list");
+        var listed = await Json("clients", "list");
+
+        Assert.Multiple(() =>
         {
-            KeyId = keyId,
-            RunId = runId,
-            IdempotencyKey = "idem_" + Guid.NewGuid().ToString("N"),
-            EstimateMicroUsd = (long)(dollars * 1_000_000),
-            RequestHash = ByteString.CopyFrom(Guid.NewGuid().ToByteArray()),
+            Assert.That(created.ExitCode, Is.Zero, created.ToString());
+            Assert.That(created.Out, Does.Contain("Created client fleet-a for keys cli-agent, sms-agent."));
+            Assert.That(token, Does.StartWith("kbc_").And.Length.EqualTo(47));
+            Assert.That(inScope.Allowed, Is.True, "the printed token is one the service accepts");
+            Assert.That(outOfScope!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.PermissionDenied));
+            Assert.That(table.Out, Does.Match(@"fleet-a\s+active\s+cli-agent,sms-agent\s+admin").And.Not.Contain(token), "the token is shown once only");
+            var fleet = listed.GetProperty("clients").EnumerateArray().Single(c => c.GetProperty("clientId").GetString() == "fleet-a");
+            Assert.That(fleet.GetProperty("keyIds").EnumerateArray().Select(k => k.GetString()), Is.EqualTo(new[] { "cli-agent", "sms-agent" }));
+            Assert.That(fleet.GetProperty("revoked").GetBoolean(), Is.False);
         });
+
+        var revoke = await Run("clients", "revoke", "fleet-a");
+        var afterRevoke = Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await scoped.AuthorizeAsync(AuthorizeRequest("cli-agent", 1)));
+        var again = await Run("clients", "create", "fleet-a", "--keys", "cli-agent");
+        var unknown = await Run("clients", "revoke", "nobody");
+        var revokedList = await Json("clients", "list");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(revoke.ExitCode, Is.Zero, revoke.ToString());
+            Assert.That(revoke.Out, Does.Contain("Revoked client fleet-a"));
+            Assert.That(afterRevoke!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.Unauthenticated), "refused right after the revoke returned");
+            Assert.That((again.ExitCode, again.Error.Trim()), Is.EqualTo((1, "error: client 'fleet-a' already exists")));
+            Assert.That(unknown.ExitCode, Is.Not.Zero);
+            Assert.That(revokedList.GetProperty("clients").EnumerateArray().Single(c => c.GetProperty("clientId").GetString() == "fleet-a").GetProperty("revoked").GetBoolean(), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task Creating_a_client_without_keys_is_a_usage_error()
+    {
+        var result = await Run("clients", "create", "fleet-a");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+            Assert.That(result.Error, Does.Contain("--keys"));
+        });
+    }
 
     private static AuditRecord Record(string id, long timestampMicros, string runId, string decision, string reason) => new()
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Processes;
 
 namespace Keybrake.Client.Stripe.Tests;
@@ -50,7 +51,7 @@ internal sealed class AgentProcess : IAsyncDisposable
         var outbox = Path.Combine(folder, runId + "-outbox.db");
         string[] all =
         [
-            "--service", service.ToString(), "--stripe", stripe, "--key-id", keyId, "--brake-key", BrakeKey,
+            "--service", service.ToString(), "--client-token-file", BudgetServiceHost.WriteClientTokenFile(folder), "--stripe", stripe, "--key-id", keyId, "--brake-key", BrakeKey,
             "--outbox", outbox, "--run-id", runId, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--wait-for-go",
             "--call-timeout-ms", CallTimeoutMilliseconds, "--log-level", "Warning",
             .. arguments,

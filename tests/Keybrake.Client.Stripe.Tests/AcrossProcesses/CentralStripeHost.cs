@@ -33,6 +33,7 @@ internal sealed class CentralStripeHost : IAsyncDisposable
             {
                 o.UseBudgetService(service);
                 o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
+                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
                 o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                 o.BudgetService.CallTimeout = TimeSpan.FromMilliseconds(int.Parse(AgentProcess.CallTimeoutMilliseconds, System.Globalization.CultureInfo.InvariantCulture));
                 o.AddKey(keyId, key =>

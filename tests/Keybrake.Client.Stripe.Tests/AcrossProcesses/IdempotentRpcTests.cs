@@ -19,7 +19,7 @@ public sealed class IdempotentRpcTests
     {
         await using var service = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "100"));
         using var channel = GrpcChannel.ForAddress(service.Address);
-        var budget = new Protocol.Budget.BudgetClient(channel);
+        var budget = BudgetServiceHost.BudgetClient(channel);
         var request = Authorize("retried-once");
 
         var first = await budget.AuthorizeAsync(request);
@@ -43,7 +43,7 @@ public sealed class IdempotentRpcTests
     {
         await using var service = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "100"));
         using var channel = GrpcChannel.ForAddress(service.Address);
-        var budget = new Protocol.Budget.BudgetClient(channel);
+        var budget = BudgetServiceHost.BudgetClient(channel);
         var reservation = await budget.AuthorizeAsync(Authorize("settled-once"));
         var settle = new SettleRequest
         {
@@ -71,7 +71,7 @@ public sealed class IdempotentRpcTests
     {
         await using var service = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "100"));
         using var channel = GrpcChannel.ForAddress(service.Address);
-        var budget = new Protocol.Budget.BudgetClient(channel);
+        var budget = BudgetServiceHost.BudgetClient(channel);
         await budget.AuthorizeAsync(Authorize("reused", hash: 1));
 
         var other = await budget.AuthorizeAsync(Authorize("reused", hash: 2));
@@ -90,7 +90,7 @@ public sealed class IdempotentRpcTests
     {
         await using var service = await BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "100"));
         using var channel = GrpcChannel.ForAddress(service.Address);
-        var budget = new Protocol.Budget.BudgetClient(channel);
+        var budget = BudgetServiceHost.BudgetClient(channel);
         var batch = new SubmitAuditRequest
         {
             Records =

@@ -22,6 +22,22 @@ public sealed class BudgetServiceHost : IAsyncDisposable
     /// <summary>The admin token the service requires, unless the settings set <c>BudgetService:AdminToken</c>.</summary>
     public const string AdminToken = "test-admin-token-0123456789abcdef";
 
+    /// <summary>
+    /// A client credential the service accepts for every key (<c>*</c>), declared in its settings by the token's hash
+    /// (as an operator would), for the tests' guards. Tests of scopes issue narrower ones through the admin API.
+    /// </summary>
+    public const string ClientToken = "kbc_testClientCredential0123456789abcdefABCDEF";
+
+    /// <summary>The client id of <see cref="ClientToken"/>.</summary>
+    public const string ClientId = "test-clients";
+
+    /// <summary>The settings that declare <see cref="ClientToken"/> (by its SHA-256) for every key.</summary>
+    public static IReadOnlyDictionary<string, string?> ClientSettings { get; } = new Dictionary<string, string?>
+    {
+        [$"BudgetService:Clients:{ClientId}:TokenSha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ClientToken))),
+        [$"BudgetService:Clients:{ClientId}:Keys:0"] = "*",
+    };
+
     private readonly WebApplication _app;
     private readonly bool _ownsDirectory;
 
@@ -65,6 +81,11 @@ public sealed class BudgetServiceHost : IAsyncDisposable
                 ["Logging:LogLevel:Default"] = "Warning",
             };
             all.TryAdd("BudgetService:AdminToken", AdminToken);
+            foreach (var (name, value) in ClientSettings)
+            {
+                all.TryAdd(name, value);
+            }
+
             builder.Configuration.AddInMemoryCollection(all);
             if (time is not null)
             {
@@ -132,6 +153,43 @@ public sealed class BudgetServiceHost : IAsyncDisposable
 
             return headers;
         }));
+
+    /// <summary>
+    /// A client of the money path that presents <paramref name="token"/> (<see cref="ClientToken"/> by default) on
+    /// every call, unless the call sets its own <c>authorization</c> header; <see langword="null"/> presents none.
+    /// </summary>
+    public static Protocol.Budget.BudgetClient BudgetClient(ChannelBase channel, string? token = ClientToken) =>
+        new(channel.Intercept(headers =>
+        {
+            if (token is not null && headers.Get("authorization") is null)
+            {
+                headers.Add("authorization", "Bearer " + token);
+            }
+
+            return headers;
+        }));
+
+    /// <summary>
+    /// Writes a client credential (<see cref="ClientToken"/> by default) into <paramref name="folder"/>, readable by
+    /// this user only, for an agent process's <c>ClientTokenFile</c>: a file keeps it off the process's command line.
+    /// </summary>
+    public static string WriteClientTokenFile(string folder, string token = ClientToken)
+    {
+        var path = Path.Combine(folder, "client-token-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)))[..8]);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(path, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.WriteLine(token);
+        }
+
+        return path;
+    }
 
     /// <summary>Stops the service, keeping its data.</summary>
     public async Task StopAsync()

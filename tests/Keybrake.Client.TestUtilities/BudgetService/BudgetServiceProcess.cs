@@ -125,6 +125,7 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
             $"--BudgetService:AdminToken={BudgetServiceHost.AdminToken}",
             "--Logging:LogLevel:Default=Warning",
         };
+        arguments.AddRange(BudgetServiceHost.ClientSettings.Where(setting => !_settings.ContainsKey(setting.Key)).Select(setting => $"--{setting.Key}={setting.Value}"));
         arguments.AddRange(_settings.Select(setting => $"--{setting.Key}={setting.Value}"));
         _process = DotnetProcess.Start("Keybrake.BudgetService.dll", arguments, workingDirectory: Directory);
         await WaitUntilAnsweringAsync(_process);
@@ -133,7 +134,7 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
     private async Task WaitUntilAnsweringAsync(DotnetProcess process)
     {
         using var channel = GrpcChannel.ForAddress(Address);
-        var client = new Protocol.Budget.BudgetClient(channel);
+        var client = BudgetServiceHost.BudgetClient(channel);
         var giveUp = DateTime.UtcNow + s_startTimeout;
         while (true)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Processes;
 
 namespace Keybrake.Client.TestUtilities.Revocation;
@@ -36,7 +37,7 @@ internal sealed class RevocationAgent : IAsyncDisposable
         var outbox = Path.Combine(folder, $"agent{index}-outbox.db");
         string[] arguments =
         [
-            "--mode", "revocation", "--service", service.ToString(), "--stripe", stripe,
+            "--mode", "revocation", "--service", service.ToString(), "--client-token-file", BudgetServiceHost.WriteClientTokenFile(folder), "--stripe", stripe,
             "--key-id", RevocationTrials.KeyId, "--brake-key", RevocationTrials.BrakeKey, "--outbox", outbox,
             "--tasks", Invariant(options.TasksPerProcess), "--charge-every", Invariant(options.ChargeEvery),
             "--pause-ms", Invariant((int)options.PauseAfterAllowed.TotalMilliseconds),

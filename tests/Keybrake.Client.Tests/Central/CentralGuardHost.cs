@@ -86,6 +86,7 @@ internal sealed class CentralGuardHost : IAsyncDisposable
             {
                 o.UseBudgetService(service);
                 o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
+                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
                 o.BudgetService.OutboxPath = outboxPath;
 
                 // A busy test machine must not look like an outage; the tests about deadlines set their own.

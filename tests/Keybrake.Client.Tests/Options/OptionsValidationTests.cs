@@ -151,6 +151,57 @@ public sealed class OptionsValidationTests
         key.Policy.DailyCap = Usd.FromDollars(10);
     }
 
+    [Test]
+    public void Central_mode_without_a_client_credential_fails_start_up_in_one_line()
+    {
+        var error = Validate(o => o.UseBudgetService(new Uri("http://127.0.0.1:7411")).AddKey("agent", ValidKey));
+
+        Assert.That(error.Failures, Is.EqualTo(new[]
+        {
+            "Keybrake:BudgetService:ClientToken: central mode needs a client credential: set ClientToken or ClientTokenFile (an operator issues one with 'keybrake clients create')",
+        }));
+    }
+
+    [Test]
+    public void A_client_credential_file_that_cannot_be_read_fails_start_up_naming_the_file_and_never_the_token()
+    {
+        var folder = Directory.CreateTempSubdirectory("keybrake-credential-").FullName;
+        try
+        {
+            var missing = Path.Combine(folder, "nope");
+            var shortFile = Path.Combine(folder, "short");
+            File.WriteAllText(shortFile, "kbc_short\n");
+            var bothToken = "kbc_bothSetAndThisMustNotBeEchoed0123456789";
+
+            var unreadable = Validate(o => o.UseBudgetService(new Uri("http://127.0.0.1:7411")).BudgetService.ClientTokenFile = missing);
+            var tooShort = Validate(o => o.UseBudgetService(new Uri("http://127.0.0.1:7411")).BudgetService.ClientTokenFile = shortFile);
+            var both = Validate(o =>
+            {
+                o.UseBudgetService(new Uri("http://127.0.0.1:7411"));
+                o.BudgetService.ClientToken = bothToken;
+                o.BudgetService.ClientTokenFile = shortFile;
+            });
+            var control = Validate(o =>
+            {
+                o.UseBudgetService(new Uri("http://127.0.0.1:7411"));
+                o.BudgetService.ClientToken = "kbc_withA\u0007BellInIt0123456789abcdef";
+            });
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(unreadable.Failures, Has.Some.EqualTo($"Keybrake:BudgetService:ClientTokenFile: '{missing}' cannot be read: FileNotFoundException"));
+                Assert.That(tooShort.Failures, Has.Some.EqualTo($"Keybrake:BudgetService:ClientTokenFile ('{shortFile}'): the client credential is shorter than 16 characters"));
+                Assert.That(both.Failures, Has.Some.EqualTo("Keybrake:BudgetService:ClientToken and Keybrake:BudgetService:ClientTokenFile are both set; set one"));
+                Assert.That(both.Message, Does.Not.Contain(bothToken));
+                Assert.That(control.Failures, Has.Some.EqualTo("Keybrake:BudgetService:ClientToken: the client credential holds characters other than printable ASCII"));
+            });
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static ServiceProvider Build(Action<KeybrakeOptions> configure)
     {
         var services = new ServiceCollection();

@@ -106,9 +106,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     public ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(c => c.Authorize(command), cancellationToken));
 
-    public ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken) =>
         new(Worker.RunAsync<IReadOnlyList<SettleResult>>(
-            c => settlements.Select(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, dailyCapOf)).ToList(),
+            c => settlements.Select(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, dailyCapOf, mayTouch)).ToList(),
             cancellationToken));
 
     public ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
@@ -130,13 +130,13 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             },
             cancellationToken));
 
-    public ValueTask<StoredObject?> FindObjectAsync(string vendor, string objectId, CancellationToken cancellationToken) =>
+    public ValueTask<StoredObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
             {
                 using var command = c.AdHoc(
-                    "SELECT kind, customer, account, currency, amount, amount_returned FROM vendor_object WHERE vendor = $vendor AND object_id = $id",
-                    ("$vendor", vendor), ("$id", objectId));
+                    "SELECT kind, customer, account, currency, amount, amount_returned FROM vendor_object WHERE key_id = $key AND vendor = $vendor AND object_id = $id",
+                    ("$key", keyId), ("$vendor", vendor), ("$id", objectId));
                 using var reader = command.ExecuteReader();
                 return reader.Read()
                     ? new StoredObject(
@@ -151,7 +151,7 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             },
             cancellationToken));
 
-    public ValueTask RememberObjectsAsync(string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<StoredObject> objects, DateTimeOffset now, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
             {
@@ -159,13 +159,13 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                 {
                     using var command = c.AdHoc(
                         """
-                        INSERT INTO vendor_object (vendor, object_id, kind, customer, account, currency, amount, amount_returned, updated_at)
-                        VALUES ($vendor, $id, $kind, $customer, $account, $currency, $amount, $returned, $now)
-                        ON CONFLICT (vendor, object_id) DO UPDATE SET kind = excluded.kind, customer = excluded.customer,
+                        INSERT INTO vendor_object (key_id, vendor, object_id, kind, customer, account, currency, amount, amount_returned, updated_at)
+                        VALUES ($key, $vendor, $id, $kind, $customer, $account, $currency, $amount, $returned, $now)
+                        ON CONFLICT (key_id, vendor, object_id) DO UPDATE SET kind = excluded.kind, customer = excluded.customer,
                             account = excluded.account, currency = excluded.currency, amount = excluded.amount,
                             amount_returned = excluded.amount_returned, updated_at = excluded.updated_at
                         """,
-                        ("$vendor", vendor), ("$id", item.Id), ("$kind", item.Kind), ("$customer", item.Customer), ("$account", item.Account),
+                        ("$key", keyId), ("$vendor", vendor), ("$id", item.Id), ("$kind", item.Kind), ("$customer", item.Customer), ("$account", item.Account),
                         ("$currency", item.Currency), ("$amount", item.Amount), ("$returned", item.AmountReturned), ("$now", now.ToUnixTimeMilliseconds()));
                     command.ExecuteNonQuery();
                 }

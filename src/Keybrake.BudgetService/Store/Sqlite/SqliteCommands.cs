@@ -89,11 +89,11 @@ internal sealed class SqliteCommands : IDisposable
             "$key", "$run", "$estimate", "$actual");
         _insertAudit = Prepare(
             """
-            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record)
-            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record)
+            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record, client_id)
+            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record, $client)
             ON CONFLICT (record_id) DO NOTHING
             """,
-            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record");
+            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record", "$client");
     }
 
     /// <summary>The transaction the prepared commands run in.</summary>
@@ -211,13 +211,14 @@ internal sealed class SqliteCommands : IDisposable
     }
 
     /// <summary>
-    /// Finishes one reservation and moves its counters. A client's commit (<paramref name="dailyCapOf"/> given)
-    /// finishes only a pending reservation, and is held instead when it claims more than
-    /// <see cref="BookLimits.HoldAbove"/> allows or would take a counter past <see cref="BookLimits.MaxCounterMicroUsd"/>.
-    /// An operator's resolution (<paramref name="dailyCapOf"/> null) also finishes a held one, and is refused
-    /// (<see cref="SettleStatus.TooLarge"/>) only when a counter would pass its bound.
+    /// Finishes one reservation and moves its counters, if it was made for a key <paramref name="mayTouch"/> accepts
+    /// (a client may settle only its own keys' reservations; an operator passes null). A client's commit
+    /// (<paramref name="dailyCapOf"/> given) finishes only a pending reservation, and is held instead when it claims
+    /// more than <see cref="BookLimits.HoldAbove"/> allows or would take a counter past
+    /// <see cref="BookLimits.MaxCounterMicroUsd"/>. An operator's resolution (<paramref name="dailyCapOf"/> null) also
+    /// finishes a held one, and is refused (<see cref="SettleStatus.TooLarge"/>) only when a counter would pass its bound.
     /// </summary>
-    public SettleResult Settle(string reservationId, bool commit, long actual, DateTimeOffset now, Func<string, long?>? dailyCapOf)
+    public SettleResult Settle(string reservationId, bool commit, long actual, DateTimeOffset now, Func<string, long?>? dailyCapOf, Func<string, bool>? mayTouch = null)
     {
         Bind(_unfinished, reservationId);
         string key, day;
@@ -231,6 +232,11 @@ internal sealed class SqliteCommands : IDisposable
             }
 
             key = found.GetString(0);
+            if (mayTouch is not null && !mayTouch(key))
+            {
+                return new SettleResult(SettleStatus.OutOfScope, key, 0);
+            }
+
             run = found.IsDBNull(1) ? null : found.GetString(1);
             day = found.GetString(2);
             estimate = found.GetInt64(3);
@@ -276,7 +282,7 @@ internal sealed class SqliteCommands : IDisposable
     public bool AppendAudit(StoredAuditRecord record, DateTimeOffset now)
     {
         Bind(_insertAudit, record.RecordId, now.ToUnixTimeMilliseconds(), record.Timestamp.ToUnixTimeMilliseconds(), record.KeyId, record.Vendor,
-            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json);
+            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json, record.ClientId);
         return _insertAudit.ExecuteNonQuery() == 1;
     }
 

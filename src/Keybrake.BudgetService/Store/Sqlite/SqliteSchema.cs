@@ -91,6 +91,35 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
         CREATE INDEX audit_by_time ON audit_record (timestamp);
         """,
+
+        // 3: client credentials (only a hash of each token); the client that submitted each audit record; vendor
+        // objects remembered per key, so that one key never sees (or plants) another's. Objects remembered before
+        // this version belong to no key and are dropped: a later call that needs one treats it as unknown.
+        """
+        CREATE TABLE client_credential (
+            client_id TEXT PRIMARY KEY,
+            token_sha256 BLOB NOT NULL UNIQUE,
+            key_ids TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        ) WITHOUT ROWID;
+        ALTER TABLE audit_record ADD COLUMN client_id TEXT;
+        DROP TABLE vendor_object;
+        CREATE TABLE vendor_object (
+            key_id TEXT NOT NULL,
+            vendor TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            customer TEXT,
+            account TEXT,
+            currency TEXT,
+            amount INTEGER NOT NULL,
+            amount_returned INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (key_id, vendor, object_id)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>

@@ -1,0 +1,59 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Keybrake.BudgetService.Clients;
+
+namespace Keybrake.BudgetService.Budget;
+
+/// <summary>
+/// Refuses every Budget call that does not carry a client credential in force, before the call does anything:
+/// <c>Unauthenticated</c>. The credential goes into the call's state for the scope checks
+/// (<see cref="ClientOf"/>). Nothing of the token is logged or echoed.
+/// </summary>
+internal sealed class ClientCredentialInterceptor : Interceptor
+{
+    private readonly ClientRegistry _clients;
+    private readonly ILogger<ClientCredentialInterceptor> _logger;
+
+    public ClientCredentialInterceptor(ClientRegistry clients, ILogger<ClientCredentialInterceptor> logger)
+    {
+        _clients = clients;
+        _logger = logger;
+    }
+
+    /// <summary>The credential the interceptor accepted for this call.</summary>
+    public static ServiceClient ClientOf(ServerCallContext context) =>
+        context.UserState.TryGetValue(typeof(ServiceClient), out var client) && client is ServiceClient accepted
+            ? accepted
+            : throw new RpcException(new Status(StatusCode.Unauthenticated, "a client credential is required"));
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, responseStream, context);
+    }
+
+    private void Check(ServerCallContext context)
+    {
+        var token = ClientTokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
+        var client = _clients.Authenticate(token);
+        if (client is null)
+        {
+            Log.ClientRejected(_logger, context.Method, token is null ? "none presented" : "not one the service issued");
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "a valid client credential is required (Authorization: Bearer kbc_...)"));
+        }
+
+        if (client.IsRevoked)
+        {
+            Log.ClientRejected(_logger, context.Method, $"credential '{client.Id}' is revoked");
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
+        }
+
+        context.UserState[typeof(ServiceClient)] = client;
+    }
+}

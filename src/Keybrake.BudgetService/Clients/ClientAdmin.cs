@@ -1,0 +1,69 @@
+using System.Globalization;
+using Grpc.Core;
+using Keybrake.BudgetService.Budget;
+using Keybrake.Protocol;
+
+namespace Keybrake.BudgetService.Clients;
+
+/// <summary>The admin API's client credential calls: issue (the token shown once), list and revoke.</summary>
+internal sealed class ClientAdmin
+{
+    private readonly ClientRegistry _clients;
+    private readonly ILogger<ClientAdmin> _logger;
+
+    public ClientAdmin(ClientRegistry clients, ILogger<ClientAdmin> logger)
+    {
+        _clients = clients;
+        _logger = logger;
+    }
+
+    public async Task<CreateClientReply> CreateAsync(CreateClientRequest request, CancellationToken cancellationToken)
+    {
+        if (ClientIds.Problem(request.ClientId) is { } idProblem)
+        {
+            throw RequestChecks.Invalid(idProblem);
+        }
+
+        var keyIds = request.KeyIds.Distinct(StringComparer.Ordinal).ToList();
+        if (ClientIds.ScopeProblem(keyIds) is { } scopeProblem)
+        {
+            throw RequestChecks.Invalid(scopeProblem);
+        }
+
+        // Keys need not exist yet: an operator may issue the credential before creating its keys. A key created
+        // later under one of these ids is in scope from then on.
+        var created = await _clients.CreateAsync(request.ClientId, keyIds, cancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"client '{request.ClientId}' already exists"));
+        Log.ClientCreated(_logger, created.Client.Id, string.Join(',', created.Client.KeyIds));
+        return new CreateClientReply { Client = Info(created.Client), Token = created.Token };
+    }
+
+    public ListClientsReply List()
+    {
+        var reply = new ListClientsReply();
+        reply.Clients.AddRange(_clients.All.Select(Info));
+        return reply;
+    }
+
+    public async Task<ClientInfo> RevokeAsync(ClientActionRequest request, CancellationToken cancellationToken)
+    {
+        var client = await _clients.RevokeAsync(request.ClientId, cancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"client '{(request.ClientId.Length <= 64 ? request.ClientId : request.ClientId[..64] + "...")}' is not known"));
+        Log.ClientRevoked(_logger, client.Id);
+        return Info(client);
+    }
+
+    private static ClientInfo Info(ServiceClient client)
+    {
+        var info = new ClientInfo
+        {
+            ClientId = client.Id,
+            Revoked = client.IsRevoked,
+            CreatedAt = client.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            RevokedAt = client.RevokedAt?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) ?? string.Empty,
+            Source = client.Source == ClientSource.Configuration ? "configuration" : "admin",
+        };
+        info.KeyIds.AddRange(client.KeyIds);
+        return info;
+    }
+}

@@ -1,0 +1,71 @@
+namespace Keybrake.BudgetService.Clients;
+
+/// <summary>
+/// A client credential as the money path sees it: who the caller is and which keys it may act on. Only the
+/// SHA-256 of its token is held. <see cref="Revocation"/> is cancelled when an operator revokes it, which ends
+/// every key event stream the client has open.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "A credential lives as long as the service; its token source holds no timer or wait handle.")]
+internal sealed class ServiceClient
+{
+    /// <summary>The scope entry that stands for every key, present and future.</summary>
+    public const string AllKeys = "*";
+
+    private readonly CancellationTokenSource _revocation = new();
+    private readonly HashSet<string> _keyIds;
+    private readonly bool _allKeys;
+
+    public ServiceClient(string id, byte[] tokenSha256, IReadOnlyList<string> keyIds, ClientSource source, DateTimeOffset createdAt, DateTimeOffset? revokedAt)
+    {
+        Id = id;
+        TokenSha256 = tokenSha256;
+        KeyIds = keyIds;
+        Source = source;
+        CreatedAt = createdAt;
+        RevokedAt = revokedAt;
+        _keyIds = keyIds.ToHashSet(StringComparer.Ordinal);
+        _allKeys = _keyIds.Contains(AllKeys);
+        if (revokedAt is not null)
+        {
+            _revocation.Cancel();
+        }
+    }
+
+    public string Id { get; }
+
+    public byte[] TokenSha256 { get; }
+
+    /// <summary>The keys in scope, as the operator gave them (<c>*</c> for every key).</summary>
+    public IReadOnlyList<string> KeyIds { get; }
+
+    public ClientSource Source { get; }
+
+    public DateTimeOffset CreatedAt { get; }
+
+    public DateTimeOffset? RevokedAt { get; private set; }
+
+    public bool IsRevoked => RevokedAt is not null;
+
+    /// <summary>Cancelled the moment the credential is revoked.</summary>
+    public CancellationToken Revocation => _revocation.Token;
+
+    /// <summary>Whether the credential may act on <paramref name="keyId"/>.</summary>
+    public bool Covers(string keyId) => _allKeys || _keyIds.Contains(keyId);
+
+    /// <summary>Marks the credential revoked and ends its streams.</summary>
+    public void Revoke(DateTimeOffset at)
+    {
+        RevokedAt ??= at;
+        _revocation.Cancel();
+    }
+}
+
+/// <summary>Where a credential came from.</summary>
+internal enum ClientSource
+{
+    /// <summary>Issued through the admin API.</summary>
+    Admin,
+
+    /// <summary>Declared (by the hash of its token) in the service's configuration.</summary>
+    Configuration,
+}

@@ -1,0 +1,102 @@
+using Keybrake.BudgetService.Clients;
+using Microsoft.Data.Sqlite;
+
+namespace Keybrake.BudgetService.Store.Sqlite;
+
+/// <summary>
+/// Client credentials on their own connection to the budget file, one operation at a time, like
+/// <see cref="SqliteKeyStore"/>: operator writes are rare, and the money path reads credentials from memory.
+/// </summary>
+internal sealed class SqliteClientStore : IClientStore, IDisposable
+{
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private SqliteConnection? _connection;
+
+    public SqliteClientStore(string path)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.GetFullPath(path),
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public ValueTask<IReadOnlyList<StoredClient>> ListAsync(CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<StoredClient>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT client_id, token_sha256, key_ids, source, created_at, revoked_at FROM client_credential ORDER BY client_id";
+            var clients = new List<StoredClient>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                clients.Add(new StoredClient(
+                    reader.GetString(0),
+                    (byte[])reader.GetValue(1),
+                    reader.GetString(2).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+                    reader.GetString(3) == "configuration" ? ClientSource.Configuration : ClientSource.Admin,
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                    reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+            }
+
+            return clients;
+        }, cancellationToken);
+
+    public ValueTask<bool> TryInsertAsync(StoredClient client, CancellationToken cancellationToken) =>
+        RunAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO client_credential (client_id, token_sha256, key_ids, source, created_at, revoked_at)
+                VALUES ($id, $hash, $keys, $source, $created, $revoked)
+                ON CONFLICT DO NOTHING
+                """;
+            command.Parameters.AddWithValue("$id", client.ClientId);
+            command.Parameters.AddWithValue("$hash", client.TokenSha256);
+            command.Parameters.AddWithValue("$keys", string.Join('\n', client.KeyIds));
+            command.Parameters.AddWithValue("$source", client.Source == ClientSource.Configuration ? "configuration" : "admin");
+            command.Parameters.AddWithValue("$created", client.CreatedAt.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$revoked", (object?)client.RevokedAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    public ValueTask<bool> RevokeAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        RunAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE client_credential SET revoked_at = COALESCE(revoked_at, $now) WHERE client_id = $id";
+            command.Parameters.AddWithValue("$id", clientId);
+            command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    public void Dispose()
+    {
+        _connection?.Dispose();
+        _gate.Dispose();
+    }
+
+    private async ValueTask<T> RunAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_connection is null)
+            {
+                // Opened on first use: the budget store has created the file and its schema by then.
+                var connection = new SqliteConnection(_connectionString);
+                connection.Open();
+                _connection = connection;
+            }
+
+            return work(_connection);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

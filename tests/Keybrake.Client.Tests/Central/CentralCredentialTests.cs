@@ -1,0 +1,92 @@
+using System.Net;
+using Grpc.Net.Client;
+using Keybrake.Client.TestUtilities;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Protocol;
+using static Keybrake.Client.Tests.CentralGuardHost;
+
+namespace Keybrake.Client.Tests;
+
+/// <summary>The guard presents its client credential on every call, and a credential the service refuses denies, never allows.</summary>
+public sealed class CentralCredentialTests
+{
+    [Test]
+    public async Task Revoking_the_processs_credential_denies_its_next_charge_at_once_and_its_reads_once_pushed()
+    {
+        await using var service = await StartServiceAsync();
+        using var channel = GrpcChannel.ForAddress(service.Address);
+        var admin = BudgetServiceHost.AdminClient(channel);
+        var issued = await admin.CreateClientAsync(new CreateClientRequest { ClientId = "fleet-a", KeyIds = { KeyId } });
+        await using var host = Start(service.Address, options: o => o.BudgetService.ClientToken = issued.Token);
+        using (var charge = await host.SpendAsync(500))
+        using (var read = await host.ReadAsync())
+        {
+            Assert.That((charge.StatusCode, read.StatusCode), Is.EqualTo((HttpStatusCode.OK, HttpStatusCode.OK)));
+        }
+
+        await Poll.UntilAsync(() => Task.FromResult(host.Ledger.IsWatchingKeys), watching => watching);
+        await admin.RevokeClientAsync(new ClientActionRequest { ClientId = "fleet-a" });
+        var forwardedBefore = host.Vendor.Received.Count;
+
+        using var nextCharge = await host.SpendAsync(500);
+        var forwardedAfterCharge = host.Vendor.Received.Count;
+
+        // The service ends the key event stream; the process stops trusting its view, asks, and is refused.
+        var deniedRead = await Poll.UntilAsync(async () => await host.ReadAsync(), response => DecisionOf(response) is not null);
+        var denial = host.Audit.Records.First(r => r.Decision == "deny");
+        var everything = string.Join('\n', host.Logs.Logs.Select(l => l.Message + l.Exception).Concat(host.Audit.Records.Select(r => r.Message)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(DecisionOf(nextCharge), Is.EqualTo(ReasonCodes.KeyRevoked), "money checks the credential in Authorize");
+            Assert.That(DecisionOf(deniedRead), Is.EqualTo(ReasonCodes.KeyRevoked));
+            Assert.That(forwardedAfterCharge, Is.EqualTo(forwardedBefore), "the charge after the revocation never reached the vendor");
+            Assert.That(denial.Message, Does.Contain("this process's client credential"), "the denial names the credential, not the key, as the cause");
+            Assert.That(everything, Does.Not.Contain(issued.Token).And.Not.Contain(issued.Token[4..]), "the token is in no log, exception or audit record");
+        });
+        deniedRead.Dispose();
+    }
+
+    [Test]
+    public async Task A_credential_scoped_to_other_keys_is_denied_and_never_spends_the_emergency_allowance()
+    {
+        await using var service = await StartServiceAsync();
+        using var channel = GrpcChannel.ForAddress(service.Address);
+        var issued = await BudgetServiceHost.AdminClient(channel).CreateClientAsync(new CreateClientRequest { ClientId = "elsewhere", KeyIds = { "some-other-key" } });
+        await using var host = Start(service.Address, options: o =>
+        {
+            o.BudgetService.ClientToken = issued.Token;
+            o.BudgetService.EmergencyAllowance = Usd.FromDollars(100);
+            o.BudgetService.MaxRetries = 0;
+        });
+
+        using var charge = await host.SpendAsync(500);
+        using var read = await host.ReadAsync();
+        var spend = await host.TodayAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(DecisionOf(charge), Is.EqualTo(ReasonCodes.KeyRevoked));
+            Assert.That(DecisionOf(read), Is.EqualTo(ReasonCodes.KeyRevoked), "a read fails closed too, whatever ReadsDuringOutage says");
+            Assert.That(host.Vendor.Received, Is.Empty);
+            Assert.That(spend.Reserved + spend.Settled, Is.EqualTo(Usd.Zero));
+        });
+    }
+
+    [Test]
+    public async Task A_wrong_credential_is_denied_and_named_nowhere()
+    {
+        const string Wrong = "kbc_aCredentialTheServiceNeverIssued0123456789";
+        await using var service = await StartServiceAsync();
+        await using var host = Start(service.Address, options: o => o.BudgetService.ClientToken = Wrong);
+
+        using var charge = await host.SpendAsync(500);
+
+        var everything = string.Join('\n', host.Logs.Logs.Select(l => l.Message + l.Exception).Concat(host.Audit.Records.Select(r => r.Message)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(DecisionOf(charge), Is.EqualTo(ReasonCodes.KeyRevoked));
+            Assert.That(host.Vendor.Received, Is.Empty);
+            Assert.That(everything, Does.Contain("client credential").And.Not.Contain("NeverIssued"));
+        });
+    }
+}
