@@ -45,7 +45,7 @@ internal sealed class KeyStatusCache
         try
         {
             var reply = await resilience.ExecuteAsync(
-                async token => await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { keyId } }, deadline: resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                async (deadline, token) => await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { keyId } }, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             var status = reply.Keys.FirstOrDefault();
             var state = status is { Revoked: true } ? KeyState.Revoked : KeyState.Active;
