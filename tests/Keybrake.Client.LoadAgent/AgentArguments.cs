@@ -28,6 +28,9 @@ internal sealed record AgentArguments
           --run-id <id>             the agent run the charges belong to (default: none)
           --seed <n>                seeds the amounts (default 0)
           --call-timeout-ms <n>     the deadline of each call to the budget service (default: the guard's)
+          --total-timeout-ms <n>    the most one call to the budget service may take, retries included (default: the guard's)
+          --until-stop              charges mode: tasks charge (pausing --pause-ms after each allowed charge) until
+                                    stdin says "stop" or closes, whatever the denials; then the agent shuts down
           --log-level <level>       the least level logged to stderr (default Error)
           --charge-every <n>        revocation mode: every n-th call of a task is a charge, the rest reads (default 0: reads only)
           --pause-ms <n>            revocation mode: how long a task waits after an allowed call (default 0)
@@ -74,9 +77,15 @@ internal sealed record AgentArguments
     /// <summary>The deadline of each call to the budget service; <see langword="null"/> for the guard's default.</summary>
     public TimeSpan? CallTimeout { get; init; }
 
+    /// <summary>The total budget of each call to the budget service; <see langword="null"/> for the guard's default.</summary>
+    public TimeSpan? TotalTimeout { get; init; }
+
     public LogLevel LogLevel { get; init; } = LogLevel.Error;
 
     public bool WaitForGo { get; init; }
+
+    /// <summary>In charges mode, whether tasks charge until told to stop (rather than until a count or a denial).</summary>
+    public bool UntilStop { get; init; }
 
     /// <summary>In revocation mode, every n-th call of a task is a charge; 0 for reads only.</summary>
     public int ChargeEvery { get; init; }
@@ -88,11 +97,16 @@ internal sealed record AgentArguments
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var waitForGo = false;
+        var untilStop = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--wait-for-go")
             {
                 waitForGo = true;
+            }
+            else if (args[i] == "--until-stop")
+            {
+                untilStop = true;
             }
             else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
             {
@@ -134,6 +148,8 @@ internal sealed record AgentArguments
             RunId = Optional("run-id"),
             Seed = Int("seed", 0),
             CallTimeout = Optional("call-timeout-ms") is { } timeout ? TimeSpan.FromMilliseconds(int.Parse(timeout, CultureInfo.InvariantCulture)) : null,
+            TotalTimeout = Optional("total-timeout-ms") is { } total ? TimeSpan.FromMilliseconds(int.Parse(total, CultureInfo.InvariantCulture)) : null,
+            UntilStop = untilStop,
             LogLevel = Enum.Parse<LogLevel>(Optional("log-level") ?? nameof(LogLevel.Error), ignoreCase: true),
             WaitForGo = waitForGo,
             ChargeEvery = Int("charge-every", 0),

@@ -36,6 +36,11 @@ services.AddKeybrake(options =>
             options.BudgetService.CallTimeout = timeout;
         }
 
+        if (arguments.TotalTimeout is { } total)
+        {
+            options.BudgetService.TotalTimeout = total;
+        }
+
         options.AddKey(arguments.KeyId, key =>
         {
             key.BrakeKey = arguments.BrakeKey;
@@ -93,11 +98,16 @@ await using (var provider = services.BuildServiceProvider())
 
     if (tracker is null)
     {
+        // With --until-stop, the tasks charge until a line on stdin (or its end) says stop.
+        using var stop = new CancellationTokenSource();
+        var stopRead = arguments.UntilStop ? StopOnInputAsync(stop) : Task.CompletedTask;
         using (arguments.RunId is { } runId ? KeybrakeRun.Begin(runId) : default)
         {
-            var tasks = Enumerable.Range(0, arguments.Tasks).Select(task => Task.Run(() => ChargeAsync(stripe, arguments, task, summary)));
+            var tasks = Enumerable.Range(0, arguments.Tasks).Select(task => Task.Run(() => ChargeAsync(stripe, arguments, task, summary, stop.Token)));
             await Task.WhenAll(tasks);
         }
+
+        await stopRead;
     }
 }
 
@@ -122,32 +132,44 @@ static async Task WarmUpAsync(StripeClient stripe, AgentSummary summary)
     }
 }
 
-static async Task ChargeAsync(StripeClient stripe, AgentArguments arguments, int task, AgentSummary summary)
+// Console.In reads synchronously, even through ReadLineAsync: on a thread of its own, so the charges run meanwhile.
+static Task StopOnInputAsync(CancellationTokenSource stop) => Task.Run(async () =>
+{
+    await Console.In.ReadLineAsync();
+    await stop.CancelAsync();
+});
+
+static async Task ChargeAsync(StripeClient stripe, AgentArguments arguments, int task, AgentSummary summary, CancellationToken stop)
 {
     const string DenialPrefix = "keybrake_";
     var random = new Random(unchecked((arguments.Seed * 10_007) + task));
     var charges = new ChargeService(stripe);
     var caller = arguments.RunId ?? Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-    for (var n = 0; n < arguments.MaxCharges && (arguments.Charges is null || n < arguments.Charges); n++)
+    for (var n = 0; n < arguments.MaxCharges && (arguments.UntilStop || arguments.Charges is null || n < arguments.Charges) && !stop.IsCancellationRequested; n++)
     {
         var cents = random.NextInt64(arguments.MinCents, arguments.MaxCents + 1);
         try
         {
             await charges.CreateAsync(
                 new ChargeCreateOptions { Amount = cents, Currency = "usd", Source = "tok_visa" },
-                new RequestOptions { IdempotencyKey = $"{caller}-t{task}-c{n}" });
+                new RequestOptions { IdempotencyKey = $"{caller}-t{task}-c{n}" },
+                CancellationToken.None); // a stop ends the loop between charges, never a charge under way
             summary.Allowed(cents);
+            if (arguments.UntilStop && arguments.Pause > TimeSpan.Zero)
+            {
+                await Task.Delay(arguments.Pause, CancellationToken.None);
+            }
         }
         catch (StripeException denied) when (denied.StripeError?.Code is { } code && code.StartsWith(DenialPrefix, StringComparison.Ordinal))
         {
             var reason = code[DenialPrefix.Length..];
             summary.Denied(reason);
-            if (arguments.Charges is null && (arguments.StopOn is null || arguments.StopOn == reason))
+            if (!arguments.UntilStop && arguments.Charges is null && (arguments.StopOn is null || arguments.StopOn == reason))
             {
                 return;
             }
 
-            await Task.Delay(arguments.PauseAfterDenial);
+            await Task.Delay(arguments.PauseAfterDenial, CancellationToken.None);
         }
         catch (StripeException failed)
         {

@@ -26,6 +26,8 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     private static readonly TimeSpan s_shipInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan s_staleClaim = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_finalShipTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_firstFinalRetry = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan s_maxFinalRetry = TimeSpan.FromMilliseconds(500);
 
     private readonly Lock _gate = new();
     private readonly SqliteConnection _connection;
@@ -33,6 +35,9 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
     private readonly TimeProvider _time;
+
+    /// <summary>The clock of the last ship's bound and backoff: transport timing, the system's.</summary>
+    private readonly TimeProvider _transportTime = TimeProvider.System;
     private readonly ILogger<AuditOutbox> _logger;
     private readonly string _claimant;
     private readonly SemaphoreSlim _wake = new(0);
@@ -82,6 +87,27 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Keeps a batch of settlements the service refused for good in the file's <c>set_aside</c> table (kind
+    /// <c>settle</c>, the <c>SettleRequest</c> as protobuf, and the service's reason), beside the refused audit
+    /// records, where an operator can read them; logged with the file's path.
+    /// </summary>
+    public void SetAsideSettlements(SettleRequest batch, string problem)
+    {
+        var payload = batch.ToByteArray();
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "INSERT INTO set_aside (kind, payload, problem, set_aside_at) VALUES ('settle', $payload, $problem, $now)";
+            command.Parameters.AddWithValue("$payload", payload);
+            command.Parameters.AddWithValue("$problem", problem);
+            command.Parameters.AddWithValue("$now", _time.GetUtcNow().ToUnixTimeMilliseconds());
+            command.ExecuteNonQuery();
+        }
+
+        Log.SettlementsSetAside(_logger, batch.Settlements.Count, Path, problem);
+    }
+
     /// <summary>Records waiting in the file (written by any process sharing it).</summary>
     public long Count()
     {
@@ -94,61 +120,8 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     }
 
     /// <summary>Ships until the outbox is empty or the service cannot be reached; returns how many records went.</summary>
-    public async Task<int> ShipAsync(CancellationToken cancellationToken)
-    {
-        var shipped = 0;
-        while (Claim() is { Count: > 0 } batch)
-        {
-            var request = new SubmitAuditRequest();
-            foreach (var (_, payload) in batch)
-            {
-                request.Records.Add(Protocol.AuditRecord.Parser.ParseFrom(payload));
-            }
-
-            try
-            {
-                await _resilience.ExecuteAsync(
-                    async token => await _client.SubmitAuditAsync(request, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied)
-            {
-                // The service will never take this batch as it is (PermissionDenied: a record for a key outside this
-                // process's credential, written by a process that shares the file with another credential); sending
-                // it again would block every record behind it. It stays in the file, set aside where an operator can
-                // read it, and shipping goes on.
-                Quarantine(batch);
-                Log.AuditBatchRefused(_logger, batch.Count, Path, exception.Status.Detail);
-                continue;
-            }
-            catch (RpcException exception) when (exception.StatusCode == StatusCode.Unauthenticated)
-            {
-                // The credential is refused (revoked, say): the records wait in the file for a process the service
-                // will take them from.
-                Unclaim(batch);
-                Log.BudgetServiceRefusedCredential(_logger, "SubmitAudit", exception.Status.Detail);
-                return shipped;
-            }
-            catch (Exception exception)
-            {
-                // Whatever stopped this ship (an outage, a shutdown), the batch goes back at once: a claim left
-                // behind would keep it from every shipper, this process's next one included, until stale.
-                Unclaim(batch);
-                if (!BudgetServiceResilience.IsOutage(exception))
-                {
-                    throw;
-                }
-
-                Log.BudgetServiceUnreachable(_logger, "SubmitAudit", exception.Message);
-                return shipped;
-            }
-
-            Delete(batch);
-            shipped += batch.Count;
-        }
-
-        return shipped;
-    }
+    public async Task<int> ShipAsync(CancellationToken cancellationToken) =>
+        (await ShipAsync(direct: false, cancellationToken).ConfigureAwait(false)).Shipped;
 
     public async ValueTask DisposeAsync()
     {
@@ -167,27 +140,112 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
             // stopped between ships
         }
 
-        // One last ship, bounded: whatever is left waits in the file for the next process.
-        using var lastShip = new CancellationTokenSource(s_finalShipTimeout);
-        try
-        {
-            await ShipAsync(lastShip.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // out of time: what is left is logged below
-        }
-        catch (Exception exception) when (IsShipFailure(exception))
-        {
-            Log.AuditShipFailed(_logger, Path, exception);
-        }
-
+        await ShipLastAsync().ConfigureAwait(false);
         if (Count() > 0)
         {
             Log.AuditLeftInOutbox(_logger, Path);
         }
 
         Close();
+    }
+
+    /// <summary>
+    /// The last ship, at shutdown: tries again with backoff until nothing is left to claim or its bound runs
+    /// out, whatever state the circuit breaker is in. A process often exits right after a blip (a deploy, a
+    /// short job), while the breaker that opened during the blip is still open although the service is back:
+    /// one attempt through the breaker failed at once and left the records in a file that, with per-instance
+    /// storage, no one ships. Records the service refused and set aside are not claimed, so they do not keep
+    /// it trying; nor do records another live process has claimed (it ships them).
+    /// </summary>
+    private async Task ShipLastAsync()
+    {
+        using var bound = new CancellationTokenSource(s_finalShipTimeout, _transportTime);
+        var backoff = s_firstFinalRetry;
+        while (true)
+        {
+            try
+            {
+                if ((await ShipAsync(direct: true, bound.Token).ConfigureAwait(false)).Drained)
+                {
+                    return;
+                }
+
+                await Task.Delay(backoff, _transportTime, bound.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // out of time: what is left waits in the file, and is logged
+            }
+            catch (Exception exception) when (IsShipFailure(exception))
+            {
+                Log.AuditShipFailed(_logger, Path, exception);
+                return;
+            }
+
+            backoff = backoff * 2 > s_maxFinalRetry ? s_maxFinalRetry : backoff * 2;
+        }
+    }
+
+    /// <summary>
+    /// Ships batch after batch until none is left to claim (drained) or the service cannot be reached.
+    /// <paramref name="direct"/> sends each batch once, past the retries and the breaker, for the last ship.
+    /// </summary>
+    private async Task<(int Shipped, bool Drained)> ShipAsync(bool direct, CancellationToken cancellationToken)
+    {
+        var shipped = 0;
+        while (Claim() is { Count: > 0 } batch)
+        {
+            var request = new SubmitAuditRequest();
+            foreach (var (_, payload) in batch)
+            {
+                request.Records.Add(Protocol.AuditRecord.Parser.ParseFrom(payload));
+            }
+
+            try
+            {
+                Func<DateTime, CancellationToken, ValueTask<SubmitAuditReply>> submit =
+                    async (deadline, token) => await _client.SubmitAuditAsync(request, deadline: deadline, cancellationToken: token).ConfigureAwait(false);
+                _ = direct
+                    ? await _resilience.ExecuteDirectAsync(submit, cancellationToken).ConfigureAwait(false)
+                    : await _resilience.ExecuteAsync(submit, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied)
+            {
+                // The service will never take this batch as it is (PermissionDenied: a record for a key outside this
+                // process's credential, written by a process that shares the file with another credential); sending
+                // it again would block every record behind it. It stays in the file, set aside where an operator can
+                // read it, and shipping goes on.
+                Quarantine(batch);
+                Log.AuditBatchRefused(_logger, batch.Count, Path, exception.Status.Detail);
+                continue;
+            }
+            catch (RpcException exception) when (exception.StatusCode == StatusCode.Unauthenticated)
+            {
+                // The credential is refused (revoked, say): the records wait in the file for a process the service
+                // will take them from.
+                Unclaim(batch);
+                Log.BudgetServiceRefusedCredential(_logger, "SubmitAudit", exception.Status.Detail);
+                return (shipped, false);
+            }
+            catch (Exception exception)
+            {
+                // Whatever stopped this ship (an outage, a shutdown), the batch goes back at once: a claim left
+                // behind would keep it from every shipper, this process's next one included, until stale.
+                Unclaim(batch);
+                if (!BudgetServiceResilience.IsOutage(exception))
+                {
+                    throw;
+                }
+
+                Log.BudgetServiceUnreachable(_logger, "SubmitAudit", exception.Message);
+                return (shipped, false);
+            }
+
+            Delete(batch);
+            shipped += batch.Count;
+        }
+
+        return (shipped, true);
     }
 
     /// <summary>
@@ -239,6 +297,13 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
                 claimed_by TEXT,
                 claimed_at INTEGER
             ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS set_aside (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                payload BLOB NOT NULL,
+                problem TEXT NOT NULL,
+                set_aside_at INTEGER NOT NULL
+            );
             """;
         setup.ExecuteNonQuery();
         return connection;
@@ -254,9 +319,14 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
             {
                 await ShipAsync(_stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception exception) when (IsShipFailure(exception))
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
-                // The records stay in the file; the next ship tries again.
+                return;
+            }
+            catch (Exception exception)
+            {
+                // Whatever it was, the records stay in the file and the next ship tries again: the shipper
+                // never stops before the process does.
                 Log.AuditShipFailed(_logger, Path, exception);
             }
         }

@@ -41,6 +41,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         IOptions<KeybrakeOptions> options,
         TimeProvider time,
         IdGenerator ids,
+        AuditOutbox outbox,
         ILogger<GrpcBudgetLedger> logger)
     {
         var settings = options.Value.BudgetService;
@@ -52,13 +53,16 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, _watcher, logger);
         _policies = new ServiceKeyPolicies(_client, _resilience, _watcher, TimeProvider.System, settings.RevocationStaleness, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
-        _settlements = new SettleSender(_client, _resilience, time, TimeProvider.System, SettleSender.DefaultLinger, ObjectsSent, logger);
+        _settlements = new SettleSender(_client, _resilience, time, TimeProvider.System, SettleSender.DefaultLinger, ObjectsSent, logger, outbox.SetAsideSettlements);
         _ids = ids;
         _logger = logger;
     }
 
     /// <summary>Settlements not yet acknowledged by the service.</summary>
     internal long PendingSettlements => _settlements.Pending;
+
+    /// <summary>The sender of settlements (tests look at its state).</summary>
+    internal SettleSender Settlements => _settlements;
 
     public ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken) =>
         _keyStatus.GetAsync(keyId, _client, _resilience, cancellationToken);
@@ -96,7 +100,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         try
         {
             var reply = await _resilience.ExecuteAsync(
-                async token => await _client.AuthorizeAsync(rpc, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                async (deadline, token) => await _client.AuthorizeAsync(rpc, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             if (!reply.Allowed)
             {
@@ -144,6 +148,16 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
                     ? "the budget service cannot be reached and this process's emergency allowance is used up; calls that cost money fail closed"
                     : "the budget service cannot be reached; calls that cost money fail closed");
         }
+        catch (Exception exception) when (!IsCallerCancellation(exception, cancellationToken))
+        {
+            // The service answered, but not with a decision (a refusal of this client, a method it does not
+            // have), or something failed on the way. The emergency allowance is for a service that cannot be
+            // reached, not for one that refuses: the call fails closed, in the vendor's shape like any denial.
+            Log.BudgetServiceFailed(_logger, "Authorize", exception.GetType().Name, exception is RpcException refusal ? $"{refusal.StatusCode}: {refusal.Status.Detail}" : exception.Message);
+            return AuthorizationResult.Denied(
+                ReasonCodes.BudgetServiceUnavailable,
+                "the budget service did not decide this call; calls that cost money fail closed");
+        }
     }
 
     public ValueTask SettleAsync(IReadOnlyList<Settlement> settlements, CancellationToken cancellationToken)
@@ -174,7 +188,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         try
         {
             var reply = await _resilience.ExecuteAsync(
-                async token => await _client.FindObjectAsync(new FindObjectRequest { KeyId = keyId, Vendor = vendor, ObjectId = objectId }, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                async (deadline, token) => await _client.FindObjectAsync(new FindObjectRequest { KeyId = keyId, Vendor = vendor, ObjectId = objectId }, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
 
             // Remembered while the lookup was out: the newer version is the one on its way to the service.
@@ -186,13 +200,17 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
             Log.BudgetServiceRefusedCredential(_logger, "FindObject", exception.Status.Detail);
             return null;
         }
-        catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception))
+        catch (Exception exception) when (!IsCallerCancellation(exception, cancellationToken))
         {
             // Unknown: the checks that need the object deny, which is the safe side.
             Log.BudgetServiceUnreachable(_logger, "FindObject", exception.Message);
             return null;
         }
     }
+
+    /// <summary>Only the caller's own cancellation reaches the caller as an exception; every other failure is an answer.</summary>
+    private static bool IsCallerCancellation(Exception exception, CancellationToken cancellationToken) =>
+        exception is OperationCanceledException && cancellationToken.IsCancellationRequested;
 
     /// <summary>Off the request path: the objects go with the next settlement batch, and are found here until then.</summary>
     public ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)

@@ -57,7 +57,7 @@ internal sealed class KeyStatusCache
         try
         {
             var reply = await resilience.ExecuteAsync(
-                async token => await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { keyId } }, deadline: resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                async (deadline, token) => await client.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { keyId } }, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             _refusals.TryRemove(keyId, out _);
             var status = reply.Keys.FirstOrDefault();

@@ -89,7 +89,7 @@ internal sealed class ServiceKeyPolicies
         try
         {
             reply = await _resilience.ExecuteAsync(
-                async token => await _client.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = local.Id }, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
+                async (deadline, token) => await _client.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = local.Id }, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException exception) when (exception.StatusCode == StatusCode.NotFound)

@@ -11,10 +11,19 @@ namespace Keybrake.Client;
 /// process dies first, its reservation stays pending at the service and counts as spent, which is the safe
 /// way to lose it. The sender lingers a moment before sending a batch that is not full, so that callers
 /// finishing at about the same time share one request and one store transaction.
+/// The loop survives every failure: an outage is waited out, a batch the service refuses for good (a bad
+/// argument, a client it does not permit, a method it does not have) is set aside where an operator can read
+/// it (the outbox file's <c>set_aside</c> table) and logged, and anything else is logged and set aside too.
+/// The queue is bounded (<see cref="DefaultCapacity"/>): when it is full, a settlement is not queued and its
+/// reservation stays pending at the service, counted as spent (the safe side), and the drops are logged
+/// with their count.
 /// </summary>
 internal sealed class SettleSender : IAsyncDisposable, IDisposable
 {
     private const int MaxBatch = 500;
+
+    /// <summary>Settlements (and groups of objects) that may wait in memory: 100,000, about 10 MB.</summary>
+    public const int DefaultCapacity = 100_000;
 
     /// <summary>How long a batch that is not full waits for company.</summary>
     public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(2);
@@ -22,17 +31,21 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_drainTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outgoing> _queue;
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
     private readonly TimeProvider _time;
     private readonly TimeProvider _transportTime;
     private readonly TimeSpan _linger;
     private readonly Action<string, string, IReadOnlyList<VendorObject>>? _objectsSent;
+    private readonly Action<SettleRequest, string>? _setAside;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private long _inFlight;
+    private long _dropped;
+    private long _setAsideCount;
+    private bool _draining;
     private int _disposed;
 
     /// <param name="client">The budget service.</param>
@@ -42,6 +55,8 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     /// <param name="linger">How long a batch that is not full waits; zero sends at once.</param>
     /// <param name="objectsSent">Told of objects once the service has them (or has refused them for good).</param>
     /// <param name="logger">The ledger's logger.</param>
+    /// <param name="setAside">Keeps a batch the service refused for good, with the reason, where an operator can read it.</param>
+    /// <param name="capacity">How many settlements (and groups of objects) may wait; past it they are dropped.</param>
     public SettleSender(
         Budget.BudgetClient client,
         BudgetServiceResilience resilience,
@@ -49,8 +64,12 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         TimeProvider transportTime,
         TimeSpan linger,
         Action<string, string, IReadOnlyList<VendorObject>>? objectsSent,
-        ILogger logger)
+        ILogger logger,
+        Action<SettleRequest, string>? setAside = null,
+        int capacity = DefaultCapacity)
     {
+        _queue = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _setAside = setAside;
         _client = client;
         _resilience = resilience;
         _time = time;
@@ -64,11 +83,26 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     /// <summary>Settlements and objects queued or being sent.</summary>
     public long Pending => Interlocked.Read(ref _inFlight);
 
+    /// <summary>Settlements not queued because the queue was full (or the sender stopped).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Settlements the service refused for good, set aside.</summary>
+    public long SetAside => Interlocked.Read(ref _setAsideCount);
+
+    /// <summary>Whether the loop that sends is still running (it ends only when the sender is disposed).</summary>
+    public bool IsRunning => !_loop.IsCompleted;
+
+    /// <summary>Queues a settlement; when the queue is full it is dropped and its reservation stays pending, counted as spent.</summary>
     public void Enqueue(Protocol.Settlement settlement)
     {
         if (!TryEnqueue(new Outgoing(settlement, null, null, null)))
         {
-            Log.SettlementDropped(_logger, settlement.ReservationId);
+            // Logged on the first drop and every thousandth after it: a full queue must not flood the log.
+            var dropped = Interlocked.Increment(ref _dropped);
+            if (dropped == 1 || dropped % 1_000 == 0)
+            {
+                Log.SettlementsDropped(_logger, settlement.ReservationId, dropped);
+            }
         }
     }
 
@@ -91,6 +125,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
 
         _queue.Writer.TryComplete();
+        Volatile.Write(ref _draining, true);
         _stopping.CancelAfter(s_drainTimeout);
         try
         {
@@ -168,14 +203,27 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
                 batch.Objects.Add(ToProtocol(keyId, vendor, group));
             }
 
-            await SendAsync(batch).ConfigureAwait(false);
-            foreach (var (keyId, vendor, group) in objects)
+            try
             {
-                _objectsSent?.Invoke(keyId, vendor, group);
+                await SendAsync(batch).ConfigureAwait(false);
             }
+            catch (Exception exception)
+            {
+                // Nothing stops the loop but the end of the process: a batch that failed in a way no one
+                // foresaw is logged and set aside, and the settlements behind it still go.
+                Log.SettleFailedUnexpectedly(_logger, batch.Settlements.Count, exception);
+                SetAsideBatch(batch, exception.Message);
+            }
+            finally
+            {
+                foreach (var (keyId, vendor, group) in objects)
+                {
+                    _objectsSent?.Invoke(keyId, vendor, group);
+                }
 
-            objects.Clear();
-            Interlocked.Add(ref _inFlight, -items);
+                objects.Clear();
+                Interlocked.Add(ref _inFlight, -items);
+            }
         }
     }
 
@@ -220,31 +268,84 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         {
             try
             {
-                await _resilience.ExecuteAsync(
-                    async token => await _client.SettleAsync(batch, deadline: _resilience.Deadline(), cancellationToken: token).ConfigureAwait(false),
-                    _stopping.Token).ConfigureAwait(false);
+                Func<DateTime, CancellationToken, ValueTask<SettleReply>> settle =
+                    async (deadline, token) => await _client.SettleAsync(batch, deadline: deadline, cancellationToken: token).ConfigureAwait(false);
+
+                // Draining at shutdown, each attempt goes past the breaker: one left open by a blip the service
+                // has recovered from would otherwise fail every attempt of the drain, and leave the
+                // reservations pending.
+                _ = Volatile.Read(ref _draining)
+                    ? await _resilience.ExecuteDirectAsync(settle, _stopping.Token).ConfigureAwait(false)
+                    : await _resilience.ExecuteAsync(settle, _stopping.Token).ConfigureAwait(false);
                 return;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                LeftPending(batch);
+                return; // shutting down: the reservations stay pending at the service, counted as spent
             }
             catch (Exception exception) when (BudgetServiceResilience.IsOutage(exception))
             {
                 Log.BudgetServiceUnreachable(_logger, "Settle", exception.Message);
                 if (_stopping.IsCancellationRequested)
                 {
-                    Log.SettlementsLeftPending(_logger, batch.Settlements.Count);
-                    ObjectsDropped(batch);
-                    return; // shutting down: the reservations stay pending at the service, counted as spent
+                    LeftPending(batch);
+                    return;
                 }
 
-                await Task.Delay(s_retryDelay, _time, _stopping.Token).ConfigureAwait(false);
+                try
+                {
+                    // Transport timing, on the system clock: a test's fake clock would never end the wait.
+                    await Task.Delay(s_retryDelay, _transportTime, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    LeftPending(batch);
+                    return;
+                }
             }
-            catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.Unauthenticated)
+            catch (RpcException exception) when (BudgetServiceResilience.IsPermanentRefusal(exception))
             {
-                // Refused for good (bad input, or a credential revoked or out of scope): the reservations stay
-                // pending at the service, counted as spent, for an operator to resolve.
-                Log.SettlementRejected(_logger, batch.Settlements.Count, exception.Status.Detail);
-                ObjectsDropped(batch);
-                return; // the service will never take it: holding it would block every settlement behind it
+                // The service will never take it as it is: holding it would block every settlement behind it.
+                SetAsideBatch(batch, $"{exception.StatusCode}: {exception.Status.Detail}");
+                return;
             }
+        }
+    }
+
+    private void LeftPending(SettleRequest batch)
+    {
+        if (batch.Settlements.Count > 0)
+        {
+            Log.SettlementsLeftPending(_logger, batch.Settlements.Count);
+        }
+
+        ObjectsDropped(batch);
+    }
+
+    /// <summary>Keeps the refused batch where an operator can read it; its reservations stay pending at the service, counted as spent.</summary>
+    private void SetAsideBatch(SettleRequest batch, string problem)
+    {
+        Interlocked.Add(ref _setAsideCount, batch.Settlements.Count);
+        ObjectsDropped(batch);
+        if (batch.Settlements.Count == 0)
+        {
+            return;
+        }
+
+        if (_setAside is null)
+        {
+            Log.SettlementRejected(_logger, batch.Settlements.Count, problem);
+            return;
+        }
+
+        try
+        {
+            _setAside(batch, problem);
+        }
+        catch (Exception exception)
+        {
+            Log.SettlementsNotSetAside(_logger, batch.Settlements.Count, exception);
         }
     }
 

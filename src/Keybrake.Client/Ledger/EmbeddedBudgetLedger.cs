@@ -3,7 +3,9 @@ namespace Keybrake.Client;
 /// <summary>
 /// The in-process ledger for single-process apps and demos. One lock makes every reservation atomic
 /// against the day and run counters; days roll over by the <see cref="TimeProvider"/> in each key's zone.
-/// State lives as long as the process.
+/// State lives as long as the process, bounded: a day's counter is kept for <see cref="RetainedDays"/> days
+/// after it ends, a run's for <see cref="RunRetention"/> after its last call (a run idle that long starts
+/// afresh), and neither while a reservation against it is pending. A denied call creates no counter.
 /// </summary>
 internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 {
@@ -19,6 +21,16 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     /// </summary>
     internal const int MaxRememberedCalls = 1_000_000;
 
+    /// <summary>How many past days of spend <see cref="GetDailySpendAsync"/> can still report.</summary>
+    internal const int RetainedDays = 7;
+
+    /// <summary>How long a run's spend is kept after its last call, unless a reservation of it is pending.</summary>
+    internal static readonly TimeSpan RunRetention = TimeSpan.FromHours(24);
+
+    /// <summary>How often, at most, counters are swept on time alone (a burst of new runs sweeps sooner).</summary>
+    private static readonly TimeSpan s_counterSweepInterval = TimeSpan.FromHours(1);
+    private const int CounterSweepThreshold = 1024;
+
     private readonly Lock _gate = new();
     private readonly IKeyCatalog _catalog;
     private readonly TimeProvider _time;
@@ -26,6 +38,8 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     private readonly Dictionary<(string KeyId, DateOnly Day), Counter> _days = [];
     private readonly Dictionary<(string KeyId, string RunId), Counter> _runs = [];
     private readonly IdGenerator _ids;
+    private DateTimeOffset _lastCounterSweep;
+    private int _nextCounterSweep = CounterSweepThreshold;
 
     // Pending reservations are whole objects; finished ones with an idempotency key shrink to a small struct
     // kept for the retention window, so a late retry still matches without the ledger holding object graphs.
@@ -73,6 +87,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         lock (_gate)
         {
             PruneFinished(now);
+            PruneCounters(now);
             if (_revoked.Contains(request.KeyId))
             {
                 return ValueTask.FromResult(AuthorizationResult.Denied(ReasonCodes.KeyRevoked, $"key '{request.KeyId}' is revoked"));
@@ -112,23 +127,32 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
                 }
             }
 
+            // Looked up, not created: a denied call leaves nothing behind.
             var day = DayWindow.DayOf(now, key.Policy.TimeZone);
-            var dayCounter = GetCounter(_days, (request.KeyId, day));
+            var dayCounter = _days.GetValueOrDefault((request.KeyId, day));
+            var dayCommitted = dayCounter?.Committed ?? 0;
             var estimate = request.Estimate.Micros;
-            if (estimate > key.Policy.DailyCap.Micros - dayCounter.Committed)
+            if (estimate > key.Policy.DailyCap.Micros - dayCommitted)
             {
                 return ValueTask.FromResult(AuthorizationResult.Denied(
                     ReasonCodes.DailyCapExceeded,
-                    $"the daily cap of {key.Policy.DailyCap} for key '{key.Id}' would be exceeded: {Usd.FromMicros(dayCounter.Committed)} already counts against {day:yyyy-MM-dd} and this call needs {request.Estimate}"));
+                    $"the daily cap of {key.Policy.DailyCap} for key '{key.Id}' would be exceeded: {Usd.FromMicros(dayCommitted)} already counts against {day:yyyy-MM-dd} and this call needs {request.Estimate}"));
             }
 
             // Every run's spend is counted, so operators can see it; only a policy with a run cap limits it.
-            var runCounter = request.RunId is { } runId ? GetCounter(_runs, (request.KeyId, runId)) : null;
-            if (runCounter is not null && key.Policy.RunCap is { } runCap && estimate > runCap.Micros - runCounter.Committed)
+            var runCounter = request.RunId is { } runId ? _runs.GetValueOrDefault((request.KeyId, runId)) : null;
+            if (request.RunId is not null && key.Policy.RunCap is { } runCap && estimate > runCap.Micros - (runCounter?.Committed ?? 0))
             {
                 return ValueTask.FromResult(AuthorizationResult.Denied(
                     ReasonCodes.RunCapExceeded,
-                    $"the per-run cap of {runCap} for key '{key.Id}' would be exceeded: run '{request.RunId}' has {Usd.FromMicros(runCounter.Committed)} counted and this call needs {request.Estimate}"));
+                    $"the per-run cap of {runCap} for key '{key.Id}' would be exceeded: run '{request.RunId}' has {Usd.FromMicros(runCounter?.Committed ?? 0)} counted and this call needs {request.Estimate}"));
+            }
+
+            dayCounter ??= GetCounter(_days, (request.KeyId, day));
+            if (request.RunId is { } allowedRun)
+            {
+                runCounter ??= GetCounter(_runs, (request.KeyId, allowedRun));
+                runCounter.LastUsed = now;
             }
 
             var reservation = new Reservation
@@ -309,6 +333,11 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 
         var dayCounter = GetCounter(_days, (reservation.KeyId, reservation.Day));
         var runCounter = reservation.RunId is { } runId ? GetCounter(_runs, (reservation.KeyId, runId)) : null;
+        if (runCounter is not null)
+        {
+            runCounter.LastUsed = now;
+        }
+
         dayCounter.Reserved -= reservation.Estimate;
         if (runCounter is not null)
         {
@@ -334,6 +363,53 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             _finished[reservation.CallHash] = new FinishedCall(reservation.RequestHash, committed, now);
             _finishOrder.Enqueue((reservation.CallHash, now));
         }
+    }
+
+    /// <summary>Day and run counters held (tests check they stay bounded).</summary>
+    internal (int Days, int Runs) CounterCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return (_days.Count, _runs.Count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Forgets the counters no one needs: days more than <see cref="RetainedDays"/> past, and runs idle for
+    /// <see cref="RunRetention"/>, with nothing pending against them. Swept once an hour of the clock, or
+    /// sooner once the tables have doubled since the last sweep: amortised constant time per call.
+    /// </summary>
+    private void PruneCounters(DateTimeOffset now)
+    {
+        if (now - _lastCounterSweep < s_counterSweepInterval && _days.Count + _runs.Count < _nextCounterSweep)
+        {
+            return;
+        }
+
+        _lastCounterSweep = now;
+
+        // A day of slack covers every time zone: a key's day is never more than a day from UTC's.
+        var oldestDay = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-RetainedDays - 1);
+        foreach (var (id, counter) in _days)
+        {
+            if (counter.Reserved == 0 && id.Day < oldestDay)
+            {
+                _days.Remove(id);
+            }
+        }
+
+        foreach (var (id, counter) in _runs)
+        {
+            if (counter.Reserved == 0 && now - counter.LastUsed >= RunRetention)
+            {
+                _runs.Remove(id);
+            }
+        }
+
+        _nextCounterSweep = Math.Max(CounterSweepThreshold, (_days.Count + _runs.Count) * 2);
     }
 
     private void PruneFinished(DateTimeOffset now)
@@ -363,6 +439,9 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         public long Reserved { get; set; }
 
         public long Committed => Settled + Reserved;
+
+        /// <summary>When a call last reserved against it (runs only: they are forgotten once idle long enough).</summary>
+        public DateTimeOffset LastUsed { get; set; }
     }
 
     /// <summary>A pending reservation: in flight, or held because its outcome is unknown.</summary>

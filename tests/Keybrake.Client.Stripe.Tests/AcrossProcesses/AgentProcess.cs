@@ -94,6 +94,19 @@ internal sealed class AgentProcess : IAsyncDisposable
 
     public Task GoAsync() => _process.WriteLineAsync("go");
 
+    /// <summary>Tells an agent started with <c>--until-stop</c> to stop charging and shut down.</summary>
+    public async Task StopAsync()
+    {
+        try
+        {
+            await _process.WriteLineAsync("stop");
+        }
+        catch (IOException) when (_process.HasExited)
+        {
+            // it already exited (crashed): FinishAsync reports how, with its output
+        }
+    }
+
     /// <summary>Waits for the agent to finish, and returns its summary.</summary>
     public async Task<AgentReport> FinishAsync()
     {
@@ -106,6 +119,35 @@ internal sealed class AgentProcess : IAsyncDisposable
 
         return JsonSerializer.Deserialize<AgentReport>(line, JsonSerializerOptions.Web)
             ?? throw new InvalidOperationException($"The agent's summary is empty.\n{Diagnostics}");
+    }
+
+    /// <summary>
+    /// How many audit records waiting in the agent's outbox (not yet at the service) carry <paramref name="reason"/>.
+    /// The agent writes each record there before its call returns, so this shows what it has decided even while
+    /// the service cannot take the records.
+    /// </summary>
+    public int WaitingInOutbox(string reason)
+    {
+        if (!File.Exists(OutboxPath))
+        {
+            return 0;
+        }
+
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={OutboxPath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT payload FROM outbox";
+        using var reader = command.ExecuteReader();
+        var count = 0;
+        while (reader.Read())
+        {
+            if (Protocol.AuditRecord.Parser.ParseFrom((byte[])reader.GetValue(0)).Reason == reason)
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>Kills the agent process at once, as a crash would.</summary>

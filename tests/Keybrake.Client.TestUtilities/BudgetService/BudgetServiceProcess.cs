@@ -74,6 +74,16 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Freezes the service process with <c>SIGSTOP</c>, as a hung service (a stalled disk, a paused VM): its
+    /// port stays open and connections are accepted by the kernel, but nothing answers until
+    /// <see cref="ContinueAsync"/>.
+    /// </summary>
+    public Task StopRespondingAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a process frozen by <see cref="StopRespondingAsync"/> run again (<c>SIGCONT</c>).</summary>
+    public Task ContinueAsync() => SignalAsync("CONT");
+
     /// <summary>Starts the service again on the same port and data (killing it first if it still runs).</summary>
     public async Task RestartAsync()
     {
@@ -99,6 +109,21 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
             {
                 // a file still held open: the temp folder is cleaned by the system
             }
+        }
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        var process = _process ?? throw new InvalidOperationException("The budget service is not running.");
+        using var kill = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kill")
+        {
+            ArgumentList = { $"-{signal}", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            UseShellExecute = false,
+        })!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {process.Id} exited with code {kill.ExitCode}.");
         }
     }
 

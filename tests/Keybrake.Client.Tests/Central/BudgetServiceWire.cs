@@ -21,6 +21,8 @@ internal sealed class BudgetServiceWire
     private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _hangs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _hanging = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (int Count, int Status)> _refusals = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _hangAll = new(StringComparer.Ordinal);
 
     /// <summary>How many times <paramref name="method"/> was sent (every retry counts).</summary>
     public int Attempts(string method) => _attempts.GetValueOrDefault(method);
@@ -38,7 +40,28 @@ internal sealed class BudgetServiceWire
         return _hanging.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
     }
 
+    /// <summary>Every call from now on hangs until its deadline passes or its caller cancels it, as a frozen service.</summary>
+    public void HangAll(string method) => _hangAll[method] = true;
+
+    /// <summary>The next <paramref name="count"/> calls are answered by the "service" with the gRPC status <paramref name="status"/> and no reply.</summary>
+    public void Refuse(string method, Grpc.Core.StatusCode status, int count = 1) => _refusals[method] = (count, (int)status);
+
     public DelegatingHandler CreateHandler() => new Handler(this);
+
+    private bool TakeRefusal(string method, out int status)
+    {
+        while (_refusals.TryGetValue(method, out var refusal) && refusal.Count > 0)
+        {
+            if (_refusals.TryUpdate(method, (refusal.Count - 1, refusal.Status), refusal))
+            {
+                status = refusal.Status;
+                return true;
+            }
+        }
+
+        status = 0;
+        return false;
+    }
 
     private static bool Take(ConcurrentDictionary<string, int> faults, string method)
     {
@@ -63,6 +86,21 @@ internal sealed class BudgetServiceWire
             {
                 wire._hanging.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            if (wire._hangAll.ContainsKey(method))
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            if (wire.TakeRefusal(method, out var status))
+            {
+                // A trailers-only gRPC answer: the status in the headers, no message.
+                var refusal = new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Version = request.Version, RequestMessage = request, Content = new ByteArrayContent([]) };
+                refusal.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+                refusal.Headers.Add("grpc-status", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                refusal.Headers.Add("grpc-message", "refused by the test");
+                return refusal;
             }
 
             if (Take(wire._failures, method))
