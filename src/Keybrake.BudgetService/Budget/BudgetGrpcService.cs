@@ -118,6 +118,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         {
             RequestChecks.Id(record.RecordId, "records.record_id");
             RequestChecks.Id(record.Decision, "records.decision");
+            RequestChecks.Id(record.Host, "records.host", required: false);
             records.Add(new StoredAuditRecord(
                 record.RecordId,
                 RequestChecks.Timestamp(record.TimestampUnixMicros, "records.timestamp_unix_micros"),
@@ -126,7 +127,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
                 Empty(record.RunId),
                 record.Decision,
                 Empty(record.Reason),
-                JsonFormatter.Default.Format(record)));
+                JsonFormatter.Default.Format(record),
+                Empty(record.Host)));
         }
 
         var stored = await _store.AppendAuditAsync(records, _time.GetUtcNow(), context.CancellationToken);

@@ -28,6 +28,10 @@ public sealed class OptionsValidationTests
         yield return Case("A negative loop repeat count", k => k.Policy.LoopBreaker.MaxRepeats = -1, "MaxRepeats");
         yield return Case("An empty brake key", k => k.BrakeKey = string.Empty, "BrakeKey");
         yield return Case("An empty vendor secret", k => k.VendorSecret = string.Empty, "VendorSecret");
+        yield return Case("A vendor endpoint that is not an address", k => k.VendorEndpoint = "127.0.0.1:5080", $"{Field}:VendorEndpoint must be an absolute http or https address");
+        yield return Case("A vendor endpoint on another scheme", k => k.VendorEndpoint = "ftp://127.0.0.1:5080", $"{Field}:VendorEndpoint must be an absolute http or https address");
+        yield return Case("A vendor endpoint with a path", k => k.VendorEndpoint = "http://127.0.0.1:5080/v1", $"{Field}:VendorEndpoint names a scheme, host and port only");
+        yield return Case("A vendor endpoint with a user", k => k.VendorEndpoint = "http://user:pass@127.0.0.1:5080", $"{Field}:VendorEndpoint names a scheme, host and port only");
     }
 
     [Test]

@@ -85,11 +85,11 @@ internal sealed class SqliteCommands : IDisposable
             "$key", "$run", "$estimate", "$actual");
         _insertAudit = Prepare(
             """
-            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record)
-            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record)
+            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record, host)
+            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record, $host)
             ON CONFLICT (record_id) DO NOTHING
             """,
-            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record");
+            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record", "$host");
     }
 
     /// <summary>The transaction the prepared commands run in.</summary>
@@ -247,7 +247,8 @@ internal sealed class SqliteCommands : IDisposable
     public bool AppendAudit(StoredAuditRecord record, DateTimeOffset now)
     {
         Bind(_insertAudit, record.RecordId, now.ToUnixTimeMilliseconds(), record.Timestamp.ToUnixTimeMilliseconds(), record.KeyId, record.Vendor,
-            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json);
+            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json,
+            (object?)record.Host ?? DBNull.Value);
         return _insertAudit.ExecuteNonQuery() == 1;
     }
 

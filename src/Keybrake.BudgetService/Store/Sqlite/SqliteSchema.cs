@@ -91,6 +91,11 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
         CREATE INDEX audit_by_time ON audit_record (timestamp);
         """,
+
+        // 3: the host each audited call was addressed to (empty for records written before it was known).
+        """
+        ALTER TABLE audit_record ADD COLUMN host TEXT;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>
