@@ -248,6 +248,7 @@ internal sealed class GuardPipeline
         // again, so a handler outside the guard that re-sends it (a retry) is checked like the first attempt.
         var brakeKeyHeader = call.Request.Headers.Authorization;
         vendor.ApplyVendorSecret(call.Request, key.VendorSecret);
+        var secrets = key.SecretFormsFor(call.Request.Headers.Authorization?.Parameter);
 
         HttpResponseMessage response;
         try
@@ -315,6 +316,12 @@ internal sealed class GuardPipeline
         {
             response.Dispose();
             ExceptionDispatchInfo.Throw(canceled);
+        }
+
+        // Last, just before the SDK gets it: the guard's own reading above needs the answer as the vendor sent it.
+        if (ResponseRedaction.Apply(response, secrets, call.ResponseBodyContent, call.ResponseBody))
+        {
+            Log.SecretRedacted(_logger, key.Id, call.Method, call.EndpointTemplate);
         }
 
         return response;

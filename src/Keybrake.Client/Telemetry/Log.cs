@@ -70,4 +70,7 @@ internal static partial class Log
 
     [LoggerMessage(32, LogLevel.Warning, "The budget service's policy for key '{KeyId}' does not compile here and is not used: {Problem}")]
     public static partial void ServicePolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(41, LogLevel.Debug, "Keybrake redacted the vendor secret of key '{KeyId}' from the response to {Method} {Endpoint}")]
+    public static partial void SecretRedacted(ILogger logger, string keyId, string method, string endpoint);
 }
