@@ -8,9 +8,19 @@ internal static class DemoSettings
     public const string AgentKey = "refund-agent";
     public const string CheckoutKey = "checkout";
 
-    public static IConfiguration Load() =>
+    /// <summary>
+    /// The settings, with both keys' secrets sent to the Stripe stand-in instead of api.stripe.com: the stand-in's
+    /// port is only known once it runs, so the override is added here rather than in the file. The guard logs a
+    /// warning for each key at start-up.
+    /// </summary>
+    public static IConfiguration Load(string stripeStandIn) =>
         new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json")
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                [$"Keybrake:Keys:{AgentKey}:VendorEndpoint"] = stripeStandIn,
+                [$"Keybrake:Keys:{CheckoutKey}:VendorEndpoint"] = stripeStandIn,
+            })
             .Build();
 }

@@ -28,6 +28,7 @@ internal static class EmailBlastScenario
                 key.BrakeKey = BrakeKey;
                 key.Vendor = "resend";
                 key.VendorSecret = "re_demo_not_a_real_secret";
+                key.VendorEndpoint = resendStandIn.Url;                          // the stand-in, in place of api.resend.com
                 key.Policy.DailyCap = Usd.Parse("0.10");
                 key.Policy.Endpoints.Deny.Add("POST /broadcasts/**");
                 key.Policy.AllowResendRecipientDomains("customer.example").LimitResendRecipients(perRequest: 50);

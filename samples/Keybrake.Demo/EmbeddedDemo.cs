@@ -9,7 +9,7 @@ internal static class EmbeddedDemo
     {
         using var stripeStandIn = Keybrake.Client.TestUtilities.Stripe.StripeStub.Start();
         var services = new ServiceCollection();
-        services.AddSingleton(DemoSettings.Load());
+        services.AddSingleton(DemoSettings.Load(stripeStandIn.Url));
         services.AddKeybrake()                                                      // keys and policies from "Keybrake"
             .AddStripeClient(o => { o.KeyId = DemoSettings.AgentKey; o.ApiBase = stripeStandIn.Url; });
         await using var provider = services.BuildServiceProvider();

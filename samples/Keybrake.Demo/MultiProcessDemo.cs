@@ -60,7 +60,7 @@ internal static class MultiProcessDemo
     public static ServiceProvider Central(Uri service, string outbox, string stripe, string clientTokenFile, string? agentKeyId = null)
     {
         var services = new ServiceCollection();
-        services.AddSingleton(DemoSettings.Load());
+        services.AddSingleton(DemoSettings.Load(stripe));
         services.AddKeybrake(o =>
             {
                 o.UseBudgetService(service);

@@ -37,17 +37,18 @@ public sealed class AuditIntakeTests
         record.Decision = "deny";
         record.TimestampUnixMicros = new DateTimeOffset(2026, 3, 10, 11, 59, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000;
         record.Parameters["customer"] = "cus_123";
+        record.Host = "api.stripe.com";
 
         await SubmitAsync(service, record);
 
         var columns = await StoreFile.ScalarAsync(
             service.Host.StoragePath,
-            "SELECT key_id || '|' || vendor || '|' || run_id || '|' || decision || '|' || reason || '|' || timestamp || '|' || received_at FROM audit_record WHERE record_id = 'aud_1'");
+            "SELECT key_id || '|' || vendor || '|' || run_id || '|' || decision || '|' || reason || '|' || timestamp || '|' || received_at || '|' || host FROM audit_record WHERE record_id = 'aud_1'");
         var json = (string?)await StoreFile.ScalarAsync(service.Host.StoragePath, "SELECT record FROM audit_record WHERE record_id = 'aud_1'");
         Assert.Multiple(() =>
         {
-            Assert.That(columns, Is.EqualTo($"agent|stripe|run-1|deny|daily_cap_exceeded|{record.TimestampUnixMicros / 1000}|{time.GetUtcNow().ToUnixTimeMilliseconds()}"));
-            Assert.That(json, Does.Contain("\"customer\": \"cus_123\"").And.Contain("\"endpoint\": \"/v1/charges\""));
+            Assert.That(columns, Is.EqualTo($"agent|stripe|run-1|deny|daily_cap_exceeded|{record.TimestampUnixMicros / 1000}|{time.GetUtcNow().ToUnixTimeMilliseconds()}|api.stripe.com"));
+            Assert.That(json, Does.Contain("\"customer\": \"cus_123\"").And.Contain("\"endpoint\": \"/v1/charges\"").And.Contain("\"host\": \"api.stripe.com\""));
         });
     }
 

@@ -48,9 +48,10 @@ internal static class StripeCalls
     /// <summary>
     /// The same key in central mode: the budget service at <paramref name="service"/> holds the cap (its own
     /// configuration sets it; the client's is not needed), and audit records go through the durable outbox
-    /// at <paramref name="outboxPath"/> to the service. The loop breaker is off.
+    /// at <paramref name="outboxPath"/> to the service. The loop breaker is off. The secret goes to the
+    /// Stripe stand-in at <paramref name="stripeStandIn"/>.
     /// </summary>
-    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath) =>
+    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath, string stripeStandIn) =>
         KeybrakeGuard.Create(k => k
             .Configure(o =>
             {
@@ -63,6 +64,7 @@ internal static class StripeCalls
                     key.BrakeKey = BrakeKey;
                     key.Vendor = "stripe";
                     key.VendorSecret = VendorSecret;
+                    key.VendorEndpoint = stripeStandIn;
                     key.Policy.LoopBreaker.MaxRepeats = 0;
                 });
             })

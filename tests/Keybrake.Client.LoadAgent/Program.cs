@@ -46,6 +46,7 @@ services.AddKeybrake(options =>
             key.BrakeKey = arguments.BrakeKey;
             key.Vendor = "stripe";
             key.VendorSecret = arguments.Secret;
+            key.VendorEndpoint = arguments.Stripe; // the stand-in, in place of api.stripe.com
 
             // Amounts repeat across many charges; the loop breaker would take them for a loop.
             key.Policy.LoopBreaker.MaxRepeats = 0;

@@ -30,6 +30,7 @@ public sealed class CentralModeTests
                     key.BrakeKey = BrakeKey;
                     key.Vendor = "resend";
                     key.VendorSecret = "re_central_secret";
+                    key.VendorEndpoint = stub.Url;
                     key.Policy.LoopBreaker.MaxRepeats = 0;
                 });
             })

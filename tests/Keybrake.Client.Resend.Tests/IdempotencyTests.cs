@@ -57,6 +57,7 @@ public sealed class IdempotencyTests
             key.BrakeKey = "vault_key_test_retrying_mailer_0001";
             key.Vendor = "resend";
             key.VendorSecret = "re_retrying_mailer_secret";
+            key.VendorEndpoint = stub.Url;
             key.Policy.DailyCap = Usd.FromDollars(1);
         }));
 

@@ -72,6 +72,7 @@ internal sealed class ResendGuardHost : IAsyncDisposable
                     key.BrakeKey = BrakeKey;
                     key.Vendor = "resend";
                     key.VendorSecret = VendorSecret;
+                    key.VendorEndpoint = stub.Url; // the stand-in receives the secret in place of api.resend.com
                     key.Policy.DailyCap = Usd.FromDollars(1);
                     policy?.Invoke(key.Policy);
                 });

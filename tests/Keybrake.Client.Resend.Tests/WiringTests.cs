@@ -18,7 +18,7 @@ public sealed class WiringTests
     {
         using var stub = ResendStub.Start();
         var services = new ServiceCollection();
-        services.AddKeybrake(o => AddKey(o, "mailer", key => key.Policy.DailyCap = Usd.FromDollars(1))).AddResendSdkGuard();
+        services.AddKeybrake(o => AddKey(o, stub.Url, "mailer", key => key.Policy.DailyCap = Usd.FromDollars(1))).AddResendSdkGuard();
         await using var provider = services.BuildServiceProvider();
         var factory = provider.GetRequiredService<IHttpClientFactory>();
 
@@ -47,7 +47,7 @@ public sealed class WiringTests
         // The SDK's registration first, Keybrake's after: the order does not matter.
         services.Configure<ResendSdkOptions>(o => { o.ApiUrl = stub.Url; o.ApiToken = BrakeKey; });
         services.AddHttpClient<IResend, ResendSdkShapedClient>();
-        services.AddKeybrake(o => AddKey(o, "mailer", key => key.Policy.AllowResendRecipientDomains("customer.example"))).AddResendSdkGuard();
+        services.AddKeybrake(o => AddKey(o, stub.Url, "mailer", key => key.Policy.AllowResendRecipientDomains("customer.example"))).AddResendSdkGuard();
         await using var provider = services.BuildServiceProvider();
         var resend = provider.GetRequiredService<IResend>();
 
@@ -86,7 +86,10 @@ public sealed class WiringTests
             """;
         using var stub = ResendStub.Start();
         var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(settings))).Build());
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(settings)))
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Keybrake:Keys:newsletter:VendorEndpoint"] = stub.Url })
+            .Build());
         services.Configure<ResendSdkOptions>(o => { o.ApiUrl = stub.Url; o.ApiToken = "vault_key_from_configuration_000001"; });
 
         // The change a user makes: the builder the SDK's AddResend returns, plus one call.
@@ -117,7 +120,7 @@ public sealed class WiringTests
         var services = new ServiceCollection();
         for (var i = 0; i < 2; i++)
         {
-            services.AddKeybrake(o => AddKey(o, "mailer", key => key.Policy.DailyCap = Usd.FromMicros(1500)))
+            services.AddKeybrake(o => AddKey(o, stub.Url, "mailer", key => key.Policy.DailyCap = Usd.FromMicros(1500)))
                 .AddResend()
                 .AddResendSdkGuard();
             services.AddHttpClient("IResend").AddKeybrakeResendGuard();
@@ -142,7 +145,7 @@ public sealed class WiringTests
     {
         using var stub = ResendStub.Start();
         await using var keybrake = KeybrakeGuard.Create(k => k
-            .Configure(o => AddKey(o, "console-mailer", key => key.Policy.DailyCap = Usd.FromMicros(2000)))
+            .Configure(o => AddKey(o, stub.Url, "console-mailer", key => key.Policy.DailyCap = Usd.FromMicros(2000)))
             .AddResend());
         using var http = keybrake.CreateResendHttpClient();
         var baseAddress = http.BaseAddress;
@@ -210,12 +213,13 @@ public sealed class WiringTests
         Assert.That(error!.ToString(), Does.Contain(expected));
     }
 
-    private static void AddKey(KeybrakeOptions options, string keyId, Action<KeybrakeKeyOptions>? configure = null) =>
+    private static void AddKey(KeybrakeOptions options, string standIn, string keyId, Action<KeybrakeKeyOptions>? configure = null) =>
         options.AddKey(keyId, key =>
         {
             key.BrakeKey = BrakeKey;
             key.Vendor = "resend";
             key.VendorSecret = Secret;
+            key.VendorEndpoint = standIn;
             key.Policy.DailyCap = Usd.FromDollars(1);
             configure?.Invoke(key);
         });

@@ -85,6 +85,7 @@ internal sealed class StripeGuardHost : IAsyncDisposable
                     key.BrakeKey = BrakeKey;
                     key.Vendor = "stripe";
                     key.VendorSecret = VendorSecret;
+                    key.VendorEndpoint = stub.Url; // the stand-in receives the secret in place of api.stripe.com
                     key.Policy.DailyCap = Usd.FromDollars(100);
                     policy?.Invoke(key.Policy);
                 });
@@ -93,6 +94,7 @@ internal sealed class StripeGuardHost : IAsyncDisposable
                     key.BrakeKey = OtherBrakeKey;
                     key.Vendor = "stripe";
                     key.VendorSecret = VendorSecret;
+                    key.VendorEndpoint = stub.Url; // the stand-in receives the secret in place of api.stripe.com
                     key.Policy.DailyCap = Usd.FromDollars(10_000);
                     key.Policy.LoopBreaker.MaxRepeats = 0;
                 });

@@ -37,7 +37,10 @@ public sealed class WiringTests
     {
         using var stub = StripeStub.Start();
         var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Settings))).Build());
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(Settings)))
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Keybrake:Keys:refund-agent:VendorEndpoint"] = stub.Url })
+            .Build());
 
         // The change a user makes to an existing Stripe.net setup:
         services.AddKeybrake()
@@ -77,6 +80,7 @@ public sealed class WiringTests
                     key.BrakeKey = "vault_key_twice_registered_000001";
                     key.Vendor = "stripe";
                     key.VendorSecret = "sk_test_twice";
+                    key.VendorEndpoint = stub.Url;
                     key.Policy.DailyCap = Usd.FromDollars(10);
                 }))
                 .AddStripe()
@@ -106,6 +110,7 @@ public sealed class WiringTests
                 key.BrakeKey = "vault_key_console_agent_000000001";
                 key.Vendor = "stripe";
                 key.VendorSecret = "sk_test_console";
+                key.VendorEndpoint = stub.Url;
                 key.Policy.DailyCap = Usd.FromDollars(5);
             }))
             .AddStripe());

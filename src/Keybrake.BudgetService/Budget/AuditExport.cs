@@ -18,7 +18,7 @@ internal static class AuditExport
     [
         "record_id", "time", "key_id", "vendor", "method", "endpoint", "decision", "reason", "message",
         "estimated_usd", "settled_usd", "settlement", "reservation_id", "run_id", "idempotency_key",
-        "http_status", "latency_ms", "parameters", "client_id",
+        "http_status", "latency_ms", "parameters", "client_id", "host",
     ];
 
     public static string ParseFormat(string format) => format.ToLowerInvariant() switch
@@ -86,6 +86,7 @@ internal static class AuditExport
             (record.LatencyMicros / 1000.0).ToString("0.###", CultureInfo.InvariantCulture),
             string.Join(';', record.Parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")),
             record.ClientId,
+            record.Host,
         ];
         for (var i = 0; i < cells.Length; i++)
         {

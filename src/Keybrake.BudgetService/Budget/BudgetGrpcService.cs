@@ -162,6 +162,7 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         {
             RequestChecks.Id(record.RecordId, "records.record_id");
             RequestChecks.Id(record.Decision, "records.decision");
+            RequestChecks.Id(record.Host, "records.host", required: false);
 
             // A record for a key outside the scope refuses the whole batch: no client writes another's audit. A
             // record with no key (a brake key the guard did not know) is the submitting client's own. Either way
@@ -181,7 +182,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
                 record.Decision,
                 Empty(record.Reason),
                 JsonFormatter.Default.Format(record),
-                client.Id));
+                client.Id,
+                Empty(record.Host)));
         }
 
         var stored = await _store.AppendAuditAsync(records, _time.GetUtcNow(), context.CancellationToken);

@@ -90,7 +90,7 @@ internal sealed record SettleCommand(string ReservationId, bool Commit, long Act
 internal sealed record StoredObject(string Id, string Kind, string? Customer, string? Account, string? Currency, long Amount, long AmountReturned);
 
 /// <summary>An audit record as stored: the searchable columns, and the whole record as JSON.</summary>
-internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json, string ClientId);
+internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json, string ClientId, string? Host = null);
 
 /// <summary>Counters.</summary>
 internal sealed record StoredSpend(long SettledMicroUsd, long ReservedMicroUsd);

@@ -35,6 +35,8 @@ internal sealed class ResendVendorProfile : VendorProfile
 
     public override IReadOnlyCollection<string> ScopeNames => ResendScope.ScopeNames;
 
+    public override IReadOnlyCollection<string> SecretHosts { get; } = ["api.resend.com"];
+
     public override IReadOnlyCollection<string> LimitNames => ResendScope.LimitNames;
 
     public override string? ReadBrakeKey(HttpRequestMessage request)

@@ -35,6 +35,13 @@ internal sealed class StripeVendorProfile : VendorProfile
 
     public override IReadOnlyCollection<string> ScopeNames => StripeScope.Names;
 
+    /// <summary>
+    /// The hosts Stripe.net sends the secret key to: the API, file uploads, Connect OAuth, and the v2 meter
+    /// event stream (<c>MeterEventsBase</c> in Stripe.net 53).
+    /// </summary>
+    public override IReadOnlyCollection<string> SecretHosts { get; } =
+        ["api.stripe.com", "files.stripe.com", "connect.stripe.com", "meter-events.stripe.com"];
+
     internal UsdRateTable Rates => _rates;
 
     public override string? ReadBrakeKey(HttpRequestMessage request)

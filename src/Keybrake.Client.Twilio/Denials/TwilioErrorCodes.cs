@@ -27,6 +27,7 @@ public static class TwilioErrorCodes
         [ReasonCodes.BudgetServiceUnavailable] = 900013,
         [ReasonCodes.RequestTooLarge] = 900014,
         [ReasonCodes.MalformedRequest] = 900015,
+        [ReasonCodes.HostNotAllowed] = 900016,
     };
 
     /// <summary>The prefix of the message's first word, before the reason code.</summary>

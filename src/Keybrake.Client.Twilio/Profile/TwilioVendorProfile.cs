@@ -43,6 +43,16 @@ internal sealed class TwilioVendorProfile : VendorProfile
 
     public override IReadOnlyCollection<string> ScopeNames => TwilioScope.Names;
 
+    /// <summary>
+    /// <c>api.twilio.com</c> and every other host under <c>twilio.com</c>: the Twilio SDK composes its hosts from
+    /// some forty product names (<c>messaging</c>, <c>pricing</c>, <c>verify</c>, <c>lookups</c>, ...) and an
+    /// optional edge and region (<c>api.sydney.au1.twilio.com</c>), so a fixed list would break regional
+    /// routing and every SDK upgrade that adds a product. Every name under <c>twilio.com</c> is Twilio's own.
+    /// </summary>
+    public override IReadOnlyCollection<string> SecretHosts { get; } = ["api.twilio.com", "*.twilio.com"];
+
+    public override bool IsSecretHost(string host) => TwilioHosts.IsTwilioHost(host);
+
     public override IReadOnlyCollection<string> LimitNames => TwilioScope.LimitNames;
 
     internal SegmentRateTable Rates => _rates;

@@ -18,6 +18,12 @@ public sealed class AuditRecord
     /// <summary>The vendor, such as <c>stripe</c>.</summary>
     public required string Vendor { get; init; }
 
+    /// <summary>
+    /// The host the request was addressed to, with the port when it is not the scheme's default, such as
+    /// <c>api.stripe.com</c>; <see langword="null"/> when the request had no absolute address.
+    /// </summary>
+    public string? Host { get; init; }
+
     /// <summary>The HTTP method.</summary>
     public required string Method { get; init; }
 

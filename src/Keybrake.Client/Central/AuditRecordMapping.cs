@@ -22,6 +22,7 @@ internal static class AuditRecordMapping
             RunId = record.RunId ?? string.Empty,
             IdempotencyKey = record.IdempotencyKey ?? string.Empty,
             LatencyMicros = record.LatencyMicroseconds,
+            Host = record.Host ?? string.Empty,
         };
         if (record.SettledMicroUsd is { } settled)
         {

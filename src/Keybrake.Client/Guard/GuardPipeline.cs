@@ -132,6 +132,14 @@ internal sealed class GuardPipeline
         }
 
         call.Key = key;
+
+        // Where the secret would go: only the vendor's own hosts over https, or the key's declared stand-in.
+        // Checked before the ledger is asked anything, so a request aimed elsewhere sends nothing anywhere.
+        if (VendorEndpoints.Check(vendor, key, request.RequestUri) is { } hostDenial)
+        {
+            return hostDenial;
+        }
+
         var resolution = await _ledger.ResolveKeyAsync(key, presented, cancellationToken).ConfigureAwait(false);
         var state = resolution.State;
         if (state == KeyState.Revoked)
@@ -242,6 +250,7 @@ internal sealed class GuardPipeline
         // again, so a handler outside the guard that re-sends it (a retry) is checked like the first attempt.
         var brakeKeyHeader = call.Request.Headers.Authorization;
         vendor.ApplyVendorSecret(call.Request, key.VendorSecret);
+        var secrets = key.SecretFormsFor(call.Request.Headers.Authorization?.Parameter);
 
         HttpResponseMessage response;
         try
@@ -309,6 +318,12 @@ internal sealed class GuardPipeline
         {
             response.Dispose();
             ExceptionDispatchInfo.Throw(canceled);
+        }
+
+        // Last, just before the SDK gets it: the guard's own reading above needs the answer as the vendor sent it.
+        if (ResponseRedaction.Apply(response, secrets, call.ResponseBodyContent, call.ResponseBody))
+        {
+            Log.SecretRedacted(_logger, key.Id, call.Method, call.EndpointTemplate);
         }
 
         return response;
@@ -476,6 +491,7 @@ internal sealed class GuardPipeline
         Message = message,
         KeyId = call.KeyId,
         Vendor = call.Vendor,
+        Host = HostOf(call.Request.RequestUri),
         Method = call.Method,
         Endpoint = EndpointOf(call),
         Parameters = call.Parameters,
@@ -486,6 +502,9 @@ internal sealed class GuardPipeline
         IdempotencyKey = call.IdempotencyKey,
         LatencyMicroseconds = (long)_time.GetElapsedTime(started).TotalMicroseconds,
     };
+
+    // Host and port, the port only when it is not the scheme's default; never a user name, path or query.
+    private static string? HostOf(Uri? uri) => uri is { IsAbsoluteUri: true } ? uri.Authority : null;
 
     private static string? JoinNotes(string? first, string? second) =>
         first is null ? second : second is null ? first : $"{first}; {second}";

@@ -51,12 +51,18 @@ public static class ReasonCodes
     /// <summary>The request cannot be understood well enough to be checked.</summary>
     public const string MalformedRequest = "malformed_request";
 
+    /// <summary>
+    /// The request names a host the vendor's secret may not go to: not <c>https</c> to one of the vendor's own
+    /// hosts, nor the stand-in the key's <see cref="KeybrakeKeyOptions.VendorEndpoint"/> names. Nothing is sent.
+    /// </summary>
+    public const string HostNotAllowed = "host_not_allowed";
+
     /// <summary>Every reason code, for validation and documentation.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         KeyRevoked, KeyUnknown, EndpointNotAllowed, CustomerNotAllowed, AccountNotAllowed, RecipientNotAllowed,
         AmountOverRequestLimit, DailyCapExceeded, RunCapExceeded, RateLimited, LoopDetected, UnknownCurrency,
-        BudgetServiceUnavailable, RequestTooLarge, MalformedRequest,
+        BudgetServiceUnavailable, RequestTooLarge, MalformedRequest, HostNotAllowed,
     ];
 
     /// <summary>
@@ -68,7 +74,7 @@ public static class ReasonCodes
     {
         KeyRevoked or KeyUnknown => 401,
         AmountOverRequestLimit or DailyCapExceeded or RunCapExceeded => 402,
-        EndpointNotAllowed or CustomerNotAllowed or AccountNotAllowed or RecipientNotAllowed => 403,
+        EndpointNotAllowed or CustomerNotAllowed or AccountNotAllowed or RecipientNotAllowed or HostNotAllowed => 403,
         RateLimited or LoopDetected => 429,
         RequestTooLarge => 413,
         BudgetServiceUnavailable => 424,

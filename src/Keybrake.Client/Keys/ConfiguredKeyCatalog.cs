@@ -15,6 +15,7 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
     {
         _logger = logger;
         _snapshot = Snapshot.Build(options.CurrentValue);
+        LogStandIns(_snapshot);
         _subscription = options.OnChange(Reload);
     }
 
@@ -32,11 +33,25 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
         {
             _snapshot = Snapshot.Build(options);
             Log.KeysReloaded(_logger, _snapshot.ById.Count);
+            LogStandIns(_snapshot);
         }
         catch (ArgumentException exception)
         {
             // A bad reload keeps the last good keys rather than dropping every guard.
             Log.KeysReloadRejected(_logger, exception.Message);
+        }
+    }
+
+    // Loud on purpose: a key whose secret goes somewhere other than the vendor is right for a test and wrong in
+    // production, and the operator must be able to see which it is from the log alone.
+    private void LogStandIns(Snapshot snapshot)
+    {
+        foreach (var key in snapshot.ById.Values)
+        {
+            if (key.VendorEndpoint is { } endpoint)
+            {
+                Log.SecretGoesToStandIn(_logger, key.Id, key.Vendor, endpoint.GetLeftPart(UriPartial.Authority));
+            }
         }
     }
 
@@ -49,7 +64,8 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
                     pair.Key,
                     pair.Value.Vendor.ToLowerInvariant(),
                     pair.Value.VendorSecret,
-                    KeyPolicy.Compile(pair.Key, pair.Value.Policy, options.BudgetService.IsCentral))))
+                    KeyPolicy.Compile(pair.Key, pair.Value.Policy, options.BudgetService.IsCentral),
+                    VendorEndpoints.Parse(pair.Key, pair.Value.VendorEndpoint))))
                 .ToList();
 
             return new Snapshot(

@@ -3,12 +3,15 @@ namespace Keybrake.Client;
 /// <summary>A brake key resolved to its id, vendor, real secret and compiled policy.</summary>
 internal sealed class ResolvedKey
 {
-    public ResolvedKey(string id, string vendor, string vendorSecret, KeyPolicy policy)
+    private volatile SecretForms? _forms;
+
+    public ResolvedKey(string id, string vendor, string vendorSecret, KeyPolicy policy, Uri? vendorEndpoint = null)
     {
         Id = id;
         Vendor = vendor;
         VendorSecret = vendorSecret;
         Policy = policy;
+        VendorEndpoint = vendorEndpoint;
     }
 
     /// <summary>The key id: safe to log and audit.</summary>
@@ -20,6 +23,25 @@ internal sealed class ResolvedKey
     public string VendorSecret { get; }
 
     public KeyPolicy Policy { get; }
+
+    /// <summary>The stand-in that receives the secret instead of the vendor's hosts, or <see langword="null"/> for the vendor itself.</summary>
+    public Uri? VendorEndpoint { get; }
+
+    /// <summary>
+    /// The forms of the secret to take out of a response, given the credential that went on the wire. Cached:
+    /// a key is used with one credential (Bearer, or one Twilio account's Basic pair) nearly always.
+    /// </summary>
+    internal SecretForms SecretFormsFor(string? credential)
+    {
+        var forms = _forms;
+        if (forms is null || !string.Equals(forms.Credential, credential, StringComparison.Ordinal))
+        {
+            forms = SecretForms.Create(VendorSecret, credential);
+            _forms = forms;
+        }
+
+        return forms;
+    }
 
     /// <summary>Keeps the secret out of anything that prints the key.</summary>
     public override string ToString() => $"key '{Id}' ({Vendor})";

@@ -27,6 +27,14 @@ public sealed class KeybrakeKeyOptions
     [Required]
     public string VendorSecret { get; set; } = string.Empty;
 
+    /// <summary>
+    /// A stand-in for the vendor (a test double, a local mock) that receives this key's secret instead of the
+    /// vendor's own hosts: an absolute <c>http</c> or <c>https</c> address with no path, such as
+    /// <c>http://127.0.0.1:5080</c>. Empty (the default) for the vendor itself, over <c>https</c> only. When set,
+    /// the secret goes to this scheme, host and port and nowhere else, and start-up logs a warning naming it.
+    /// </summary>
+    public string? VendorEndpoint { get; set; }
+
     /// <summary>The key's policy: caps, endpoint rules, allowlists and limits.</summary>
     [Required]
     [ValidateObjectMembers]

@@ -61,6 +61,11 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
                 errors.Add($"{field}:VendorSecret is a brake key; it must be the vendor's real secret");
             }
 
+            if (!string.IsNullOrEmpty(key.VendorEndpoint) && !VendorEndpoints.TryParse(key.VendorEndpoint, out _, out var endpointProblem))
+            {
+                errors.Add($"{field}:VendorEndpoint {endpointProblem}");
+            }
+
             if (!string.IsNullOrEmpty(key.Vendor))
             {
                 ValidateVendor(errors, field, key);

@@ -62,6 +62,9 @@ internal static partial class Log
     [LoggerMessage(16, LogLevel.Error, "Shipping audit records from the outbox {Path} failed")]
     public static partial void AuditShipFailed(ILogger logger, string path, Exception exception);
 
+    [LoggerMessage(40, LogLevel.Warning, "Key '{KeyId}' ({Vendor}) sends its secret to the stand-in {Endpoint}, not to the vendor's own hosts (its VendorEndpoint setting). Right for a test or a demo; never in production")]
+    public static partial void SecretGoesToStandIn(ILogger logger, string keyId, string vendor, string endpoint);
+
     [LoggerMessage(30, LogLevel.Warning, "The budget service's key event stream dropped ({Problem}); reconnecting")]
     public static partial void KeyWatchDropped(ILogger logger, string problem);
 
@@ -70,4 +73,7 @@ internal static partial class Log
 
     [LoggerMessage(32, LogLevel.Warning, "The budget service's policy for key '{KeyId}' does not compile here and is not used: {Problem}")]
     public static partial void ServicePolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(41, LogLevel.Debug, "Keybrake redacted the vendor secret of key '{KeyId}' from the response to {Method} {Endpoint}")]
+    public static partial void SecretRedacted(ILogger logger, string keyId, string method, string endpoint);
 }

@@ -155,7 +155,9 @@ public sealed class VendorCall
         ContentBuffer.Return(_responseBuffer);
         var (rented, length, tooLarge) = await ContentBuffer.RentCopyAsync(response, _maxResponseBodyBytes, cancellationToken).ConfigureAwait(false);
         _responseBuffer = rented;
-        return tooLarge ? null : new ReadOnlyMemory<byte>(rented, 0, length);
+        ResponseBody = tooLarge ? default : new ReadOnlyMemory<byte>(rented, 0, length);
+        ResponseBodyContent = tooLarge ? null : response.Content;
+        return tooLarge ? null : ResponseBody;
     }
 
     /// <summary>Reads the request body; returns <see langword="false"/> when it is larger than allowed.</summary>
@@ -168,10 +170,18 @@ public sealed class VendorCall
         return !tooLarge;
     }
 
+    /// <summary>The content whose whole body <see cref="ResponseBody"/> holds, or <see langword="null"/> when none was read whole.</summary>
+    internal HttpContent? ResponseBodyContent { get; private set; }
+
+    /// <summary>The response body as the profile read it, valid until the call completes.</summary>
+    internal ReadOnlyMemory<byte> ResponseBody { get; private set; }
+
     /// <summary>Gives the pooled body buffers back once the call is complete.</summary>
     internal void ReturnBuffers()
     {
         Body = ReadOnlyMemory<byte>.Empty;
+        ResponseBody = ReadOnlyMemory<byte>.Empty;
+        ResponseBodyContent = null;
         ContentBuffer.Return(_requestBuffer);
         ContentBuffer.Return(_responseBuffer);
         _requestBuffer = null;

@@ -29,6 +29,31 @@ public abstract class VendorProfile
     /// <summary>The limit names this vendor's policies may set (<see cref="KeybrakePolicyOptions.Limits"/>).</summary>
     public virtual IReadOnlyCollection<string> LimitNames => [];
 
+    /// <summary>
+    /// The hosts the vendor's real secret may go to, over <c>https</c> only, such as <c>api.stripe.com</c>. A
+    /// request for any other host is denied with <c>host_not_allowed</c> and nothing is sent, unless the key names
+    /// a stand-in in <see cref="KeybrakeKeyOptions.VendorEndpoint"/>.
+    /// </summary>
+    public abstract IReadOnlyCollection<string> SecretHosts { get; }
+
+    /// <summary>
+    /// Whether <paramref name="host"/> (lower-case ASCII, as <see cref="Uri.IdnHost"/> gives it) is one of the
+    /// vendor's own hosts. By default an exact match against <see cref="SecretHosts"/>; a vendor whose SDK
+    /// composes host names may widen it.
+    /// </summary>
+    public virtual bool IsSecretHost(string host)
+    {
+        foreach (var allowed in SecretHosts)
+        {
+            if (string.Equals(host, allowed, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The credential the SDK put on the request, or <see langword="null"/> when there is none.</summary>
     public abstract string? ReadBrakeKey(HttpRequestMessage request);
 

@@ -41,6 +41,7 @@ internal sealed class CentralStripeHost : IAsyncDisposable
                     key.BrakeKey = BrakeKey;
                     key.Vendor = "stripe";
                     key.VendorSecret = StripeGuardHost.VendorSecret;
+                    key.VendorEndpoint = stripe;
                 });
             })
             .AddStripeClient(o =>

@@ -14,7 +14,7 @@ public static class BudgetStoreFile
     {
         using var connection = Open(storagePath);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT record_id, key_id, run_id, decision, reason, record FROM audit_record ORDER BY timestamp, record_id";
+        command.CommandText = "SELECT record_id, key_id, run_id, decision, reason, record, host FROM audit_record ORDER BY timestamp, record_id";
         using var reader = command.ExecuteReader();
         var records = new List<StoredAudit>();
         while (reader.Read())
@@ -25,7 +25,8 @@ public static class BudgetStoreFile
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.GetString(5)));
+                reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6)));
         }
 
         return records;
@@ -90,7 +91,7 @@ public static class BudgetStoreFile
 }
 
 /// <summary>An audit record as the service stored it; <see cref="Json"/> is the whole record.</summary>
-public sealed record StoredAudit(string RecordId, string KeyId, string? RunId, string Decision, string? Reason, string Json);
+public sealed record StoredAudit(string RecordId, string KeyId, string? RunId, string Decision, string? Reason, string Json, string? Host = null);
 
 /// <summary>A reservation as the service stored it; <see cref="State"/> is pending, committed or released.</summary>
 public sealed record StoredReservationRow(

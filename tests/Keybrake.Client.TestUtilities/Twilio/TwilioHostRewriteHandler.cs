@@ -2,7 +2,10 @@ namespace Keybrake.Client.TestUtilities.Twilio;
 
 /// <summary>
 /// Sends requests for any <c>*.twilio.com</c> host to the stub instead: the Twilio SDK builds its URLs on a
-/// hard-coded <c>api.twilio.com</c>, so tests put this in place of the primary handler, under the guard.
+/// hard-coded <c>api.twilio.com</c>, so tests put this in place of the primary handler, under the guard. It acts
+/// like a name server that resolves Twilio's hosts to the stub: the guard sees, checks and audits the real
+/// Twilio host (an https request to api.twilio.com, which needs no <c>VendorEndpoint</c>), and the request keeps
+/// its address once sent, so whatever reads it afterwards (a price check that fetches the message) sees Twilio's.
 /// </summary>
 public sealed class TwilioHostRewriteHandler : DelegatingHandler
 {
@@ -14,13 +17,21 @@ public sealed class TwilioHostRewriteHandler : DelegatingHandler
         _stub = new Uri(stubUrl);
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (request.RequestUri is { } uri && uri.Host.EndsWith("twilio.com", StringComparison.OrdinalIgnoreCase))
+        if (request.RequestUri is not { } uri || !uri.Host.EndsWith("twilio.com", StringComparison.OrdinalIgnoreCase))
         {
-            request.RequestUri = new UriBuilder(uri) { Scheme = _stub.Scheme, Host = _stub.Host, Port = _stub.Port }.Uri;
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        return base.SendAsync(request, cancellationToken);
+        request.RequestUri = new UriBuilder(uri) { Scheme = _stub.Scheme, Host = _stub.Host, Port = _stub.Port }.Uri;
+        try
+        {
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            request.RequestUri = uri;
+        }
     }
 }

@@ -28,6 +28,7 @@ public sealed class CentralAuditTests
             Assert.That(atService.Select(r => r.Decision), Is.EquivalentTo(new[] { "allow", "deny", "allow", "allow" }));
             Assert.That(atService.Single(r => r.Decision == "deny").Reason, Is.EqualTo(ReasonCodes.DailyCapExceeded));
             Assert.That(atService.Select(r => r.KeyId), Is.All.EqualTo(CentralGuardHost.KeyId));
+            Assert.That(atService.Select(r => r.Host), Is.All.EqualTo(CentralGuardHost.BaseAddress.Host), "the host each call was addressed to");
             Assert.That(outboxEmpty, Is.Zero, "shipped records leave the outbox");
         });
     }

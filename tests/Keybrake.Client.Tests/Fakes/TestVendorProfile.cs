@@ -31,6 +31,9 @@ internal class TestVendorProfile : VendorProfile
 
     public override IReadOnlyCollection<string> LimitNames => [MaxItemsLimit];
 
+    /// <summary>The host <see cref="GuardHost.BaseAddress"/> names.</summary>
+    public override IReadOnlyCollection<string> SecretHosts => ["api.testvendor.example"];
+
     public override string? ReadBrakeKey(HttpRequestMessage request) =>
         request.Headers.Authorization is { Scheme: "Bearer", Parameter: { Length: > 0 } key } ? key : null;
 

@@ -30,6 +30,10 @@ public sealed class OptionsValidationTests
         yield return Case("An empty brake key", k => k.BrakeKey = string.Empty, $"{Field}:BrakeKey: a value is required");
         yield return Case("An empty vendor secret", k => k.VendorSecret = string.Empty, $"{Field}:VendorSecret: a value is required");
         yield return Case("An empty vendor", k => k.Vendor = string.Empty, $"{Field}:Vendor: a value is required");
+        yield return Case("A vendor endpoint that is not an address", k => k.VendorEndpoint = "127.0.0.1:5080", $"{Field}:VendorEndpoint must be an absolute http or https address");
+        yield return Case("A vendor endpoint on another scheme", k => k.VendorEndpoint = "ftp://127.0.0.1:5080", $"{Field}:VendorEndpoint must be an absolute http or https address");
+        yield return Case("A vendor endpoint with a path", k => k.VendorEndpoint = "http://127.0.0.1:5080/v1", $"{Field}:VendorEndpoint names a scheme, host and port only");
+        yield return Case("A vendor endpoint with a user", k => k.VendorEndpoint = "http://user:pass@127.0.0.1:5080", $"{Field}:VendorEndpoint names a scheme, host and port only");
     }
 
     [Test]

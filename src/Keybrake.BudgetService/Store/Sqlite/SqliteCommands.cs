@@ -89,11 +89,11 @@ internal sealed class SqliteCommands : IDisposable
             "$key", "$run", "$estimate", "$actual");
         _insertAudit = Prepare(
             """
-            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record, client_id)
-            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record, $client)
+            INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record, client_id, host)
+            VALUES ($id, $received, $timestamp, $key, $vendor, $run, $decision, $reason, $record, $client, $host)
             ON CONFLICT (record_id) DO NOTHING
             """,
-            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record", "$client");
+            "$id", "$received", "$timestamp", "$key", "$vendor", "$run", "$decision", "$reason", "$record", "$client", "$host");
     }
 
     /// <summary>The transaction the prepared commands run in.</summary>
@@ -282,7 +282,8 @@ internal sealed class SqliteCommands : IDisposable
     public bool AppendAudit(StoredAuditRecord record, DateTimeOffset now)
     {
         Bind(_insertAudit, record.RecordId, now.ToUnixTimeMilliseconds(), record.Timestamp.ToUnixTimeMilliseconds(), record.KeyId, record.Vendor,
-            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json, record.ClientId);
+            (object?)record.RunId ?? DBNull.Value, record.Decision, (object?)record.Reason ?? DBNull.Value, record.Json, record.ClientId,
+            (object?)record.Host ?? DBNull.Value);
         return _insertAudit.ExecuteNonQuery() == 1;
     }
 

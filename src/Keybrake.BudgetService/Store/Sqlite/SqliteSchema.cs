@@ -120,6 +120,10 @@ internal static class SqliteSchema
             PRIMARY KEY (key_id, vendor, object_id)
         ) WITHOUT ROWID;
         """,
+        // 4: the host each audited call was addressed to (empty for records written before it was known).
+        """
+        ALTER TABLE audit_record ADD COLUMN host TEXT;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>
