@@ -24,6 +24,8 @@ public sealed class BadInputTests
     [TestCase("/emails/batch", "[]", TestName = "An empty batch")]
     [TestCase("/emails/batch", "[{\"to\":\"jane@customer.example\"},\"x\"]", TestName = "A string among a batch's emails")]
     [TestCase("/emails", "null", TestName = "JSON null")]
+    [TestCase("/emails", "{\"to\":\"\\uD800jane@customer.example\"}", TestName = "A lone surrogate escape in to (found by ParserProperties)")]
+    [TestCase("/emails/batch", "[{\"to\":[\"jane@customer.example\"],\"bcc\":[\"x\\uDC00@customer.example\"]}]", TestName = "A lone surrogate escape in a batch's bcc")]
     public async Task A_malformed_JSON_body_is_denied_as_malformed_request_and_nothing_is_sent(string path, string body)
     {
         await using var host = ResendGuardHost.Start();

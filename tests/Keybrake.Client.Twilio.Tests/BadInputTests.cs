@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Twilio.Clients;
 using Twilio.Exceptions;
 using Twilio.Rest.Api.V2010.Account;
 using Twilio.Types;
@@ -66,6 +68,27 @@ public sealed class BadInputTests
         Assert.Multiple(() =>
         {
             Assert.That(denied!.Code, Is.EqualTo(900015));
+            Assert.That(host.Stub.Received, Is.Empty);
+        });
+    }
+
+    [TestCase("X-HTTP-Method-Override")]
+    [TestCase("X-Method-Override")]
+    public async Task A_method_override_header_through_the_sdk_is_malformed(string header)
+    {
+        await using var host = TwilioGuardHost.Start();
+        var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient(KeybrakeTwilioBuilderExtensions.HttpClientName);
+        http.DefaultRequestHeaders.Add(header, "DELETE");
+        var client = new TwilioRestClient(TwilioGuardHost.AccountSid, TwilioGuardHost.BrakeKey, httpClient: new global::Twilio.Http.SystemNetHttpClient(http));
+
+        var denied = Assert.ThrowsAsync<ApiException>(() => MessageResource.CreateAsync(
+            new CreateMessageOptions(new PhoneNumber("+14155550199")) { From = new PhoneNumber(TwilioGuardHost.Sender), Body = "hello" },
+            client));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(denied!.Code, Is.EqualTo(900015), "malformed_request");
+            Assert.That(denied.Message, Does.Contain(header));
             Assert.That(host.Stub.Received, Is.Empty);
         });
     }

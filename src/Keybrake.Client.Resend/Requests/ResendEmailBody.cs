@@ -120,7 +120,13 @@ internal static class ResendEmailBody
         switch (value.ValueKind)
         {
             case JsonValueKind.String:
-                addresses = [value.GetString()!];
+                if (!TryGetText(value, out var single))
+                {
+                    problem = LoneSurrogate;
+                    return false;
+                }
+
+                addresses = [single];
                 return true;
             case JsonValueKind.Array:
                 var list = new string[value.GetArrayLength()];
@@ -133,7 +139,13 @@ internal static class ResendEmailBody
                         return false;
                     }
 
-                    list[i++] = item.GetString()!;
+                    if (!TryGetText(item, out var text))
+                    {
+                        problem = LoneSurrogate;
+                        return false;
+                    }
+
+                    list[i++] = text;
                 }
 
                 addresses = list;
@@ -141,6 +153,23 @@ internal static class ResendEmailBody
             default:
                 problem = "must be a string or an array of strings";
                 return false;
+        }
+    }
+
+    private const string LoneSurrogate = "holds an escaped lone surrogate (\\uD800 to \\uDFFF), which is no character";
+
+    /// <summary>A JSON string's text; <see langword="false"/> for an escape that is half a surrogate pair, which has no text.</summary>
+    private static bool TryGetText(JsonElement element, out string text)
+    {
+        try
+        {
+            text = element.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = string.Empty;
+            return false;
         }
     }
 }

@@ -87,8 +87,9 @@ internal sealed class StripeObject
 
             return result;
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string escape that is half a surrogate pair ("\uD800") has no text.
             return null;
         }
     }

@@ -28,8 +28,9 @@ internal readonly record struct TwilioResource(string Sid, string? Price, string
             ReadObject(ref reader, resources, topLevel: true);
             return true;
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string escape that is half a surrogate pair ("\uD800") has no text.
             return false;
         }
     }
