@@ -24,25 +24,28 @@ public sealed class ScopeTests
     }
 
     [Test]
-    public async Task A_refund_is_checked_against_the_customer_recorded_when_its_charge_went_through_Keybrake()
+    public async Task A_refund_is_checked_against_the_customer_recorded_when_its_charge_went_through_Keybrake_with_the_same_key()
     {
         await using var host = StripeGuardHost.Start(policy => policy.AllowStripeCustomers("cus_allowed"));
-        // The unrestricted key creates one charge for an allowed customer and one for another customer.
-        var ownCharge = await new ChargeService(host.OtherStripe()).CreateAsync(new ChargeCreateOptions { Amount = 2000, Currency = "usd", Customer = "cus_allowed" });
+        // The restricted key charges an allowed customer; the unrestricted key charges one allowed and one not.
+        var ownCharge = await new ChargeService(host.Stripe).CreateAsync(new ChargeCreateOptions { Amount = 2000, Currency = "usd", Customer = "cus_allowed" });
+        var otherKeysAllowed = await new ChargeService(host.OtherStripe()).CreateAsync(new ChargeCreateOptions { Amount = 2000, Currency = "usd", Customer = "cus_allowed" });
         var foreignCharge = await new ChargeService(host.OtherStripe()).CreateAsync(new ChargeCreateOptions { Amount = 2000, Currency = "usd", Customer = "cus_someone_else" });
         var refunds = new RefundService(host.Stripe);
 
         var allowed = await refunds.CreateAsync(new RefundCreateOptions { Charge = ownCharge.Id, Amount = 500 });
         var foreign = Assert.ThrowsAsync<StripeException>(() => refunds.CreateAsync(new RefundCreateOptions { Charge = foreignCharge.Id, Amount = 500 }));
+        var otherKey = Assert.ThrowsAsync<StripeException>(() => refunds.CreateAsync(new RefundCreateOptions { Charge = otherKeysAllowed.Id, Amount = 500 }));
         var unknown = Assert.ThrowsAsync<StripeException>(() => refunds.CreateAsync(new RefundCreateOptions { Charge = "ch_made_outside_keybrake", Amount = 500 }));
 
         Assert.Multiple(() =>
         {
             Assert.That(allowed.Amount, Is.EqualTo(500));
             Assert.That(foreign!.StripeError.Code, Is.EqualTo("keybrake_customer_not_allowed"));
-            Assert.That(foreign.StripeError.Message, Does.Contain("cus_someone_else"));
+            Assert.That(foreign.StripeError.Message, Does.Contain(foreignCharge.Id));
+            Assert.That(otherKey!.StripeError.Code, Is.EqualTo("keybrake_customer_not_allowed"), "objects one key remembered are invisible to every other key");
             Assert.That(unknown!.StripeError.Code, Is.EqualTo("keybrake_customer_not_allowed"));
-            Assert.That(unknown.StripeError.Message, Does.Contain("did not go through Keybrake"));
+            Assert.That(unknown.StripeError.Message, Does.Contain("did not go through Keybrake with this key"));
             Assert.That(host.Stub.Received.Count(r => r.Path == "/v1/refunds"), Is.EqualTo(1));
         });
     }

@@ -86,7 +86,9 @@ internal static class StripeScope
         {
             if (reference is null)
             {
-                return Denied($"'{referenceId}' did not go through Keybrake, so its customer cannot be checked against the allowlist");
+                // Objects are remembered per key: one made with another key is unknown here, so that no key (or
+                // credential) can vouch for the customer of a charge another key will act on.
+                return Denied($"'{referenceId}' did not go through Keybrake with this key, so its customer cannot be checked against the allowlist");
             }
 
             if (reference.Customer is null || !allowed.Contains(reference.Customer))
