@@ -6,11 +6,11 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Budget store opened at {Path} (schema version {Version})")]
     public static partial void StoreOpened(ILogger logger, string path, int version);
 
-    [LoggerMessage(2, LogLevel.Warning, "A batch of {Count} store operations failed ({Message}); running them again one at a time")]
+    [LoggerMessage(2, LogLevel.Debug, "A batch of {Count} store operations failed ({Message}); running them again one at a time")]
     public static partial void BatchRetriedAlone(ILogger logger, int count, string message);
 
-    [LoggerMessage(7, LogLevel.Error, "Rolling back a store transaction failed")]
-    public static partial void RollbackFailed(ILogger logger, Exception exception);
+    [LoggerMessage(7, LogLevel.Debug, "Rolling back a store transaction failed ({Message}); SQLite ends a transaction itself on a full disk or an I/O error")]
+    public static partial void RollbackFailed(ILogger logger, string message);
 
     [LoggerMessage(8, LogLevel.Error, "Checkpointing the budget store's write-ahead log failed")]
     public static partial void CheckpointFailed(ILogger logger, Exception exception);
@@ -53,4 +53,10 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Warning, "The admin token file {Path} was readable by other users; it is now readable by this user only (mode 0600). Consider the token exposed and replace it")]
     public static partial void AdminTokenResecured(ILogger logger, string path);
+
+    [LoggerMessage(16, LogLevel.Error, "The budget store cannot be written ({Reason}; first seen in {Method}): every call fails closed as Unavailable until it can. The count comes when it recovers")]
+    public static partial void StoreFailing(ILogger logger, string method, string reason);
+
+    [LoggerMessage(17, LogLevel.Warning, "The budget store can be written again; {Count} calls failed closed meanwhile")]
+    public static partial void StoreRecovered(ILogger logger, long count);
 }

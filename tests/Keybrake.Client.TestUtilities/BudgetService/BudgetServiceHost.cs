@@ -47,12 +47,13 @@ public sealed class BudgetServiceHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts the service. <paramref name="port"/> 0 picks a free port.</summary>
+    /// <summary>Starts the service. <paramref name="port"/> 0 picks a free port; <paramref name="configure"/> may add services (a log capture).</summary>
     public static async Task<BudgetServiceHost> StartAsync(
         IDictionary<string, string?> settings,
         string? directory = null,
         int port = 0,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
@@ -70,6 +71,8 @@ public sealed class BudgetServiceHost : IAsyncDisposable
             {
                 builder.Services.AddSingleton(time);
             }
+
+            configure?.Invoke(builder);
         });
         try
         {
