@@ -12,8 +12,11 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Debug, "Rolling back a store transaction failed ({Message}); SQLite ends a transaction itself on a full disk or an I/O error")]
     public static partial void RollbackFailed(ILogger logger, string message);
 
-    [LoggerMessage(8, LogLevel.Error, "Checkpointing the budget store's write-ahead log failed")]
-    public static partial void CheckpointFailed(ILogger logger, Exception exception);
+    [LoggerMessage(8, LogLevel.Error, "Checkpointing the budget store's write-ahead log failed ({Reason}); it grows until a checkpoint succeeds, which will be logged")]
+    public static partial void CheckpointFailed(ILogger logger, string reason);
+
+    [LoggerMessage(18, LogLevel.Information, "Checkpointing the budget store's write-ahead log works again, after {Count} failed attempts")]
+    public static partial void CheckpointRecovered(ILogger logger, long count);
 
     [LoggerMessage(3, LogLevel.Information, "Forgot {Count} finished reservations older than the idempotency window")]
     public static partial void Pruned(ILogger logger, int count);
