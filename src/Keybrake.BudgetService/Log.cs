@@ -6,14 +6,17 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Budget store opened at {Path} (schema version {Version})")]
     public static partial void StoreOpened(ILogger logger, string path, int version);
 
-    [LoggerMessage(2, LogLevel.Warning, "A batch of {Count} store operations failed ({Message}); running them again one at a time")]
+    [LoggerMessage(2, LogLevel.Debug, "A batch of {Count} store operations failed ({Message}); running them again one at a time")]
     public static partial void BatchRetriedAlone(ILogger logger, int count, string message);
 
-    [LoggerMessage(7, LogLevel.Error, "Rolling back a store transaction failed")]
-    public static partial void RollbackFailed(ILogger logger, Exception exception);
+    [LoggerMessage(24, LogLevel.Debug, "Rolling back a store transaction failed ({Message}); SQLite ends a transaction itself on a full disk or an I/O error")]
+    public static partial void RollbackFailed(ILogger logger, string message);
 
-    [LoggerMessage(8, LogLevel.Error, "Checkpointing the budget store's write-ahead log failed")]
-    public static partial void CheckpointFailed(ILogger logger, Exception exception);
+    [LoggerMessage(25, LogLevel.Error, "Checkpointing the budget store's write-ahead log failed ({Reason}); it grows until a checkpoint succeeds, which will be logged")]
+    public static partial void CheckpointFailed(ILogger logger, string reason);
+
+    [LoggerMessage(26, LogLevel.Information, "Checkpointing the budget store's write-ahead log works again, after {Count} failed attempts")]
+    public static partial void CheckpointRecovered(ILogger logger, long count);
 
     [LoggerMessage(3, LogLevel.Information, "Forgot {Count} finished reservations older than the idempotency window")]
     public static partial void Pruned(ILogger logger, int count);
@@ -71,4 +74,10 @@ internal static partial class Log
 
     [LoggerMessage(21, LogLevel.Warning, "Client credential '{ClientId}' revoked by an admin call")]
     public static partial void ClientRevoked(ILogger logger, string clientId);
+
+    [LoggerMessage(22, LogLevel.Error, "The budget store cannot be written ({Reason}; first seen in {Method}): every call fails closed as Unavailable until it can. The count comes when it recovers")]
+    public static partial void StoreFailing(ILogger logger, string method, string reason);
+
+    [LoggerMessage(23, LogLevel.Warning, "The budget store can be written again; {Count} calls failed closed meanwhile")]
+    public static partial void StoreRecovered(ILogger logger, long count);
 }

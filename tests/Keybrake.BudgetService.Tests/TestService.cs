@@ -50,8 +50,8 @@ internal sealed class TestService : IAsyncDisposable
     /// Starts the service; <paramref name="directory"/> reuses another service's data. Without <paramref name="time"/> the
     /// clock stands still at noon UTC, so that no test straddles a midnight of the machine's clock.
     /// </summary>
-    public static async Task<TestService> StartAsync(IDictionary<string, string?> settings, TimeProvider? time = null, string? directory = null) =>
-        new(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero))));
+    public static async Task<TestService> StartAsync(IDictionary<string, string?> settings, TimeProvider? time = null, string? directory = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null) =>
+        new(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero)), configure: configure));
 
     /// <summary>Settings for several keys (or keys and service settings) at once.</summary>
     public static Dictionary<string, string?> Settings(params IDictionary<string, string?>[] parts)

@@ -69,6 +69,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<KeyRegistry>();
         builder.Services.TryAddSingleton<KeyEventHub>();
         builder.Services.TryAddSingleton<AdminToken>();
+        builder.Services.TryAddSingleton<StoreFaults>();
         builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
             StoragePath(sp),
             sp.GetRequiredService<TimeProvider>(),
@@ -83,6 +84,7 @@ public static class BudgetServiceApp
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
+                grpc.Interceptors.Add<StoreFaultInterceptor>();
             })
             .AddServiceOptions<BudgetAdminGrpcService>(admin => admin.Interceptors.Add<AdminTokenInterceptor>())
             .AddServiceOptions<BudgetGrpcService>(budget => budget.Interceptors.Add<ClientCredentialInterceptor>())

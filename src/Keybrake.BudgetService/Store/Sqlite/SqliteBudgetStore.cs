@@ -32,6 +32,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Runs work on the store's own connection, in its transaction: for tests that set a fault on it (a size limit, as a full disk would).</summary>
+    internal Task<T> RunOnWorkerAsync<T>(Func<SqliteCommands, T> work, CancellationToken cancellationToken) => Worker.RunAsync(work, cancellationToken);
+
     /// <summary>The background checkpointer, once the store is open.</summary>
     internal WalCheckpointer? Checkpointer => _checkpointer;
 

@@ -157,7 +157,7 @@ internal sealed class SqliteWorker : IAsyncDisposable
         catch (Exception exception) when (exception is SqliteException or InvalidOperationException)
         {
             // SQLite may have rolled back already (an I/O error or a full disk ends the transaction itself).
-            Log.RollbackFailed(_logger, exception);
+            Log.RollbackFailed(_logger, exception.Message);
         }
     }
 

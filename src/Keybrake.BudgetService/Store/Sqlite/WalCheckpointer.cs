@@ -60,6 +60,7 @@ internal sealed class WalCheckpointer : IAsyncDisposable
 
     private async Task RunAsync()
     {
+        long failed = 0;
         while (await _timer.WaitForNextTickAsync().ConfigureAwait(false))
         {
             try
@@ -68,11 +69,20 @@ internal sealed class WalCheckpointer : IAsyncDisposable
                 var next = Checkpoints + 1;
                 (next % TruncateEvery == 0 ? _truncate : _passive).ExecuteNonQuery();
                 Interlocked.Increment(ref _checkpoints);
+                if (failed > 0)
+                {
+                    Log.CheckpointRecovered(_logger, failed);
+                    failed = 0;
+                }
             }
             catch (SqliteException exception)
             {
                 // Busy or an I/O error: the log keeps growing until a later checkpoint succeeds; nothing is lost.
-                Log.CheckpointFailed(_logger, exception);
+                // Said once per episode (a full disk fails every tick), not a stack trace a second.
+                if (failed++ == 0)
+                {
+                    Log.CheckpointFailed(_logger, exception.Message.ReplaceLineEndings(" "));
+                }
             }
         }
     }
