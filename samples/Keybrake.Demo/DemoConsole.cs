@@ -11,6 +11,7 @@ internal sealed class DemoConsole(TextWriter output, string prefix = "")
     {
         output.WriteLine($"Keybrake demo: a runaway refund agent, guarded ({mode})");
         output.WriteLine($"Stripe stand-in: {standInUrl} (WireMock.Net serving Stripe's own fixture objects)");
+        output.WriteLine($"Keybrake:Keys:*:VendorEndpoint = {standInUrl}: the keys' secrets go to the stand-in, never to api.stripe.com");
         output.WriteLine("Key 'refund-agent': daily cap $100.00; allows POST /v1/refunds and GET /v1/**; denies * /v1/payouts/**; loop breaker at 3 repeats/min");
         output.WriteLine();
     }

@@ -40,6 +40,7 @@ public sealed class JsonLinesAuditFileTests
             Assert.That(records[0].GetProperty("idempotency_key").GetString(), Is.EqualTo("idem-file"));
             Assert.That(records[1].GetProperty("reason").GetString(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
             Assert.That(records[2].GetProperty("endpoint").GetString(), Is.EqualTo("/v1/items/{id}"));
+            Assert.That(records.Select(r => r.GetProperty("host").GetString()), Is.All.EqualTo(GuardHost.BaseAddress.Host));
             Assert.That(names, Is.SupersetOf(new[] { "record_id", "timestamp", "key_id", "vendor", "http_status", "latency_microseconds" }));
             Assert.That(names, Has.All.Matches<string>(name => !name.Any(char.IsUpper)), "snake_case, not PascalCase");
         });
