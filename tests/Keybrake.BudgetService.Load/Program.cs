@@ -9,6 +9,8 @@ using Keybrake.BudgetService.Load;
 //   throughput  [--callers 64] [--warmup-seconds 3] [--seconds 20] [--raw-seconds 10]
 //   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N]
 //     (the service as its own process, agents as processes: see PropagationRun.cs)
+//   outbox      [--processes 8] [--records 20000] [--tasks 4]
+//     (agent processes sharing the default audit outbox file: see OutboxRun.cs)
 
 const string Usage = """
     Usage: Keybrake.BudgetService.Load <mode> [options]
@@ -32,6 +34,12 @@ const string Usage = """
                    --warmup-trials N    revocations before the measured ones (default 5)
                    --charge-every N     every N-th call of a task is a small charge (default: reads only)
 
+      outbox       Agent processes share the default audit outbox file and write records as guarded calls do, while
+                   shipping them to the service; how long one write (the part of a call that waits on the file) takes.
+                   --processes N        agent processes (default 8; a one-process round runs first)
+                   --records N          records per process (default 20000)
+                   --tasks N            concurrent writers per process (default 4)
+
     The latency and throughput warm-ups go on past its minimum until the JIT has settled (three one-second steps in a row with
     under 1% of the time spent compiling), for at most 60 s; the output says how long it took and what the
     JIT did during the measurement.
@@ -48,6 +56,7 @@ string[] known = args[0] switch
     "latency" => ["warmup", "calls"],
     "throughput" => ["callers", "warmup-seconds", "seconds", "raw-seconds"],
     "propagation" => ["processes", "trials", "tasks", "warmup-trials", "charge-every"],
+    "outbox" => ["processes", "records", "tasks"],
     _ => [],
 };
 
@@ -77,6 +86,8 @@ switch (args[0])
             TimeSpan.FromSeconds(Option("raw-seconds", 10)));
     case "propagation":
         return await PropagationRun.RunAsync(Option("processes", 8), Option("trials", 100), Option("tasks", 2), Option("warmup-trials", 5), Option("charge-every", 0));
+    case "outbox":
+        return await OutboxRun.RunAsync(Option("processes", 8), Option("records", 20_000), Option("tasks", 4));
     default:
         Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
         Console.Error.WriteLine(Usage);

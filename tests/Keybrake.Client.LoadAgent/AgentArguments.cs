@@ -9,7 +9,9 @@ internal sealed record AgentArguments
     public const string Usage =
         """
         Keybrake.Client.LoadAgent: Stripe calls through the guard in central mode, then one JSON summary line on stdout.
-          --mode <charges|revocation>  charges: charge until done (the default). revocation: reads (and, with
+          --mode <charges|revocation|outbox-writes>  charges: charge until done (the default). outbox-writes: after
+                                    "ready" and a line on stdin, write --records audit records (--tasks at a time)
+                                    to the outbox and print their write latencies (OutboxWriteRun.cs). revocation: reads (and, with
                                     --charge-every, charges) until stdin says "stop" or closes, printing each
                                     revocation and restoration it sees (see Revocation/RevocationTracker.cs)
           --service <uri>           the budget service (required)
@@ -90,6 +92,9 @@ internal sealed record AgentArguments
     /// <summary>In revocation mode, every n-th call of a task is a charge; 0 for reads only.</summary>
     public int ChargeEvery { get; init; }
 
+    /// <summary>In outbox-writes mode, how many audit records to write.</summary>
+    public int Records { get; init; } = 10_000;
+
     /// <summary>In revocation mode, how long a task waits after an allowed call.</summary>
     public TimeSpan Pause { get; init; }
 
@@ -129,6 +134,7 @@ internal sealed record AgentArguments
             {
                 null or "charges" => AgentMode.Charges,
                 "revocation" => AgentMode.Revocation,
+                "outbox-writes" => AgentMode.OutboxWrites,
                 var other => throw new ArgumentException($"--mode must be charges or revocation, not '{other}'"),
             },
             Service = new Uri(Required("service")),
@@ -154,6 +160,7 @@ internal sealed record AgentArguments
             WaitForGo = waitForGo,
             ChargeEvery = Int("charge-every", 0),
             Pause = TimeSpan.FromMilliseconds(Int("pause-ms", 0)),
+            Records = Int("records", 10_000),
         };
 
         if (values.Count > 0)
@@ -183,4 +190,7 @@ internal enum AgentMode
 
     /// <summary>Concurrent tasks call until told to stop, while an operator revokes and restores the key.</summary>
     Revocation,
+
+    /// <summary>Concurrent tasks write audit records to the outbox, timing each write.</summary>
+    OutboxWrites,
 }

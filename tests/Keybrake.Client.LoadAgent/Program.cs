@@ -79,6 +79,11 @@ if (arguments.Mode == AgentMode.Revocation)
 var summary = new AgentSummary();
 await using (var provider = services.BuildServiceProvider())
 {
+    if (arguments.Mode == AgentMode.OutboxWrites)
+    {
+        return await OutboxWriteRun.RunAsync(provider, arguments);
+    }
+
     var stripe = provider.GetRequiredService<StripeClient>();
     await WarmUpAsync(stripe, summary);
     if (tracker is not null)

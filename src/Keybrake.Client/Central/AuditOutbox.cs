@@ -29,8 +29,16 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     private static readonly TimeSpan s_firstFinalRetry = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_maxFinalRetry = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Guards the shipper's connection (claims, deletes, counts).</summary>
     private readonly Lock _gate = new();
     private readonly SqliteConnection _connection;
+
+    /// <summary>
+    /// Guards the writers' own connection: a call's INSERT never waits behind this process's shipper holding
+    /// the other connection (a claim or a delete of 500 rows), only on the file's write lock itself.
+    /// </summary>
+    private readonly Lock _writeGate = new();
+    private readonly SqliteConnection _writeConnection;
     private readonly SqliteCommand _insert;
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
@@ -56,7 +64,8 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         _claimant = ids.New("outbox_");
         Path = System.IO.Path.GetFullPath(settings.OutboxPath);
         _connection = Open(Path);
-        _insert = _connection.CreateCommand();
+        _writeConnection = Open(Path);
+        _insert = _writeConnection.CreateCommand();
         _insert.CommandText = "INSERT OR IGNORE INTO outbox (record_id, payload, created_at) VALUES ($id, $payload, $now)";
         _insert.Parameters.Add(new SqliteParameter("$id", SqliteType.Text));
         _insert.Parameters.Add(new SqliteParameter("$payload", SqliteType.Blob));
@@ -71,7 +80,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     public ValueTask WriteAsync(AuditRecord record, CancellationToken cancellationToken)
     {
         var payload = AuditRecordMapping.ToProtocol(record).ToByteArray();
-        lock (_gate)
+        lock (_writeGate)
         {
             _insert.Parameters[0].Value = record.RecordId;
             _insert.Parameters[1].Value = payload;
@@ -337,9 +346,14 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
 
     private void Close()
     {
-        lock (_gate)
+        lock (_writeGate)
         {
             _insert.Dispose();
+            _writeConnection.Dispose();
+        }
+
+        lock (_gate)
+        {
             _connection.Dispose();
         }
 
@@ -377,32 +391,26 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     }
 
     private void Delete(List<(string Id, byte[] Payload)> batch) =>
-        ForEachClaimed(batch, "DELETE FROM outbox WHERE record_id = $id AND claimed_by = $me");
+        ForEachClaimed(batch, "DELETE FROM outbox WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
 
     /// <summary>Claimed by "refused" and never stale: no shipper takes these again.</summary>
     private void Quarantine(List<(string Id, byte[] Payload)> batch) =>
-        ForEachClaimed(batch, $"UPDATE outbox SET claimed_by = '{RefusedClaimant}', claimed_at = {long.MaxValue} WHERE record_id = $id AND claimed_by = $me");
+        ForEachClaimed(batch, $"UPDATE outbox SET claimed_by = '{RefusedClaimant}', claimed_at = {long.MaxValue} WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
 
     private void Unclaim(List<(string Id, byte[] Payload)> batch) =>
-        ForEachClaimed(batch, "UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE record_id = $id AND claimed_by = $me");
+        ForEachClaimed(batch, "UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
 
+    /// <summary>One statement for the whole batch (its ids as a JSON array): the file's write lock is held for as short a time as it can be.</summary>
     private void ForEachClaimed(List<(string Id, byte[] Payload)> batch, string sql)
     {
+        var ids = System.Text.Json.JsonSerializer.Serialize(batch.ConvertAll(item => item.Id));
         lock (_gate)
         {
-            using var transaction = _connection.BeginTransaction();
             using var command = _connection.CreateCommand();
-            command.Transaction = transaction;
             command.CommandText = sql;
-            var id = command.Parameters.Add(new SqliteParameter("$id", SqliteType.Text));
+            command.Parameters.AddWithValue("$ids", ids);
             command.Parameters.AddWithValue("$me", _claimant);
-            foreach (var (recordId, _) in batch)
-            {
-                id.Value = recordId;
-                command.ExecuteNonQuery();
-            }
-
-            transaction.Commit();
+            command.ExecuteNonQuery();
         }
     }
 }
