@@ -16,7 +16,7 @@ public sealed class ChunkedResponseTests
     public async Task A_chunked_2_MB_response_over_the_read_limit_reaches_the_SDK_whole_and_settles_at_the_estimate()
     {
         await using var standIn = await ChunkedStripeStandIn.StartAsync(approximateBytes: 2 * 1024 * 1024, amount: 1234);
-        await using var host = StripeGuardHost.Start(options: o => o.MaxResponseBodyBytes = 1024 * 1024);
+        await using var host = StripeGuardHost.Start(options: o => SendTo(o, standIn));
 
         var charge = await new ChargeService(ClientFor(host, standIn)).CreateAsync(new ChargeCreateOptions { Amount = 1234, Currency = "usd", Source = "tok_visa" });
 
@@ -36,7 +36,7 @@ public sealed class ChunkedResponseTests
     public async Task A_chunked_response_within_the_read_limit_is_read_by_the_guard_and_by_the_SDK()
     {
         await using var standIn = await ChunkedStripeStandIn.StartAsync(approximateBytes: 100 * 1024, amount: 1234);
-        await using var host = StripeGuardHost.Start(options: o => o.MaxResponseBodyBytes = 1024 * 1024);
+        await using var host = StripeGuardHost.Start(options: o => SendTo(o, standIn));
 
         var charge = await new ChargeService(ClientFor(host, standIn)).CreateAsync(new ChargeCreateOptions { Amount = 1234, Currency = "usd", Source = "tok_visa" });
 
@@ -49,6 +49,13 @@ public sealed class ChunkedResponseTests
             Assert.That(record.SettledMicroUsd, Is.EqualTo(12_340_000));
             Assert.That(host.Logs.Logs.Where(l => l.EventId.Id == OutcomeUnreadableEvent), Is.Empty, "the guard read the whole answer");
         });
+    }
+
+    /// <summary>The key's secret goes to this stand-in rather than the host's own: the override names it.</summary>
+    private static void SendTo(KeybrakeOptions options, ChunkedStripeStandIn standIn)
+    {
+        options.MaxResponseBodyBytes = 1024 * 1024;
+        options.Keys[StripeGuardHost.KeyId].VendorEndpoint = standIn.Url;
     }
 
     private static StripeClient ClientFor(StripeGuardHost host, ChunkedStripeStandIn standIn) =>
