@@ -59,6 +59,24 @@ public sealed class StrictAdminApiTests
     }
 
     [Test]
+    public async Task A_REST_route_claiming_to_be_gRPC_still_needs_the_token()
+    {
+        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        using var http = Rest(service, token: null);
+        var body = new StringContent("""{"keyId":"new","vendor":"stripe","policy":{"dailyCapMicroUsd":"1"}}""");
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+
+        using var response = await http.PostAsync("/v1/keys", body);
+        var keys = await service.Admin.ListKeysAsync(new ListKeysRequest());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+            Assert.That(keys.Keys.Select(k => k.KeyId), Does.Not.Contain("new"));
+        });
+    }
+
+    [Test]
     public async Task Without_the_token_a_huge_body_is_answered_401_before_it_is_read()
     {
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
