@@ -47,4 +47,10 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Error, "Key '{KeyId}': its stored policy does not compile on this machine, so no money may move with it until an operator updates it: {Problem}")]
     public static partial void StoredPolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(14, LogLevel.Warning, "INSECURE: listening without TLS on {Url}, which other hosts can reach (BudgetService:AllowInsecureNetwork=true). Tokens, policies and audit records cross the network in clear text. Configure BudgetService:Tls:CertificatePath.")]
+    public static partial void InsecureNetwork(ILogger logger, string url);
+
+    [LoggerMessage(15, LogLevel.Information, "Listening on {Url} for {Serves}")]
+    public static partial void Listening(ILogger logger, string url, string serves);
 }
