@@ -53,4 +53,7 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Information, "Listening on {Url} for {Serves}")]
     public static partial void Listening(ILogger logger, string url, string serves);
+
+    [LoggerMessage(16, LogLevel.Warning, "Key '{KeyId}': {Confirmed} of {Processes} processes on the key event stream confirmed the change; not confirmed: {Unconfirmed}")]
+    public static partial void KeyEventUnconfirmed(ILogger logger, string keyId, int confirmed, int processes, string unconfirmed);
 }

@@ -19,13 +19,16 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids)
+    private readonly IHostApplicationLifetime _lifetime;
+
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime)
     {
         _store = store;
         _keys = keys;
         _events = events;
         _time = time;
         _ids = ids;
+        _lifetime = lifetime;
     }
 
     public override async Task<AuthorizeReply> Authorize(AuthorizeRequest request, ServerCallContext context)
@@ -159,12 +162,16 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     {
         RequestChecks.Batch(request.KeyIds.Count, "key_ids");
         var watched = request.KeyIds.Count == 0 ? null : request.KeyIds.ToHashSet(StringComparer.Ordinal);
-        using var subscription = _events.Subscribe();
-        var cancellationToken = context.CancellationToken;
+        using var subscription = _events.Subscribe(SubscriberNames.Of(request.SubscriberName, context.Peer), watched);
+
+        // The stream never ends on its own: a stopping service ends it, rather than wait out the shutdown timeout
+        // (30 s) for clients to hang up. They reconnect to the next instance and get a snapshot.
+        using var stream = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _lifetime.ApplicationStopping);
+        var cancellationToken = stream.Token;
 
         var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).ToList();
         var revoked = await _store.GetRevokedAsync(ids, cancellationToken);
-        var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot };
+        var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot, SubscriberId = subscription.Id };
         foreach (var id in ids)
         {
             var key = _keys.Find(id);
@@ -198,12 +205,10 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
                     return;
                 }
 
+                // The hub sends a stream only the events for the keys it watches.
                 while (reader.TryRead(out var keyEvent))
                 {
-                    if (watched is null || keyEvent.Keys.Any(k => watched.Contains(k.KeyId)))
-                    {
-                        await responseStream.WriteAsync(keyEvent, cancellationToken);
-                    }
+                    await responseStream.WriteAsync(keyEvent, cancellationToken);
                 }
             }
         }
@@ -211,6 +216,12 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         {
             // the client went away, or the service is stopping
         }
+    }
+
+    public override Task<AcknowledgeKeyEventsReply> AcknowledgeKeyEvents(AcknowledgeKeyEventsRequest request, ServerCallContext context)
+    {
+        RequestChecks.Id(request.SubscriberId, "subscriber_id");
+        return Task.FromResult(new AcknowledgeKeyEventsReply { Known = _events.Acknowledge(request.SubscriberId, request.Sequence) });
     }
 
     internal static Protocol.VendorObject ToProtocol(StoredObject stored) => new()

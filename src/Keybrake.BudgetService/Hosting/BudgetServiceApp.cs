@@ -27,7 +27,8 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<IdGenerator>();
         builder.Services.TryAddSingleton<KeyRegistry>();
-        builder.Services.TryAddSingleton<KeyEventHub>();
+        // The confirmation bound is a network timer, on the system clock like the stream's heartbeat.
+        builder.Services.TryAddSingleton(sp => new KeyEventHub(sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.KeyEventAckTimeout, TimeProvider.System));
         builder.Services.TryAddSingleton<AdminToken>();
         builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
             StoragePath(sp),

@@ -24,6 +24,10 @@ internal sealed class KeyStatusCache
         _duration = duration;
         _watcher = watcher;
         _logger = logger;
+
+        // A key event supersedes whatever the service said before it: were the stream to go quiet later, the
+        // answer asked for then must not be one from before the event.
+        _watcher.PolicyVersionSeen += (keyId, _) => _states.TryRemove(keyId, out var _);
     }
 
     public async ValueTask<KeyState> GetAsync(string keyId, Budget.BudgetClient client, BudgetServiceResilience resilience, CancellationToken cancellationToken)

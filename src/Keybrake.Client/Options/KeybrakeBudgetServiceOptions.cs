@@ -65,6 +65,13 @@ public sealed class KeybrakeBudgetServiceOptions
     /// </summary>
     public string? CaCertificatePath { get; set; }
 
+    /// <summary>
+    /// How this process is named to the operator when it has not confirmed a revocation (at most 200 characters;
+    /// default <c>host/pid/app</c>, such as <c>web-3/4121/Billing.Agent</c>). A pod or instance name helps.
+    /// </summary>
+    [MaxLength(200)]
+    public string? ProcessName { get; set; }
+
     /// <summary>Whether the guard uses the service.</summary>
     internal bool IsCentral => Address is not null;
 }

@@ -67,4 +67,7 @@ internal static partial class Log
 
     [LoggerMessage(32, LogLevel.Warning, "The budget service's policy for key '{KeyId}' does not compile here and is not used: {Problem}")]
     public static partial void ServicePolicyRejected(ILogger logger, string keyId, string problem);
+
+    [LoggerMessage(33, LogLevel.Warning, "Could not confirm key event {Sequence} to the budget service ({Problem}); the operator's call names this process as unconfirmed")]
+    public static partial void KeyEventNotAcknowledged(ILogger logger, long sequence, string problem);
 }
