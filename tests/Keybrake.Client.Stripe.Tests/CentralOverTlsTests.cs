@@ -33,6 +33,27 @@ public sealed class CentralOverTlsTests
     }
 
     [Test]
+    public async Task A_guard_that_does_not_trust_the_certificate_fails_closed_and_forwards_nothing()
+    {
+        using var certificates = TestCertificates.Create();
+        using var otherCa = TestCertificates.Create("Another CA");
+        using var stub = StripeStub.Start();
+        await using var service = await BudgetServiceHost.StartAsync(TestServiceSettings(certificates));
+        await using var systemRoots = CentralStripeHost.Start(service.Address, stub.Url, KeyId);
+        await using var wrongCa = CentralStripeHost.Start(service.Address, stub.Url, KeyId, otherCa.CaPath);
+
+        var bySystemRoots = await systemRoots.ChargeAsync(1250);
+        var byWrongCa = await wrongCa.ChargeAsync(1250);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(bySystemRoots, Is.EqualTo(ReasonCodes.BudgetServiceUnavailable));
+            Assert.That(byWrongCa, Is.EqualTo(ReasonCodes.BudgetServiceUnavailable));
+            Assert.That(stub.Received.Where(r => r.Path == "/v1/charges"), Is.Empty, "nothing reached the vendor");
+        });
+    }
+
+    [Test]
     public async Task A_CA_file_that_holds_no_certificate_fails_start_up_naming_the_setting()
     {
         var folder = Directory.CreateTempSubdirectory("keybrake-bad-ca-").FullName;
