@@ -128,6 +128,33 @@ public sealed class KeyEventAcknowledgementTests
     }
 
     [Test]
+    public async Task A_restoration_and_a_policy_change_wait_for_confirmations_too()
+    {
+        var settings = TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:KeyEventAckTimeout"] = "00:00:00.200" });
+        await using var service = await TestService.StartAsync(settings);
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var silent = service.Budget.WatchKeys(new WatchKeysRequest { SubscriberName = "web-3/303/Agent" }, cancellationToken: cancel.Token);
+        var events = silent.ResponseStream.ReadAllAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
+        await events.MoveNextAsync(); // the snapshot: the stream is open
+
+        var restored = await service.Admin.RestoreKeyAsync(new KeyActionRequest { KeyId = "agent" });
+        var changed = await service.Admin.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = "agent", Policy = new Policy { DailyCapMicroUsd = 5 } });
+
+        Assert.Multiple(() =>
+        {
+            foreach (var reply in new[] { restored, changed })
+            {
+                Assert.That((reply.Delivery.Processes, reply.Delivery.Confirmed), Is.EqualTo((1, 0)));
+                Assert.That(reply.Delivery.Unconfirmed, Has.Exactly(1).StartsWith("web-3/303/Agent at "));
+                Assert.That(reply.Delivery.WaitedMs, Is.GreaterThanOrEqualTo(200));
+            }
+        });
+
+        await cancel.CancelAsync();
+    }
+
+    [Test]
     public void A_name_with_control_characters_is_not_shown_as_given()
     {
         Assert.That(SubscriberNames.Of("evil\nname", "ipv4:127.0.0.1:5000"), Is.EqualTo("unnamed process at ipv4:127.0.0.1:5000"));

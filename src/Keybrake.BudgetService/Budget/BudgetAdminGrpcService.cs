@@ -250,14 +250,10 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         }
 
         Log.RevocationChanged(_logger, key.Id, revoked);
+        // Outside the lock: other changes need not queue behind this one's confirmations. A restoration waits too,
+        // so that the operator's next call through any process is not denied by a copy the event has not reached.
         var info = Info(key, revoked);
-        if (revoked)
-        {
-            // Outside the lock: other changes need not queue behind this one's confirmations. A restoration loosens,
-            // so nothing is at risk while it travels; it does not wait.
-            info.Delivery = await ConfirmedAsync(key.Id, published, context.CancellationToken);
-        }
-
+        info.Delivery = await ConfirmedAsync(key.Id, published, context.CancellationToken);
         return info;
     }
 

@@ -173,7 +173,7 @@ internal static class KeysCommands
         var keyId = KeyId("The key's id.");
         var command = revoke
             ? new Command("revoke", "Revoke a key: every process that uses it denies its very next call. Returns once every process on the service's key event stream confirmed it (or after BudgetService:KeyEventAckTimeout, 1 s by default), and names the processes that did not.") { keyId }
-            : new Command("restore", "Restore a revoked key: calls go through again, within its policy.") { keyId };
+            : new Command("restore", "Restore a revoked key: calls go through again, within its policy. Waits for the processes' confirmations like revoke.") { keyId };
         globals.SetAction(command, async (parse, session, cancellationToken) =>
         {
             var request = new KeyActionRequest { KeyId = parse.GetRequiredValue(keyId) };
@@ -189,7 +189,7 @@ internal static class KeysCommands
 
             session.Out.WriteLine(revoke
                 ? $"Revoked {key.KeyId}: {Delivery(key.Delivery, "deny their next call with key_revoked")}"
-                : $"Restored {key.KeyId}: its calls go through again.");
+                : $"Restored {key.KeyId}: {Delivery(key.Delivery, "let its calls through again")}");
         });
         examples.Add(command, revoke ? "keybrake keys revoke refund-agent" : "keybrake keys restore refund-agent");
         return command;
