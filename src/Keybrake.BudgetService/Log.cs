@@ -80,4 +80,13 @@ internal static partial class Log
 
     [LoggerMessage(23, LogLevel.Warning, "The budget store can be written again; {Count} calls failed closed meanwhile")]
     public static partial void StoreRecovered(ILogger logger, long count);
+
+    [LoggerMessage(27, LogLevel.Warning, "INSECURE: listening without TLS on {Url}, which other hosts can reach (BudgetService:AllowInsecureNetwork=true). Tokens, policies and audit records cross the network in clear text. Configure BudgetService:Tls:CertificatePath.")]
+    public static partial void InsecureNetwork(ILogger logger, string url);
+
+    [LoggerMessage(28, LogLevel.Information, "Listening on {Url} for {Serves}")]
+    public static partial void Listening(ILogger logger, string url, string serves);
+
+    [LoggerMessage(29, LogLevel.Warning, "Key '{KeyId}': {Confirmed} of {Processes} processes on the key event stream confirmed the change; not confirmed: {Unconfirmed}")]
+    public static partial void KeyEventUnconfirmed(ILogger logger, string keyId, int confirmed, int processes, string unconfirmed);
 }

@@ -14,7 +14,7 @@ internal static class ExitCodes
     /// <summary>The admin token is missing or was refused.</summary>
     public const int Auth = 3;
 
-    /// <summary>The service could not be reached or did not answer in time.</summary>
+    /// <summary>The service could not be reached or did not answer in time, or the address does not speak gRPC or its certificate is not trusted.</summary>
     public const int Unreachable = 4;
 
     public const string HelpText =
@@ -23,7 +23,7 @@ internal static class ExitCodes
           1  the service refused or failed the request (unknown key, invalid policy, ...), or an export could not be written
           2  wrong usage or input (a bad amount, an unknown policy field, ...): nothing was sent
           3  the admin token is missing or was refused
-          4  the service could not be reached or did not answer in time
+          4  the service could not be reached or did not answer in time; or the address does not speak gRPC (HTTP/2), or its TLS certificate is not trusted
         """;
 }
 

@@ -50,6 +50,7 @@ internal static class KeybrakeCli
               --server, else ${ConnectionSettings.ServerVariable}, else {ConnectionSettings.DefaultServer}.
               --token, else ${ConnectionSettings.TokenVariable}, else the file {ConnectionSettings.TokenFile} in the current directory
               (the service's data folder, when it generated its token), else no token. The token is never printed.
+              https:// servers: --ca-file, else ${ConnectionSettings.CaFileVariable}, else the system's trusted roots.
 
             Output:
               Tables for people; --json writes the service's reply as one JSON document for scripts. Errors are

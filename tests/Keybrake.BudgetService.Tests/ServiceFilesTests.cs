@@ -211,7 +211,7 @@ public sealed class ServiceFilesTests
         {
             Assert.That(exitCode, Is.EqualTo(1), stderr);
             Assert.That(lines, Has.Length.EqualTo(1), stderr);
-            Assert.That(lines.FirstOrDefault(), Does.StartWith("keybrake budget service: ").And.Contain(path).And.Contain(problem));
+            Assert.That(lines.FirstOrDefault(), Does.StartWith("error: ").And.Contain(path).And.Contain(problem));
             Assert.That(stderr, Does.Not.Contain(" at "), "no stack trace");
         });
     }

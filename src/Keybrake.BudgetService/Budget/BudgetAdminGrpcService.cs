@@ -88,12 +88,13 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         await _events.Changes.WaitAsync(context.CancellationToken);
         ServiceKey key;
         bool revoked;
+        KeyEventHub.Published published;
         try
         {
             key = await _keys.UpdatePolicyAsync(current.Id, request.Policy, context.CancellationToken)
                 ?? throw RequestChecks.UnknownKey(request.KeyId);
             revoked = await IsRevokedAsync(key.Id, context.CancellationToken);
-            _events.Publish(Event(KeyEventKind.PolicyChanged, key, revoked));
+            published = _events.Publish(Event(KeyEventKind.PolicyChanged, key, revoked));
         }
         finally
         {
@@ -101,7 +102,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         }
 
         Log.PolicyChanged(_logger, key.Id, key.PolicyVersion);
-        return Info(key, revoked);
+
+        // A tighter policy is in force only once the processes dropped the old one: wait for them, as a revocation does.
+        var info = Info(key, revoked);
+        info.Delivery = await ConfirmedAsync(key.Id, published, context.CancellationToken);
+        return info;
     }
 
     public override Task<KeyInfo> RevokeKey(KeyActionRequest request, ServerCallContext context) => SetRevokedAsync(request.KeyId, revoked: true, context);
@@ -249,10 +254,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     {
         var key = Key(keyId);
         await _events.Changes.WaitAsync(context.CancellationToken);
+        KeyEventHub.Published published;
         try
         {
             await _store.SetRevokedAsync(key.Id, revoked, _time.GetUtcNow(), context.CancellationToken);
-            _events.Publish(Event(revoked ? KeyEventKind.Revoked : KeyEventKind.Restored, key, revoked));
+            published = _events.Publish(Event(revoked ? KeyEventKind.Revoked : KeyEventKind.Restored, key, revoked));
         }
         finally
         {
@@ -260,7 +266,23 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         }
 
         Log.RevocationChanged(_logger, key.Id, revoked);
-        return Info(key, revoked);
+        // Outside the lock: other changes need not queue behind this one's confirmations. A restoration waits too,
+        // so that the operator's next call through any process is not denied by a copy the event has not reached.
+        var info = Info(key, revoked);
+        info.Delivery = await ConfirmedAsync(key.Id, published, context.CancellationToken);
+        return info;
+    }
+
+    /// <summary>Waits for the processes on the key event stream to confirm a change, and logs the ones that did not.</summary>
+    private async Task<KeyEventDelivery> ConfirmedAsync(string keyId, KeyEventHub.Published published, CancellationToken cancellationToken)
+    {
+        var delivery = await _events.ConfirmAsync(published, cancellationToken);
+        if (delivery.Unconfirmed.Count > 0)
+        {
+            Log.KeyEventUnconfirmed(_logger, keyId, delivery.Confirmed, delivery.Processes, string.Join(", ", delivery.Unconfirmed));
+        }
+
+        return delivery;
     }
 
     private static void CheckPolicy(string keyId, string vendor, Policy? policy)

@@ -24,15 +24,16 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
     private readonly ILogger<BudgetGrpcService> _logger;
+    private readonly IHostApplicationLifetime _lifetime;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, ILogger<BudgetGrpcService> logger)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, ILogger<BudgetGrpcService> logger)
     {
-        _logger = logger;
         _store = store;
         _keys = keys;
         _events = events;
         _time = time;
         _ids = ids;
+        _lifetime = lifetime;
         _logger = logger;
     }
 
@@ -225,13 +226,17 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
 
         var watched = request.KeyIds.Count == 0 ? null : request.KeyIds.ToHashSet(StringComparer.Ordinal);
-        using var subscription = _events.Subscribe();
-        using var streamEnds = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, client.Revocation);
+        using var subscription = _events.Subscribe(SubscriberNames.Of(request.SubscriberName, context.Peer), watched, client.Covers);
+
+        // The stream never ends on its own: a stopping service ends it, rather than wait out the shutdown timeout
+        // (30 s) for clients to hang up (they reconnect to the next instance and get a snapshot); so does revoking the
+        // credential.
+        using var streamEnds = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, client.Revocation, _lifetime.ApplicationStopping);
         var cancellationToken = streamEnds.Token;
 
         var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).Where(client.Covers).ToList();
         var revoked = await _store.GetRevokedAsync(ids, cancellationToken);
-        var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot };
+        var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot, SubscriberId = subscription.Id };
         foreach (var id in ids)
         {
             var key = _keys.Find(id);
@@ -265,12 +270,10 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
                     return;
                 }
 
+                // The hub sends a stream only the events for the keys it watches, within its credential's scope.
                 while (reader.TryRead(out var keyEvent))
                 {
-                    if (watched is null ? keyEvent.Keys.Any(k => client.Covers(k.KeyId)) : keyEvent.Keys.Any(k => watched.Contains(k.KeyId)))
-                    {
-                        await responseStream.WriteAsync(keyEvent, cancellationToken);
-                    }
+                    await responseStream.WriteAsync(keyEvent, cancellationToken);
                 }
             }
         }
@@ -283,6 +286,12 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
         }
+    }
+
+    public override Task<AcknowledgeKeyEventsReply> AcknowledgeKeyEvents(AcknowledgeKeyEventsRequest request, ServerCallContext context)
+    {
+        RequestChecks.Id(request.SubscriberId, "subscriber_id");
+        return Task.FromResult(new AcknowledgeKeyEventsReply { Known = _events.Acknowledge(request.SubscriberId, request.Sequence) });
     }
 
     internal static Protocol.VendorObject ToProtocol(StoredObject stored) => new()

@@ -1,4 +1,3 @@
-using System.Net;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
@@ -36,7 +35,7 @@ public static class BudgetServiceApp
             var message = exception is OptionsValidationException invalid
                 ? $"The budget service's settings are not valid: {string.Join("; ", invalid.Failures)}"
                 : exception.Message;
-            await Console.Error.WriteLineAsync($"keybrake budget service: {message.ReplaceLineEndings(" ")}");
+            await Console.Error.WriteLineAsync($"error: {message.ReplaceLineEndings(" ")}");
             if (app is not null)
             {
                 await app.DisposeAsync();
@@ -67,7 +66,8 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<IdGenerator>();
         builder.Services.TryAddSingleton<KeyRegistry>();
-        builder.Services.TryAddSingleton<KeyEventHub>();
+        // The confirmation bound is a network timer, on the system clock like the stream's heartbeat.
+        builder.Services.TryAddSingleton(sp => new KeyEventHub(sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.KeyEventAckTimeout, TimeProvider.System));
         builder.Services.TryAddSingleton<AdminToken>();
         builder.Services.TryAddSingleton<StoreFaults>();
         builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
@@ -90,25 +90,17 @@ public static class BudgetServiceApp
             .AddServiceOptions<BudgetGrpcService>(budget => budget.Interceptors.Add<ClientCredentialInterceptor>())
             .AddJsonTranscoding();
 
-        // Without configured endpoints (--urls, ASPNETCORE_URLS, Kestrel:Endpoints) the service listens on
-        // loopback only, without TLS: gRPC on the configured port (HTTP/2), and the admin API's REST paths on the
-        // REST port (HTTP/1.1, for curl). Cleartext cannot offer both protocols on one port. TLS comes from
-        // Kestrel's own settings.
-        var configuredUrls = builder.Configuration["urls"]; // --urls and ASPNETCORE_URLS both land here
-        if (string.IsNullOrEmpty(configuredUrls) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        // Where to listen: see ListenPlan. The service binds --urls itself (so that a cleartext URL gets the HTTP/2
+        // that gRPC needs), unless Kestrel's own endpoints are configured (Kestrel:Endpoints, certificates included),
+        // which are left to Kestrel. Either way, cleartext on a non-loopback address needs an explicit opt-out.
+        var urls = builder.Configuration["urls"]; // --urls and ASPNETCORE_URLS both land here
+        var kestrelEndpoints = builder.Configuration.GetSection("Kestrel:Endpoints").Exists();
+        if (!kestrelEndpoints)
         {
-            var defaults = new BudgetServiceOptions();
-            var port = builder.Configuration.GetValue($"{BudgetServiceOptions.SectionName}:Port", defaults.Port);
-            var restPort = builder.Configuration.GetValue($"{BudgetServiceOptions.SectionName}:RestPort", defaults.RestPort);
-            builder.WebHost.ConfigureKestrel(kestrel =>
-            {
-                kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2);
-                if (restPort >= 0)
-                {
-                    kestrel.Listen(IPAddress.Loopback, restPort, listen => listen.Protocols = HttpProtocols.Http1);
-                }
-            });
+            builder.WebHost.UseSetting("urls", string.Empty);
         }
+
+        builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, kestrelEndpoints ? null : urls ?? string.Empty));
 
         configure?.Invoke(builder);
 
@@ -122,6 +114,56 @@ public static class BudgetServiceApp
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();
         return app;
+    }
+
+    /// <summary>Opens the endpoints of the listen plan (<paramref name="urls"/> null: Kestrel's own), after the network check.</summary>
+    private static void Listen(KestrelServerOptions kestrel, string? urls)
+    {
+        var services = kestrel.ApplicationServices;
+        var options = services.GetRequiredService<IOptions<BudgetServiceOptions>>().Value;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Keybrake.BudgetService.Listen");
+        if (urls is null)
+        {
+            CheckNetwork(ListenPlan.InsecureKestrelEndpoints(services.GetRequiredService<IConfiguration>()).ToList(), options, logger);
+            return;
+        }
+
+        var plan = ListenPlan.Create(urls, options);
+        CheckNetwork([.. plan.Where(endpoint => endpoint.IsInsecureNetwork).Select(endpoint => endpoint.Url)], options, logger);
+        var certificate = plan.Any(endpoint => endpoint.Tls) ? ServiceCertificate.Load(options.Tls) : null;
+        foreach (var endpoint in plan)
+        {
+            kestrel.Listen(endpoint.EndPoint, listen =>
+            {
+                listen.Protocols = endpoint.Protocols;
+                if (endpoint.Tls)
+                {
+                    listen.UseHttps(certificate!);
+                }
+            });
+            Log.Listening(logger, endpoint.Url, endpoint.Serves);
+        }
+    }
+
+    /// <summary>Cleartext where other hosts can listen in: refused, unless the operator opted out, which is logged as a warning.</summary>
+    private static void CheckNetwork(List<string> insecure, BudgetServiceOptions options, ILogger logger)
+    {
+        if (insecure.Count == 0)
+        {
+            return;
+        }
+
+        if (!options.AllowInsecureNetwork)
+        {
+            throw new ServiceStartException(
+                $"refusing to listen without TLS on {string.Join(", ", insecure)}, which other hosts can reach: set {BudgetServiceOptions.SectionName}:Tls:CertificatePath "
+                + $"(see docs/budget-service.md), listen on 127.0.0.1, or set {BudgetServiceOptions.SectionName}:AllowInsecureNetwork=true to accept cleartext on the network");
+        }
+
+        foreach (var url in insecure)
+        {
+            Log.InsecureNetwork(logger, url);
+        }
     }
 
     private static string StoragePath(IServiceProvider services) =>

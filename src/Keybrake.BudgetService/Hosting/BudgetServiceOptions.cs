@@ -34,6 +34,29 @@ public sealed class BudgetServiceOptions
     [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")]
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// The address the service listens on when no <c>--urls</c> or Kestrel endpoints are configured (default
+    /// <c>127.0.0.1</c>). Any address that is not loopback needs <see cref="Tls"/>, or <see cref="AllowInsecureNetwork"/>.
+    /// </summary>
+    [Required]
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>The certificate the service presents; with it, every endpoint it opens speaks TLS.</summary>
+    public BudgetServiceTlsOptions Tls { get; } = new();
+
+    /// <summary>
+    /// Lets the service listen without TLS on an address that is not loopback. Off by default: start-up refuses
+    /// such an endpoint. When on, start-up logs a warning for every such endpoint.
+    /// </summary>
+    public bool AllowInsecureNetwork { get; set; }
+
+    /// <summary>
+    /// How long a revocation, or a policy change, waits for every process on the key event stream to confirm
+    /// it applied the change before the admin call returns anyway, naming the processes that did not (default 1 s).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan KeyEventAckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The keys the service holds caps for, by key id (the same ids the clients use).</summary>
     public IDictionary<string, ServiceKeyOptions> Keys { get; } = new Dictionary<string, ServiceKeyOptions>(StringComparer.Ordinal);
 
@@ -62,4 +85,23 @@ public sealed class ServiceKeyOptions
 
     /// <summary>The key's policy; the service enforces <c>DailyCap</c>, <c>TimeZone</c> and <c>RunCap</c>.</summary>
     public KeybrakePolicyOptions Policy { get; set; } = new();
+}
+
+/// <summary>The service's TLS certificate (<c>BudgetService:Tls</c>).</summary>
+public sealed class BudgetServiceTlsOptions
+{
+    /// <summary>
+    /// The certificate file: PEM (with its private key in <see cref="KeyPath"/>, or in the same file) or PKCS#12
+    /// (<c>.pfx</c>/<c>.p12</c>, with <see cref="Password"/>). Empty: no TLS.
+    /// </summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM private key of a PEM certificate; empty when the certificate file holds it.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>The password of a PKCS#12 file, or of an encrypted PEM key. Never logged.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>Whether a certificate is configured.</summary>
+    internal bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath);
 }

@@ -1,68 +1,209 @@
+using System.Security.Cryptography;
 using System.Threading.Channels;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Keys;
 
 /// <summary>
-/// Hands key events to every open <c>WatchKeys</c> stream on this instance. The events are raised by this
-/// instance's admin calls after the store has committed them; with several replicas on a shared store, each
-/// would also feed its hub from the store's notifications (PostgreSQL <c>LISTEN</c>).
+/// Hands key events to every open <c>WatchKeys</c> stream on this instance, numbers them, and tracks which streams
+/// confirmed that their process applied them (<c>AcknowledgeKeyEvents</c>), so that a revocation can return once it
+/// is in force everywhere. The events are raised by this instance's admin calls after the store has committed them;
+/// with several replicas on a shared store, each would also feed its hub from the store's notifications
+/// (PostgreSQL <c>LISTEN</c>).
 /// </summary>
 internal sealed class KeyEventHub
 {
     private readonly Lock _lock = new();
+    private readonly Dictionary<string, Subscription> _subscribers = new(StringComparer.Ordinal);
+    private readonly List<Published> _unconfirmed = [];
+    private readonly TimeSpan _bound;
+    private readonly TimeProvider _clock;
+    private long _sequence;
+
+    /// <param name="bound">How long <see cref="ConfirmAsync"/> waits for the last confirmation.</param>
+    /// <param name="clock">The network's clock (the system's in the service): how long to wait is not about the budget's calendar.</param>
+    public KeyEventHub(TimeSpan bound, TimeProvider clock)
+    {
+        _bound = bound;
+        _clock = clock;
+    }
 
     /// <summary>Held while a key change is stored and announced, so announcements follow the order of the store's writes.</summary>
     public SemaphoreSlim Changes { get; } = new(1, 1);
-    private readonly List<Channel<KeyEvent>> _watchers = [];
 
-    /// <summary>Starts receiving events; dispose the subscription to stop.</summary>
-    public Subscription Subscribe()
+    /// <summary>
+    /// Starts receiving events for <paramref name="keys"/> (null: every key); dispose the subscription to stop.
+    /// <paramref name="name"/> is how the operator sees the process when it does not confirm a change.
+    /// </summary>
+    public Subscription Subscribe(string name, IReadOnlySet<string>? keys, Func<string, bool>? inScope = null)
     {
         var channel = Channel.CreateUnbounded<KeyEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var subscription = new Subscription(this, "sub_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), name, keys, inScope, channel);
         lock (_lock)
         {
-            _watchers.Add(channel);
+            _subscribers.Add(subscription.Id, subscription);
         }
 
-        return new Subscription(this, channel);
+        return subscription;
     }
 
-    public void Publish(KeyEvent keyEvent)
+    /// <summary>Numbers the event and sends it to every stream that watches its key; <see cref="ConfirmAsync"/> waits for their confirmations.</summary>
+    public Published Publish(KeyEvent keyEvent)
     {
         lock (_lock)
         {
-            foreach (var watcher in _watchers)
+            keyEvent.Sequence = ++_sequence;
+            var published = new Published(keyEvent.Sequence);
+            foreach (var subscriber in _subscribers.Values)
             {
-                watcher.Writer.TryWrite(keyEvent);
+                if (subscriber.Watches(keyEvent) && subscriber.Channel.Writer.TryWrite(keyEvent))
+                {
+                    published.Waiting.Add(subscriber.Id, subscriber.Name);
+                }
+            }
+
+            published.Processes = published.Waiting.Count;
+            if (published.Waiting.Count == 0)
+            {
+                published.Done.TrySetResult();
+            }
+            else
+            {
+                _unconfirmed.Add(published);
+            }
+
+            return published;
+        }
+    }
+
+    /// <summary>
+    /// Waits until every stream the event went to has confirmed it, or one has gone and the rest confirmed, or the
+    /// bound has passed; then says who confirmed and names who did not.
+    /// </summary>
+    public async Task<KeyEventDelivery> ConfirmAsync(Published published, CancellationToken cancellationToken)
+    {
+        var started = _clock.GetTimestamp();
+        try
+        {
+            await published.Done.Task.WaitAsync(_bound, _clock, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // the bound passed: the reply names the processes still unconfirmed
+        }
+
+        lock (_lock)
+        {
+            _unconfirmed.Remove(published);
+            var delivery = new KeyEventDelivery
+            {
+                Processes = published.Processes,
+                Confirmed = published.Processes - published.Waiting.Count - published.Gone.Count,
+                WaitedMs = (long)_clock.GetElapsedTime(started).TotalMilliseconds,
+            };
+            delivery.Unconfirmed.AddRange(published.Waiting.Values.Order(StringComparer.Ordinal));
+            delivery.Unconfirmed.AddRange(published.Gone.Order(StringComparer.Ordinal).Select(name => name + " (stream closed)"));
+            return delivery;
+        }
+    }
+
+    /// <summary>The stream's process applied every event up to <paramref name="sequence"/>. False when no such stream is open.</summary>
+    public bool Acknowledge(string subscriberId, long sequence)
+    {
+        lock (_lock)
+        {
+            if (!_subscribers.ContainsKey(subscriberId))
+            {
+                return false;
+            }
+
+            foreach (var published in _unconfirmed)
+            {
+                if (published.Sequence <= sequence && published.Waiting.Remove(subscriberId))
+                {
+                    published.CompleteIfSettled();
+                }
+            }
+
+            return true;
+        }
+    }
+
+    private void Remove(Subscription subscription)
+    {
+        lock (_lock)
+        {
+            _subscribers.Remove(subscription.Id);
+
+            // A stream that ended cannot confirm any more: name it, and stop waiting for it.
+            foreach (var published in _unconfirmed)
+            {
+                if (published.Waiting.Remove(subscription.Id))
+                {
+                    published.Gone.Add(subscription.Name);
+                    published.CompleteIfSettled();
+                }
             }
         }
+
+        subscription.Channel.Writer.TryComplete();
     }
 
-    private void Remove(Channel<KeyEvent> channel)
+    /// <summary>One event on its way: the streams that have not confirmed it yet. Guarded by the hub's lock.</summary>
+    internal sealed class Published(long sequence)
     {
-        lock (_lock)
-        {
-            _watchers.Remove(channel);
-        }
+        public long Sequence { get; } = sequence;
 
-        channel.Writer.TryComplete();
+        public int Processes { get; set; }
+
+        public Dictionary<string, string> Waiting { get; } = new(StringComparer.Ordinal);
+
+        public List<string> Gone { get; } = [];
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void CompleteIfSettled()
+        {
+            if (Waiting.Count == 0)
+            {
+                Done.TrySetResult();
+            }
+        }
     }
 
     /// <summary>One watcher's events.</summary>
     internal sealed class Subscription : IDisposable
     {
         private readonly KeyEventHub _hub;
-        private readonly Channel<KeyEvent> _channel;
+        private readonly IReadOnlySet<string>? _keys;
+        private readonly Func<string, bool>? _inScope;
 
-        public Subscription(KeyEventHub hub, Channel<KeyEvent> channel)
+        public Subscription(KeyEventHub hub, string id, string name, IReadOnlySet<string>? keys, Func<string, bool>? inScope, Channel<KeyEvent> channel)
         {
             _hub = hub;
-            _channel = channel;
+            Id = id;
+            Name = name;
+            _keys = keys;
+            _inScope = inScope;
+            Channel = channel;
         }
 
-        public ChannelReader<KeyEvent> Events => _channel.Reader;
+        /// <summary>The stream's id, sent on its snapshot; a process confirms events with it.</summary>
+        public string Id { get; }
 
-        public void Dispose() => _hub.Remove(_channel);
+        public string Name { get; }
+
+        public Channel<KeyEvent> Channel { get; }
+
+        public ChannelReader<KeyEvent> Events => Channel.Reader;
+
+        /// <summary>
+        /// Whether the stream gets the event (and is waited for): it names a key the stream watches and the stream's
+        /// client credential covers. A process is never sent, nor waited on for, another credential's keys.
+        /// </summary>
+        public bool Watches(KeyEvent keyEvent) =>
+            keyEvent.Keys.Any(key => (_keys is null || _keys.Contains(key.KeyId)) && (_inScope is null || _inScope(key.KeyId)));
+
+        public void Dispose() => _hub.Remove(this);
     }
 }

@@ -10,7 +10,7 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
 {
     public Option<string?> Server { get; } = new("--server")
     {
-        Description = $"The budget service's address [default: ${ConnectionSettings.ServerVariable}, else {ConnectionSettings.DefaultServer}]. http:// uses HTTP/2 without TLS.",
+        Description = $"The budget service's address [default: ${ConnectionSettings.ServerVariable}, else {ConnectionSettings.DefaultServer}]. http:// uses HTTP/2 without TLS; https:// verifies the service's certificate.",
         HelpName = "url",
         Recursive = true,
     };
@@ -19,6 +19,13 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
     {
         Description = $"The admin token [default: ${ConnectionSettings.TokenVariable}, else the file {ConnectionSettings.TokenFile} under the current directory (where the service writes it), else none]. Prefer the variable: a command line is visible to other users. Never printed.",
         HelpName = "token",
+        Recursive = true,
+    };
+
+    public Option<string?> CaFile { get; } = new("--ca-file")
+    {
+        Description = $"For an https:// server with a certificate from a private CA: the CA's certificate (PEM or DER), trusted in place of the system's roots [default: ${ConnectionSettings.CaFileVariable}]. The chain and the host name are still checked.",
+        HelpName = "path",
         Recursive = true,
     };
 
@@ -34,6 +41,7 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
     {
         root.Options.Add(Server);
         root.Options.Add(Token);
+        root.Options.Add(CaFile);
         root.Options.Add(Json);
     }
 
@@ -46,7 +54,7 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
             AdminSession? session = null;
             try
             {
-                var settings = ConnectionSettings.Resolve(parse.GetValue(Server), parse.GetValue(Token), environment, currentDirectory);
+                var settings = ConnectionSettings.Resolve(parse.GetValue(Server), parse.GetValue(Token), environment, currentDirectory, parse.GetValue(CaFile));
                 session = new AdminSession(settings, parse.GetValue(Json), parse.InvocationConfiguration.Output, error, Time);
                 await body(parse, session, cancellationToken).ConfigureAwait(false);
                 return ExitCodes.Success;

@@ -157,7 +157,7 @@ internal static class KeysCommands
                 return;
             }
 
-            session.Out.WriteLine($"Updated the policy of {key.KeyId} (now v{key.PolicyVersion.ToString(CultureInfo.InvariantCulture)}).");
+            session.Out.WriteLine($"Updated the policy of {key.KeyId} (now v{key.PolicyVersion.ToString(CultureInfo.InvariantCulture)}): {Delivery(key.Delivery, "applied it")}");
             session.Out.WriteLine();
             Table.WritePairs(session.Out, Describe(key));
         });
@@ -172,8 +172,8 @@ internal static class KeysCommands
     {
         var keyId = KeyId("The key's id.");
         var command = revoke
-            ? new Command("revoke", "Revoke a key: every process that uses it denies its very next call. Returns once the revocation is stored and sent.") { keyId }
-            : new Command("restore", "Restore a revoked key: calls go through again, within its policy.") { keyId };
+            ? new Command("revoke", "Revoke a key: every process that uses it denies its very next call. Returns once every process on the service's key event stream confirmed it (or after BudgetService:KeyEventAckTimeout, 1 s by default), and names the processes that did not.") { keyId }
+            : new Command("restore", "Restore a revoked key: calls go through again, within its policy. Waits for the processes' confirmations like revoke.") { keyId };
         globals.SetAction(command, async (parse, session, cancellationToken) =>
         {
             var request = new KeyActionRequest { KeyId = parse.GetRequiredValue(keyId) };
@@ -188,14 +188,32 @@ internal static class KeysCommands
             }
 
             session.Out.WriteLine(revoke
-                ? $"Revoked {key.KeyId}: every process denies its next call with key_revoked."
-                : $"Restored {key.KeyId}: its calls go through again.");
+                ? $"Revoked {key.KeyId}: {Delivery(key.Delivery, "deny their next call with key_revoked")}"
+                : $"Restored {key.KeyId}: {Delivery(key.Delivery, "let its calls through again")}");
         });
         examples.Add(command, revoke ? "keybrake keys revoke refund-agent" : "keybrake keys restore refund-agent");
         return command;
     }
 
     private static string Status(KeyInfo key) => key.Revoked ? "revoked" : "active";
+
+    /// <summary>How a change reached the processes on the key event stream, in one sentence: how many confirmed, and who did not.</summary>
+    internal static string Delivery(KeyEventDelivery? delivery, string confirmedMeans)
+    {
+        if (delivery is null)
+        {
+            return "the service did not say which processes have it (is it an older version?).";
+        }
+
+        var processes = delivery.Processes.ToString(CultureInfo.InvariantCulture);
+        var waited = delivery.WaitedMs.ToString(CultureInfo.InvariantCulture);
+        return delivery switch
+        {
+            { Processes: 0 } => "no process is on the key event stream; each checks with the service when it connects.",
+            { Unconfirmed.Count: 0 } => $"all {processes} processes on the key event stream confirmed (in {waited} ms), and {confirmedMeans}.",
+            _ => $"{delivery.Confirmed.ToString(CultureInfo.InvariantCulture)} of {processes} processes confirmed within {waited} ms; not confirmed: {string.Join("; ", delivery.Unconfirmed)}.",
+        };
+    }
 
     /// <summary>A key and every field of its policy, as label and value.</summary>
     internal static List<(string, string)> Describe(KeyInfo key)

@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Keybrake.Protocol;
@@ -6,7 +7,8 @@ namespace Keybrake.Cli.Connection;
 
 /// <summary>
 /// One command's connection to the service's <c>BudgetAdmin</c> API: one channel (HTTP/2; without TLS for
-/// http:// addresses), the bearer token on every call, and where output goes.
+/// http:// addresses, with the service's certificate verified for https://), the bearer token on every call,
+/// and where output goes.
 /// </summary>
 internal sealed class AdminSession : IDisposable
 {
@@ -24,7 +26,7 @@ internal sealed class AdminSession : IDisposable
         Out = output;
         Error = error;
         _time = time;
-        _channel = GrpcChannel.ForAddress(settings.Server);
+        _channel = GrpcChannel.ForAddress(settings.Server, new GrpcChannelOptions { HttpHandler = Handler(settings) });
         Admin = new BudgetAdmin.BudgetAdminClient(_channel);
         if (settings.Token is { } token)
         {
@@ -56,7 +58,7 @@ internal sealed class AdminSession : IDisposable
     public CallOptions Stream(CancellationToken cancellationToken) => new(_headers, cancellationToken: cancellationToken);
 
     /// <summary>The one line to show for a failed call, and the exit code.</summary>
-    public CliException Explain(RpcException failure) => failure.StatusCode switch
+    public CliException Explain(RpcException failure) => Transport(failure) ?? failure.StatusCode switch
     {
         StatusCode.Unauthenticated or StatusCode.PermissionDenied when Settings.Token is null =>
             new CliException(ExitCodes.Auth, $"the budget service requires an admin token (set --token or {ConnectionSettings.TokenVariable})"),
@@ -73,4 +75,63 @@ internal sealed class AdminSession : IDisposable
     };
 
     public void Dispose() => _channel.Dispose();
+
+    private static SocketsHttpHandler Handler(ConnectionSettings settings)
+    {
+        var handler = new SocketsHttpHandler();
+        if (settings.CaFile is { } caFile)
+        {
+            try
+            {
+                handler.SslOptions.RemoteCertificateValidationCallback = Client.PrivateCa.Validator(Client.PrivateCa.Load(caFile));
+            }
+            catch (InvalidDataException e)
+            {
+                handler.Dispose();
+                throw new UsageException($"--ca-file: {e.Message}");
+            }
+        }
+
+        return handler;
+    }
+
+    /// <summary>
+    /// A call that never reached gRPC: the address speaks HTTP/1.1 only (a REST port), the TLS handshake failed, or
+    /// the server dropped the connection (cleartext to a TLS port). Each means the address or its trust is wrong,
+    /// which the user fixes like an unreachable service: exit code 4, with what is wrong.
+    /// </summary>
+    private CliException? Transport(RpcException failure)
+    {
+        if (failure.StatusCode is not (StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown))
+        {
+            return null;
+        }
+
+        for (Exception? cause = failure.Status.DebugException ?? failure.InnerException; cause is not null; cause = cause.InnerException)
+        {
+            switch (cause)
+            {
+                case AuthenticationException tls:
+                    return new CliException(ExitCodes.Unreachable, $"the TLS connection to {Server} failed: {OneLine(tls.Message)} (for a certificate from a private CA, set --ca-file or {ConnectionSettings.CaFileVariable})");
+                case HttpProtocolException protocol when protocol.ErrorCode == Http11Required || protocol.Message.Contains("HTTP_1_1_REQUIRED", StringComparison.Ordinal):
+                    return NotGrpc();
+                case HttpRequestException { HttpRequestError: HttpRequestError.HttpProtocolError or HttpRequestError.VersionNegotiationError or HttpRequestError.InvalidResponse } request
+                    when request.InnerException is not AuthenticationException:
+                    return NotGrpc();
+                case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }:
+                    return new CliException(ExitCodes.Unreachable, $"the server at {Server} closed the connection without an HTTP/2 answer (if it listens with TLS, write https://)");
+            }
+        }
+
+        return null;
+    }
+
+    private CliException NotGrpc() => new(
+        ExitCodes.Unreachable,
+        $"the server at {Server} does not speak gRPC (HTTP/2) there: it offers HTTP/1.1 only, as the service's REST port does; set --server or {ConnectionSettings.ServerVariable} to the gRPC address (BudgetService:Port, or the first --urls address)");
+
+    /// <summary>HTTP/2's HTTP_1_1_REQUIRED error code: the server wants HTTP/1.1 for this request.</summary>
+    private const long Http11Required = 0xd;
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }

@@ -57,6 +57,15 @@ internal static class BudgetServiceClients
     /// </summary>
     internal sealed class BudgetServiceHandler : IDisposable
     {
+        public BudgetServiceHandler(IOptions<KeybrakeOptions> options)
+        {
+            // https addresses are verified against the system's roots, or the configured private CA only.
+            if (options.Value.BudgetService.CaCertificatePath is { Length: > 0 } caPath)
+            {
+                Handler.SslOptions.RemoteCertificateValidationCallback = PrivateCa.Validator(PrivateCa.Load(caPath));
+            }
+        }
+
         public SocketsHttpHandler Handler { get; } = new()
         {
             EnableMultipleHttp2Connections = true,

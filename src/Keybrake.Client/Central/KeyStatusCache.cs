@@ -25,6 +25,10 @@ internal sealed class KeyStatusCache
         _duration = duration;
         _watcher = watcher;
         _logger = logger;
+
+        // A key event supersedes whatever the service said before it: were the stream to go quiet later, the
+        // answer asked for then must not be one from before the event.
+        _watcher.PolicyVersionSeen += (keyId, _) => _states.TryRemove(keyId, out var _);
     }
 
     /// <summary>Why the key counts as revoked when the reason is this process's credential rather than the key; <see langword="null"/> otherwise.</summary>

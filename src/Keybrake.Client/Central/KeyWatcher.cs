@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Reflection;
 using Grpc.Core;
 using Keybrake.Protocol;
 using Microsoft.Extensions.Logging;
@@ -10,6 +12,8 @@ namespace Keybrake.Client;
 /// revocations, restorations, policy changes. The gRPC client never retries a long stream, so the reconnect loop
 /// is this class's own. On every (re)connect the service sends a snapshot first, so changes made while the stream
 /// was down are applied then. The view counts only while the stream has spoken within the staleness bound.
+/// Each change is confirmed to the service once applied (<c>AcknowledgeKeyEvents</c>), so that the operator's
+/// revocation returns when it is in force in this process; the stream names the process for the operator.
 /// </summary>
 internal sealed class KeyWatcher : IAsyncDisposable
 {
@@ -22,24 +26,34 @@ internal sealed class KeyWatcher : IAsyncDisposable
     /// </summary>
     private static readonly TimeSpan s_silenceLimit = TimeSpan.FromSeconds(3);
 
+    /// <summary>How long a confirmation may take; past it the operator's call has stopped waiting anyway.</summary>
+    private static readonly TimeSpan s_acknowledgeTimeout = TimeSpan.FromSeconds(2);
+
     private readonly ConcurrentDictionary<string, (bool Revoked, long PolicyVersion)> _keys = new(StringComparer.Ordinal);
     private readonly Budget.BudgetClient _client;
     private readonly TimeProvider _time;
     private readonly TimeSpan _staleness;
     private readonly ILogger _logger;
+    private readonly string _name;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private long _lastHeard;
     private bool _snapshotSeen;
     private bool _credentialRefused;
 
-    public KeyWatcher(Budget.BudgetClient client, TimeProvider time, TimeSpan staleness, ILogger logger)
+    public KeyWatcher(Budget.BudgetClient client, TimeProvider time, TimeSpan staleness, ILogger logger, string? name = null)
     {
         _client = client;
         _time = time;
         _staleness = staleness;
         _logger = logger;
+        _name = string.IsNullOrWhiteSpace(name) ? DefaultName : name;
     }
+
+    /// <summary>This process as the operator sees it on the service: host/pid/app.</summary>
+    public static string DefaultName { get; } = string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Environment.MachineName}/{Environment.ProcessId}/{Assembly.GetEntryAssembly()?.GetName().Name ?? "dotnet"}");
 
     /// <summary>Raised for each key whose policy version changed, or may have (a snapshot after a reconnect).</summary>
     public event Action<string, long>? PolicyVersionSeen;
@@ -104,12 +118,21 @@ internal sealed class KeyWatcher : IAsyncDisposable
             {
                 // A network timer, on the system clock like the calls' deadlines; every message resets it.
                 silence.CancelAfter(s_silenceLimit);
-                using var call = _client.WatchKeys(new WatchKeysRequest(), cancellationToken: silence.Token);
+                using var call = _client.WatchKeys(new WatchKeysRequest { SubscriberName = _name }, cancellationToken: silence.Token);
+                var subscriberId = string.Empty;
                 await foreach (var keyEvent in call.ResponseStream.ReadAllAsync(silence.Token).ConfigureAwait(false))
                 {
                     silence.CancelAfter(s_silenceLimit);
                     Apply(keyEvent);
                     retry = s_firstRetry;
+                    if (keyEvent.Kind == KeyEventKind.Snapshot)
+                    {
+                        subscriberId = keyEvent.SubscriberId;
+                    }
+                    else if (keyEvent.Sequence > 0 && subscriberId.Length > 0)
+                    {
+                        await AcknowledgeAsync(subscriberId, keyEvent.Sequence, silence.Token).ConfigureAwait(false);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -148,6 +171,25 @@ internal sealed class KeyWatcher : IAsyncDisposable
             }
 
             retry = retry * 2 > s_maxRetry ? s_maxRetry : retry * 2;
+        }
+    }
+
+    /// <summary>
+    /// Tells the service this process applied the change (and every one before it). A confirmation that fails is
+    /// only logged: the operator's call then names this process as unconfirmed, which is the truth.
+    /// </summary>
+    private async Task AcknowledgeAsync(string subscriberId, long sequence, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.AcknowledgeKeyEventsAsync(
+                new AcknowledgeKeyEventsRequest { SubscriberId = subscriberId, Sequence = sequence },
+                deadline: _time.GetUtcNow().UtcDateTime + s_acknowledgeTimeout,
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.KeyEventNotAcknowledged(_logger, sequence, exception.Status.Detail);
         }
     }
 

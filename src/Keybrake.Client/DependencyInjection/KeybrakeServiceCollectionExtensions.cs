@@ -82,6 +82,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeKeysValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, ClientCredentialValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, BudgetServiceTlsValidator>());
 
         services.TryAddSingleton<IdGenerator>();
         services.TryAddSingleton<IKeyCatalog, ConfiguredKeyCatalog>();

@@ -5,7 +5,10 @@ namespace Keybrake.Client;
 /// <summary>How the guard talks to the central budget service (<c>Keybrake:BudgetService</c>).</summary>
 public sealed class KeybrakeBudgetServiceOptions
 {
-    /// <summary>The service's address, such as <c>http://127.0.0.1:7411</c>. Empty for embedded mode.</summary>
+    /// <summary>
+    /// The service's address, such as <c>http://127.0.0.1:7411</c>, or <c>https://budget.internal:7411</c> when it
+    /// listens with TLS (its certificate is verified; see <see cref="CaCertificatePath"/>). Empty for embedded mode.
+    /// </summary>
     public Uri? Address { get; set; }
 
     /// <summary>
@@ -64,6 +67,20 @@ public sealed class KeybrakeBudgetServiceOptions
 
     /// <summary>The admin token <see cref="IKeybrakeAdmin"/> presents to the service, when it requires one.</summary>
     public string? AdminToken { get; set; }
+
+    /// <summary>
+    /// A private certificate authority for an <c>https://</c> <see cref="Address"/>: a PEM (or DER) file of the CA
+    /// certificate(s) the service's certificate must chain to, in place of the system's trusted roots. The chain,
+    /// its validity and the host name are still checked. Empty (the default): the system's roots.
+    /// </summary>
+    public string? CaCertificatePath { get; set; }
+
+    /// <summary>
+    /// How this process is named to the operator when it has not confirmed a revocation (at most 200 characters;
+    /// default <c>host/pid/app</c>, such as <c>web-3/4121/Billing.Agent</c>). A pod or instance name helps.
+    /// </summary>
+    [MaxLength(200)]
+    public string? ProcessName { get; set; }
 
     /// <summary>Whether the guard uses the service.</summary>
     internal bool IsCentral => Address is not null;

@@ -62,7 +62,7 @@ internal static partial class Log
     [LoggerMessage(16, LogLevel.Error, "Shipping audit records from the outbox {Path} failed")]
     public static partial void AuditShipFailed(ILogger logger, string path, Exception exception);
 
-    [LoggerMessage(40, LogLevel.Warning, "Key '{KeyId}' ({Vendor}) sends its secret to the stand-in {Endpoint}, not to the vendor's own hosts (its VendorEndpoint setting). Right for a test or a demo; never in production")]
+    [LoggerMessage(42, LogLevel.Warning, "Key '{KeyId}' ({Vendor}) sends its secret to the stand-in {Endpoint}, not to the vendor's own hosts (its VendorEndpoint setting). Right for a test or a demo; never in production")]
     public static partial void SecretGoesToStandIn(ILogger logger, string keyId, string vendor, string endpoint);
 
     [LoggerMessage(30, LogLevel.Warning, "The budget service's key event stream dropped ({Problem}); reconnecting")]
@@ -76,4 +76,7 @@ internal static partial class Log
 
     [LoggerMessage(41, LogLevel.Debug, "Keybrake redacted the vendor secret of key '{KeyId}' from the response to {Method} {Endpoint}")]
     public static partial void SecretRedacted(ILogger logger, string keyId, string method, string endpoint);
+
+    [LoggerMessage(33, LogLevel.Warning, "Could not confirm key event {Sequence} to the budget service ({Problem}); the operator's call names this process as unconfirmed")]
+    public static partial void KeyEventNotAcknowledged(ILogger logger, long sequence, string problem);
 }

@@ -25,7 +25,8 @@ internal sealed class CentralStripeHost : IAsyncDisposable
 
     public StripeClient Stripe => _services.GetRequiredService<StripeClient>();
 
-    public static CentralStripeHost Start(Uri service, string stripe, string keyId)
+    /// <summary>Starts the host; <paramref name="caCertificatePath"/> is the private CA an https service's certificate must chain to.</summary>
+    public static CentralStripeHost Start(Uri service, string stripe, string keyId, string? caCertificatePath = null)
     {
         var folder = Directory.CreateTempSubdirectory("keybrake-cross-process-host-").FullName;
         var services = new ServiceCollection();
@@ -34,6 +35,7 @@ internal sealed class CentralStripeHost : IAsyncDisposable
                 o.UseBudgetService(service);
                 o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
                 o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
+                o.BudgetService.CaCertificatePath = caCertificatePath;
                 o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                 o.BudgetService.CallTimeout = TimeSpan.FromMilliseconds(int.Parse(AgentProcess.CallTimeoutMilliseconds, System.Globalization.CultureInfo.InvariantCulture));
                 o.AddKey(keyId, key =>

@@ -50,7 +50,7 @@ public sealed class BudgetServiceHost : IAsyncDisposable
         RestAddress = restAddress;
     }
 
-    /// <summary>Where the service listens for gRPC (HTTP/2), such as <c>http://127.0.0.1:41234</c>.</summary>
+    /// <summary>Where the service listens for gRPC (HTTP/2), such as <c>http://127.0.0.1:41234</c> (<c>https://</c> with TLS).</summary>
     public Uri Address { get; }
 
     /// <summary>Where the admin API's REST paths listen (HTTP/1.1).</summary>
@@ -69,14 +69,16 @@ public sealed class BudgetServiceHost : IAsyncDisposable
         string? directory = null,
         int port = 0,
         TimeProvider? time = null,
+        IEnumerable<string>? arguments = null,
         Action<WebApplicationBuilder>? configure = null)
     {
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
-        // Port and storage go on the command line: the app reads them while it is being built.
-        string[] args = [$"--BudgetService:Port={port}", "--BudgetService:RestPort=0", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}"];
+        // Port and storage go on the command line: the app reads them while it is being built. So do --urls.
+        string[] args = [$"--BudgetService:Port={port}", "--BudgetService:RestPort=0", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}", .. arguments ?? []];
         var app = BudgetServiceApp.Build(args, builder =>
         {
+            configure?.Invoke(builder);
             var all = new Dictionary<string, string?>(settings)
             {
                 ["Logging:LogLevel:Default"] = "Warning",
@@ -111,9 +113,9 @@ public sealed class BudgetServiceHost : IAsyncDisposable
             throw;
         }
 
-        // Kestrel lists the endpoints in the order the service opened them: gRPC, then REST.
+        // Kestrel lists the endpoints in the order the service opened them: gRPC, then REST (with TLS, one port may serve both).
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.ToList();
-        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(addresses[0]), new Uri(addresses[1]));
+        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(addresses[0]), new Uri(addresses[^1]));
     }
 
     /// <summary>

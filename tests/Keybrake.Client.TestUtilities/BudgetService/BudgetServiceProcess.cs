@@ -21,14 +21,21 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
     private readonly bool _ownsDirectory;
     private DotnetProcess? _process;
 
-    private BudgetServiceProcess(IReadOnlyDictionary<string, string?> settings, string directory, bool ownsDirectory, int port)
+    private BudgetServiceProcess(IReadOnlyDictionary<string, string?> settings, string directory, bool ownsDirectory, int port, int restPort)
     {
         _settings = settings;
         Directory = directory;
         _ownsDirectory = ownsDirectory;
         Port = port;
+        RestPort = restPort;
         Address = new Uri($"http://127.0.0.1:{port}");
+        RestAddress = restPort < 0 ? null : new Uri($"http://127.0.0.1:{restPort}");
     }
+
+    /// <summary>Where the admin API's REST paths listen, when started with them.</summary>
+    public Uri? RestAddress { get; }
+
+    private int RestPort { get; }
 
     /// <summary>Where the service listens; the same across restarts.</summary>
     public Uri Address { get; }
@@ -46,12 +53,15 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
     /// <summary>The service's output so far, for failure messages.</summary>
     public string Diagnostics => _process?.Diagnostics ?? "not started";
 
-    /// <summary>Starts the service and waits until it answers <c>Ping</c>. <paramref name="port"/> 0 picks a free one.</summary>
-    public static async Task<BudgetServiceProcess> StartAsync(IDictionary<string, string?> settings, string? directory = null, int port = 0)
+    /// <summary>
+    /// Starts the service and waits until it answers <c>Ping</c>. <paramref name="port"/> 0 picks a free one; with
+    /// <paramref name="rest"/> the REST paths listen on another free port (<see cref="RestAddress"/>).
+    /// </summary>
+    public static async Task<BudgetServiceProcess> StartAsync(IDictionary<string, string?> settings, string? directory = null, int port = 0, bool rest = false)
     {
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-process-").FullName;
-        var service = new BudgetServiceProcess(new Dictionary<string, string?>(settings), directory, ownsDirectory, port == 0 ? FreePort() : port);
+        var service = new BudgetServiceProcess(new Dictionary<string, string?>(settings), directory, ownsDirectory, port == 0 ? FreePort() : port, rest ? FreePort() : -1);
         try
         {
             await service.StartProcessAsync();
@@ -146,7 +156,7 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
         {
             $"--BudgetService:Port={Port}",
             $"--BudgetService:StoragePath={StoragePath}",
-            "--BudgetService:RestPort=-1",
+            $"--BudgetService:RestPort={RestPort}",
             $"--BudgetService:AdminToken={BudgetServiceHost.AdminToken}",
             "--Logging:LogLevel:Default=Warning",
         };

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Keybrake.Protocol;
 
 namespace Keybrake.Client.TestUtilities.Revocation;
 
@@ -28,6 +29,9 @@ public sealed record RevocationTrial(
 
     /// <summary>How long the revoke call took, as the coordinator saw it.</summary>
     public TimeSpan RevokeCall => Stopwatch.GetElapsedTime(RevokeCalled, RevokeReturned);
+
+    /// <summary>What the revoke call's reply said of the processes on the key event stream.</summary>
+    public KeyEventDelivery? Delivery { get; init; }
 }
 
 /// <summary>An agent's summary: its counts, and what it saw of every revocation (see the agent's RevocationTracker).</summary>

@@ -32,4 +32,13 @@ public sealed record RevocationTrialOptions
 
     /// <summary>Seeds the pauses between trials and the agents' amounts.</summary>
     public int Seed { get; init; }
+
+    /// <summary>Revoke through the REST path (as curl would) rather than gRPC (default false).</summary>
+    public bool RevokeOverRest { get; init; }
+
+    /// <summary>
+    /// The service's <c>BudgetService:KeyEventAckTimeout</c>: how long a revoke call waits for every agent to confirm;
+    /// <see langword="null"/> for the service's default (1 s).
+    /// </summary>
+    public TimeSpan? KeyEventAckTimeout { get; init; }
 }

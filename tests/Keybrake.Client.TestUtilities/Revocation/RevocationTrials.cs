@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Headers;
+using Google.Protobuf;
 using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Stripe;
@@ -32,6 +34,7 @@ public sealed class RevocationTrials : IAsyncDisposable
     private readonly Random _random;
     private GrpcChannel? _channel;
     private BudgetAdmin.BudgetAdminClient? _admin;
+    private HttpClient? _rest;
 
     private RevocationTrials(RevocationTrialOptions options, StripeStub stub, string folder)
     {
@@ -81,7 +84,7 @@ public sealed class RevocationTrials : IAsyncDisposable
         await Task.Delay(_options.AllowedFor + (_options.AllowedFor * _random.NextDouble()));
 
         var called = Stopwatch.GetTimestamp();
-        await Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId });
+        var key = await RevokeAsync();
         var returned = Stopwatch.GetTimestamp();
         var denials = await Task.WhenAll(_agents.Select(a => a.ExpectAsync("revoked", number, _options.TransitionTimeout)));
 
@@ -93,7 +96,26 @@ public sealed class RevocationTrials : IAsyncDisposable
         await Admin.RestoreKeyAsync(new KeyActionRequest { KeyId = KeyId });
         var restored = Stopwatch.GetTimestamp();
         var allowed = await Task.WhenAll(_agents.Select(a => a.ExpectAsync("allowed", number, _options.TransitionTimeout)));
-        return new RevocationTrial(number, called, returned, denials, restoring, restored, allowed);
+        return new RevocationTrial(number, called, returned, denials, restoring, restored, allowed) { Delivery = key.Delivery };
+    }
+
+    /// <summary>The revoke call, through gRPC or (<see cref="RevocationTrialOptions.RevokeOverRest"/>) the REST path.</summary>
+    private async Task<KeyInfo> RevokeAsync()
+    {
+        if (_rest is null)
+        {
+            return await Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = KeyId });
+        }
+
+        using var content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+        using var response = await _rest.PostAsync($"/v1/keys/{KeyId}/revoke", content);
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"The REST revoke answered {(int)response.StatusCode}: {body}");
+        }
+
+        return JsonParser.Default.Parse<KeyInfo>(body);
     }
 
     /// <summary>Stops every agent and returns their summaries, by index. Their outboxes are shipped by then.</summary>
@@ -148,6 +170,7 @@ public sealed class RevocationTrials : IAsyncDisposable
     {
         await Task.WhenAll(_agents.Select(a => a.DisposeAsync().AsTask()));
         _channel?.Dispose();
+        _rest?.Dispose();
         if (Service is not null)
         {
             await Service.DisposeAsync();
@@ -169,9 +192,20 @@ public sealed class RevocationTrials : IAsyncDisposable
     private async Task StartAsync()
     {
         // A cap no trial can reach: the only denials are revocations.
-        Service = await BudgetServiceProcess.StartAsync(BudgetServiceHost.Key(KeyId, "1000000"), Directory.CreateDirectory(Path.Combine(_folder, "service")).FullName);
+        var settings = BudgetServiceHost.Key(KeyId, "1000000");
+        if (_options.KeyEventAckTimeout is { } ackTimeout)
+        {
+            settings["BudgetService:KeyEventAckTimeout"] = ackTimeout.ToString("c", CultureInfo.InvariantCulture);
+        }
+
+        Service = await BudgetServiceProcess.StartAsync(settings, Directory.CreateDirectory(Path.Combine(_folder, "service")).FullName, rest: _options.RevokeOverRest);
         _channel = GrpcChannel.ForAddress(Service.Address);
         _admin = BudgetServiceHost.AdminClient(_channel);
+        if (Service.RestAddress is { } rest)
+        {
+            _rest = new HttpClient { BaseAddress = rest };
+            _rest.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BudgetServiceHost.AdminToken);
+        }
 
         var starting = Enumerable.Range(0, _options.Processes)
             .Select(i => RevocationAgent.StartAsync(i, Service.Address, Stub.Url, _folder, _options))
