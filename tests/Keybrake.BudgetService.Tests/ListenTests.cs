@@ -53,7 +53,7 @@ public sealed class ListenTests
     private static async Task AssertServesAsync(BudgetServiceHost service, Uri grpc, Uri rest, TestCertificates? certificates = null)
     {
         using var channel = GrpcChannel.ForAddress(grpc, new GrpcChannelOptions { HttpHandler = certificates?.TrustingHandler() ?? new SocketsHttpHandler() });
-        var status = await new Protocol.Budget.BudgetClient(channel).GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "agent" } });
+        var status = await BudgetServiceHost.BudgetClient(channel).GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "agent" } });
         using var http = new HttpClient(certificates?.TrustingHandler() ?? new SocketsHttpHandler()) { BaseAddress = rest, DefaultRequestVersion = HttpVersion.Version11 };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BudgetServiceHost.AdminToken);
         using var keys = await http.GetAsync("/v1/keys");

@@ -26,7 +26,7 @@ public sealed class TlsTests
         using var certificates = TestCertificates.Create();
         await using var service = await BudgetServiceHost.StartAsync(TestService.Settings(BudgetServiceHost.Key("agent", "100"), certificates.ServiceSettings()));
         using var channel = GrpcChannel.ForAddress(service.Address, new GrpcChannelOptions { HttpHandler = certificates.TrustingHandler() });
-        var budget = new Protocol.Budget.BudgetClient(channel);
+        var budget = BudgetServiceHost.BudgetClient(channel);
 
         var status = await budget.GetKeyStatusAsync(new KeyStatusRequest { KeyIds = { "agent" } });
         using var http = new HttpClient(certificates.TrustingHandler()) { BaseAddress = service.Address, DefaultRequestVersion = HttpVersion.Version11 };
@@ -55,7 +55,7 @@ public sealed class TlsTests
         await using var service = await BudgetServiceHost.StartAsync(settings);
         using var channel = GrpcChannel.ForAddress(service.Address, new GrpcChannelOptions { HttpHandler = certificates.TrustingHandler() });
 
-        var reply = await new Protocol.Budget.BudgetClient(channel).PingAsync(new PingRequest());
+        var reply = await BudgetServiceHost.BudgetClient(channel).PingAsync(new PingRequest());
 
         Assert.That(reply, Is.Not.Null);
     }
@@ -69,8 +69,8 @@ public sealed class TlsTests
         using var systemRoots = GrpcChannel.ForAddress(service.Address);
         using var wrongCa = GrpcChannel.ForAddress(service.Address, new GrpcChannelOptions { HttpHandler = otherCa.TrustingHandler() });
 
-        var bySystemRoots = Assert.ThrowsAsync<RpcException>(async () => await new Protocol.Budget.BudgetClient(systemRoots).PingAsync(new PingRequest()));
-        var byWrongCa = Assert.ThrowsAsync<RpcException>(async () => await new Protocol.Budget.BudgetClient(wrongCa).PingAsync(new PingRequest()));
+        var bySystemRoots = Assert.ThrowsAsync<RpcException>(async () => await BudgetServiceHost.BudgetClient(systemRoots).PingAsync(new PingRequest()));
+        var byWrongCa = Assert.ThrowsAsync<RpcException>(async () => await BudgetServiceHost.BudgetClient(wrongCa).PingAsync(new PingRequest()));
 
         Assert.Multiple(() =>
         {
@@ -102,7 +102,7 @@ public sealed class TlsTests
         await using var service = await BudgetServiceHost.StartAsync(settings, arguments: ["--BudgetService:ListenAddress=0.0.0.0"], configure: builder => builder.Logging.AddProvider(logs));
         using var channel = GrpcChannel.ForAddress(new Uri($"http://127.0.0.1:{service.Address.Port}"));
 
-        await new Protocol.Budget.BudgetClient(channel).PingAsync(new PingRequest());
+        await BudgetServiceHost.BudgetClient(channel).PingAsync(new PingRequest());
 
         var warnings = logs.Logs.Where(log => log.Level == LogLevel.Warning && log.Message.StartsWith("INSECURE", StringComparison.Ordinal)).Select(log => log.Message).ToList();
         Assert.Multiple(() =>

@@ -78,7 +78,6 @@ public sealed class BudgetServiceHost : IAsyncDisposable
         string[] args = [$"--BudgetService:Port={port}", "--BudgetService:RestPort=0", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}", .. arguments ?? []];
         var app = BudgetServiceApp.Build(args, builder =>
         {
-            configure?.Invoke(builder);
             var all = new Dictionary<string, string?>(settings)
             {
                 ["Logging:LogLevel:Default"] = "Warning",
