@@ -502,7 +502,8 @@ internal sealed class GuardPipeline
     };
 
     // Host and port, the port only when it is not the scheme's default; never a user name, path or query.
-    private static string? HostOf(Uri? uri) => uri is { IsAbsoluteUri: true } ? uri.Authority : null;
+    // Uri caches Host, so the common case (a vendor host on its default port) makes no new string.
+    private static string? HostOf(Uri? uri) => uri is { IsAbsoluteUri: true } ? (uri.IsDefaultPort ? uri.Host : uri.Authority) : null;
 
     private static string? JoinNotes(string? first, string? second) =>
         first is null ? second : second is null ? first : $"{first}; {second}";
