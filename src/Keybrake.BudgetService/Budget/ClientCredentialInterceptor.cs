@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Keybrake.BudgetService.Clients;
 
 namespace Keybrake.BudgetService.Budget;
@@ -9,7 +8,7 @@ namespace Keybrake.BudgetService.Budget;
 /// <c>Unauthenticated</c>. The credential goes into the call's state for the scope checks
 /// (<see cref="ClientOf"/>). Nothing of the token is logged or echoed.
 /// </summary>
-internal sealed class ClientCredentialInterceptor : Interceptor
+internal sealed class ClientCredentialInterceptor : CallerCheckInterceptor
 {
     private readonly ClientRegistry _clients;
     private readonly ILogger<ClientCredentialInterceptor> _logger;
@@ -26,19 +25,7 @@ internal sealed class ClientCredentialInterceptor : Interceptor
             ? accepted
             : throw new RpcException(new Status(StatusCode.Unauthenticated, "a client credential is required"));
 
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        Check(context);
-        return continuation(request, context);
-    }
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        Check(context);
-        return continuation(request, responseStream, context);
-    }
-
-    private void Check(ServerCallContext context)
+    protected override void Check(ServerCallContext context)
     {
         var token = ClientTokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
         var client = _clients.Authenticate(token);

@@ -9,19 +9,11 @@ namespace Keybrake.BudgetService.Store.Sqlite;
 /// </summary>
 internal sealed class SqliteClientStore : IClientStore, IDisposable
 {
-    private readonly string _connectionString;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private SqliteConnection? _connection;
+    private readonly SqliteSideConnection _connection;
 
     public SqliteClientStore(string path)
     {
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.GetFullPath(path),
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connection = new SqliteSideConnection(path);
     }
 
     public ValueTask<IReadOnlyList<StoredClient>> ListAsync(CancellationToken cancellationToken) =>
@@ -75,28 +67,9 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
 
     public void Dispose()
     {
-        _connection?.Dispose();
-        _gate.Dispose();
+        _connection.Dispose();
     }
 
-    private async ValueTask<T> RunAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_connection is null)
-            {
-                // Opened on first use: the budget store has created the file and its schema by then.
-                var connection = new SqliteConnection(_connectionString);
-                connection.Open();
-                _connection = connection;
-            }
-
-            return work(_connection);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    private ValueTask<T> RunAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken) =>
+        _connection.RunAsync(work, cancellationToken);
 }
