@@ -103,7 +103,11 @@ public sealed class CredentialAdminTests
     [Test]
     public async Task Revoking_a_credential_waits_for_its_streams_to_confirm_and_names_the_one_that_did_not()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("a", "100"));
+        // The bound is what the call waits for the silent stream; it is long enough that the confirming stream's
+        // confirmation, sent by this test, arrives within it even on a loaded machine.
+        var settings = BudgetServiceHost.Key("a", "100");
+        settings["BudgetService:KeyEventAckTimeout"] = "00:00:05";
+        await using var service = await TestService.StartAsync(settings);
         var (fleet, _) = await service.ClientForAsync("fleet-a", "a");
         var (other, _) = await service.ClientForAsync("fleet-b", "a");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
