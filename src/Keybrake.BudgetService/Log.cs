@@ -89,4 +89,7 @@ internal static partial class Log
 
     [LoggerMessage(29, LogLevel.Warning, "Key '{KeyId}': {Confirmed} of {Processes} processes on the key event stream confirmed the change; not confirmed: {Unconfirmed}")]
     public static partial void KeyEventUnconfirmed(ILogger logger, string keyId, int confirmed, int processes, string unconfirmed);
+
+    [LoggerMessage(41, LogLevel.Warning, "Client credential '{ClientId}': {Confirmed} of {Processes} processes streaming with it confirmed its revocation; not confirmed: {Unconfirmed}")]
+    public static partial void ClientRevocationUnconfirmed(ILogger logger, string clientId, int confirmed, int processes, string unconfirmed);
 }

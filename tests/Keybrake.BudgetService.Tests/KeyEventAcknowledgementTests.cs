@@ -69,6 +69,40 @@ public sealed class KeyEventAcknowledgementTests
     }
 
     [Test]
+    public async Task A_credential_revocation_goes_to_that_credentials_streams_and_each_may_confirm_it_once()
+    {
+        var clock = new FakeTimeProvider();
+        var hub = new KeyEventHub(s_bound, clock);
+        using var confirms = hub.Subscribe("host/1/agent", keys: null, clientId: "fleet-a");
+        using var silent = hub.Subscribe("host/2/stuck", keys: null, clientId: "fleet-a");
+        using var other = hub.Subscribe("host/3/other", keys: null, clientId: "fleet-b");
+
+        var published = hub.PublishClientRevoked("fleet-a");
+        var confirming = hub.ConfirmAsync(published, CancellationToken.None);
+        var sent = confirms.Events.TryRead(out var revocation);
+        var otherSent = other.Events.TryRead(out _);
+        var byOtherCredential = hub.AcknowledgeRevocation(confirms.Id, published.Sequence, "fleet-b");
+        var otherStream = hub.AcknowledgeRevocation(other.Id, published.Sequence, "fleet-b");
+        var tooEarly = hub.AcknowledgeRevocation(confirms.Id, published.Sequence - 1, "fleet-a");
+        var accepted = hub.AcknowledgeRevocation(confirms.Id, published.Sequence, "fleet-a");
+        var twice = hub.AcknowledgeRevocation(confirms.Id, published.Sequence, "fleet-a");
+        clock.Advance(s_bound);
+        var delivery = await confirming;
+        var afterTheBound = hub.AcknowledgeRevocation(silent.Id, published.Sequence, "fleet-a");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((sent, revocation?.Kind, revocation?.ClientId), Is.EqualTo((true, KeyEventKind.ClientRevoked, "fleet-a")));
+            Assert.That(otherSent, Is.False, "another credential's stream is not sent the event");
+            Assert.That((byOtherCredential, otherStream, tooEarly, twice), Is.EqualTo((false, false, false, false)), "only the stream's own credential, only the revocation, only once");
+            Assert.That(accepted, Is.True);
+            Assert.That((delivery.Processes, delivery.Confirmed), Is.EqualTo((2, 1)));
+            Assert.That(delivery.Unconfirmed, Is.EqualTo(new[] { "host/2/stuck" }));
+            Assert.That(afterTheBound, Is.False, "once the call has returned, the revoked credential can confirm nothing");
+        });
+    }
+
+    [Test]
     public async Task A_watcher_whose_stream_ends_is_named_and_not_waited_for()
     {
         var hub = new KeyEventHub(s_bound, new FakeTimeProvider());

@@ -213,7 +213,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     /// <summary>
     /// Subscribes before reading the snapshot, so no change made in between is missed (one may arrive twice,
     /// which applying is harmless); then forwards events for the watched keys, with a heartbeat every second.
-    /// Only keys in the credential's scope are watched, and revoking the credential ends the stream at once with
+    /// Only keys in the credential's scope are watched. Revoking the credential sends the stream
+    /// <c>CLIENT_REVOKED</c> and, once the process confirmed it (or the bound passed), ends the stream with
     /// <c>Unauthenticated</c>, so the process stops trusting its view and asks (and is refused).
     /// </summary>
     public override async Task WatchKeys(WatchKeysRequest request, IServerStreamWriter<KeyEvent> responseStream, ServerCallContext context)
@@ -226,7 +227,12 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
 
         var watched = request.KeyIds.Count == 0 ? null : request.KeyIds.ToHashSet(StringComparer.Ordinal);
-        using var subscription = _events.Subscribe(SubscriberNames.Of(request.SubscriberName, context.Peer), watched, client.Covers);
+        using var subscription = _events.Subscribe(SubscriberNames.Of(request.SubscriberName, context.Peer), watched, client.Covers, client.Id);
+        if (client.IsRevoked)
+        {
+            // Revoked while this stream was being opened, after its CLIENT_REVOKED went out: it never gets a snapshot.
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
+        }
 
         // The stream never ends on its own: a stopping service ends it, rather than wait out the shutdown timeout
         // (30 s) for clients to hang up (they reconnect to the next instance and get a snapshot); so does revoking the
@@ -291,7 +297,17 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     public override Task<AcknowledgeKeyEventsReply> AcknowledgeKeyEvents(AcknowledgeKeyEventsRequest request, ServerCallContext context)
     {
         RequestChecks.Id(request.SubscriberId, "subscriber_id");
-        return Task.FromResult(new AcknowledgeKeyEventsReply { Known = _events.Acknowledge(request.SubscriberId, request.Sequence) });
+        var client = ClientCredentialInterceptor.ClientOf(context);
+        if (client.IsRevoked)
+        {
+            // All a revoked credential may do: confirm that its open stream applied the revocation.
+            return _events.AcknowledgeRevocation(request.SubscriberId, request.Sequence, client.Id)
+                ? Task.FromResult(new AcknowledgeKeyEventsReply { Known = true })
+                : throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
+        }
+
+        // A stream is confirmed only by the credential that opened it.
+        return Task.FromResult(new AcknowledgeKeyEventsReply { Known = _events.Acknowledge(request.SubscriberId, request.Sequence, client.Id) });
     }
 
     internal static Protocol.VendorObject ToProtocol(StoredObject stored) => new()

@@ -6,10 +6,13 @@ namespace Keybrake.BudgetService.Budget;
 /// <summary>
 /// Refuses every Budget call that does not carry a client credential in force, before the call does anything:
 /// <c>Unauthenticated</c>. The credential goes into the call's state for the scope checks
-/// (<see cref="ClientOf"/>). Nothing of the token is logged or echoed.
+/// (<see cref="ClientOf"/>). Nothing of the token is logged or echoed. The one exception: a revoked credential's
+/// <c>AcknowledgeKeyEvents</c> reaches the handler, which accepts only the confirmation of the revocation itself.
 /// </summary>
 internal sealed class ClientCredentialInterceptor : CallerCheckInterceptor
 {
+    private static readonly string s_acknowledgeMethod = $"/{Protocol.Budget.Descriptor.FullName}/{nameof(Protocol.Budget.BudgetBase.AcknowledgeKeyEvents)}";
+
     private readonly ClientRegistry _clients;
     private readonly ILogger<ClientCredentialInterceptor> _logger;
 
@@ -35,7 +38,9 @@ internal sealed class ClientCredentialInterceptor : CallerCheckInterceptor
             throw new RpcException(new Status(StatusCode.Unauthenticated, "a valid client credential is required (Authorization: Bearer kbc_...)"));
         }
 
-        if (client.IsRevoked)
+        // A revoked credential may still confirm that its stream applied the revocation (checked by the handler,
+        // which accepts nothing else from it): the operator's revoke call waits for that confirmation.
+        if (client.IsRevoked && context.Method != s_acknowledgeMethod)
         {
             Log.ClientRejected(_logger, context.Method, $"credential '{client.Id}' is revoked");
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Grpc.Core;
 using Keybrake.BudgetService.Budget;
+using Keybrake.BudgetService.Keys;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Clients;
@@ -9,11 +10,13 @@ namespace Keybrake.BudgetService.Clients;
 internal sealed class ClientAdmin
 {
     private readonly ClientRegistry _clients;
+    private readonly KeyEventHub _events;
     private readonly ILogger<ClientAdmin> _logger;
 
-    public ClientAdmin(ClientRegistry clients, ILogger<ClientAdmin> logger)
+    public ClientAdmin(ClientRegistry clients, KeyEventHub events, ILogger<ClientAdmin> logger)
     {
         _clients = clients;
+        _events = events;
         _logger = logger;
     }
 
@@ -50,7 +53,29 @@ internal sealed class ClientAdmin
         var client = await _clients.RevokeAsync(request.ClientId, cancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"client '{(request.ClientId.Length <= 64 ? request.ClientId : request.ClientId[..64] + "...")}' is not known"));
         Log.ClientRevoked(_logger, client.Id);
-        return Info(client);
+
+        // The credential is refused from here on. Its processes learn it from their streams (CLIENT_REVOKED), apply
+        // it and confirm, which is the one call a revoked credential may still make; the streams end after that, or
+        // after the bound, so that the revocation is in force in every confirmed process when this returns.
+        var published = _events.PublishClientRevoked(client.Id);
+        KeyEventDelivery delivery;
+        try
+        {
+            delivery = await _events.ConfirmAsync(published, cancellationToken);
+        }
+        finally
+        {
+            client.EndStreams();
+        }
+
+        if (delivery.Unconfirmed.Count > 0)
+        {
+            Log.ClientRevocationUnconfirmed(_logger, client.Id, delivery.Confirmed, delivery.Processes, string.Join(", ", delivery.Unconfirmed));
+        }
+
+        var info = Info(client);
+        info.Delivery = delivery;
+        return info;
     }
 
     private static ClientInfo Info(ServiceClient client)

@@ -82,8 +82,8 @@ internal sealed class ClientRegistry
     }
 
     /// <summary>
-    /// Revokes a credential: stored first, then every call it makes is refused and its open key event streams are
-    /// ended. <see langword="null"/> when there is no such credential.
+    /// Revokes a credential: stored first, then every call it makes is refused (its open key event streams are the
+    /// caller's to end, once they carried the revocation). <see langword="null"/> when there is no such credential.
     /// </summary>
     public async Task<ServiceClient?> RevokeAsync(string clientId, CancellationToken cancellationToken)
     {

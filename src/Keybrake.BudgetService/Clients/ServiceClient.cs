@@ -2,8 +2,9 @@ namespace Keybrake.BudgetService.Clients;
 
 /// <summary>
 /// A client credential as the money path sees it: who the caller is and which keys it may act on. Only the
-/// SHA-256 of its token is held. <see cref="Revocation"/> is cancelled when an operator revokes it, which ends
-/// every key event stream the client has open.
+/// SHA-256 of its token is held. Once an operator revokes it, its calls are refused; <see cref="Revocation"/> is
+/// cancelled once its processes confirmed the revocation (or the bound passed), which ends every key event stream
+/// the client has open.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "A credential lives as long as the service; its token source holds no timer or wait handle.")]
 internal sealed class ServiceClient
@@ -46,18 +47,20 @@ internal sealed class ServiceClient
 
     public bool IsRevoked => RevokedAt is not null;
 
-    /// <summary>Cancelled the moment the credential is revoked.</summary>
+    /// <summary>Cancelled once the revocation reached the credential's streams (<see cref="EndStreams"/>), or from the start for one revoked earlier.</summary>
     public CancellationToken Revocation => _revocation.Token;
 
     /// <summary>Whether the credential may act on <paramref name="keyId"/>.</summary>
     public bool Covers(string keyId) => _allKeys || _keyIds.Contains(keyId);
 
-    /// <summary>Marks the credential revoked and ends its streams.</summary>
-    public void Revoke(DateTimeOffset at)
-    {
-        RevokedAt ??= at;
-        _revocation.Cancel();
-    }
+    /// <summary>
+    /// Marks the credential revoked: every call it makes is refused from now on, but for the confirmation of the
+    /// revocation itself. Its streams stay open until <see cref="EndStreams"/>, so that they can carry the event.
+    /// </summary>
+    public void Revoke(DateTimeOffset at) => RevokedAt ??= at;
+
+    /// <summary>Ends the credential's key event streams (with <c>Unauthenticated</c>), and any it opens later.</summary>
+    public void EndStreams() => _revocation.Cancel();
 }
 
 /// <summary>Where a credential came from.</summary>

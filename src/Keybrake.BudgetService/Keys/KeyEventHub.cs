@@ -33,12 +33,13 @@ internal sealed class KeyEventHub
 
     /// <summary>
     /// Starts receiving events for <paramref name="keys"/> (null: every key); dispose the subscription to stop.
-    /// <paramref name="name"/> is how the operator sees the process when it does not confirm a change.
+    /// <paramref name="name"/> is how the operator sees the process when it does not confirm a change;
+    /// <paramref name="clientId"/> is the credential the stream was opened with, the only one that may confirm for it.
     /// </summary>
-    public Subscription Subscribe(string name, IReadOnlySet<string>? keys, Func<string, bool>? inScope = null)
+    public Subscription Subscribe(string name, IReadOnlySet<string>? keys, Func<string, bool>? inScope = null, string? clientId = null)
     {
         var channel = Channel.CreateUnbounded<KeyEvent>(new UnboundedChannelOptions { SingleReader = true });
-        var subscription = new Subscription(this, "sub_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), name, keys, inScope, channel);
+        var subscription = new Subscription(this, "sub_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), name, clientId, keys, inScope, channel);
         lock (_lock)
         {
             _subscribers.Add(subscription.Id, subscription);
@@ -48,15 +49,26 @@ internal sealed class KeyEventHub
     }
 
     /// <summary>Numbers the event and sends it to every stream that watches its key; <see cref="ConfirmAsync"/> waits for their confirmations.</summary>
-    public Published Publish(KeyEvent keyEvent)
+    public Published Publish(KeyEvent keyEvent) => Publish(keyEvent, clientRevoked: null);
+
+    /// <summary>
+    /// Numbers a <c>CLIENT_REVOKED</c> event and sends it to every stream opened with <paramref name="clientId"/>;
+    /// <see cref="ConfirmAsync"/> waits for their confirmations, which the revoked credential may still send
+    /// (<see cref="AcknowledgeRevocation"/>).
+    /// </summary>
+    public Published PublishClientRevoked(string clientId) =>
+        Publish(new KeyEvent { Kind = KeyEventKind.ClientRevoked, ClientId = clientId }, clientRevoked: clientId);
+
+    private Published Publish(KeyEvent keyEvent, string? clientRevoked)
     {
         lock (_lock)
         {
             keyEvent.Sequence = ++_sequence;
-            var published = new Published(keyEvent.Sequence);
+            var published = new Published(keyEvent.Sequence, clientRevoked);
             foreach (var subscriber in _subscribers.Values)
             {
-                if (subscriber.Watches(keyEvent) && subscriber.Channel.Writer.TryWrite(keyEvent))
+                var sent = clientRevoked is null ? subscriber.Watches(keyEvent) : subscriber.ClientId == clientRevoked;
+                if (sent && subscriber.Channel.Writer.TryWrite(keyEvent))
                 {
                     published.Waiting.Add(subscriber.Id, subscriber.Name);
                 }
@@ -107,25 +119,52 @@ internal sealed class KeyEventHub
         }
     }
 
-    /// <summary>The stream's process applied every event up to <paramref name="sequence"/>. False when no such stream is open.</summary>
-    public bool Acknowledge(string subscriberId, long sequence)
+    /// <summary>
+    /// The stream's process applied every event up to <paramref name="sequence"/>. False when no such stream is open,
+    /// or (given <paramref name="clientId"/>) when the stream was opened with another credential.
+    /// </summary>
+    public bool Acknowledge(string subscriberId, long sequence, string? clientId = null)
     {
         lock (_lock)
         {
-            if (!_subscribers.ContainsKey(subscriberId))
+            if (!_subscribers.TryGetValue(subscriberId, out var subscriber) || (clientId is not null && subscriber.ClientId != clientId))
             {
                 return false;
             }
 
-            foreach (var published in _unconfirmed)
+            AcknowledgeLocked(subscriberId, sequence);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The one confirmation a revoked credential may still send: that its stream applied the revocation. Accepted
+    /// only while the stream is open, belongs to <paramref name="clientId"/>, and has not yet confirmed a
+    /// <c>CLIENT_REVOKED</c> event for it at or before <paramref name="sequence"/>; false otherwise.
+    /// </summary>
+    public bool AcknowledgeRevocation(string subscriberId, long sequence, string clientId)
+    {
+        lock (_lock)
+        {
+            if (!_subscribers.TryGetValue(subscriberId, out var subscriber) || subscriber.ClientId != clientId
+                || !_unconfirmed.Any(published => published.ClientRevoked == clientId && published.Sequence <= sequence && published.Waiting.ContainsKey(subscriberId)))
             {
-                if (published.Sequence <= sequence && published.Waiting.Remove(subscriberId))
-                {
-                    published.CompleteIfSettled();
-                }
+                return false;
             }
 
+            AcknowledgeLocked(subscriberId, sequence);
             return true;
+        }
+    }
+
+    private void AcknowledgeLocked(string subscriberId, long sequence)
+    {
+        foreach (var published in _unconfirmed)
+        {
+            if (published.Sequence <= sequence && published.Waiting.Remove(subscriberId))
+            {
+                published.CompleteIfSettled();
+            }
         }
     }
 
@@ -150,9 +189,12 @@ internal sealed class KeyEventHub
     }
 
     /// <summary>One event on its way: the streams that have not confirmed it yet. Guarded by the hub's lock.</summary>
-    internal sealed class Published(long sequence)
+    internal sealed class Published(long sequence, string? clientRevoked)
     {
         public long Sequence { get; } = sequence;
+
+        /// <summary>The credential whose revocation this is; <see langword="null"/> for a key event.</summary>
+        public string? ClientRevoked { get; } = clientRevoked;
 
         public int Processes { get; set; }
 
@@ -178,11 +220,12 @@ internal sealed class KeyEventHub
         private readonly IReadOnlySet<string>? _keys;
         private readonly Func<string, bool>? _inScope;
 
-        public Subscription(KeyEventHub hub, string id, string name, IReadOnlySet<string>? keys, Func<string, bool>? inScope, Channel<KeyEvent> channel)
+        public Subscription(KeyEventHub hub, string id, string name, string? clientId, IReadOnlySet<string>? keys, Func<string, bool>? inScope, Channel<KeyEvent> channel)
         {
             _hub = hub;
             Id = id;
             Name = name;
+            ClientId = clientId;
             _keys = keys;
             _inScope = inScope;
             Channel = channel;
@@ -192,6 +235,9 @@ internal sealed class KeyEventHub
         public string Id { get; }
 
         public string Name { get; }
+
+        /// <summary>The client credential the stream was opened with.</summary>
+        public string? ClientId { get; }
 
         public Channel<KeyEvent> Channel { get; }
 

@@ -90,7 +90,7 @@ internal static class ClientsCommands
     private static Command Revoke(GlobalOptions globals, HelpExamples examples)
     {
         var clientId = new Argument<string>("client-id") { Description = "The credential to revoke." };
-        var command = new Command("revoke", "Revoke a client credential: the service refuses its calls at once and ends its key event streams, so its processes deny their calls.") { clientId };
+        var command = new Command("revoke", "Revoke a client credential: the service refuses its calls at once, and its processes deny their very next call. Returns once every process streaming with it confirmed (or after BudgetService:KeyEventAckTimeout, 1 s by default), and names the processes that did not.") { clientId };
         globals.SetAction(command, async (parse, session, cancellationToken) =>
         {
             var reply = await session.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = parse.GetRequiredValue(clientId) }, session.Call(cancellationToken)).ConfigureAwait(false);
@@ -100,7 +100,7 @@ internal static class ClientsCommands
                 return;
             }
 
-            session.Out.WriteLine($"Revoked client {reply.ClientId}: the service refuses its calls, and processes that use it deny theirs with key_revoked.");
+            session.Out.WriteLine($"Revoked client {reply.ClientId}: the service refuses its calls; {KeysCommands.Delivery(reply.Delivery, "deny their next call with key_revoked")}");
         });
         examples.Add(command, "keybrake clients revoke fleet-a");
         return command;

@@ -59,8 +59,8 @@ internal sealed class KeyWatcher : IAsyncDisposable
     public event Action<string, long>? PolicyVersionSeen;
 
     /// <summary>
-    /// Whether the service ended (or refused) the stream because it no longer accepts this process's credential:
-    /// revoked, or not scoped to the keys. Until a stream opens again, every key counts as revoked here.
+    /// Whether the service revoked, or ended or refused the stream because it no longer accepts, this process's
+    /// credential (revoked, or not scoped to the keys). Until a stream opens again, every key counts as revoked here.
     /// </summary>
     public bool CredentialRefused => Volatile.Read(ref _credentialRefused);
 
@@ -211,6 +211,12 @@ internal sealed class KeyWatcher : IAsyncDisposable
 
             Volatile.Write(ref _snapshotSeen, true);
             Volatile.Write(ref _credentialRefused, false);
+        }
+        else if (keyEvent.Kind == KeyEventKind.ClientRevoked)
+        {
+            // Applied before it is confirmed: once the operator's revoke returns, no call here trusts a key.
+            Volatile.Write(ref _credentialRefused, true);
+            Log.BudgetServiceRefusedCredential(_logger, "WatchKeys", $"client credential '{keyEvent.ClientId}' is revoked");
         }
         else
         {

@@ -54,7 +54,7 @@ public sealed class CredentialAdminTests
     }
 
     [Test]
-    public async Task Revoking_a_credential_ends_its_key_event_streams_at_once_and_refuses_its_calls()
+    public async Task Revoking_a_credential_refuses_its_calls_at_once_and_ends_its_key_event_streams()
     {
         await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
         var (revoked, _) = await service.ClientForAsync("fleet-a", "a");
@@ -72,12 +72,14 @@ public sealed class CredentialAdminTests
         var authorize = Assert.ThrowsAsync<RpcException>(async () => await revoked.AuthorizeAsync(Authorize("a", 1)));
         var settle = Assert.ThrowsAsync<RpcException>(async () => await revoked.SettleAsync(new SettleRequest { Settlements = { Commit(pending.ReservationId, 0) } }));
 
-        // The open stream ends with the refusal (heartbeats may come first), without the client asking.
+        // The open stream carried the revocation and then ends with the refusal (heartbeats may come between),
+        // without the client asking.
+        var kinds = new List<KeyEventKind>();
         var ended = Assert.ThrowsAsync<RpcException>(async () =>
         {
             while (await watch.ResponseStream.MoveNext(cancel.Token))
             {
-                Assert.That(watch.ResponseStream.Current.Kind, Is.EqualTo(KeyEventKind.Heartbeat));
+                kinds.Add(watch.ResponseStream.Current.Kind);
             }
         });
         var otherStillServed = await other.AuthorizeAsync(Authorize("b", 1));
@@ -89,8 +91,62 @@ public sealed class CredentialAdminTests
             Assert.That((authorize!.StatusCode, authorize.Status.Detail), Is.EqualTo((StatusCode.Unauthenticated, "client credential 'fleet-a' is revoked")));
             Assert.That(settle!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated));
             Assert.That((ended!.StatusCode, ended.Status.Detail), Is.EqualTo((StatusCode.Unauthenticated, "client credential 'fleet-a' is revoked")));
+            Assert.That(kinds.Where(kind => kind != KeyEventKind.Heartbeat), Is.EqualTo(new[] { KeyEventKind.ClientRevoked }));
+            Assert.That((info.Delivery.Processes, info.Delivery.Confirmed), Is.EqualTo((1, 0)), "the stream did not confirm, and the reply says so");
             Assert.That(otherStillServed.Allowed, Is.True, "other credentials are untouched");
             Assert.That(listed.Revoked, Is.True);
+        });
+
+        await cancel.CancelAsync();
+    }
+
+    [Test]
+    public async Task Revoking_a_credential_waits_for_its_streams_to_confirm_and_names_the_one_that_did_not()
+    {
+        // The bound is what the call waits for the silent stream; it is long enough that the confirming stream's
+        // confirmation, sent by this test, arrives within it even on a loaded machine.
+        var settings = BudgetServiceHost.Key("a", "100");
+        settings["BudgetService:KeyEventAckTimeout"] = "00:00:05";
+        await using var service = await TestService.StartAsync(settings);
+        var (fleet, _) = await service.ClientForAsync("fleet-a", "a");
+        var (other, _) = await service.ClientForAsync("fleet-b", "a");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var confirming = fleet.WatchKeys(new WatchKeysRequest { SubscriberName = "web-1/101/Fleet.Agent" }, cancellationToken: cancel.Token);
+        using var silent = fleet.WatchKeys(new WatchKeysRequest { SubscriberName = "web-2/202/Fleet.Agent" }, cancellationToken: cancel.Token);
+        using var otherWatch = other.WatchKeys(new WatchKeysRequest { SubscriberName = "web-3/303/Other.Agent" }, cancellationToken: cancel.Token);
+        var events = confirming.ResponseStream.ReadAllAsync(cancel.Token).Where(e => e.Kind != KeyEventKind.Heartbeat).GetAsyncEnumerator(cancel.Token);
+        await events.MoveNextAsync();
+        var subscriberId = events.Current.SubscriberId;
+        Assert.That(await silent.ResponseStream.MoveNext(cancel.Token), Is.True, "the snapshot");
+        Assert.That(await otherWatch.ResponseStream.MoveNext(cancel.Token), Is.True, "the snapshot");
+
+        var revoking = service.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "fleet-a" }, cancellationToken: cancel.Token).ResponseAsync;
+        await events.MoveNextAsync();
+        var revocation = events.Current;
+
+        // While the revoke waits, the revoked credential may confirm the revocation on its own stream, and nothing else.
+        var authorize = Assert.ThrowsAsync<RpcException>(async () => await fleet.AuthorizeAsync(Authorize("a", 1)));
+        var earlier = Assert.ThrowsAsync<RpcException>(async () => await fleet.AcknowledgeKeyEventsAsync(new AcknowledgeKeyEventsRequest { SubscriberId = subscriberId, Sequence = revocation.Sequence - 1 }));
+        var byAnother = await other.AcknowledgeKeyEventsAsync(new AcknowledgeKeyEventsRequest { SubscriberId = subscriberId, Sequence = revocation.Sequence });
+        var confirmed = await fleet.AcknowledgeKeyEventsAsync(new AcknowledgeKeyEventsRequest { SubscriberId = subscriberId, Sequence = revocation.Sequence });
+        var info = await revoking;
+        var afterwards = Assert.ThrowsAsync<RpcException>(async () => await fleet.AcknowledgeKeyEventsAsync(new AcknowledgeKeyEventsRequest { SubscriberId = subscriberId, Sequence = revocation.Sequence }));
+        var ended = Assert.ThrowsAsync<RpcException>(async () => await events.MoveNextAsync());
+        var otherStillServed = await other.AuthorizeAsync(Authorize("a", 1));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((revocation.Kind, revocation.ClientId, revocation.Keys.Count), Is.EqualTo((KeyEventKind.ClientRevoked, "fleet-a", 0)));
+            Assert.That(revocation.Sequence, Is.Positive);
+            Assert.That(authorize!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated), "refused while the revoke waits for confirmations");
+            Assert.That(earlier!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated), "a revoked credential confirms the revocation, nothing before it");
+            Assert.That(byAnother.Known, Is.False, "another credential cannot confirm this credential's stream");
+            Assert.That(confirmed.Known, Is.True);
+            Assert.That((info.Revoked, info.Delivery.Processes, info.Delivery.Confirmed), Is.EqualTo((true, 2, 1)), "two streams with this credential; the other credential's stream is neither sent nor waited on");
+            Assert.That(info.Delivery.Unconfirmed.Single(), Does.StartWith("web-2/202/Fleet.Agent at "), "the silent stream is named");
+            Assert.That(afterwards!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated), "once the revoke returned, the stream is gone and so is the last call");
+            Assert.That((ended!.StatusCode, ended.Status.Detail), Is.EqualTo((StatusCode.Unauthenticated, "client credential 'fleet-a' is revoked")));
+            Assert.That(otherStillServed.Allowed, Is.True);
         });
 
         await cancel.CancelAsync();
@@ -137,6 +193,7 @@ public sealed class CredentialAdminTests
             Assert.That(body.GetProperty("client").GetProperty("keyIds")[0].GetString(), Is.EqualTo("refund-agent"));
             Assert.That(listed, Does.Contain("\"fleet-a\"").And.Not.Contain(body.GetProperty("token").GetString()!));
             Assert.That(revokedBody.GetProperty("revoked").GetBoolean(), Is.True);
+            Assert.That(revokedBody.TryGetProperty("delivery", out _), Is.True, "the REST answer says which processes confirmed (none streams here)");
         });
     }
 

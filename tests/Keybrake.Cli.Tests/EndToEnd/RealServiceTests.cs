@@ -272,6 +272,10 @@ public sealed class RealServiceTests
             Assert.That(fleet.GetProperty("revoked").GetBoolean(), Is.False);
         });
 
+        // A process streaming with the credential that never confirms: the revoke waits out the bound and names it.
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var silent = scoped.WatchKeys(new WatchKeysRequest { SubscriberName = "web-2/202/Fleet.Agent" }, cancellationToken: cancel.Token);
+        Assert.That(await silent.ResponseStream.MoveNext(cancel.Token), Is.True, "the snapshot: the stream is open");
         var revoke = await Run("clients", "revoke", "fleet-a");
         var afterRevoke = Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await scoped.AuthorizeAsync(AuthorizeRequest("cli-agent", 1)));
         var again = await Run("clients", "create", "fleet-a", "--keys", "cli-agent");
@@ -281,7 +285,7 @@ public sealed class RealServiceTests
         Assert.Multiple(() =>
         {
             Assert.That(revoke.ExitCode, Is.Zero, revoke.ToString());
-            Assert.That(revoke.Out, Does.Contain("Revoked client fleet-a"));
+            Assert.That(revoke.Out, Does.Match(@"^Revoked client fleet-a: the service refuses its calls; 0 of 1 processes confirmed within \d+ ms; not confirmed: web-2/202/Fleet\.Agent at \S+\.\s*$"));
             Assert.That(afterRevoke!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.Unauthenticated), "refused right after the revoke returned");
             Assert.That((again.ExitCode, again.Error.Trim()), Is.EqualTo((1, "error: client 'fleet-a' already exists")));
             Assert.That(unknown.ExitCode, Is.Not.Zero);
