@@ -101,7 +101,7 @@ public class BudgetServiceEndToEndBenchmarks
     public void SetupGuarded()
     {
         StartStub();
-        _service = BudgetServiceHost.StartAsync(BudgetServiceHost.Key(StripeCalls.KeyId, "1000000000000")).GetAwaiter().GetResult();
+        _service = BudgetServiceHost.StartAsync(BudgetServiceHost.Key(StripeCalls.KeyId, "1000000000")).GetAwaiter().GetResult();
         _guard = StripeCalls.CreateCentralGuard(_service.Address, Path.Combine(_directory, $"outbox-{Guid.NewGuid():N}.db"), _stub!.Url);
 
         // The guard's default inner handler: a pooled SocketsHttpHandler, as the bare client's.
