@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Keybrake.Client.TestUtilities.Tls;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Load;
@@ -6,25 +7,38 @@ namespace Keybrake.BudgetService.Load;
 /// <summary>
 /// Authorize latency against the empty call: one caller, one channel, Ping and Authorize interleaved (the
 /// order alternating), so both see the same machine at the same moments. Each Authorize reserves USD 20.00
-/// under a new idempotency key and is left pending, as the guard's is while the vendor call is in flight.
+/// under a new idempotency key and is left pending, as the guard's is while the vendor call is in flight. Every
+/// call presents a client credential issued through the admin API.
 /// </summary>
+/// <remarks>
+/// With <c>--tls</c>, a second service listening with TLS (a certificate signed by a CA made for the run, which the
+/// second channel trusts, as a guard does with <c>CaCertificatePath</c>) is measured in the same loop: each step
+/// calls both services, the order rotating, so cleartext (h2c) and TLS see the same machine at the same moments and
+/// the difference between their figures is what TLS costs.
+/// </remarks>
 internal static class LatencyRun
 {
     private const double MaxP50Ratio = 1.5;
     private const double MaxP99Microseconds = 2_000;
 
-    public static async Task<int> RunAsync(int warmup, int calls)
+    public static async Task<int> RunAsync(int warmup, int calls, bool tls)
     {
-        Report.Title("Budget service: Authorize latency against an empty call");
-        Report.Machine($"latency --warmup {warmup} --calls {calls}");
+        Report.Title(tls ? "Budget service: Authorize latency against an empty call, over h2c and over TLS" : "Budget service: Authorize latency against an empty call");
+        Report.Machine($"latency --warmup {warmup} --calls {calls}{(tls ? " --tls" : "")}");
 
-        await using var service = await LoadService.StartAsync();
-        using var channel = LoadService.Channel(service.Address);
-        var client = await LoadService.ClientAsync(channel);
+        await using var cleartextService = await LoadService.StartAsync();
+        using var cleartextChannel = LoadService.Channel(cleartextService.Address);
+        List<Target> targets = [new("h2c", cleartextService.Address, await LoadService.ClientAsync(cleartextChannel), calls)];
+
+        using var certificates = tls ? TestCertificates.Create("Keybrake load harness CA") : null;
+        await using var tlsService = certificates is null ? null : await LoadService.StartWithTlsAsync(certificates);
+        using var tlsChannel = tlsService is null ? null : LoadService.TlsChannel(tlsService.Address, certificates!);
+        if (tlsService is not null)
+        {
+            targets.Add(new("TLS", tlsService.Address, await LoadService.ClientAsync(tlsChannel!), calls));
+        }
 
         long sequence = 0;
-        var ping = new long[calls];
-        var authorize = new long[calls];
 
         // Warm-up: at least the given number of calls of each, then until the JIT has settled (at most 60 s).
         var warmupCalls = 0;
@@ -34,8 +48,12 @@ internal static class LatencyRun
                 var until = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
                 do
                 {
-                    await PingAsync(client);
-                    await AuthorizeAsync(client, ++sequence);
+                    foreach (var target in targets)
+                    {
+                        await PingAsync(target.Client);
+                        await AuthorizeAsync(target.Client, ++sequence);
+                    }
+
                     warmupCalls++;
                 }
                 while (Stopwatch.GetTimestamp() < until || warmupCalls < warmup);
@@ -46,38 +64,98 @@ internal static class LatencyRun
         var (jitBefore, methodsBefore) = (Jit.CompilationTime, Jit.CompiledMethods);
         for (var i = 0; i < calls; i++)
         {
-            // Alternate which goes first, so that neither always follows the other.
-            if (i % 2 == 0)
+            for (var j = 0; j < targets.Count; j++)
             {
-                ping[i] = await PingAsync(client);
-                authorize[i] = await AuthorizeAsync(client, ++sequence);
-            }
-            else
-            {
-                authorize[i] = await AuthorizeAsync(client, ++sequence);
-                ping[i] = await PingAsync(client);
+                // Rotate which service goes first, and alternate which call goes first, so that none always follows another.
+                var target = targets[(i + j) % targets.Count];
+                if (i % 2 == 0)
+                {
+                    target.Ping[i] = await PingAsync(target.Client);
+                    target.Authorize[i] = await AuthorizeAsync(target.Client, ++sequence);
+                }
+                else
+                {
+                    target.Authorize[i] = await AuthorizeAsync(target.Client, ++sequence);
+                    target.Ping[i] = await PingAsync(target.Client);
+                }
             }
         }
 
         var jitLine = Jit.Describe(warmupTook, settled, Jit.CompilationTime - jitBefore, Jit.CompiledMethods - methodsBefore);
-        var pings = new Latencies(ping);
-        var authorizations = new Latencies(authorize);
-        Report.Line($"{Report.Number(warmupCalls)} warm-up and {Report.Number(calls)} measured calls of each, one caller, one channel, to {service.Address}.");
+        var to = string.Join(" and ", targets.Select(t => t.Address.ToString().TrimEnd('/')));
+        Report.Line($"{Report.Number(warmupCalls)} warm-up and {Report.Number(calls)} measured calls of each, one caller, one channel per service, with a client credential, to {to}.");
         Report.Line(jitLine);
         Report.Line();
-        Report.Table(
-            ["Call", "p50", "p90", "p99", "max", "mean"],
-            [Row("Ping (empty call, baseline)", pings), Row("Authorize", authorizations)]);
 
-        var ratio = authorizations.Percentile(50) / pings.Percentile(50);
-        Report.Line($"Authorize minus Ping at p50: {Report.Us(authorizations.Percentile(50) - pings.Percentile(50))}; at p99: {Report.Us(authorizations.Percentile(99) - pings.Percentile(99))}.");
+        var rows = new List<string[]>();
+        foreach (var target in targets)
+        {
+            var suffix = tls ? $", {target.Name}" : "";
+            rows.Add(Row($"Ping{suffix} (empty call, baseline)", target.Pings));
+            rows.Add(Row($"Authorize{suffix}", target.Authorizations));
+        }
+
+        Report.Table(["Call", "p50", "p90", "p99", "max", "mean"], rows);
+        foreach (var target in targets)
+        {
+            var over = tls ? $" ({target.Name})" : "";
+            Report.Line($"Authorize minus Ping{over} at p50: {Report.Us(target.Authorizations.Percentile(50) - target.Pings.Percentile(50))}; at p99: {Report.Us(target.Authorizations.Percentile(99) - target.Pings.Percentile(99))}.");
+        }
+
         Report.Line();
+        if (tls)
+        {
+            var (cleartext, secured) = (targets[0], targets[1]);
+            Report.Line("What TLS costs (TLS minus h2c, measured in the same loop):");
+            Report.Line();
+            Report.Table(
+                ["Call", "h2c p50", "TLS p50", "TLS − h2c p50", "TLS / h2c p50", "h2c p99", "TLS p99", "TLS − h2c p99", "TLS / h2c p99"],
+                [CostRow("Ping", cleartext.Pings, secured.Pings), CostRow("Authorize", cleartext.Authorizations, secured.Authorizations)]);
+        }
+
         Report.Line("Goals:");
-        Report.Verdict($"Authorize p50 <= {Report.Number(MaxP50Ratio, "0.0")}x the empty call", $"{Report.Number(ratio, "0.00")}x", ratio <= MaxP50Ratio);
-        Report.Verdict($"Authorize p99 <= {Report.Us(MaxP99Microseconds)}", Report.Us(authorizations.Percentile(99)), authorizations.Percentile(99) <= MaxP99Microseconds);
+        foreach (var target in targets)
+        {
+            var over = tls ? $" ({target.Name})" : "";
+            var ratio = target.Authorizations.Percentile(50) / target.Pings.Percentile(50);
+            Report.Verdict($"Authorize p50 <= {Report.Number(MaxP50Ratio, "0.0")}x the empty call{over}", $"{Report.Number(ratio, "0.00")}x", ratio <= MaxP50Ratio);
+            Report.Verdict($"Authorize p99 <= {Report.Us(MaxP99Microseconds)}{over}", Report.Us(target.Authorizations.Percentile(99)), target.Authorizations.Percentile(99) <= MaxP99Microseconds);
+        }
+
         Report.Line();
         Report.LoadAtEnd();
         return 0;
+    }
+
+    private static string[] CostRow(string name, Latencies cleartext, Latencies secured) =>
+    [
+        name,
+        Report.Us(cleartext.Percentile(50)),
+        Report.Us(secured.Percentile(50)),
+        Report.Us(secured.Percentile(50) - cleartext.Percentile(50)),
+        Report.Number(secured.Percentile(50) / cleartext.Percentile(50), "0.00") + "x",
+        Report.Us(cleartext.Percentile(99)),
+        Report.Us(secured.Percentile(99)),
+        Report.Us(secured.Percentile(99) - cleartext.Percentile(99)),
+        Report.Number(secured.Percentile(99) / cleartext.Percentile(99), "0.00") + "x",
+    ];
+
+    /// <summary>One service measured: its address, a client of it with a credential, and the ticks of every measured call.</summary>
+    private sealed class Target(string name, Uri address, Protocol.Budget.BudgetClient client, int calls)
+    {
+        public string Name { get; } = name;
+
+        public Uri Address { get; } = address;
+
+        public Protocol.Budget.BudgetClient Client { get; } = client;
+
+        public long[] Ping { get; } = new long[calls];
+
+        public long[] Authorize { get; } = new long[calls];
+
+        public Latencies Pings => new(Ping);
+
+        public Latencies Authorizations => new(Authorize);
     }
 
     private static string[] Row(string name, Latencies latencies) =>

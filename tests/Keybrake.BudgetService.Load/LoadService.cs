@@ -3,13 +3,14 @@ using System.Net;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Tls;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Load;
 
 /// <summary>
 /// The service under load: the real budget service in this process on a loopback port, with one key whose
-/// daily cap (a trillion dollars, the largest the guard accepts) no run can reach, so every Authorize is allowed.
+/// daily cap (a billion dollars, the largest the service accepts) no run can reach, so every Authorize is allowed.
 /// </summary>
 internal static class LoadService
 {
@@ -19,21 +20,42 @@ internal static class LoadService
     public const long EstimateMicroUsd = 20_000_000;
 
     public static Task<BudgetServiceHost> StartAsync(string? directory = null) =>
-        BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "1000000000000"), directory);
+        BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "1000000000"), directory);
+
+    /// <summary>The same service listening with TLS, with the server certificate of <paramref name="certificates"/> (PEM files).</summary>
+    public static Task<BudgetServiceHost> StartWithTlsAsync(TestCertificates certificates)
+    {
+        var settings = BudgetServiceHost.Key(KeyId, "1000000000");
+        foreach (var (name, value) in certificates.ServiceSettings())
+        {
+            settings[name] = value;
+        }
+
+        return BudgetServiceHost.StartAsync(settings);
+    }
 
     /// <summary>
-    /// A channel as the guard's is set up: HTTP/2 without TLS on loopback, a new connection when one has as many
+    /// A channel as the guard's is set up: HTTP/2 without TLS (h2c) on loopback, a new connection when one has as many
     /// streams as the server allows. One channel carries every caller, as one guarded process does.
     /// </summary>
-    public static GrpcChannel Channel(Uri address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    public static GrpcChannel Channel(Uri address) => Channel(address, new SocketsHttpHandler());
+
+    /// <summary>
+    /// A channel over TLS as the guard's is with <c>Keybrake:BudgetService:CaCertificatePath</c>: the server's
+    /// certificate is verified against the private CA of <paramref name="certificates"/> only.
+    /// </summary>
+    public static GrpcChannel TlsChannel(Uri address, TestCertificates certificates) => Channel(address, certificates.TrustingHandler());
+
+    private static GrpcChannel Channel(Uri address, SocketsHttpHandler handler)
     {
-        HttpHandler = new SocketsHttpHandler
+        handler.EnableMultipleHttp2Connections = true;
+        handler.PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan;
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-        },
-        HttpVersion = HttpVersion.Version20,
-    });
+            HttpHandler = handler,
+            HttpVersion = HttpVersion.Version20,
+        });
+    }
 
     /// <summary>
     /// A client of the money path as a guard is: with a client credential the operator issued for the load key

@@ -5,7 +5,7 @@ using Keybrake.BudgetService.Load;
 // (a fresh SQLite file in a temporary folder), measures it against a baseline taken in the same run, and
 // prints a result table and the goal verdicts. See docs/benchmarks.md, "Budget service".
 //
-//   latency     [--warmup 2000] [--calls 20000]
+//   latency     [--warmup 2000] [--calls 20000] [--tls]
 //   throughput  [--callers 64] [--warmup-seconds 3] [--seconds 20] [--raw-seconds 10]
 //   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N]
 //     (the service as its own process, agents as processes: see PropagationRun.cs)
@@ -18,6 +18,8 @@ const string Usage = """
       latency      One caller, Ping and Authorize interleaved on one channel.
                    --warmup N           calls of each before measuring, at least (default 2000)
                    --calls N            measured calls of each (default 20000)
+                   --tls                also a second service listening with TLS (a CA made for the run), measured
+                                        in the same loop: the h2c and TLS figures side by side, and what TLS costs
 
       throughput   Authorize + Settle pairs from concurrent callers, then a raw SQLite loop of the same transaction.
                    --callers N          concurrent callers (default 64)
@@ -51,6 +53,13 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     return args.Length == 0 ? 2 : 0;
 }
 
+// Options that take no value.
+string[] flags = args[0] switch
+{
+    "latency" => ["tls"],
+    _ => [],
+};
+
 string[] known = args[0] switch
 {
     "latency" => ["warmup", "calls"],
@@ -61,9 +70,11 @@ string[] known = args[0] switch
 };
 
 Dictionary<string, int> options;
+HashSet<string> setFlags;
 try
 {
-    options = ParseOptions(args.AsSpan(1), known);
+    setFlags = [.. args.Skip(1).Where(a => a.StartsWith("--", StringComparison.Ordinal) && flags.Contains(a[2..])).Select(a => a[2..])];
+    options = ParseOptions([.. args.Skip(1).Where(a => !(a.StartsWith("--", StringComparison.Ordinal) && flags.Contains(a[2..])))], known);
 }
 catch (FormatException exception)
 {
@@ -77,7 +88,7 @@ int Option(string name, int fallback) => options.GetValueOrDefault(name, fallbac
 switch (args[0])
 {
     case "latency":
-        return await LatencyRun.RunAsync(Option("warmup", 2_000), Option("calls", 20_000));
+        return await LatencyRun.RunAsync(Option("warmup", 2_000), Option("calls", 20_000), setFlags.Contains("tls"));
     case "throughput":
         return await ThroughputRun.RunAsync(
             Option("callers", 64),

@@ -4,6 +4,7 @@ using System.Runtime;
 using BenchmarkDotNet.Attributes;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Stripe;
+using Keybrake.Client.TestUtilities.Tls;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Keybrake.Client.Benchmarks;
@@ -12,7 +13,10 @@ namespace Keybrake.Client.Benchmarks;
 /// The end-to-end cost of the guard in central mode on a Stripe charge: <c>POST /v1/charges</c> with a fresh
 /// <c>Idempotency-Key</c> per call, over real loopback sockets to the WireMock stand-in for Stripe
 /// (<see cref="StripeStub"/>), through a bare <see cref="HttpClient"/> and through the guard with the real budget
-/// service running in this process (<see cref="BudgetServiceHost"/>, SQLite in a temporary folder).
+/// service running in this process (<see cref="BudgetServiceHost"/>, SQLite in a temporary folder). The guard
+/// presents a client credential on every call to the service, which listens either on cleartext HTTP/2 (h2c) or with
+/// TLS (a certificate signed by a CA made for the run, which the guard trusts through <c>CaCertificatePath</c>): the
+/// two guarded benchmarks differ only in that, so the difference between them is what TLS costs a charge.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -54,6 +58,7 @@ public class BudgetServiceEndToEndBenchmarks
     private static readonly TimeSpan s_maxJitWarmUp = TimeSpan.FromMinutes(1);
 
     private string _directory = null!;
+    private TestCertificates? _certificates;
     private StripeStub? _stub;
     private BudgetServiceHost? _service;
     private KeybrakeGuard? _guard;
@@ -76,9 +81,18 @@ public class BudgetServiceEndToEndBenchmarks
         WarmUpUntilJitSettles(SetupGuarded);
     }
 
+    [GlobalSetup(Target = nameof(GuardedCentralTls))]
+    public void SetupGuardedTlsRun()
+    {
+        _directory = Directory.CreateTempSubdirectory("keybrake-central-benchmarks-").FullName;
+        _certificates = TestCertificates.Create("Keybrake benchmark CA");
+        WarmUpUntilJitSettles(SetupGuardedTls);
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
+        _certificates?.Dispose();
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -101,10 +115,31 @@ public class BudgetServiceEndToEndBenchmarks
     public void SetupGuarded()
     {
         StartStub();
-        _service = BudgetServiceHost.StartAsync(BudgetServiceHost.Key(StripeCalls.KeyId, "1000000000000")).GetAwaiter().GetResult();
+        _service = BudgetServiceHost.StartAsync(BudgetServiceHost.Key(StripeCalls.KeyId, "1000000000")).GetAwaiter().GetResult();
         _guard = StripeCalls.CreateCentralGuard(_service.Address, Path.Combine(_directory, $"outbox-{Guid.NewGuid():N}.db"), _stub!.Url);
 
         // The guard's default inner handler: a pooled SocketsHttpHandler, as the bare client's.
+        _client = _guard.CreateHttpClient("stripe");
+        WarmUp();
+    }
+
+    [IterationSetup(Target = nameof(GuardedCentralTls))]
+    public void SetupGuardedTls()
+    {
+        StartStub();
+        var settings = BudgetServiceHost.Key(StripeCalls.KeyId, "1000000000");
+        foreach (var (name, value) in _certificates!.ServiceSettings())
+        {
+            settings[name] = value;
+        }
+
+        _service = BudgetServiceHost.StartAsync(settings).GetAwaiter().GetResult();
+        if (_service.Address.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new InvalidOperationException($"The service listens on {_service.Address}, not with TLS: the benchmark would measure cleartext.");
+        }
+
+        _guard = StripeCalls.CreateCentralGuard(_service.Address, Path.Combine(_directory, $"outbox-{Guid.NewGuid():N}.db"), _stub!.Url, _certificates.CaPath);
         _client = _guard.CreateHttpClient("stripe");
         WarmUp();
     }
@@ -159,6 +194,13 @@ public class BudgetServiceEndToEndBenchmarks
 
     [Benchmark(Description = "POST charge to WireMock, guarded, central mode")]
     public Task<HttpStatusCode> GuardedCentral()
+    {
+        _calls++;
+        return StripeCalls.CreateChargeAsync(_client!, _charges);
+    }
+
+    [Benchmark(Description = "POST charge to WireMock, guarded, central mode, TLS")]
+    public Task<HttpStatusCode> GuardedCentralTls()
     {
         _calls++;
         return StripeCalls.CreateChargeAsync(_client!, _charges);

@@ -51,7 +51,7 @@ internal static class StripeCalls
     /// at <paramref name="outboxPath"/> to the service. The loop breaker is off. The secret goes to the
     /// Stripe stand-in at <paramref name="stripeStandIn"/>.
     /// </summary>
-    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath, string stripeStandIn) =>
+    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath, string stripeStandIn, string? caCertificatePath = null) =>
         KeybrakeGuard.Create(k => k
             .Configure(o =>
             {
@@ -59,6 +59,7 @@ internal static class StripeCalls
                 o.BudgetService.AdminToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
                 o.BudgetService.ClientToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
                 o.BudgetService.OutboxPath = outboxPath;
+                o.BudgetService.CaCertificatePath = caCertificatePath;
                 o.AddKey(KeyId, key =>
                 {
                     key.BrakeKey = BrakeKey;
