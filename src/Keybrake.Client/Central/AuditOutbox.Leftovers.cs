@@ -15,6 +15,11 @@ internal sealed partial class AuditOutbox
     public async Task<int> ShipLeftoversAsync(CancellationToken cancellationToken)
     {
         var shipped = 0;
+        if (!_shipsLeftovers)
+        {
+            return shipped;
+        }
+
         if (File.Exists(_configuredPath))
         {
             // No lock: older processes may still write it. Claims keep two shippers from sending one batch at once.

@@ -45,6 +45,7 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
 
     /// <summary>Leftover files kept for what the service refused: nothing in them to ship, so not opened again.</summary>
     private readonly HashSet<string> _kept = new(StringComparer.Ordinal);
+    private readonly bool _shipsLeftovers;
 
     /// <summary>
     /// Guards the writers' own connection: a call's INSERT never waits behind this process's shipper holding
@@ -81,6 +82,10 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
 
         // The lock before the file: a file that exists always has a live owner or a free lock.
         _ownership = OutboxFiles.TryLock(Path) ?? throw new IOException($"The outbox lock {Path}.lock is held by another process.");
+
+        // With file locking off (DOTNET_SYSTEM_IO_DISABLEFILELOCKING) a live owner cannot be told from a dead
+        // one: shipping others' files could then delete one its owner still writes, so this process does not.
+        _shipsLeftovers = OutboxFiles.LocksHold(Path);
         _connection = Open(Path);
         _writeConnection = Open(Path);
         _insert = _writeConnection.CreateCommand();
@@ -178,12 +183,21 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
         }
 
         Close();
-        if (empty)
+        try
         {
-            OutboxFiles.Delete(Path);
+            if (empty)
+            {
+                OutboxFiles.Delete(Path);
+            }
         }
-
-        OutboxFiles.Release(_ownership, Path);
+        catch (IOException exception)
+        {
+            Log.AuditShipFailed(_logger, Path, exception); // an empty file left behind: the next process deletes it
+        }
+        finally
+        {
+            OutboxFiles.Release(_ownership, Path);
+        }
     }
 
     /// <summary>

@@ -57,6 +57,18 @@ internal static partial class OutboxFiles
         }
     }
 
+    /// <summary>Whether the OS lock this process holds on <paramref name="outbox"/> keeps a second opener out, as it does unless file locking is turned off.</summary>
+    public static bool LocksHold(string outbox)
+    {
+        if (TryLock(outbox) is not { } second)
+        {
+            return true;
+        }
+
+        second.Dispose();
+        return false;
+    }
+
     /// <summary>Releases a lock; removes the lock file once its outbox is gone (best effort: a stray lock file holds nothing).</summary>
     public static void Release(FileStream held, string outbox)
     {
