@@ -6,9 +6,9 @@ namespace Keybrake.BudgetService.Load;
 
 /// <summary>
 /// How long a central-mode call can block on its audit record: N agent processes (Keybrake.Client.LoadAgent in
-/// <c>--mode outbox-writes</c>) share one outbox file, the default <c>data/keybrake-audit-outbox.db</c> under a
-/// common working directory, write records as guarded calls do, and ship them to a real budget service
-/// process. Run first with one process, then with N, so the cost of sharing the file shows.
+/// <c>--mode outbox-writes</c>) share one outbox setting, the default <c>data/keybrake-audit-outbox.db</c> under a
+/// common working directory (each writes its own file beside it), write records as guarded calls do, and ship
+/// them to a real budget service process. Run first with one process, then with N, so the cost of sharing shows.
 /// </summary>
 internal static class OutboxRun
 {
@@ -56,6 +56,7 @@ internal static class OutboxRun
     private static async Task<List<WriteResult>> RunRoundAsync(Uri service, string folder, int processes, int records, int tasks)
     {
         Directory.CreateDirectory(folder);
+        var tokenFile = BudgetServiceHost.WriteClientTokenFile(folder);
         var agents = new List<DotnetProcess>();
         try
         {
@@ -64,7 +65,7 @@ internal static class OutboxRun
                 agents.Add(DotnetProcess.Start(
                     "Keybrake.Client.LoadAgent.dll",
                     [
-                        "--mode", "outbox-writes", "--service", service.ToString(), "--stripe", "http://127.0.0.1:1", "--key-id", KeyId,
+                        "--mode", "outbox-writes", "--service", service.ToString(), "--client-token-file", tokenFile, "--stripe", "http://127.0.0.1:1", "--key-id", KeyId,
                         "--brake-key", "vault_key_test_load_agent_0000000001", "--outbox", Path.Combine("data", "keybrake-audit-outbox.db"),
                         "--records", $"{records}", "--tasks", $"{tasks}",
                     ],

@@ -20,7 +20,7 @@ internal sealed record AgentArguments
           --key-id <id>             the key id, as the service knows it (required)
           --brake-key <key>         the vault_key_... the Stripe client presents (required)
           --secret <sk>             the vendor secret the guard puts in its place (default sk_test_load_agent)
-          --outbox <path>           the audit outbox file (required)
+          --outbox <path>           the audit outbox path (required): the agent writes its own file beside it
           --tasks <n>               concurrent tasks (default 16)
           --charges <n|until-denied>  charges per task, or until the task is denied (default until-denied)
           --stop-on <reason>        with until-denied: only this denial reason stops a task (default: any)

@@ -10,13 +10,16 @@ namespace Keybrake.Client;
 
 /// <summary>
 /// In central mode, every audit record is written to a local SQLite outbox before the guarded call returns,
-/// then shipped to the budget service in batches and deleted once the service has it. A crash or an outage
-/// loses nothing: the next ship (by this process or any other sharing the file) sends what is left, and the
-/// service stores each record once, by record id. Ships run on a short timer, or sooner once a batch's worth
+/// then shipped to the budget service in batches and deleted once the service has it. Each process writes a
+/// file of its own beside the configured path (<see cref="OutboxFiles"/>), so a call's INSERT waits only on this
+/// process's shipper, never on another process's write lock: processes sharing one file made a call wait for
+/// seconds. A crash or an outage loses nothing: this process's next ship sends what is left, and what a
+/// stopped process left is shipped by any process sharing the configured path (<see cref="ShipLeftoversAsync"/>);
+/// the service stores each record once, by record id. Ships run on a short timer, or sooner once a batch's worth
 /// has been written, rather than once per record: each ship is a request and a store transaction at the
 /// service, and three transactions on the outbox file.
 /// </summary>
-internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
+internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
 {
     private const int BatchSize = 500;
 
@@ -29,9 +32,20 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     private static readonly TimeSpan s_firstFinalRetry = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_maxFinalRetry = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How often the shipper looks for files stopped processes left (and at its start).</summary>
+    private static readonly TimeSpan s_leftoverInterval = TimeSpan.FromSeconds(10);
+
     /// <summary>Guards the shipper's connection (claims, deletes, counts).</summary>
     private readonly Lock _gate = new();
     private readonly SqliteConnection _connection;
+
+    /// <summary>Held for this process's life: while it is, no other process ships or deletes this file.</summary>
+    private readonly FileStream _ownership;
+    private readonly string _configuredPath;
+
+    /// <summary>Leftover files kept for what the service refused: nothing in them to ship, so not opened again.</summary>
+    private readonly HashSet<string> _kept = new(StringComparer.Ordinal);
+    private readonly bool _shipsLeftovers;
 
     /// <summary>
     /// Guards the writers' own connection: a call's INSERT never waits behind this process's shipper holding
@@ -62,7 +76,16 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         _time = time;
         _logger = logger;
         _claimant = ids.New("outbox_");
-        Path = System.IO.Path.GetFullPath(settings.OutboxPath);
+        _configuredPath = System.IO.Path.GetFullPath(settings.OutboxPath);
+        Path = OutboxFiles.OwnPath(_configuredPath);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+
+        // The lock before the file: a file that exists always has a live owner or a free lock.
+        _ownership = OutboxFiles.TryLock(Path) ?? throw new IOException($"The outbox lock {Path}.lock is held by another process.");
+
+        // With file locking off (DOTNET_SYSTEM_IO_DISABLEFILELOCKING) a live owner cannot be told from a dead
+        // one: shipping others' files could then delete one its owner still writes, so this process does not.
+        _shipsLeftovers = OutboxFiles.LocksHold(Path);
         _connection = Open(Path);
         _writeConnection = Open(Path);
         _insert = _writeConnection.CreateCommand();
@@ -73,7 +96,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         _shipper = Task.Run(ShipLoopAsync);
     }
 
-    /// <summary>The outbox file.</summary>
+    /// <summary>This process's outbox file.</summary>
     public string Path { get; }
 
     /// <summary>Records written to the file before the call returns: durable against a crash of this process.</summary>
@@ -117,20 +140,18 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         Log.SettlementsSetAside(_logger, batch.Settlements.Count, Path, problem);
     }
 
-    /// <summary>Records waiting in the file (written by any process sharing it).</summary>
+    /// <summary>Records waiting in this process's file.</summary>
     public long Count()
     {
         lock (_gate)
         {
-            using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM outbox";
-            return (long)command.ExecuteScalar()!;
+            return Scalar(_connection, "SELECT COUNT(*) FROM outbox");
         }
     }
 
     /// <summary>Ships until the outbox is empty or the service cannot be reached; returns how many records went.</summary>
     public async Task<int> ShipAsync(CancellationToken cancellationToken) =>
-        (await ShipAsync(direct: false, cancellationToken).ConfigureAwait(false)).Shipped;
+        (await ShipAsync(_connection, _gate, Path, direct: false, cancellationToken).ConfigureAwait(false)).Shipped;
 
     public async ValueTask DisposeAsync()
     {
@@ -150,12 +171,33 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         }
 
         await ShipLastAsync().ConfigureAwait(false);
-        if (Count() > 0)
+        bool empty;
+        lock (_gate)
+        {
+            empty = IsEmpty(_connection);
+        }
+
+        if (!empty)
         {
             Log.AuditLeftInOutbox(_logger, Path);
         }
 
         Close();
+        try
+        {
+            if (empty)
+            {
+                OutboxFiles.Delete(Path);
+            }
+        }
+        catch (IOException exception)
+        {
+            Log.AuditShipFailed(_logger, Path, exception); // an empty file left behind: the next process deletes it
+        }
+        finally
+        {
+            OutboxFiles.Release(_ownership, Path);
+        }
     }
 
     /// <summary>
@@ -174,7 +216,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         {
             try
             {
-                if ((await ShipAsync(direct: true, bound.Token).ConfigureAwait(false)).Drained)
+                if ((await ShipAsync(_connection, _gate, Path, direct: true, bound.Token).ConfigureAwait(false)).Drained)
                 {
                     return;
                 }
@@ -199,10 +241,10 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     /// Ships batch after batch until none is left to claim (drained) or the service cannot be reached.
     /// <paramref name="direct"/> sends each batch once, past the retries and the breaker, for the last ship.
     /// </summary>
-    private async Task<(int Shipped, bool Drained)> ShipAsync(bool direct, CancellationToken cancellationToken)
+    private async Task<(int Shipped, bool Drained)> ShipAsync(SqliteConnection connection, Lock gate, string path, bool direct, CancellationToken cancellationToken)
     {
         var shipped = 0;
-        while (Claim() is { Count: > 0 } batch)
+        while (Claim(connection, gate) is { Count: > 0 } batch)
         {
             var request = new SubmitAuditRequest();
             foreach (var (_, payload) in batch)
@@ -224,15 +266,15 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
                 // process's credential, written by a process that shares the file with another credential); sending
                 // it again would block every record behind it. It stays in the file, set aside where an operator can
                 // read it, and shipping goes on.
-                Quarantine(batch);
-                Log.AuditBatchRefused(_logger, batch.Count, Path, exception.Status.Detail);
+                Quarantine(connection, gate, batch);
+                Log.AuditBatchRefused(_logger, batch.Count, path, exception.Status.Detail);
                 continue;
             }
             catch (RpcException exception) when (exception.StatusCode == StatusCode.Unauthenticated)
             {
                 // The credential is refused (revoked, say): the records wait in the file for a process the service
                 // will take them from.
-                Unclaim(batch);
+                Unclaim(connection, gate, batch);
                 Log.BudgetServiceRefusedCredential(_logger, "SubmitAudit", exception.Status.Detail);
                 return (shipped, false);
             }
@@ -240,7 +282,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
             {
                 // Whatever stopped this ship (an outage, a shutdown), the batch goes back at once: a claim left
                 // behind would keep it from every shipper, this process's next one included, until stale.
-                Unclaim(batch);
+                Unclaim(connection, gate, batch);
                 if (!BudgetServiceResilience.IsOutage(exception))
                 {
                     throw;
@@ -250,7 +292,7 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
                 return (shipped, false);
             }
 
-            Delete(batch);
+            Delete(connection, gate, batch);
             shipped += batch.Count;
         }
 
@@ -275,7 +317,10 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
             static (shipper, state) =>
             {
                 _ = shipper.Exception; // observed: it stopped, as asked
-                ((AuditOutbox)state!).Close();
+                var outbox = (AuditOutbox)state!;
+                outbox.Close();
+                outbox._ownership.Dispose(); // the file stays, for any process to ship
+
             },
             this,
             CancellationToken.None,
@@ -283,15 +328,15 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
             TaskScheduler.Default);
     }
 
-    private static SqliteConnection Open(string path)
+    /// <summary>Opens an outbox; <paramref name="create"/> false for another process's file, which must exist.</summary>
+    private static SqliteConnection Open(string path, bool create = true)
     {
-        var directory = System.IO.Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(directory))
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
-            Directory.CreateDirectory(directory);
-        }
-
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+            DataSource = path,
+            Pooling = false,
+            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+        }.ToString());
         connection.Open();
         using var setup = connection.CreateCommand();
         setup.CommandText =
@@ -320,8 +365,26 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
 
     private async Task ShipLoopAsync()
     {
+        var nextLeftovers = _transportTime.GetTimestamp();
         while (!_stopping.IsCancellationRequested)
         {
+            try
+            {
+                if (_transportTime.GetElapsedTime(nextLeftovers) >= TimeSpan.Zero)
+                {
+                    nextLeftovers = _transportTime.GetTimestamp() + (long)(s_leftoverInterval.TotalSeconds * _transportTime.TimestampFrequency);
+                    await ShipLeftoversAsync(_stopping.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                Log.AuditShipFailed(_logger, _configuredPath, exception);
+            }
+
             await _wake.WaitAsync(s_shipInterval, _stopping.Token).ConfigureAwait(false);
             Interlocked.Exchange(ref _written, 0);
             try
@@ -362,12 +425,12 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
     }
 
     /// <summary>Claims a batch no live shipper holds: unclaimed, or claimed by a process that stopped long ago.</summary>
-    private List<(string Id, byte[] Payload)> Claim()
+    private List<(string Id, byte[] Payload)> Claim(SqliteConnection connection, Lock gate)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        lock (_gate)
+        lock (gate)
         {
-            using var command = _connection.CreateCommand();
+            using var command = connection.CreateCommand();
             command.CommandText =
                 """
                 UPDATE outbox SET claimed_by = $me, claimed_at = $now
@@ -390,23 +453,23 @@ internal sealed class AuditOutbox : IAuditSink, IAsyncDisposable, IDisposable
         }
     }
 
-    private void Delete(List<(string Id, byte[] Payload)> batch) =>
-        ForEachClaimed(batch, "DELETE FROM outbox WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
+    private void Delete(SqliteConnection connection, Lock gate, List<(string Id, byte[] Payload)> batch) =>
+        ForEachClaimed(connection, gate, batch, "DELETE FROM outbox WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
 
     /// <summary>Claimed by "refused" and never stale: no shipper takes these again.</summary>
-    private void Quarantine(List<(string Id, byte[] Payload)> batch) =>
-        ForEachClaimed(batch, $"UPDATE outbox SET claimed_by = '{RefusedClaimant}', claimed_at = {long.MaxValue} WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
+    private void Quarantine(SqliteConnection connection, Lock gate, List<(string Id, byte[] Payload)> batch) =>
+        ForEachClaimed(connection, gate, batch, $"UPDATE outbox SET claimed_by = '{RefusedClaimant}', claimed_at = {long.MaxValue} WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
 
-    private void Unclaim(List<(string Id, byte[] Payload)> batch) =>
-        ForEachClaimed(batch, "UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
+    private void Unclaim(SqliteConnection connection, Lock gate, List<(string Id, byte[] Payload)> batch) =>
+        ForEachClaimed(connection, gate, batch, "UPDATE outbox SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = $me AND record_id IN (SELECT value FROM json_each($ids))");
 
     /// <summary>One statement for the whole batch (its ids as a JSON array): the file's write lock is held for as short a time as it can be.</summary>
-    private void ForEachClaimed(List<(string Id, byte[] Payload)> batch, string sql)
+    private void ForEachClaimed(SqliteConnection connection, Lock gate, List<(string Id, byte[] Payload)> batch, string sql)
     {
         var ids = System.Text.Json.JsonSerializer.Serialize(batch.ConvertAll(item => item.Id));
-        lock (_gate)
+        lock (gate)
         {
-            using var command = _connection.CreateCommand();
+            using var command = connection.CreateCommand();
             command.CommandText = sql;
             command.Parameters.AddWithValue("$ids", ids);
             command.Parameters.AddWithValue("$me", _claimant);

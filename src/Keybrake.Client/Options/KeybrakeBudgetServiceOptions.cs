@@ -49,8 +49,11 @@ public sealed class KeybrakeBudgetServiceOptions
     public Usd? EmergencyAllowance { get; set; }
 
     /// <summary>
-    /// The durable outbox audit records wait in until the service has them (a SQLite file; default
-    /// <c>data/keybrake-audit-outbox.db</c> under the working directory). Processes may share it.
+    /// Where the durable outbox audit records wait in until the service has them (SQLite; default
+    /// <c>data/keybrake-audit-outbox.db</c> under the working directory). Each process writes its own file beside
+    /// this path (<c>data/keybrake-audit-outbox.p&lt;pid&gt;-&lt;random&gt;.db</c>), so processes may share the setting
+    /// without waiting on each other; any of them ships what a stopped one left, and a file at this exact path
+    /// (from an earlier release) is shipped too.
     /// </summary>
     [Required]
     public string OutboxPath { get; set; } = Path.Combine("data", "keybrake-audit-outbox.db");

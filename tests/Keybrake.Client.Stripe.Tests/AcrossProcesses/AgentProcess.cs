@@ -46,9 +46,12 @@ internal sealed class AgentProcess : IAsyncDisposable
     /// <param name="runId">The agent run its charges belong to (and the prefix of their idempotency keys).</param>
     /// <param name="seed">Seeds the amounts.</param>
     /// <param name="arguments">More arguments, such as <c>--tasks 16</c> (see the agent's usage).</param>
-    public static async Task<AgentProcess> StartAsync(Uri service, string stripe, string keyId, string folder, string runId, int seed, params string[] arguments)
+    public static Task<AgentProcess> StartAsync(Uri service, string stripe, string keyId, string folder, string runId, int seed, params string[] arguments) =>
+        StartWithOutboxAsync(service, stripe, keyId, folder, Path.Combine(folder, runId + "-outbox.db"), runId, seed, arguments);
+
+    /// <summary>Starts an agent configured with <paramref name="outbox"/> as its <c>OutboxPath</c>, which other agents may share.</summary>
+    public static async Task<AgentProcess> StartWithOutboxAsync(Uri service, string stripe, string keyId, string folder, string outbox, string runId, int seed, params string[] arguments)
     {
-        var outbox = Path.Combine(folder, runId + "-outbox.db");
         string[] all =
         [
             "--service", service.ToString(), "--client-token-file", BudgetServiceHost.WriteClientTokenFile(folder), "--stripe", stripe, "--key-id", keyId, "--brake-key", BrakeKey,
@@ -128,26 +131,8 @@ internal sealed class AgentProcess : IAsyncDisposable
     /// </summary>
     public int WaitingInOutbox(string reason)
     {
-        if (!File.Exists(OutboxPath))
-        {
-            return 0;
-        }
-
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={OutboxPath};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT payload FROM outbox";
-        using var reader = command.ExecuteReader();
-        var count = 0;
-        while (reader.Read())
-        {
-            if (Protocol.AuditRecord.Parser.ParseFrom((byte[])reader.GetValue(0)).Reason == reason)
-            {
-                count++;
-            }
-        }
-
-        return count;
+        return Keybrake.Client.TestUtilities.Outbox.OutboxFileSet.Payloads(OutboxPath)
+            .Count(payload => Protocol.AuditRecord.Parser.ParseFrom(payload).Reason == reason);
     }
 
     /// <summary>Kills the agent process at once, as a crash would.</summary>

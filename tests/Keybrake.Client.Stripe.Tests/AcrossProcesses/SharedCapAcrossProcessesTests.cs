@@ -65,12 +65,6 @@ public sealed class SharedCapAcrossProcessesTests
         }
     }
 
-    internal static long OutboxRecords(string path)
-    {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM outbox";
-        return (long)command.ExecuteScalar()!;
-    }
+    /// <summary>Records waiting in the outbox files of the agent configured with <paramref name="path"/>.</summary>
+    internal static long OutboxRecords(string path) => Keybrake.Client.TestUtilities.Outbox.OutboxFileSet.Records(path);
 }

@@ -1,6 +1,6 @@
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
-using Microsoft.Data.Sqlite;
+using Keybrake.Client.TestUtilities.Outbox;
 using static Keybrake.Client.Tests.CentralGuardHost;
 
 namespace Keybrake.Client.Tests;
@@ -77,7 +77,7 @@ public sealed class CentralAuditTests
             firstProcessRecords = [.. first.Audit.Records.Select(r => r.RecordId)];
         }
 
-        var leftBehind = OutboxFile.Count(outboxPath);
+        var leftBehind = OutboxFileSet.Records(outboxPath);
         await using var restarted = await CentralGuardHost.StartServiceAsync(directory: service.Directory, port: service.Address.Port);
         await using var next = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
         using (await next.ReadAsync())
@@ -115,7 +115,7 @@ public sealed class CentralAuditTests
             Assert.That(async () => await first.Services.DisposeAsync(), Throws.Nothing);
         }
 
-        var claimed = OutboxFile.Claimed(outboxPath);
+        var claimed = OutboxFileSet.Claimed(outboxPath);
         await using var next = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
         using (await next.ReadAsync())
         {
@@ -154,7 +154,6 @@ public sealed class CentralAuditTests
         Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(first.Audit.Records.Concat(next.Audit.Records).Select(r => r.RecordId)));
     }
 
-    /// <summary>The outbox file, read the way another process would.</summary>
     [Test]
     public async Task Disposing_the_guard_right_after_a_burst_ships_every_settlement_and_audit_record_still_waiting_for_its_batch()
     {
@@ -183,23 +182,63 @@ public sealed class CentralAuditTests
             Assert.That(reservations.Sum(r => r.ActualMicroUsd), Is.EqualTo(Usd.FromDollars(300).Micros), "$1 + $2 + ... + $24");
             Assert.That(atService.Select(r => r.RecordId), Is.EquivalentTo(recordIds));
             Assert.That(recordIds, Has.Length.EqualTo(24));
-            Assert.That(OutboxFile.Count(outboxPath), Is.Zero);
+            Assert.That(OutboxFileSet.Records(outboxPath), Is.Zero);
         });
     }
 
-    private static class OutboxFile
+    [Test]
+    public async Task An_outbox_left_with_refused_records_and_set_aside_settlements_is_kept_by_the_process_that_ships_the_leftovers()
     {
-        public static long Count(string path) => Scalar(path, "SELECT COUNT(*) FROM outbox");
-
-        public static long Claimed(string path) => Scalar(path, "SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL");
-
-        private static long Scalar(string path, string sql)
+        await using var service = await CentralGuardHost.StartServiceAsync();
+        var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
+        string firstFile;
+        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath))
         {
-            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            return (long)command.ExecuteScalar()!;
+            first.Wire.Refuse(BudgetServiceWire.Settle, Grpc.Core.StatusCode.PermissionDenied, count: 100);
+            first.Wire.Refuse(BudgetServiceWire.SubmitAudit, Grpc.Core.StatusCode.PermissionDenied, count: 100);
+            using (await first.SpendAsync(100))
+            {
+            }
+
+            await Poll.UntilAsync(() => first.Ledger.Settlements.SetAside, count => count >= 1);
+            await Poll.UntilAsync(() => first.Logs.Logs.Count(l => l.Message.Contains("refused", StringComparison.Ordinal) && l.Message.Contains(first.Outbox.Path, StringComparison.Ordinal)), count => count >= 1);
+            firstFile = first.Outbox.Path;
         }
+
+        // The first process is gone and its file holds nothing to ship: the next one, shipping leftovers at its
+        // start, must not delete what the service refused.
+        await using (var next = CentralGuardHost.Start(service.Address, outboxPath: outboxPath))
+        {
+            using (await next.ReadAsync())
+            {
+            }
+
+            await Poll.UntilAsync(() => next.Logs.Logs.Count(l => l.Message.Contains(firstFile, StringComparison.Ordinal) && l.Message.Contains("stays for an operator", StringComparison.Ordinal)), count => count >= 1);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.Exists(firstFile), Is.True, "the file with refused rows is kept");
+            Assert.That(OutboxFileSet.Files(outboxPath), Is.EqualTo(new[] { firstFile }), "the next process deleted its own file, empty, as it stopped");
+            Assert.That(OutboxFileSet.SetAside(outboxPath), Is.EqualTo(1), "the refused settlement is still set aside");
+            Assert.That(OutboxFileSet.Records(outboxPath), Is.EqualTo(1), "the refused audit record is still there");
+        });
+    }
+
+    [Test]
+    public async Task Two_guards_configured_with_one_outbox_path_write_files_of_their_own()
+    {
+        await using var service = await CentralGuardHost.StartServiceAsync();
+        var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
+        await using var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
+        await using var second = CentralGuardHost.Start(service.Address, outboxPath: outboxPath);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Outbox.Path, Is.Not.EqualTo(second.Outbox.Path));
+            Assert.That(Path.GetDirectoryName(first.Outbox.Path), Is.EqualTo(service.Directory));
+            Assert.That(OutboxFileSet.Files(outboxPath), Is.EquivalentTo(new[] { first.Outbox.Path, second.Outbox.Path }));
+            Assert.That(File.Exists(outboxPath), Is.False, "nothing writes the configured path itself");
+        });
     }
 }

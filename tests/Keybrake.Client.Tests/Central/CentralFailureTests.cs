@@ -79,7 +79,7 @@ public sealed class CentralFailureTests
             Assert.That(host.Ledger.Settlements.IsRunning, Is.True, "the sender survived the refusal");
             Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(20)), "the settlement after the refused one reached the service");
             Assert.That(spend.Reserved, Is.EqualTo(Usd.FromDollars(10)), "the refused one's reservation stays pending, counted as spent");
-            Assert.That(SetAsideRows(host.OutboxPath), Is.EqualTo(1), "visible in the outbox file");
+            Assert.That(SetAsideRows(host.Outbox.Path), Is.EqualTo(1), "visible in the outbox file");
             Assert.That(host.Logs.Logs.Select(l => l.Message), Has.Some.Contains("set aside").And.Contains("PermissionDenied"));
         });
     }
