@@ -61,7 +61,7 @@ internal static class EmailBlastScenario
         {
             var (what, path, body) = calls[n];
             using var response = await resend.PostAsJsonAsync(path, body);
-            var verdict = response.Headers.TryGetValues("Keybrake-Decision", out var reasons)
+            var verdict = response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var reasons)
                 ? $"DENIED   {reasons.Single()}"
                 : $"allowed  {(int)response.StatusCode}";
             allowed += response.IsSuccessStatusCode ? 1 : 0;

@@ -122,7 +122,7 @@ public sealed class BadInputTests
     private static StringContent JsonContentOf(EmailMessage email) => new(JsonSerializer.Serialize(email), Encoding.UTF8, "application/json");
 
     private static string? Decision(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("Keybrake-Decision", out var values) ? values.Single() : null;
+        response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var values) ? values.Single() : null;
 
     private static async Task<string> AssertDeniedAsync(ResendGuardHost host, HttpResponseMessage response, string reason, HttpStatusCode status)
     {

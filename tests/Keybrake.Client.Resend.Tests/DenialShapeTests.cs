@@ -35,7 +35,7 @@ public sealed class DenialShapeTests
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Multiple(() =>
         {
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
             Assert.That(body.GetProperty("message").GetString(), Does.StartWith("keybrake_daily_cap_exceeded: Keybrake denied POST /emails/batch"));
             Assert.That(body.GetProperty("name").GetString(), Is.EqualTo("invalid_access"));
         });

@@ -54,7 +54,7 @@ public sealed class VendorHostTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.HostNotAllowed));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.HostNotAllowed));
             Assert.That(network.Sent, Is.Empty, "nothing reached the network");
             Assert.That(audit.Records.Single().Host, Is.EqualTo(new Uri(address).Authority));
         });

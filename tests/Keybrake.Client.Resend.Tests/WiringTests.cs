@@ -134,7 +134,7 @@ public sealed class WiringTests
         Assert.Multiple(() =>
         {
             Assert.That(first.IsSuccessStatusCode, Is.True, "one guard reserves $0.0009 once; two would reserve $0.0018, over the $0.0015 cap");
-            Assert.That(second.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
+            Assert.That(second.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
             Assert.That(provider.GetServices<VendorProfile>().Count(), Is.EqualTo(1));
             Assert.That(stub.Received, Has.Count.EqualTo(1));
         });

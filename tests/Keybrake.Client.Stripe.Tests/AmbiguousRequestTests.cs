@@ -47,7 +47,7 @@ public sealed class AmbiguousRequestTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo("malformed_request"));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo("malformed_request"));
             Assert.That(host.Stub.Received, Is.Empty);
         });
     }
@@ -64,7 +64,7 @@ public sealed class AmbiguousRequestTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo("endpoint_not_allowed"));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo("endpoint_not_allowed"));
             Assert.That(host.Stub.Received, Is.Empty);
         });
     }
@@ -107,7 +107,7 @@ public sealed class AmbiguousRequestTests
         var spend = await host.Admin.GetDailySpendAsync(StripeGuardHost.KeyId);
         Assert.Multiple(() =>
         {
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo("malformed_request"));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo("malformed_request"));
             Assert.That(host.Stub.Received, Is.Empty, "nothing reached Stripe");
             Assert.That(spend.Committed, Is.EqualTo(Usd.Zero));
         });
@@ -144,7 +144,7 @@ public sealed class AmbiguousRequestTests
         Assert.Multiple(() =>
         {
             Assert.That(charge.Amount, Is.EqualTo(1000), "expand[] is an array field the guard does not read");
-            Assert.That(listed.Headers.Contains("Keybrake-Decision"), Is.False, "a read's query string is not a money endpoint's");
+            Assert.That(listed.Headers.Contains(KeybrakeHeaders.Decision), Is.False, "a read's query string is not a money endpoint's");
         });
     }
 }

@@ -139,7 +139,7 @@ public sealed class BadInputTests
 
     private static async Task<string?> DecisionOf(HttpResponseMessage response)
     {
-        var header = response.Headers.TryGetValues("Keybrake-Decision", out var values) ? values.Single() : null;
+        var header = response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var values) ? values.Single() : null;
         var body = await response.Content.ReadAsStringAsync();
         Assert.That(body, Does.Contain("\"keybrake_" + header + "\""), "the body carries the same reason as the header");
         return header;

@@ -58,7 +58,7 @@ public sealed class MoneyFlowTests
             Assert.That(denied!.StripeError.Code, Is.EqualTo("keybrake_daily_cap_exceeded"));
             Assert.That(denied.StripeError.Type, Is.EqualTo("invalid_request_error"));
             Assert.That((int)denied.HttpStatusCode, Is.EqualTo(402));
-            Assert.That(denied.StripeResponse.Headers.GetValues("Keybrake-Decision"), Is.EqualTo(new[] { "daily_cap_exceeded" }));
+            Assert.That(denied.StripeResponse.Headers.GetValues(KeybrakeHeaders.Decision), Is.EqualTo(new[] { "daily_cap_exceeded" }));
             Assert.That(host.Stub.Received.Count(r => r.Path == "/v1/charges"), Is.EqualTo(2), "the third charge never left the process");
         });
         var spend = await host.Admin.GetDailySpendAsync(StripeGuardHost.KeyId);

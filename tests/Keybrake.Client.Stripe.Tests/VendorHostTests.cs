@@ -66,7 +66,7 @@ public sealed class VendorHostTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.HostNotAllowed));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.HostNotAllowed));
             Assert.That(body, Does.Contain("keybrake_host_not_allowed").And.Not.Contain(Secret));
             Assert.That(network.Sent, Is.Empty, "nothing reached the network");
             Assert.That(audit.Records.Single().Host, Is.EqualTo(new Uri(address).Authority));
@@ -112,7 +112,7 @@ public sealed class VendorHostTests
             Assert.That(charge.Amount, Is.EqualTo(1500));
             Assert.That(host.Stub.Received.Single().Headers["Authorization"], Is.EqualTo("Bearer " + StripeGuardHost.VendorSecret));
             Assert.That(host.Audit.Records[0].Host, Is.EqualTo(stub.Authority));
-            Assert.That(denied.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.HostNotAllowed), "the stand-in replaces Stripe for this key");
+            Assert.That(denied.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.HostNotAllowed), "the stand-in replaces Stripe for this key");
             Assert.That(host.Stub.Received, Has.Count.EqualTo(1));
             Assert.That(warning, Has.Some.Contains($"'{StripeGuardHost.KeyId}'").And.Some.Contains(stub.Authority));
             Assert.That(string.Join("\n", warning), Does.Not.Contain(StripeGuardHost.VendorSecret));

@@ -101,6 +101,40 @@ public sealed class WiringTests
     }
 
     [Test]
+    public async Task A_validator_of_the_users_own_for_the_Stripe_options_does_not_stop_AddStripe_from_registering()
+    {
+        using var stub = StripeStub.Start();
+        var services = new ServiceCollection();
+
+        // A user adds a rule of their own to Keybrake's Stripe settings before calling AddStripe.
+        services.AddSingleton<IValidateOptions<KeybrakeStripeOptions>, UsersOwnStripeRule>();
+        services.AddKeybrake(o => o.AddKey("agent", key =>
+            {
+                key.BrakeKey = "vault_key_users_own_validator_001";
+                key.Vendor = "stripe";
+                key.VendorSecret = "sk_test_users_own";
+                key.VendorEndpoint = stub.Url;
+                key.Policy.DailyCap = Usd.FromDollars(10);
+            }))
+            .AddStripeClient(o => { o.BrakeKey = "vault_key_users_own_validator_001"; o.ApiBase = stub.Url; });
+
+        await using var provider = services.BuildServiceProvider();
+        var charge = await new ChargeService(provider.GetRequiredService<StripeClient>()).CreateAsync(new ChargeCreateOptions { Amount = 600, Currency = "usd", Source = "tok_visa" });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(provider.GetServices<VendorProfile>().Select(p => p.Vendor), Is.EqualTo(new[] { "stripe" }));
+            Assert.That(charge.Amount, Is.EqualTo(600));
+            Assert.That(stub.Received.Single().Headers["Authorization"], Is.EqualTo("Bearer sk_test_users_own"), "the guard swapped the brake key for the secret");
+        });
+    }
+
+    private sealed class UsersOwnStripeRule : IValidateOptions<KeybrakeStripeOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, KeybrakeStripeOptions options) => ValidateOptionsResult.Success;
+    }
+
+    [Test]
     public async Task Without_dependency_injection_a_console_app_builds_a_guarded_client_from_KeybrakeGuard()
     {
         using var stub = StripeStub.Start();

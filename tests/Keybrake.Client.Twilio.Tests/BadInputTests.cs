@@ -119,7 +119,7 @@ public sealed class BadInputTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
-            Assert.That(response.Headers.GetValues("Keybrake-Decision"), Is.EqualTo(new[] { ReasonCodes.KeyUnknown }));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision), Is.EqualTo(new[] { ReasonCodes.KeyUnknown }));
             Assert.That(host.Stub.Received, Is.Empty);
         });
     }

@@ -72,7 +72,7 @@ public sealed class StormTests
         Assert.Multiple(() =>
         {
             Assert.That((int)response.StatusCode, Is.EqualTo(402));
-            Assert.That(response.Headers.GetValues("Keybrake-Decision"), Is.EqualTo(new[] { ReasonCodes.DailyCapExceeded }));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision), Is.EqualTo(new[] { ReasonCodes.DailyCapExceeded }));
         });
     }
 }

@@ -33,7 +33,7 @@ public sealed class VendorHostTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-            Assert.That(response.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.HostNotAllowed));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.HostNotAllowed));
             Assert.That(body, Does.Contain("keybrake_host_not_allowed").And.Not.Contain(TwilioGuardHost.AuthToken));
             Assert.That(network.Sent, Is.Empty, "nothing reached the network");
             Assert.That(audit.Records.Single().Host, Is.EqualTo(new Uri(origin).Authority));
@@ -98,7 +98,7 @@ public sealed class VendorHostTests
         {
             Assert.That(toStandIn.StatusCode, Is.EqualTo(HttpStatusCode.Created));
             Assert.That(stub.MessagesSent, Is.EqualTo(1));
-            Assert.That(toTwilio.Headers.GetValues("Keybrake-Decision").Single(), Is.EqualTo(ReasonCodes.HostNotAllowed), "the stand-in replaces Twilio for this key");
+            Assert.That(toTwilio.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.HostNotAllowed), "the stand-in replaces Twilio for this key");
             Assert.That(audit.Records[0].Host, Is.EqualTo(new Uri(stub.Url).Authority));
         });
     }

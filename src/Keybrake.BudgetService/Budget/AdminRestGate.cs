@@ -6,8 +6,9 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Keybrake.BudgetService.Budget;
 
 /// <summary>
-/// Every request that is not gRPC is the admin API's REST face, and must carry the admin token. It is checked
-/// here, first, before anything reads the body: a caller without the token gets 401 whatever it sends, and its
+/// Every request that is not gRPC, save GET and HEAD of the health endpoints (<see cref="HealthEndpoints"/>), is
+/// the admin API's REST face, and must carry the admin token. It is checked here, first, before anything reads the
+/// body: a caller without the token gets 401 whatever it sends, and its
 /// body is neither parsed nor buffered. A caller with the token may send at most <see cref="MaxBodyBytes"/>.
 /// gRPC calls pass through: <see cref="AdminTokenInterceptor"/> guards the admin service there, and gRPC
 /// bounds a message at <see cref="BudgetServiceApp.MaxMessageBytes"/>.
@@ -24,6 +25,13 @@ internal static class AdminRestGate
         // A REST route is gated whatever content type it claims; anything else that claims gRPC is gRPC.
         var rest = http.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null;
         if (!rest && http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            await next(http);
+            return;
+        }
+
+        // The health endpoints answer load balancers, which hold no token, and tell nothing but up or down.
+        if (http.GetEndpoint()?.Metadata.GetMetadata<OpenHealthEndpoint>() is not null && (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)))
         {
             await next(http);
             return;

@@ -79,6 +79,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
         builder.Services.TryAddSingleton<ClientRegistry>();
         builder.Services.TryAddSingleton<ClientAdmin>();
+        builder.Services.AddServiceHealthChecks();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
             {
@@ -110,6 +111,7 @@ public static class BudgetServiceApp
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();
+        app.MapHealthEndpoints();
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();

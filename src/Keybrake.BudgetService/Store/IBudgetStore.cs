@@ -50,6 +50,9 @@ internal interface IBudgetStore
 
     /// <summary>Forgets finished reservations older than the idempotency window; pending ones are never forgotten.</summary>
     ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken);
+
+    /// <summary>Asks the database one trivial query, for the readiness check; throws when it does not answer.</summary>
+    ValueTask PingAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>One authorization, with the caps the service's policy sets for the key.</summary>

@@ -25,8 +25,9 @@ public static class KeybrakeResendBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<KeybrakeResendOptions>)))
+        if (!services.Any(d => d.ServiceType == typeof(ResendRegistered)))
         {
+            services.AddSingleton(new ResendRegistered());
             builder.AddVendor<ResendVendorProfile>();
             services.AddOptions<KeybrakeResendOptions>().ValidateOnStart();
             services.AddSingleton<IConfigureOptions<KeybrakeResendOptions>>(sp => new ConfigureOptions<KeybrakeResendOptions>(options =>
@@ -68,4 +69,8 @@ public static class KeybrakeResendBuilderExtensions
         builder.Services.AddKeybrake().AddResend();
         return builder.AddKeybrakeGuard(ResendVendorProfile.VendorName);
     }
+
+    // Marks what is registered already, so that calling again is harmless. A private type: a user's own
+    // registrations (an extra options validator, say) can never look like ours.
+    private sealed class ResendRegistered;
 }

@@ -21,8 +21,9 @@ public static class KeybrakeStripeBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<KeybrakeStripeOptions>)))
+        if (!services.Any(d => d.ServiceType == typeof(StripeRegistered)))
         {
+            services.AddSingleton(new StripeRegistered());
             builder.AddVendor<StripeVendorProfile>();
             services.AddOptions<KeybrakeStripeOptions>().ValidateOnStart();
             services.AddSingleton<IConfigureOptions<KeybrakeStripeOptions>>(sp => new ConfigureOptions<KeybrakeStripeOptions>(options =>
@@ -59,10 +60,12 @@ public static class KeybrakeStripeBuilderExtensions
         builder.AddStripe();
         var services = builder.Services;
         services.AddOptions<KeybrakeStripeClientOptions>().Configure(configure).ValidateOnStart();
-        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<KeybrakeStripeClientOptions>)))
+        if (services.Any(d => d.ServiceType == typeof(StripeClientRegistered)))
         {
             return builder;
         }
+
+        services.AddSingleton(new StripeClientRegistered());
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeStripeClientOptions>, KeybrakeStripeClientOptionsValidator>());
         services.AddHttpClient(HttpClientName)
@@ -90,4 +93,10 @@ public static class KeybrakeStripeBuilderExtensions
         builder.Services.AddKeybrake().AddStripe();
         return builder.AddKeybrakeGuard(StripeVendorProfile.VendorName);
     }
+
+    // Marks what is registered already, so that calling again is harmless. A private type: a user's own
+    // registrations (an extra options validator, say) can never look like ours.
+    private sealed class StripeRegistered;
+
+    private sealed class StripeClientRegistered;
 }

@@ -24,8 +24,9 @@ public static class KeybrakeTwilioBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<KeybrakeTwilioOptions>)))
+        if (!services.Any(d => d.ServiceType == typeof(TwilioRegistered)))
         {
+            services.AddSingleton(new TwilioRegistered());
             builder.AddVendor<TwilioVendorProfile>();
             services.AddOptions<KeybrakeTwilioOptions>().ValidateOnStart();
             services.AddSingleton<IConfigureOptions<KeybrakeTwilioOptions>>(sp => new ConfigureOptions<KeybrakeTwilioOptions>(options =>
@@ -77,10 +78,12 @@ public static class KeybrakeTwilioBuilderExtensions
         builder.AddTwilio();
         var services = builder.Services;
         services.AddOptions<KeybrakeTwilioClientOptions>().Configure(configure).ValidateOnStart();
-        if (services.Any(d => d.ServiceType == typeof(IValidateOptions<KeybrakeTwilioClientOptions>)))
+        if (services.Any(d => d.ServiceType == typeof(TwilioClientRegistered)))
         {
             return builder;
         }
+
+        services.AddSingleton(new TwilioClientRegistered());
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeTwilioClientOptions>, KeybrakeTwilioClientOptionsValidator>());
         services.TryAddSingleton(sp =>
@@ -106,4 +109,10 @@ public static class KeybrakeTwilioBuilderExtensions
         builder.Services.AddKeybrake().AddTwilio();
         return builder.AddKeybrakeGuard(TwilioVendorProfile.VendorName);
     }
+
+    // Marks what is registered already, so that calling again is harmless. A private type: a user's own
+    // registrations (an extra options validator, say) can never look like ours.
+    private sealed class TwilioRegistered;
+
+    private sealed class TwilioClientRegistered;
 }

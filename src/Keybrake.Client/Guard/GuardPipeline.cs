@@ -14,9 +14,6 @@ namespace Keybrake.Client;
 /// </summary>
 internal sealed class GuardPipeline
 {
-    /// <summary>The response header every denial carries, with the reason code.</summary>
-    public const string DecisionHeader = "Keybrake-Decision";
-
     private static readonly string[] s_noSegments = [];
 
     private readonly IKeyCatalog _catalog;
@@ -432,7 +429,7 @@ internal sealed class GuardPipeline
         }
 
         var response = vendor.CreateDenialResponse(call, final);
-        response.Headers.TryAddWithoutValidation(DecisionHeader, denial.Reason);
+        response.Headers.TryAddWithoutValidation(KeybrakeHeaders.Decision, denial.Reason);
         response.RequestMessage = call.Request;
         return response;
     }

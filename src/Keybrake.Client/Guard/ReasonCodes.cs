@@ -1,7 +1,7 @@
 namespace Keybrake.Client;
 
 /// <summary>
-/// Why the guard denied a call. The code appears in the <c>Keybrake-Decision</c> response header, in the
+/// Why the guard denied a call. The code appears in the <see cref="KeybrakeHeaders.Decision"/> response header, in the
 /// vendor-shaped error (Stripe: <c>keybrake_&lt;code&gt;</c>), in audit records and in metrics.
 /// </summary>
 public static class ReasonCodes

@@ -78,7 +78,7 @@ public abstract class VendorProfile
 
     /// <summary>
     /// Builds the response a denied call gets, in the vendor's own error shape and with a status the vendor's
-    /// SDK does not retry, so the SDK raises its ordinary exception. The guard adds <c>Keybrake-Decision</c>.
+    /// SDK does not retry, so the SDK raises its ordinary exception. The guard adds <see cref="KeybrakeHeaders.Decision"/>.
     /// </summary>
     public abstract HttpResponseMessage CreateDenialResponse(VendorCall vendorCall, GuardDenial denial);
 }

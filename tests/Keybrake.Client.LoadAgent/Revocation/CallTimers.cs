@@ -20,9 +20,6 @@ internal sealed class GuardPassage
 /// </summary>
 internal sealed class GuardEntryTimer(RevocationTracker tracker, AsyncLocal<GuardPassage?> current) : DelegatingHandler
 {
-    /// <summary>The header the guard puts on every denial, with the reason code.</summary>
-    private const string DecisionHeader = "Keybrake-Decision";
-
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var kind = request.Method == HttpMethod.Get ? CallKind.Read : CallKind.Charge;
@@ -43,7 +40,7 @@ internal sealed class GuardEntryTimer(RevocationTracker tracker, AsyncLocal<Guar
             throw;
         }
 
-        var denial = response.Headers.TryGetValues(DecisionHeader, out var reasons) ? reasons.FirstOrDefault() : null;
+        var denial = response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var reasons) ? reasons.FirstOrDefault() : null;
         tracker.Record(kind, passage.Started, passage.Forwarded, denial, failed: false);
         return response;
     }

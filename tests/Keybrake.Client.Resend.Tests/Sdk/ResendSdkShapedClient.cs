@@ -99,7 +99,7 @@ internal sealed class ResendSdkShapedClient : IResend
 
         using (response)
         {
-            var decision = response.Headers.TryGetValues("Keybrake-Decision", out var values) ? values.Single() : null;
+            var decision = response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var values) ? values.Single() : null;
             if (!response.IsSuccessStatusCode)
             {
                 ErrorResponse? error;

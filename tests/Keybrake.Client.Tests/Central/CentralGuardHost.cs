@@ -140,7 +140,7 @@ internal sealed class CentralGuardHost : IAsyncDisposable
 
     /// <summary>The reason code a denial carries in its decision header; <see langword="null"/> for a call that was not denied.</summary>
     public static string? DecisionOf(HttpResponseMessage response) =>
-        response.Headers.TryGetValues(GuardPipeline.DecisionHeader, out var values) ? values.Single() : null;
+        response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var values) ? values.Single() : null;
 
     /// <summary>Today's spend once every settlement has reached the service (nothing reserved), or as it stands after a generous wait.</summary>
     public Task<SpendReport> SettledTodayAsync() =>

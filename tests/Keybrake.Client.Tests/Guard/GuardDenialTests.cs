@@ -20,7 +20,7 @@ public sealed class GuardDenialTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
-            Assert.That(response.Headers.GetValues(GuardPipeline.DecisionHeader), Is.EqualTo(new[] { ReasonCodes.EndpointNotAllowed }));
+            Assert.That(response.Headers.GetValues(KeybrakeHeaders.Decision), Is.EqualTo(new[] { ReasonCodes.EndpointNotAllowed }));
             Assert.That(error.GetProperty("reason").GetString(), Is.EqualTo(ReasonCodes.EndpointNotAllowed));
             Assert.That(error.GetProperty("status").GetInt32(), Is.EqualTo(403));
             Assert.That(error.GetProperty("message").GetString(), Is.EqualTo(
@@ -169,5 +169,5 @@ public sealed class GuardDenialTests
     }
 
     private static string? DecisionOf(HttpResponseMessage response) =>
-        response.Headers.TryGetValues(GuardPipeline.DecisionHeader, out var values) ? values.Single() : null;
+        response.Headers.TryGetValues(KeybrakeHeaders.Decision, out var values) ? values.Single() : null;
 }

@@ -15,7 +15,7 @@ public sealed class GuardForwardingTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(response.Headers.Contains(GuardPipeline.DecisionHeader), Is.False);
+            Assert.That(response.Headers.Contains(KeybrakeHeaders.Decision), Is.False);
             Assert.That(received.Authorization, Is.EqualTo("Bearer " + GuardHost.VendorSecret));
             Assert.That(received.Headers.Values, Has.None.Contains(GuardHost.BrakeKey));
             Assert.That(received.Body, Is.EqualTo("amount_cents=1250"), "the body the guard read is still there for the vendor");

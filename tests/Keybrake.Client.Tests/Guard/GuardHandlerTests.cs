@@ -18,7 +18,7 @@ public sealed class GuardHandlerTests
         Assert.Multiple(() =>
         {
             Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(6)), "one reservation of $6, not two");
-            Assert.That(second.Headers.GetValues(GuardPipeline.DecisionHeader).Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded), "$6 + $6 > $10");
+            Assert.That(second.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded), "$6 + $6 > $10");
             Assert.That(host.Audit.Records, Has.Count.EqualTo(2));
             Assert.That(host.Vendor.Received, Has.Count.EqualTo(1));
         });
@@ -83,7 +83,7 @@ public sealed class GuardHandlerTests
         Assert.Multiple(() =>
         {
             Assert.That(vendor.Received.Single().Authorization, Is.EqualTo("Bearer tv_console_secret"));
-            Assert.That(denied.Headers.GetValues(GuardPipeline.DecisionHeader).Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
+            Assert.That(denied.Headers.GetValues(KeybrakeHeaders.Decision).Single(), Is.EqualTo(ReasonCodes.DailyCapExceeded));
             Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(4)));
         });
     }

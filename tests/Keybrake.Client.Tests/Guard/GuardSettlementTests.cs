@@ -35,7 +35,7 @@ public sealed class GuardSettlementTests
         Assert.Multiple(() =>
         {
             Assert.That(response.StatusCode, Is.EqualTo(status), "the vendor's own error reaches the caller");
-            Assert.That(response.Headers.Contains(GuardPipeline.DecisionHeader), Is.False);
+            Assert.That(response.Headers.Contains(KeybrakeHeaders.Decision), Is.False);
             Assert.That(spend.Committed, Is.EqualTo(Usd.Zero));
             Assert.That(host.Audit.Records.Single().Settlement, Is.EqualTo("release"));
         });

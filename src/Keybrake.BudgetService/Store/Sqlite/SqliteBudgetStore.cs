@@ -255,6 +255,15 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         }
     }
 
+    public async ValueTask PingAsync(CancellationToken cancellationToken) =>
+        await Worker.RunAsync(
+            c =>
+            {
+                using var ping = c.AdHoc("SELECT 1");
+                return ping.ExecuteScalar();
+            },
+            cancellationToken).ConfigureAwait(false);
+
     public async ValueTask DisposeAsync()
     {
         if (_checkpointer is not null)

@@ -1,0 +1,66 @@
+using System.Net;
+using Keybrake.BudgetService.Store.Sqlite;
+using Keybrake.Client.TestUtilities.BudgetService;
+
+namespace Keybrake.BudgetService.Tests;
+
+/// <summary>/healthz and /readyz: open to a load balancer without a token, and nothing else is.</summary>
+public sealed class HealthEndpointTests
+{
+    [Test]
+    public async Task Live_and_ready_answer_without_a_token_and_say_nothing_but_healthy()
+    {
+        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000000"));
+        using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
+
+        using var live = await http.GetAsync("/healthz");
+        using var ready = await http.GetAsync("/readyz");
+        using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/readyz"));
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await live.Content.ReadAsStringAsync(), Is.EqualTo("Healthy"));
+            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await ready.Content.ReadAsStringAsync(), Is.EqualTo("Healthy"));
+            Assert.That(head.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        });
+    }
+
+    [Test]
+    public async Task Only_reads_of_the_health_paths_skip_the_admin_token()
+    {
+        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000000"));
+        using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
+
+        using var posted = await http.PostAsync("/healthz", new StringContent("{}"));
+        using var keys = await http.GetAsync("/v1/keys");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(posted.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+            Assert.That(keys.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        });
+    }
+
+    [Test]
+    public async Task A_store_that_does_not_answer_makes_the_replica_not_ready_while_it_stays_live()
+    {
+        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000000"));
+        using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
+        using var before = await http.GetAsync("/readyz");
+
+        // The fault, on purpose: the store's connection is closed under the running service.
+        await ((SqliteBudgetStore)service.Store).DisposeAsync();
+        using var ready = await http.GetAsync("/readyz");
+        using var live = await http.GetAsync("/healthz");
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(before.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+            Assert.That(await ready.Content.ReadAsStringAsync(), Is.EqualTo("Unhealthy"));
+            Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the process still serves: only readiness depends on the store");
+        });
+    }
+}
