@@ -31,9 +31,11 @@ internal static class EmbeddedDemo
 
         var blastHeld = await EmailBlastScenario.RunAsync(Console.Out);
         var smsHeld = await SmsStormDemo.RunAsync(Console.Out) == 0;
+        var supportHeld = await SupportAgentScenario.RunAsync(Console.Out);
 
-        // Exit 0 only when the caps stopped every runaway exactly: the refunds, the email blast and the SMS storm.
+        // Exit 0 only when the caps stopped every runaway exactly (the refunds, the email blast and the SMS storm)
+        // and the support agent refunded charges it never saw within its cap and its customers.
         var refundsHeld = spend.Settled <= spend.Cap && agent.Outcomes.Count(o => o.Allowed) == seen.Refunds && seen.Payouts == 0;
-        return refundsHeld && blastHeld && smsHeld ? 0 : 1;
+        return refundsHeld && blastHeld && smsHeld && supportHeld ? 0 : 1;
     }
 }

@@ -8,6 +8,8 @@
 // refunds every order in a tight loop, ignores every error and retries, and finally tries a payout. Its
 // Stripe.net client carries the Keybrake guard with a $100 daily cap and an endpoint allowlist that blocks
 // payouts (see appsettings.json). Keybrake stops it at exactly $100, in one process or across several.
+// The one-process run goes on with an email blast, an SMS storm, and a support agent refunding checkout
+// charges the guard never saw (looked up at Stripe once each, checked against a customer allowlist).
 using Keybrake.Client.Demo;
 
 return args switch
