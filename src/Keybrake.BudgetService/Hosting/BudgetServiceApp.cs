@@ -79,6 +79,9 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
         builder.Services.TryAddSingleton<ClientRegistry>();
         builder.Services.TryAddSingleton<ClientAdmin>();
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton<Telemetry.BudgetServiceMetrics>();
+        builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
             {
