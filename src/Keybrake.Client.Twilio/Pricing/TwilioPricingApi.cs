@@ -25,6 +25,12 @@ internal sealed partial class TwilioPricingApi
     /// <summary>Twilio's Pricing API host.</summary>
     public static readonly Uri PricingHost = new("https://pricing.twilio.com");
 
+    /// <summary>
+    /// The most (account, country) entries kept. The account is the request's user name, which the agent's code
+    /// chooses: past the bound, expired entries are dropped, and a new entry is used once without being kept.
+    /// </summary>
+    internal const int MaxEntries = 4096;
+
     /// <summary>The longest a failed fetch is remembered before the country is asked again.</summary>
     private static readonly TimeSpan s_retryAfterFailure = TimeSpan.FromMinutes(1);
 
@@ -114,7 +120,7 @@ internal sealed partial class TwilioPricingApi
         }
 
         // The entry first, then the fetch is done: a caller in between finds the fresh entry, not a second fetch.
-        _cache[key] = entry;
+        Keep(key, entry, now);
         _fetching.TryRemove(key, out _);
         return entry;
     }
@@ -146,6 +152,27 @@ internal sealed partial class TwilioPricingApi
             // The message of a connection failure names the host and the error, never the request's headers.
             return (null, "the request failed: " + (exception.HttpRequestError == HttpRequestError.Unknown ? "network error" : exception.HttpRequestError.ToString()));
         }
+    }
+
+    private void Keep(CacheKey key, Entry entry, DateTimeOffset now)
+    {
+        if (_cache.Count >= MaxEntries && !_cache.ContainsKey(key))
+        {
+            foreach (var (stale, old) in _cache)
+            {
+                if (old.ExpiresAt <= now)
+                {
+                    _cache.TryRemove(stale, out _);
+                }
+            }
+
+            if (_cache.Count >= MaxEntries)
+            {
+                return;
+            }
+        }
+
+        _cache[key] = entry;
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

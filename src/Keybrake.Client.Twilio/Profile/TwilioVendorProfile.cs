@@ -78,7 +78,7 @@ internal sealed class TwilioVendorProfile : VendorProfile
         if (kind != TwilioEndpointKind.Other)
         {
             vendorCall.IsCostBearing = true;
-            vendorCall.VendorState = new TwilioCallState(kind);
+            vendorCall.VendorState = TwilioCallState.For(kind);
         }
     }
 
@@ -93,7 +93,7 @@ internal sealed class TwilioVendorProfile : VendorProfile
         // its own retries (in central mode) reserve once; the loop breaker counts identical sends as repeats.
         vendorCall.IdempotencyKey = "twilio_" + Guid.NewGuid().ToString("N");
         var denial = Inspect(vendorCall, state);
-        return denial is null && state.Quote is { } quote && _pricing is { } pricing
+        return denial is null && vendorCall.VendorState is TwilioCallState { Quote: { } quote } && _pricing is { } pricing
             ? QuoteAsync(vendorCall, pricing, quote, cancellationToken)
             : ValueTask.FromResult(denial);
     }
@@ -269,7 +269,7 @@ internal sealed class TwilioVendorProfile : VendorProfile
             && !_configuredSmsRates.Contains(country)
             && (media == 0 || !_rates.TryGetMmsRate(country, out _)))
         {
-            state.Quote = new PendingQuote(country, segments.Segments, media, SenderNumberType.Of(NullIfEmpty(from)));
+            vendorCall.VendorState = state.WithQuote(new PendingQuote(country, segments.Segments, media, SenderNumberType.Of(NullIfEmpty(from))));
             return null;
         }
 

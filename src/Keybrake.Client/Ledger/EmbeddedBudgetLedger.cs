@@ -411,7 +411,12 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     /// <summary>Logs and counts overruns outside the lock: never silent, and never slowing the other calls down.</summary>
     private void Report(List<Overrun>? overruns)
     {
-        foreach (var overrun in overruns ?? [])
+        if (overruns is null)
+        {
+            return; // the common case: nothing over, nothing allocated
+        }
+
+        foreach (var overrun in overruns)
         {
             Log.OverCap(_logger, overrun.KeyId, overrun.Vendor, overrun.Scope, overrun.Cap, overrun.Window, overrun.Settled, overrun.Total);
             _metrics?.OverrunMicroUsd.Add(
