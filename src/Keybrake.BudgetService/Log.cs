@@ -92,4 +92,7 @@ internal static partial class Log
 
     [LoggerMessage(41, LogLevel.Warning, "Client credential '{ClientId}': {Confirmed} of {Processes} processes streaming with it confirmed its revocation; not confirmed: {Unconfirmed}")]
     public static partial void ClientRevocationUnconfirmed(ILogger logger, string clientId, int confirmed, int processes, string unconfirmed);
+
+    [LoggerMessage(241, LogLevel.Warning, "Key '{KeyId}' ({Vendor}) is OVER its {Scope} cap of {CapMicroUsd} micro-USD for {Window}: a settlement pushed settled spend to {SettledMicroUsd} micro-USD, {OverrunMicroUsd} micro-USD over (a price above its estimate; the reservation fit the cap). New calls are denied until the window ends or the cap is raised")]
+    public static partial void OverCap(ILogger logger, string keyId, string vendor, string scope, long capMicroUsd, string window, long settledMicroUsd, long overrunMicroUsd);
 }

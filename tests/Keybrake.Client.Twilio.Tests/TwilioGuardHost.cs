@@ -27,8 +27,9 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
 
     private readonly bool _ownsStub;
 
-    private TwilioGuardHost(TwilioStub stub, bool ownsStub, ServiceProvider services, FakeTimeProvider time, CapturingLoggerProvider logs, RecordingAuditSink audit)
+    private TwilioGuardHost(TwilioStub stub, bool ownsStub, ServiceProvider services, FakeTimeProvider time, CapturingLoggerProvider logs, RecordingAuditSink audit, SentRequestLog pricingSent)
     {
+        PricingSent = pricingSent;
         Stub = stub;
         _ownsStub = ownsStub;
         Services = services;
@@ -46,6 +47,9 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
     public CapturingLoggerProvider Logs { get; }
 
     public RecordingAuditSink Audit { get; }
+
+    /// <summary>The Pricing API requests as the guard sent them (address and credential), before the test handler redirected them.</summary>
+    public SentRequestLog PricingSent { get; }
 
     public TwilioRestClient Twilio => Services.GetRequiredService<TwilioRestClient>();
 
@@ -67,7 +71,8 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
         Action<KeybrakePolicyOptions>? policy = null,
         Action<KeybrakeOptions>? options = null,
         Action<KeybrakeTwilioOptions>? twilio = null,
-        TwilioStub? stub = null)
+        TwilioStub? stub = null,
+        Action<KeybrakeKeyOptions>? key = null)
     {
         var ownsStub = stub is null;
         stub ??= TwilioStub.Start();
@@ -79,13 +84,14 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
         services.AddSingleton<TimeProvider>(time);
         services.AddKeybrake(o =>
             {
-                o.AddKey(KeyId, key =>
+                o.AddKey(KeyId, k =>
                 {
-                    key.BrakeKey = BrakeKey;
-                    key.Vendor = "twilio";
-                    key.VendorSecret = AuthToken;
-                    key.Policy.DailyCap = Usd.FromDollars(1);
-                    policy?.Invoke(key.Policy);
+                    k.BrakeKey = BrakeKey;
+                    k.Vendor = "twilio";
+                    k.VendorSecret = AuthToken;
+                    k.Policy.DailyCap = Usd.FromDollars(1);
+                    policy?.Invoke(k.Policy);
+                    key?.Invoke(k);
                 });
                 options?.Invoke(o);
             })
@@ -94,8 +100,11 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
             .AddTwilioClient(AccountSid, BrakeKey);
         services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(stub.Url));
+        var pricingSent = new SentRequestLog();
+        services.AddHttpClient(TwilioPricingApi.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SentRequestLog.Handler(pricingSent, new TwilioHostRewriteHandler(stub.Url)));
 
-        return new TwilioGuardHost(stub, ownsStub, services.BuildServiceProvider(), time, logs, audit);
+        return new TwilioGuardHost(stub, ownsStub, services.BuildServiceProvider(), time, logs, audit, pricingSent);
     }
 
     /// <summary>Sends an SMS through the guard; returns the message, or throws the SDK's ApiException.</summary>

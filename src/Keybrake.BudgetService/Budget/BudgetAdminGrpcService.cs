@@ -26,9 +26,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     private readonly TimeProvider _time;
     private readonly ILogger<BudgetAdminGrpcService> _logger;
     private readonly ClientAdmin _clients;
+    private readonly OverrunReports _overruns;
 
-    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, ILogger<BudgetAdminGrpcService> logger)
     {
+        _overruns = overruns;
         _clients = clients;
         _store = store;
         _queries = queries;
@@ -125,6 +127,8 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
             SettledMicroUsd = spend.SettledMicroUsd,
             ReservedMicroUsd = spend.ReservedMicroUsd,
             Day = day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            OverrunMicroUsd = spend.OverrunMicroUsd,
+            OverCap = spend.OverrunMicroUsd > 0,
         };
     }
 
@@ -133,7 +137,15 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         var key = Key(request.KeyId);
         RequestChecks.Id(request.RunId, "run_id");
         var spend = await _store.GetRunSpendAsync(key.Id, request.RunId, context.CancellationToken);
-        var reply = new SpendReply { KeyId = key.Id, SettledMicroUsd = spend.SettledMicroUsd, ReservedMicroUsd = spend.ReservedMicroUsd, RunId = request.RunId };
+        var reply = new SpendReply
+        {
+            KeyId = key.Id,
+            SettledMicroUsd = spend.SettledMicroUsd,
+            ReservedMicroUsd = spend.ReservedMicroUsd,
+            RunId = request.RunId,
+            OverrunMicroUsd = spend.OverrunMicroUsd,
+            OverCap = spend.OverrunMicroUsd > 0,
+        };
         if (key.Policy.RunCap is { } cap)
         {
             reply.CapMicroUsd = cap.Micros;
@@ -235,7 +247,9 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
             RequestChecks.Amount(amount, "actual_micro_usd");
         }
 
-        return await _store.ResolveAsync(request.ReservationId, actual, _time.GetUtcNow(), context.CancellationToken) switch
+        var result = await _store.ResolveAsync(request.ReservationId, actual, _time.GetUtcNow(), _overruns.CapsOf, context.CancellationToken);
+        _overruns.Report(result);
+        return result.Status switch
         {
             SettleStatus.Settled => new ResolveReservationReply(),
             SettleStatus.TooLarge => throw new RpcException(new Status(

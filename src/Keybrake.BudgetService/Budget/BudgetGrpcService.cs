@@ -25,9 +25,11 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly IdGenerator _ids;
     private readonly ILogger<BudgetGrpcService> _logger;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly OverrunReports _overruns;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, ILogger<BudgetGrpcService> logger)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ILogger<BudgetGrpcService> logger)
     {
+        _overruns = overruns;
         _store = store;
         _keys = keys;
         _events = events;
@@ -96,11 +98,13 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
 
         // A reservation of a key outside the scope is left as it is, and counted as not changed: the reply does not
         // tell a guessed id that exists from one that does not. A commit far above its estimate, or above the key's
-        // cap, is not trusted: it waits for an operator.
-        var results = await _store.SettleAsync(commands, client.Covers, now, keyId => _keys.Find(keyId)?.Policy.DailyCap.Micros, context.CancellationToken);
+        // cap, is not trusted: it waits for an operator. One that fits but takes the day past the cap is settled and
+        // reported (a price above its estimate): never silent.
+        var results = await _store.SettleAsync(commands, client.Covers, now, _overruns.CapsOf, context.CancellationToken);
         var outOfScope = 0;
         for (var i = 0; i < results.Count; i++)
         {
+            _overruns.Report(results[i]);
             if (results[i].Status == SettleStatus.Held)
             {
                 Log.SettlementHeld(_logger, commands[i].ReservationId, results[i].KeyId!, commands[i].ActualMicroUsd, results[i].EstimateMicroUsd);

@@ -39,8 +39,8 @@ internal sealed record SpendGrouping(bool ByKey, bool ByDay, bool ByVendor, bool
     /// </summary>
     public QuerySpendReply Aggregate(IReadOnlyList<SpendCounter> counters, IReadOnlyDictionary<string, string> vendors)
     {
-        var rows = new SortedDictionary<(string Key, string Vendor, string Day, string Run), (Int128 Settled, Int128 Reserved)>();
-        Int128 settled = 0, reserved = 0;
+        var rows = new SortedDictionary<(string Key, string Vendor, string Day, string Run), (Int128 Settled, Int128 Reserved, Int128 Overrun)>();
+        Int128 settled = 0, reserved = 0, overrun = 0;
         foreach (var counter in counters)
         {
             var group = (
@@ -49,15 +49,25 @@ internal sealed record SpendGrouping(bool ByKey, bool ByDay, bool ByVendor, bool
                 ByDay ? counter.Day ?? string.Empty : string.Empty,
                 ByRun ? counter.RunId ?? string.Empty : string.Empty);
             var sum = rows.GetValueOrDefault(group);
-            rows[group] = (sum.Settled + counter.SettledMicroUsd, sum.Reserved + counter.ReservedMicroUsd);
+            rows[group] = (sum.Settled + counter.SettledMicroUsd, sum.Reserved + counter.ReservedMicroUsd, sum.Overrun + counter.OverrunMicroUsd);
             settled += counter.SettledMicroUsd;
             reserved += counter.ReservedMicroUsd;
+            overrun += counter.OverrunMicroUsd;
         }
 
-        var reply = new QuerySpendReply { TotalSettledMicroUsd = Fit(settled), TotalReservedMicroUsd = Fit(reserved) };
+        var reply = new QuerySpendReply { TotalSettledMicroUsd = Fit(settled), TotalReservedMicroUsd = Fit(reserved), TotalOverrunMicroUsd = Fit(overrun) };
         foreach (var ((key, vendor, day, run), sum) in rows)
         {
-            reply.Rows.Add(new SpendRow { KeyId = key, Vendor = vendor, Day = day, RunId = run, SettledMicroUsd = Fit(sum.Settled), ReservedMicroUsd = Fit(sum.Reserved) });
+            reply.Rows.Add(new SpendRow
+            {
+                KeyId = key,
+                Vendor = vendor,
+                Day = day,
+                RunId = run,
+                SettledMicroUsd = Fit(sum.Settled),
+                ReservedMicroUsd = Fit(sum.Reserved),
+                OverrunMicroUsd = Fit(sum.Overrun),
+            });
         }
 
         return reply;

@@ -80,6 +80,9 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<ClientRegistry>();
         builder.Services.TryAddSingleton<ClientAdmin>();
         builder.Services.AddServiceHealthChecks();
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton<Telemetry.BudgetServiceMetrics>();
+        builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
             {

@@ -20,7 +20,7 @@ internal interface IAdminQueries
 internal sealed record SpendFilter(IReadOnlyCollection<string>? KeyIds, string? RunId, DateOnly? FromDay, DateOnly? ToDay);
 
 /// <summary>One counter row: a key's spend on one day, or in one run.</summary>
-internal sealed record SpendCounter(string KeyId, string? Day, string? RunId, long SettledMicroUsd, long ReservedMicroUsd);
+internal sealed record SpendCounter(string KeyId, string? Day, string? RunId, long SettledMicroUsd, long ReservedMicroUsd, long OverrunMicroUsd = 0);
 
 /// <summary>Which audit records to read; empty members match all. <see cref="After"/> is the paging position.</summary>
 internal sealed record AuditFilter(

@@ -17,9 +17,10 @@ internal interface IBudgetStore
     /// Commits or releases pending reservations made for keys <paramref name="mayTouch"/> accepts (a client may settle
     /// only its own keys' reservations), one result per settlement: finished and held ones are skipped, and other keys'
     /// are reported as out of scope without being touched. A commit far above its estimate, or above the key's daily
-    /// cap (<paramref name="dailyCapOf"/>), is held for an operator.
+    /// cap (<paramref name="capsOf"/>), is held for an operator. A commit that takes settled spend past the day's or
+    /// the run's cap is settled, and the overrun recorded with the counter and returned.
     /// </summary>
-    ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken);
 
     /// <summary>The revoked keys among <paramref name="keyIds"/>.</summary>
     ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken);
@@ -45,8 +46,11 @@ internal interface IBudgetStore
     /// <summary>Reservations still pending or held for an operator, oldest first.</summary>
     ValueTask<IReadOnlyList<StoredReservation>> ListUnsettledAsync(string? keyId, CancellationToken cancellationToken);
 
-    /// <summary>An operator commits (<paramref name="actualMicroUsd"/>) or releases (<see langword="null"/>) a pending or held reservation.</summary>
-    ValueTask<SettleStatus> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>
+    /// An operator commits (<paramref name="actualMicroUsd"/>) or releases (<see langword="null"/>) a pending or held
+    /// reservation; a commit past a cap (<paramref name="capsOf"/>) records the overrun like any other.
+    /// </summary>
+    ValueTask<SettleResult> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken);
 
     /// <summary>Forgets finished reservations older than the idempotency window; pending ones are never forgotten.</summary>
     ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken);
@@ -95,8 +99,17 @@ internal sealed record StoredObject(string Id, string Kind, string? Customer, st
 /// <summary>An audit record as stored: the searchable columns, and the whole record as JSON.</summary>
 internal sealed record StoredAuditRecord(string RecordId, DateTimeOffset Timestamp, string KeyId, string Vendor, string? RunId, string Decision, string? Reason, string Json, string ClientId, string? Host = null);
 
-/// <summary>Counters.</summary>
-internal sealed record StoredSpend(long SettledMicroUsd, long ReservedMicroUsd);
+/// <summary>Counters, with how far settlements took the settled spend past the cap in force when they were committed.</summary>
+internal sealed record StoredSpend(long SettledMicroUsd, long ReservedMicroUsd, long OverrunMicroUsd = 0);
+
+/// <summary>The caps a key's policy sets now, for settlements to hold or record overruns against.</summary>
+internal readonly record struct KeyCaps(long DailyMicroUsd, long? RunMicroUsd);
+
+/// <summary>
+/// A settlement that took settled spend past a cap: <paramref name="Scope"/> is <c>daily</c> (the window a day) or
+/// <c>run</c> (the window a run id); <paramref name="AddedMicroUsd"/> is how much this settlement added to the overrun.
+/// </summary>
+internal sealed record SpendOverrun(string KeyId, string Scope, string Window, long CapMicroUsd, long SettledMicroUsd, long OverrunMicroUsd, long AddedMicroUsd);
 
 /// <summary>A reservation not yet finished; a held one carries the amount its commit claimed.</summary>
 internal sealed record StoredReservation(string ReservationId, string KeyId, string? RunId, string IdempotencyKey, long EstimateMicroUsd, DateOnly Day, DateTimeOffset CreatedAt, long? HeldActualMicroUsd = null);
@@ -121,4 +134,8 @@ internal enum SettleStatus
 }
 
 /// <summary>One settlement's result, with the reservation's key and estimate when it was found.</summary>
-internal readonly record struct SettleResult(SettleStatus Status, string? KeyId, long EstimateMicroUsd);
+internal readonly record struct SettleResult(SettleStatus Status, string? KeyId, long EstimateMicroUsd)
+{
+    /// <summary>The caps this settlement took settled spend past (day, run, or both); <see langword="null"/> when none.</summary>
+    public IReadOnlyList<SpendOverrun>? Overruns { get; init; }
+}

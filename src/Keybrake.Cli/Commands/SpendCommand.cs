@@ -75,9 +75,18 @@ internal static class SpendCommand
         Add("DAY", r => r.Day);
         Add("RUN", r => r.RunId);
         table.Column("SETTLED", alignRight: true).Column("RESERVED", alignRight: true);
+
+        // A settled price above its estimate can take a day (or run) past its cap: say so on the row, loudly.
+        var anyOverrun = reply.Rows.Any(row => row.OverrunMicroUsd > 0);
+        if (anyOverrun)
+        {
+            table.Column("CAP");
+        }
+
         foreach (var row in reply.Rows)
         {
-            table.Row([.. columns.Select(cell => cell(row)), UsdText.Format(row.SettledMicroUsd), UsdText.Format(row.ReservedMicroUsd)]);
+            string[] cells = [.. columns.Select(cell => cell(row)), UsdText.Format(row.SettledMicroUsd), UsdText.Format(row.ReservedMicroUsd)];
+            table.Row(anyOverrun ? [.. cells, OverCap(row.OverrunMicroUsd)] : cells);
         }
 
         if (table.RowCount == 0)
@@ -91,7 +100,15 @@ internal static class SpendCommand
         }
 
         output.WriteLine($"Total: {UsdText.Format(reply.TotalSettledMicroUsd)} settled, {UsdText.Format(reply.TotalReservedMicroUsd)} reserved.");
+        if (reply.TotalOverrunMicroUsd > 0)
+        {
+            output.WriteLine($"OVER CAP by {UsdText.Format(reply.TotalOverrunMicroUsd)} in all: settled prices above their estimates took spend past a cap (recorded when they settled).");
+        }
     }
+
+    /// <summary>The marker of a row whose settled spend went past its cap, or nothing.</summary>
+    internal static string OverCap(long overrunMicroUsd) =>
+        overrunMicroUsd > 0 ? $"OVER CAP by {UsdText.Format(overrunMicroUsd)}" : string.Empty;
 
     private static string Day(string? text, string option)
     {

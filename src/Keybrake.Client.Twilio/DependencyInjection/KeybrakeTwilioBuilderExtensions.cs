@@ -34,6 +34,14 @@ public static class KeybrakeTwilioBuilderExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeTwilioOptions>, KeybrakeTwilioOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, TwilioKeyPolicyValidator>());
             services.TryAddSingleton<TwilioPriceReconciler>();
+            services.TryAddSingleton<TwilioPricingApi>();
+
+            // The Pricing API's client: the guard's own question, so no guard on it (it sets the real credential
+            // itself, for pricing.twilio.com or the key's stand-in only), no retries, no redirects; the fetch's own
+            // timeout (PricingApi:Timeout) ends it long before this one.
+            services.AddHttpClient(TwilioPricingApi.HttpClientName)
+                .ConfigureHttpClient(client => client.Timeout = TimeSpan.FromSeconds(60))
+                .ConfigurePrimaryHttpMessageHandler(TwilioClients.CreatePrimaryHandler);
 
             // The guarded client: no retry handler (Twilio has no idempotency key, so a retried POST is a second
             // message), no redirects, the SDK's own timeout. The price check uses it too.

@@ -20,6 +20,33 @@ public sealed class KeybrakeTwilioOptions
 
     /// <summary>Opt-in: fetches the price of messages still unpriced some time after they were sent.</summary>
     public TwilioPriceReconciliationOptions PriceReconciliation { get; set; } = new();
+
+    /// <summary>Opt-in: SMS rates per country from Twilio's Pricing API, with the account's own credentials, in place of the shipped table.</summary>
+    public TwilioPricingApiOptions PricingApi { get; set; } = new();
+}
+
+/// <summary>
+/// SMS rates from Twilio's Pricing API (<c>GET https://pricing.twilio.com/v1/Messaging/Countries/{IsoCountry}</c>), asked
+/// with the key's real credentials (the account's own prices, discounts included) the first time a country is needed,
+/// then cached per account and country. The estimate per segment is the highest outbound <c>current_price</c> across the
+/// country's carriers for the sender's number type (every type when the sender's is unknown): the carrier of a number
+/// cannot be known from the number alone, so the guard reserves the dearest. A fetch that fails, times out or answers
+/// in a currency other than USD leaves the shipped table in use. Rates configured under <c>SegmentRates</c> (for every
+/// key or one key) still win over the API: they are an operator's explicit choice.
+/// </summary>
+public sealed class TwilioPricingApiOptions
+{
+    /// <summary>Whether the guard asks the Pricing API (default off: the shipped table, no extra request).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>How long a country's prices are used before they are asked again (default a day; one minute to thirty days).</summary>
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// The longest a message waits for the Pricing API before its estimate falls back to the shipped table (default
+    /// two seconds; 100 ms to 30 s). Only the first message to a country in each <see cref="CacheDuration"/> waits.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>One key's Twilio rates.</summary>

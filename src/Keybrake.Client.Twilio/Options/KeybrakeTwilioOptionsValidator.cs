@@ -37,6 +37,17 @@ internal sealed class KeybrakeTwilioOptionsValidator : IValidateOptions<Keybrake
             errors.Add($"{section}:PriceReconciliation:MaxAttempts must be between 1 and 100");
         }
 
+        var pricing = options.PricingApi ?? new TwilioPricingApiOptions();
+        if (pricing.CacheDuration < TimeSpan.FromMinutes(1) || pricing.CacheDuration > TimeSpan.FromDays(30))
+        {
+            errors.Add($"{section}:PricingApi:CacheDuration must be between one minute and thirty days");
+        }
+
+        if (pricing.Timeout < TimeSpan.FromMilliseconds(100) || pricing.Timeout > TimeSpan.FromSeconds(30))
+        {
+            errors.Add($"{section}:PricingApi:Timeout must be between 100 milliseconds and 30 seconds");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

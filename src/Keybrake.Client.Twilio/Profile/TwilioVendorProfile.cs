@@ -28,12 +28,16 @@ internal sealed class TwilioVendorProfile : VendorProfile
     private readonly SegmentRateTable _rates;
     private readonly FrozenDictionary<string, KeyRates> _keyRates;
     private readonly TwilioPriceReconciler? _reconciler;
+    private readonly TwilioPricingApi? _pricing;
+    private readonly FrozenSet<string> _configuredSmsRates;
 
-    public TwilioVendorProfile(IOptions<KeybrakeTwilioOptions> options, TwilioPriceReconciler? reconciler = null)
+    public TwilioVendorProfile(IOptions<KeybrakeTwilioOptions> options, TwilioPriceReconciler? reconciler = null, TwilioPricingApi? pricing = null)
         : base(VendorName)
     {
         var settings = options.Value;
         _rates = SegmentRateTable.Create(settings.SegmentRates.AsReadOnly(), settings.MmsRates.AsReadOnly());
+        _configuredSmsRates = settings.SegmentRates.Keys.ToFrozenSet(StringComparer.Ordinal);
+        _pricing = pricing is { Enabled: true } ? pricing : null;
         _keyRates = settings.Keys.ToFrozenDictionary(
             entry => entry.Key,
             entry => KeyRates.From(entry.Value),
@@ -74,7 +78,7 @@ internal sealed class TwilioVendorProfile : VendorProfile
         if (kind != TwilioEndpointKind.Other)
         {
             vendorCall.IsCostBearing = true;
-            vendorCall.VendorState = new TwilioCallState(kind);
+            vendorCall.VendorState = TwilioCallState.For(kind);
         }
     }
 
@@ -88,7 +92,10 @@ internal sealed class TwilioVendorProfile : VendorProfile
         // Twilio has no idempotency key: every send is a new message. The ledger still gets one per call, so
         // its own retries (in central mode) reserve once; the loop breaker counts identical sends as repeats.
         vendorCall.IdempotencyKey = "twilio_" + Guid.NewGuid().ToString("N");
-        return ValueTask.FromResult(Inspect(vendorCall, state));
+        var denial = Inspect(vendorCall, state);
+        return denial is null && vendorCall.VendorState is TwilioCallState { Quote: { } quote } && _pricing is { } pricing
+            ? QuoteAsync(vendorCall, pricing, quote, cancellationToken)
+            : ValueTask.FromResult(denial);
     }
 
     public override async ValueTask<VendorSettlement> InspectResponseAsync(VendorCall vendorCall, HttpResponseMessage response, CancellationToken cancellationToken)
@@ -255,8 +262,40 @@ internal sealed class TwilioVendorProfile : VendorProfile
                 $"this message is {segments.Segments} segments ({segments.Units} {(segments.Encoding == SmsEncoding.Gsm7 ? "GSM-7 septets" : "UCS-2 code units")}), over the {maxSegments} segments key '{vendorCall.KeyId}' allows per message");
         }
 
+        // The Pricing API, when enabled, replaces the shipped table's SMS rate: not a rate an operator configured
+        // (for every key or this one), and not for an MMS the table prices as an MMS.
+        if (_pricing is not null && country is not null && vendorCall.VendorState is TwilioCallState state
+            && _keyRates.GetValueOrDefault(vendorCall.KeyId)?.SegmentRates.ContainsKey(country) != true
+            && !_configuredSmsRates.Contains(country)
+            && (media == 0 || !_rates.TryGetMmsRate(country, out _)))
+        {
+            vendorCall.VendorState = state.WithQuote(new PendingQuote(country, segments.Segments, media, SenderNumberType.Of(NullIfEmpty(from))));
+            return null;
+        }
+
+        return Price(vendorCall, country, segments.Segments, media, apiRate: null);
+    }
+
+    /// <summary>Asks the Pricing API for the country's rate (cached; the shipped table when it cannot say), then sets the estimate.</summary>
+    private async ValueTask<GuardDenial?> QuoteAsync(VendorCall vendorCall, TwilioPricingApi pricing, PendingQuote quote, CancellationToken cancellationToken)
+    {
+        Usd? apiRate = null;
+        if (vendorCall.GetVendorCredential() is { } credential
+            && TwilioBasicAuth.TryRead(vendorCall.Request, out var username, out _) && username.Length > 0)
+        {
+            apiRate = await pricing.GetSmsRateAsync(quote.Country, username, credential, quote.SenderNumberType, cancellationToken).ConfigureAwait(false);
+        }
+
+        vendorCall.AddAuditParameter("rate_source", apiRate is null ? "table" : "pricing_api");
+        return Price(vendorCall, quote.Country, quote.Segments, quote.Media, apiRate);
+    }
+
+    /// <summary>The estimate: segments times the SMS rate (the API's, else the key's, the configured or the shipped one), or one MMS.</summary>
+    private GuardDenial? Price(VendorCall vendorCall, string? country, int segments, int media, Usd? apiRate)
+    {
         var keyRates = _keyRates.GetValueOrDefault(vendorCall.KeyId);
-        if (!TryGetSmsRate(country, keyRates, out var smsRate))
+        var smsRate = apiRate ?? Usd.Zero;
+        if (apiRate is null && !TryGetSmsRate(country, keyRates, out smsRate))
         {
             return new GuardDenial(
                 ReasonCodes.RecipientNotAllowed,
@@ -269,9 +308,9 @@ internal sealed class TwilioVendorProfile : VendorProfile
         long micros;
         try
         {
-            micros = media == 0 ? checked(smsRate.Micros * segments.Segments)
+            micros = media == 0 ? checked(smsRate.Micros * segments)
                 : country is not null && _rates.TryGetMmsRate(country, out var mmsRate) ? mmsRate.Micros
-                : checked(smsRate.Micros * (segments.Segments + 1));
+                : checked(smsRate.Micros * (segments + 1));
         }
         catch (OverflowException)
         {

@@ -49,6 +49,16 @@ public sealed record SpendReport(string KeyId, Usd? Cap, Usd Settled, Usd Reserv
     /// <summary>Settled plus reserved: what counts against the cap.</summary>
     public Usd Committed => Settled + Reserved;
 
+    /// <summary>
+    /// How far settled spend went past the cap, as recorded when the settlement that pushed it over was committed
+    /// (a price that settled above its estimate after the reservation fit the cap); zero when it never did.
+    /// Recorded against the cap in force then, so changing the cap later neither invents nor hides an overrun.
+    /// </summary>
+    public Usd Overrun { get; init; }
+
+    /// <summary>Whether settled spend went past the cap (<see cref="Overrun"/> is above zero).</summary>
+    public bool IsOverCap => Overrun > Usd.Zero;
+
     /// <summary>What is left under the cap (never negative), or <see langword="null"/> without a cap.</summary>
     public Usd? Remaining => Cap is { } cap ? Usd.FromMicros(Math.Max(0, cap.Micros - Committed.Micros)) : null;
 }

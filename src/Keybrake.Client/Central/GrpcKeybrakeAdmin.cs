@@ -67,7 +67,10 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
         reply.KeyId,
         reply.HasCapMicroUsd ? Usd.FromMicros(reply.CapMicroUsd) : null,
         Usd.FromMicros(reply.SettledMicroUsd),
-        Usd.FromMicros(reply.ReservedMicroUsd));
+        Usd.FromMicros(reply.ReservedMicroUsd))
+    {
+        Overrun = Usd.FromMicros(reply.OverrunMicroUsd),
+    };
 
     private CallOptions Options(CancellationToken cancellationToken)
     {

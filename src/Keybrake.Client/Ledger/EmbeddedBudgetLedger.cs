@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Keybrake.Client;
 
 /// <summary>
@@ -38,6 +41,8 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     private readonly Dictionary<(string KeyId, DateOnly Day), Counter> _days = [];
     private readonly Dictionary<(string KeyId, string RunId), Counter> _runs = [];
     private readonly IdGenerator _ids;
+    private readonly ILogger _logger;
+    private readonly KeybrakeMetrics? _metrics;
     private DateTimeOffset _lastCounterSweep;
     private int _nextCounterSweep = CounterSweepThreshold;
 
@@ -50,11 +55,13 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     private readonly Dictionary<(string KeyId, string Vendor, string Id), VendorObject> _objects = [];
     private readonly Queue<(string KeyId, string Vendor, string Id)> _objectOrder = new();
 
-    public EmbeddedBudgetLedger(IKeyCatalog catalog, TimeProvider time, IdGenerator? ids = null)
+    public EmbeddedBudgetLedger(IKeyCatalog catalog, TimeProvider time, IdGenerator? ids = null, ILogger<EmbeddedBudgetLedger>? logger = null, KeybrakeMetrics? metrics = null)
     {
         _catalog = catalog;
         _time = time;
         _ids = ids ?? new IdGenerator(time);
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _metrics = metrics;
     }
 
     public ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken)
@@ -187,17 +194,19 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     public ValueTask SettleAsync(IReadOnlyList<Settlement> settlements, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
+        List<Overrun>? overruns = null;
         lock (_gate)
         {
             foreach (var settlement in settlements)
             {
                 if (_pending.TryGetValue(settlement.ReservationId, out var reservation))
                 {
-                    Settle(reservation, settlement.Kind, settlement.Actual.Micros, now);
+                    Settle(reservation, settlement.Kind, settlement.Actual.Micros, now, ref overruns);
                 }
             }
         }
 
+        Report(overruns);
         return ValueTask.CompletedTask;
     }
 
@@ -263,7 +272,11 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         lock (_gate)
         {
             var counter = _days.GetValueOrDefault((keyId, when)) ?? new Counter();
-            return ValueTask.FromResult(new SpendReport(keyId, key.Policy.DailyCap, Usd.FromMicros(counter.Settled), Usd.FromMicros(counter.Reserved)) { Day = when });
+            return ValueTask.FromResult(new SpendReport(keyId, key.Policy.DailyCap, Usd.FromMicros(counter.Settled), Usd.FromMicros(counter.Reserved))
+            {
+                Day = when,
+                Overrun = Usd.FromMicros(counter.Overrun),
+            });
         }
     }
 
@@ -274,7 +287,11 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         lock (_gate)
         {
             var counter = _runs.GetValueOrDefault((keyId, runId)) ?? new Counter();
-            return ValueTask.FromResult(new SpendReport(keyId, key.Policy.RunCap, Usd.FromMicros(counter.Settled), Usd.FromMicros(counter.Reserved)) { RunId = runId });
+            return ValueTask.FromResult(new SpendReport(keyId, key.Policy.RunCap, Usd.FromMicros(counter.Settled), Usd.FromMicros(counter.Reserved))
+            {
+                RunId = runId,
+                Overrun = Usd.FromMicros(counter.Overrun),
+            });
         }
     }
 
@@ -299,6 +316,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             throw new ArgumentOutOfRangeException(nameof(actual), "An actual cost cannot be negative.");
         }
 
+        List<Overrun>? overruns = null;
         lock (_gate)
         {
             if (!_pending.TryGetValue(reservationId, out var reservation))
@@ -306,9 +324,10 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
                 throw new ArgumentException($"No unsettled reservation has id '{reservationId}'.", nameof(reservationId));
             }
 
-            Settle(reservation, actual is null ? SettlementKind.Release : SettlementKind.Commit, actual?.Micros ?? 0, _time.GetUtcNow());
+            Settle(reservation, actual is null ? SettlementKind.Release : SettlementKind.Commit, actual?.Micros ?? 0, _time.GetUtcNow(), ref overruns);
         }
 
+        Report(overruns);
         return ValueTask.CompletedTask;
     }
 
@@ -324,7 +343,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         return counter;
     }
 
-    private void Settle(Reservation reservation, SettlementKind kind, long actual, DateTimeOffset now)
+    private void Settle(Reservation reservation, SettlementKind kind, long actual, DateTimeOffset now, ref List<Overrun>? overruns)
     {
         if (kind == SettlementKind.Hold)
         {
@@ -353,6 +372,19 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             {
                 runCounter.Settled += settled;
             }
+
+            // A price above its estimate can take settled spend past a cap the reservation fit. It is recorded
+            // now, against the cap in force now, and kept with the counter: recomputing it against today's cap
+            // when asked would let a cap lowered later invent an overrun that never happened (and a raised one
+            // hide one that did).
+            if (settled > 0 && _catalog.FindById(reservation.KeyId) is { } key)
+            {
+                RecordOverrun(dayCounter, key.Policy.DailyCap.Micros, key, "daily", reservation.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), ref overruns);
+                if (runCounter is not null && key.Policy.RunCap is { } runCap)
+                {
+                    RecordOverrun(runCounter, runCap.Micros, key, "run", "run " + reservation.RunId, ref overruns);
+                }
+            }
         }
 
         _pending.Remove(reservation.Id);
@@ -362,6 +394,36 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
             _pendingByIdempotencyKey.Remove((reservation.KeyId, idempotencyKey));
             _finished[reservation.CallHash] = new FinishedCall(reservation.RequestHash, committed, now);
             _finishOrder.Enqueue((reservation.CallHash, now));
+        }
+    }
+
+    private static void RecordOverrun(Counter counter, long cap, ResolvedKey key, string scope, string window, ref List<Overrun>? overruns)
+    {
+        var over = counter.Settled - cap;
+        if (over > counter.Overrun)
+        {
+            var added = over - counter.Overrun;
+            counter.Overrun = over;
+            (overruns ??= []).Add(new Overrun(key.Id, key.Vendor, scope, window, cap, counter.Settled, over, added));
+        }
+    }
+
+    /// <summary>Logs and counts overruns outside the lock: never silent, and never slowing the other calls down.</summary>
+    private void Report(List<Overrun>? overruns)
+    {
+        if (overruns is null)
+        {
+            return; // the common case: nothing over, nothing allocated
+        }
+
+        foreach (var overrun in overruns)
+        {
+            Log.OverCap(_logger, overrun.KeyId, overrun.Vendor, overrun.Scope, overrun.Cap, overrun.Window, overrun.Settled, overrun.Total);
+            _metrics?.OverrunMicroUsd.Add(
+                overrun.Added,
+                new KeyValuePair<string, object?>("vendor", overrun.Vendor),
+                new KeyValuePair<string, object?>("key", overrun.KeyId),
+                new KeyValuePair<string, object?>("scope", overrun.Scope));
         }
     }
 
@@ -440,6 +502,9 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
 
         public long Committed => Settled + Reserved;
 
+        /// <summary>How far settlements took <see cref="Settled"/> past the cap in force when they were committed.</summary>
+        public long Overrun { get; set; }
+
         /// <summary>When a call last reserved against it (runs only: they are forgotten once idle long enough).</summary>
         public DateTimeOffset LastUsed { get; set; }
     }
@@ -472,4 +537,7 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
     /// references, so a day of finished calls costs the garbage collector nothing to scan.
     /// </summary>
     private readonly record struct FinishedCall(UInt128 RequestHash, bool Committed, DateTimeOffset FinishedAt);
+
+    /// <summary>A settlement that took a counter past its cap: <see cref="Added"/> more, <see cref="Total"/> over in all.</summary>
+    private readonly record struct Overrun(string KeyId, string Vendor, string Scope, string Window, long Cap, long Settled, long Total, long Added);
 }

@@ -30,6 +30,10 @@ internal sealed class KeybrakeMetrics
             "keybrake.spend.reserved",
             unit: "{micro_usd}",
             description: "What the guard reserved before forwarding calls that cost money, in micro-USD.");
+        OverrunMicroUsd = meter.CreateCounter<long>(
+            "keybrake.spend.overrun",
+            unit: "{micro_usd}",
+            description: "How far settlements pushed settled spend past a cap (a price above its estimate), in micro-USD, by vendor, key and scope (day or run).");
     }
 
     public Counter<long> Decisions { get; }
@@ -37,4 +41,6 @@ internal sealed class KeybrakeMetrics
     public Counter<long> SettledMicroUsd { get; }
 
     public Counter<long> ReservedMicroUsd { get; }
+
+    public Counter<long> OverrunMicroUsd { get; }
 }

@@ -98,6 +98,14 @@ public sealed class VendorCall
     /// <summary>The limit of that name in the key's policy, or <see langword="null"/> when it sets none.</summary>
     public long? GetLimit(string name) => Key?.Policy.GetLimit(name);
 
+    /// <summary>
+    /// The key's real vendor secret and where it may go, for a profile that must ask the vendor itself before it can
+    /// decide (a price list). The secret goes only in the credential of a request to the vendor's own host over https,
+    /// or to <see cref="VendorCredential.StandIn"/> when the key names one; never into a log, an audit record or an
+    /// exception. <see langword="null"/> before the key is known.
+    /// </summary>
+    public VendorCredential? GetVendorCredential() => Key is { } key ? new VendorCredential(key.VendorSecret, key.VendorEndpoint) : null;
+
     /// <summary>Whether anyone reads audit parameters; when not, <see cref="AddAuditParameter"/> does nothing and need not be called.</summary>
     public bool RecordsAuditParameters { get; }
 

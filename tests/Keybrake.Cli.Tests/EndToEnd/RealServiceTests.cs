@@ -135,6 +135,46 @@ public sealed class RealServiceTests
     }
 
     [Test]
+    public async Task Spend_shows_a_day_that_settled_prices_took_over_its_cap_and_only_that_day()
+    {
+        // Two Twilio messages reserved at the table's $0.0083 each fit a $0.03 cap; both settle at $0.0249 (carrier
+        // fees): $0.0498 settled, $0.0198 over. The other key settles the same under a $1 cap, which an operator then
+        // lowers below its spend: the overrun is recorded when a price settles, so lowering the cap invents none.
+        await Json("keys", "create", "cli-agent", "--vendor", "twilio", "--daily-cap", "0.03");
+        await Json("keys", "create", "cli-within", "--vendor", "twilio", "--daily-cap", "1");
+        foreach (var keyId in new[] { "cli-agent", "cli-within" })
+        {
+            var first = await Authorize(keyId, 0.0083m);
+            var second = await Authorize(keyId, 0.0083m);
+            await Budget.SettleAsync(new SettleRequest
+            {
+                Settlements =
+                {
+                    new Settlement { ReservationId = first.ReservationId, Kind = SettlementKind.Commit, ActualMicroUsd = 24_900 },
+                    new Settlement { ReservationId = second.ReservationId, Kind = SettlementKind.Commit, ActualMicroUsd = 24_900 },
+                },
+            });
+        }
+
+        await Json("keys", "update", "cli-within", "--daily-cap", "0.01");
+        var over = await Run("spend", "--key", "cli-agent");
+        var overJson = await Json("spend", "--key", "cli-agent");
+        var within = await Run("spend", "--key", "cli-within");
+        var withinJson = await Json("spend", "--key", "cli-within");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(over.ExitCode, Is.Zero, over.ToString());
+            Assert.That(over.Out, Does.Contain("OVER CAP by $0.0198"), over.Out);
+            Assert.That(overJson.GetProperty("rows")[0].GetProperty("overrunMicroUsd").GetString(), Is.EqualTo("19800"));
+            Assert.That(overJson.GetProperty("totalOverrunMicroUsd").GetString(), Is.EqualTo("19800"));
+            Assert.That(within.ExitCode, Is.Zero, within.ToString());
+            Assert.That(within.Out, Does.Contain("$0.0498").And.Not.Contain("OVER CAP"), within.Out);
+            Assert.That(withinJson.GetProperty("rows")[0].GetProperty("overrunMicroUsd").GetString(), Is.EqualTo("0"), "within the cap when it settled");
+        });
+    }
+
+    [Test]
     public async Task Vendor_limits_and_allowlists_in_the_documented_spelling_are_accepted_by_the_service()
     {
         var sms = await Json("keys", "create", "sms-agent", "--vendor", "twilio", "--daily-cap", "10", "--vendor-limit", "max_segments=3", "--scope", "destinations=+15550001111");

@@ -24,6 +24,8 @@ public sealed class TwilioStub : IDisposable
 
     private readonly ConcurrentDictionary<string, JsonObject> _messages = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _order = new();
+    private readonly ConcurrentDictionary<string, string> _countryPrices = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _pricingHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Func<NameValueCollection, string?> _priceOf = _ => DefaultPrice;
 
     private TwilioStub(WireMockServer server)
@@ -41,7 +43,46 @@ public sealed class TwilioStub : IDisposable
         Server.Given(Request.Create().WithPath("/2010-04-01/Accounts/*/Calls.json").UsingPost())
             .AtPriority(10)
             .RespondWith(Json(201, request => CreateCall(request).ToJsonString()));
+        Server.Given(Request.Create().WithPath(PricingPath + "*").UsingGet())
+            .AtPriority(10)
+            .RespondWith(Response.Create().WithCallback(FetchCountryPrices));
     }
+
+    /// <summary>Where Twilio's Pricing API v1 serves a country's messaging prices (on pricing.twilio.com).</summary>
+    public const string PricingPath = "/v1/Messaging/Countries/";
+
+    /// <summary>The Pricing API requests the stub received (the test handler sends pricing.twilio.com's here too).</summary>
+    public IReadOnlyList<StubRequest> PricingRequests => Received.Where(r => r.Path.StartsWith(PricingPath, StringComparison.Ordinal)).ToList();
+
+    /// <summary>
+    /// Serves <paramref name="isoCountry"/>'s messaging prices: Twilio's own fetch example (one carrier, <c>mobile</c>
+    /// at <c>"0.05"</c> USD) for that country, changed by <paramref name="edit"/> if given. Countries not served are 404.
+    /// </summary>
+    public void ServeCountryPrices(string isoCountry, Action<JsonObject>? edit = null)
+    {
+        var country = TwilioFixtures.MessagingCountry();
+        country["iso_country"] = isoCountry;
+        country["url"] = "https://pricing.twilio.com" + PricingPath + isoCountry;
+        edit?.Invoke(country);
+        _countryPrices[isoCountry] = country.ToJsonString();
+    }
+
+    /// <summary>Answers every Pricing API request with a Twilio error of this status.</summary>
+    public void FailPricing(int status) =>
+        Server.Given(Request.Create().WithPath(PricingPath + "*").UsingGet())
+            .AtPriority(1)
+            .RespondWith(Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json")
+                .WithBody($$"""{"code":20500,"message":"Internal Server Error","more_info":"https://www.twilio.com/docs/errors/20500","status":{{status}}}"""));
+
+    /// <summary>Answers no Pricing API request until the stub is disposed: a Pricing API that hangs.</summary>
+    public void HoldPricing() =>
+        Server.Given(Request.Create().WithPath(PricingPath + "*").UsingGet())
+            .AtPriority(1)
+            .RespondWith(Response.Create().WithCallback(async request =>
+            {
+                await _pricingHeld.Task.ConfigureAwait(false);
+                return FetchCountryPrices(request);
+            }));
 
     /// <summary>The WireMock server, for custom mappings and the request log.</summary>
     public WireMockServer Server { get; }
@@ -84,7 +125,11 @@ public sealed class TwilioStub : IDisposable
             .RespondWith(Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json")
                 .WithBody($$"""{"code":{{code}},"message":"Internal Server Error","more_info":"https://www.twilio.com/docs/errors/{{code}}","status":{{status}}}"""));
 
-    public void Dispose() => Server.Stop();
+    public void Dispose()
+    {
+        _pricingHeld.TrySetResult(); // a held request ends, so the server stops at once
+        Server.Stop();
+    }
 
     private static IResponseBuilder Json(int status, Func<IRequestMessage, string> body) =>
         Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json").WithBody(body);
@@ -131,6 +176,20 @@ public sealed class TwilioStub : IDisposable
         var response = new ResponseMessage { StatusCode = 200 };
         response.AddHeader("Content-Type", "application/json");
         response.BodyData = new WireMock.Util.BodyData { BodyAsString = Priced(stored).ToJsonString(), DetectedBodyType = WireMock.Types.BodyType.String };
+        return response;
+    }
+
+    private IResponseMessage FetchCountryPrices(IRequestMessage request)
+    {
+        var iso = request.PathSegments[^1];
+        var found = _countryPrices.TryGetValue(iso, out var json);
+        var response = new ResponseMessage { StatusCode = found ? 200 : 404 };
+        response.AddHeader("Content-Type", "application/json");
+        response.BodyData = new WireMock.Util.BodyData
+        {
+            BodyAsString = found ? json : $$"""{"code":20404,"message":"The requested resource {{PricingPath}}{{iso}} was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}""",
+            DetectedBodyType = WireMock.Types.BodyType.String,
+        };
         return response;
     }
 

@@ -27,8 +27,8 @@ internal sealed class SqliteAdminQueries : IAdminQueries
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder(byRun
-            ? "SELECT key_id, NULL, run_id, settled, reserved FROM run_counter WHERE 1 = 1"
-            : "SELECT key_id, day, NULL, settled, reserved FROM day_counter WHERE 1 = 1");
+            ? "SELECT key_id, NULL, run_id, settled, reserved, overrun FROM run_counter WHERE 1 = 1"
+            : "SELECT key_id, day, NULL, settled, reserved, overrun FROM day_counter WHERE 1 = 1");
         AddKeyFilter(command, sql, filter.KeyIds);
         if (byRun && filter.RunId is not null)
         {
@@ -59,7 +59,8 @@ internal sealed class SqliteAdminQueries : IAdminQueries
                 reader.IsDBNull(1) ? null : reader.GetString(1),
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.GetInt64(3),
-                reader.GetInt64(4)));
+                reader.GetInt64(4),
+                reader.GetInt64(5)));
         }
 
         return rows;

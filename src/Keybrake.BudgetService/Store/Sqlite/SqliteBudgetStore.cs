@@ -109,9 +109,9 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     public ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(c => c.Authorize(command), cancellationToken));
 
-    public ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken) =>
+    public ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken) =>
         new(Worker.RunAsync<IReadOnlyList<SettleResult>>(
-            c => settlements.Select(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, dailyCapOf, mayTouch)).ToList(),
+            c => settlements.Select(s => c.Settle(s.ReservationId, s.Commit, s.ActualMicroUsd, now, capsOf, byClient: true, mayTouch)).ToList(),
             cancellationToken));
 
     public ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
@@ -215,8 +215,8 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             },
             cancellationToken));
 
-    public ValueTask<SettleStatus> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
-        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now, dailyCapOf: null).Status, cancellationToken));
+    public ValueTask<SettleResult> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync(c => c.Settle(reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now, capsOf, byClient: false), cancellationToken));
 
     public ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(

@@ -33,6 +33,8 @@ internal sealed class SqliteCommands : IDisposable
     private readonly SqliteCommand _hold;
     private readonly SqliteCommand _settleDay;
     private readonly SqliteCommand _settleRun;
+    private readonly SqliteCommand _dayOverrun;
+    private readonly SqliteCommand _runOverrun;
     private readonly SqliteCommand _insertAudit;
     private SqliteTransaction? _transaction;
 
@@ -48,8 +50,8 @@ internal sealed class SqliteCommands : IDisposable
             """,
             "$key", "$day", "$run");
         _findCall = Prepare("SELECT reservation_id, request_hash, state FROM reservation WHERE key_id = $key AND idempotency_key = $idem", "$key", "$idem");
-        _daySpend = Prepare("SELECT settled, reserved FROM day_counter WHERE key_id = $key AND day = $day", "$key", "$day");
-        _runSpend = Prepare("SELECT settled, reserved FROM run_counter WHERE key_id = $key AND run_id = $run", "$key", "$run");
+        _daySpend = Prepare("SELECT settled, reserved, overrun FROM day_counter WHERE key_id = $key AND day = $day", "$key", "$day");
+        _runSpend = Prepare("SELECT settled, reserved, overrun FROM run_counter WHERE key_id = $key AND run_id = $run", "$key", "$run");
         _insertReservation = Prepare(
             """
             INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
@@ -87,6 +89,8 @@ internal sealed class SqliteCommands : IDisposable
         _settleRun = Prepare(
             "UPDATE run_counter SET reserved = reserved - $estimate, settled = settled + $actual WHERE key_id = $key AND run_id = $run",
             "$key", "$run", "$estimate", "$actual");
+        _dayOverrun = Prepare("UPDATE day_counter SET overrun = $overrun WHERE key_id = $key AND day = $day", "$key", "$day", "$overrun");
+        _runOverrun = Prepare("UPDATE run_counter SET overrun = $overrun WHERE key_id = $key AND run_id = $run", "$key", "$run", "$overrun");
         _insertAudit = Prepare(
             """
             INSERT INTO audit_record (record_id, received_at, timestamp, key_id, vendor, run_id, decision, reason, record, client_id, host)
@@ -213,12 +217,13 @@ internal sealed class SqliteCommands : IDisposable
     /// <summary>
     /// Finishes one reservation and moves its counters, if it was made for a key <paramref name="mayTouch"/> accepts
     /// (a client may settle only its own keys' reservations; an operator passes null). A client's commit
-    /// (<paramref name="dailyCapOf"/> given) finishes only a pending reservation, and is held instead when it claims
+    /// (<paramref name="byClient"/>) finishes only a pending reservation, and is held instead when it claims
     /// more than <see cref="BookLimits.HoldAbove"/> allows or would take a counter past
-    /// <see cref="BookLimits.MaxCounterMicroUsd"/>. An operator's resolution (<paramref name="dailyCapOf"/> null) also
-    /// finishes a held one, and is refused (<see cref="SettleStatus.TooLarge"/>) only when a counter would pass its bound.
+    /// <see cref="BookLimits.MaxCounterMicroUsd"/>. An operator's resolution also finishes a held one, and is refused
+    /// (<see cref="SettleStatus.TooLarge"/>) only when a counter would pass its bound. A commit that takes the day's or
+    /// the run's settled spend past the cap <paramref name="capsOf"/> gives now records the overrun with the counter.
     /// </summary>
-    public SettleResult Settle(string reservationId, bool commit, long actual, DateTimeOffset now, Func<string, long?>? dailyCapOf, Func<string, bool>? mayTouch = null)
+    public SettleResult Settle(string reservationId, bool commit, long actual, DateTimeOffset now, Func<string, KeyCaps?> capsOf, bool byClient, Func<string, bool>? mayTouch = null)
     {
         Bind(_unfinished, reservationId);
         string key, day;
@@ -226,7 +231,7 @@ internal sealed class SqliteCommands : IDisposable
         long estimate;
         using (var found = _unfinished.ExecuteReader())
         {
-            if (!found.Read() || (found.GetInt32(4) == Held && dailyCapOf is not null))
+            if (!found.Read() || (found.GetInt32(4) == Held && byClient))
             {
                 return new SettleResult(SettleStatus.NotPending, null, 0);
             }
@@ -243,16 +248,20 @@ internal sealed class SqliteCommands : IDisposable
         }
 
         var settled = commit ? Math.Clamp(actual, 0, BookLimits.MaxAmountMicroUsd) : 0;
+        var caps = capsOf(key);
+        StoredSpend? daySpend = null, runSpend = null;
         if (commit)
         {
-            var tooLarge = settled > BookLimits.MaxCounterMicroUsd - Counters(_daySpend, key, day).SettledMicroUsd
-                || (run is not null && settled > BookLimits.MaxCounterMicroUsd - Counters(_runSpend, key, run).SettledMicroUsd);
-            if (dailyCapOf is null && tooLarge)
+            daySpend = Counters(_daySpend, key, day);
+            runSpend = run is null ? null : Counters(_runSpend, key, run);
+            var tooLarge = settled > BookLimits.MaxCounterMicroUsd - daySpend.SettledMicroUsd
+                || (runSpend is not null && settled > BookLimits.MaxCounterMicroUsd - runSpend.SettledMicroUsd);
+            if (!byClient && tooLarge)
             {
                 return new SettleResult(SettleStatus.TooLarge, key, estimate);
             }
 
-            if (dailyCapOf is not null && (tooLarge || settled > BookLimits.HoldAbove(estimate, dailyCapOf(key))))
+            if (byClient && (tooLarge || settled > BookLimits.HoldAbove(estimate, caps?.DailyMicroUsd)))
             {
                 Bind(_hold, reservationId, settled);
                 _hold.ExecuteNonQuery();
@@ -270,7 +279,35 @@ internal sealed class SqliteCommands : IDisposable
             _settleRun.ExecuteNonQuery();
         }
 
-        return new SettleResult(SettleStatus.Settled, key, estimate);
+        // A price above its estimate can take settled spend past a cap the reservation fit. Recorded now, against
+        // the cap in force now, and kept with the counter: recomputing it against the cap when an operator asks
+        // would let a cap lowered later invent an overrun that never happened (and a raised one hide one that did).
+        List<SpendOverrun>? overruns = null;
+        if (settled > 0 && caps is { } limits)
+        {
+            RecordOverrun(_dayOverrun, key, day, "daily", day, daySpend!, settled, limits.DailyMicroUsd, ref overruns);
+            if (run is not null && limits.RunMicroUsd is { } runCap)
+            {
+                RecordOverrun(_runOverrun, key, run, "run", "run " + run, runSpend!, settled, runCap, ref overruns);
+            }
+        }
+
+        return new SettleResult(SettleStatus.Settled, key, estimate) { Overruns = overruns };
+    }
+
+    private static void RecordOverrun(SqliteCommand update, string key, string scope, string scopeName, string window, StoredSpend before, long settled, long cap, ref List<SpendOverrun>? overruns)
+    {
+        // The counter before this settlement plus what it settled: no second read on the money path.
+        var total = before.SettledMicroUsd + settled;
+        var over = total - cap;
+        if (over <= before.OverrunMicroUsd)
+        {
+            return;
+        }
+
+        Bind(update, key, scope, over);
+        update.ExecuteNonQuery();
+        (overruns ??= []).Add(new SpendOverrun(key, scopeName, window, cap, total, over, over - before.OverrunMicroUsd));
     }
 
     public bool IsRevoked(string keyId)
@@ -326,7 +363,7 @@ internal sealed class SqliteCommands : IDisposable
     {
         Bind(command, keyId, scope);
         using var reader = command.ExecuteReader();
-        return reader.Read() ? new StoredSpend(reader.GetInt64(0), reader.GetInt64(1)) : new StoredSpend(0, 0);
+        return reader.Read() ? new StoredSpend(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : new StoredSpend(0, 0);
     }
 
     private static void Bind(SqliteCommand command, params object?[] values)

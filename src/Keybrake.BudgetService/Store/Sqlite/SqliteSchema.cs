@@ -124,6 +124,13 @@ internal static class SqliteSchema
         """
         ALTER TABLE audit_record ADD COLUMN host TEXT;
         """,
+
+        // 5: how far settlements took a day's or a run's settled spend past the cap in force when they were committed
+        // (a price above its estimate). Recorded at settle time, so a cap changed later does not invent or hide one.
+        """
+        ALTER TABLE day_counter ADD COLUMN overrun INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE run_counter ADD COLUMN overrun INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>
