@@ -106,6 +106,30 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Queues a deferral (a reservation that settles when the object is priced) to be recorded at the service, in
+    /// order with this process's settlements; when the queue is full it is dropped, and the reservation stays
+    /// counted at its estimate unless this process sees the price itself.
+    /// </summary>
+    public void EnqueueDeferral(Protocol.Deferral deferral)
+    {
+        if (!TryEnqueue(new Outgoing(null, null, null, null, deferral, null)))
+        {
+            Interlocked.Increment(ref _dropped);
+            Log.DeferredReportDropped(_logger, deferral.Vendor, deferral.ObjectId, deferral.KeyId);
+        }
+    }
+
+    /// <summary>Queues an object's price, for the service to settle the reservation its deferral names.</summary>
+    public void EnqueueObjectSettlement(Protocol.ObjectSettlement settlement)
+    {
+        if (!TryEnqueue(new Outgoing(null, null, null, null, null, settlement)))
+        {
+            Interlocked.Increment(ref _dropped);
+            Log.DeferredReportDropped(_logger, settlement.Vendor, settlement.ObjectId, settlement.KeyId);
+        }
+    }
+
     /// <summary>Queues objects to remember; they go with the next batch of settlements.</summary>
     public void EnqueueObjects(string keyId, string vendor, IReadOnlyList<VendorObject> objects)
     {
@@ -191,6 +215,14 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
                 if (item.Settlement is { } settlement)
                 {
                     batch.Settlements.Add(settlement);
+                }
+                else if (item.Deferral is { } deferral)
+                {
+                    batch.Deferrals.Add(deferral);
+                }
+                else if (item.ObjectSettlement is { } byObject)
+                {
+                    batch.ObjectSettlements.Add(byObject);
                 }
                 else
                 {
@@ -326,16 +358,17 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     /// <summary>Keeps the refused batch where an operator can read it; its reservations stay pending at the service, counted as spent.</summary>
     private void SetAsideBatch(SettleRequest batch, string problem)
     {
-        Interlocked.Add(ref _setAsideCount, batch.Settlements.Count);
+        var count = batch.Settlements.Count + batch.Deferrals.Count + batch.ObjectSettlements.Count;
+        Interlocked.Add(ref _setAsideCount, count);
         ObjectsDropped(batch);
-        if (batch.Settlements.Count == 0)
+        if (count == 0)
         {
             return;
         }
 
         if (_setAside is null)
         {
-            Log.SettlementRejected(_logger, batch.Settlements.Count, problem);
+            Log.SettlementRejected(_logger, count, problem);
             return;
         }
 
@@ -345,7 +378,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
         catch (Exception exception)
         {
-            Log.SettlementsNotSetAside(_logger, batch.Settlements.Count, exception);
+            Log.SettlementsNotSetAside(_logger, count, exception);
         }
     }
 
@@ -358,6 +391,12 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>A settlement, or objects to remember.</summary>
-    private readonly record struct Outgoing(Protocol.Settlement? Settlement, string? KeyId, string? Vendor, IReadOnlyList<VendorObject>? Objects);
+    /// <summary>A settlement, objects to remember, a deferral, or an object's price.</summary>
+    private readonly record struct Outgoing(
+        Protocol.Settlement? Settlement,
+        string? KeyId,
+        string? Vendor,
+        IReadOnlyList<VendorObject>? Objects,
+        Protocol.Deferral? Deferral = null,
+        Protocol.ObjectSettlement? ObjectSettlement = null);
 }

@@ -131,7 +131,7 @@ public sealed class VendorCall
     }
 
     /// <summary>
-    /// Reports the real cost of an object whose call was settled with <see cref="VendorSettlement.Defer"/>, as
+    /// Reports the real cost of an object whose call was settled with <see cref="VendorSettlement.Defer(string)"/>, as
     /// this response shows it. The guard settles that call's open reservation to <paramref name="actual"/>; an
     /// object with no open reservation (settled already, or never deferred in this process) is ignored.
     /// </summary>

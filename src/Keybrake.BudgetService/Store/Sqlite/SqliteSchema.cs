@@ -124,6 +124,29 @@ internal static class SqliteSchema
         """
         ALTER TABLE audit_record ADD COLUMN host TEXT;
         """,
+
+        // 5: deferred objects (a Twilio message priced later) mapped to their reservation per key, so that a price seen
+        // by any process of the key settles it, also after the sender restarted; and duties one process per key
+        // performs (the price reconciliation), claimed for a time and renewed by their holder.
+        """
+        CREATE TABLE deferred_object (
+            key_id TEXT NOT NULL,
+            vendor TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            reservation_id TEXT NOT NULL,
+            refetch TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (key_id, vendor, object_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE duty_claim (
+            key_id TEXT NOT NULL,
+            duty TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (key_id, duty)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>

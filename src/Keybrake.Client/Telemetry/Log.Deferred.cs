@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace Keybrake.Client;
+
+/// <summary>Messages about reservations that settle when the vendor prices the object later (a Twilio message).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(224, LogLevel.Error, "The settlement queue is full: the deferral or price of {Vendor} object '{ObjectId}' of key '{KeyId}' was not queued; its reservation stays counted at its estimate unless this process sees the price")]
+    public static partial void DeferredReportDropped(ILogger logger, string vendor, string objectId, string keyId);
+
+    [LoggerMessage(225, LogLevel.Warning, "The deferral of {Vendor} object '{ObjectId}' of key '{KeyId}' cannot go to the budget service ({Problem}); only this process can settle it")]
+    public static partial void DeferralNotShared(ILogger logger, string vendor, string objectId, string keyId, string problem);
+}
