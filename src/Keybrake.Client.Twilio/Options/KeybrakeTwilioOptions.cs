@@ -54,12 +54,12 @@ public sealed class TwilioPriceReconciliationOptions
     public int MaxAttempts { get; set; } = 5;
 
     /// <summary>
-    /// Central mode: how long the claim on a key's reconciliation lasts at the budget service (default one minute). One
+    /// Central mode: how long the claim on a key's reconciliation lasts at the budget service (default two minutes). One
     /// process per key is elected and renews its claim every check interval (a quarter of <see cref="Delay"/>, one to
     /// thirty seconds); when it stops renewing (it stopped or died), another takes over after this long. At least
     /// three check intervals.
     /// </summary>
-    public TimeSpan ElectionTtl { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan ElectionTtl { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>How <c>AddTwilioClient</c> builds the guarded <c>TwilioRestClient</c>.</summary>
