@@ -70,6 +70,36 @@ public sealed class DeferredPriceAcrossProcessesTests
         });
     }
 
+    [Test]
+    public async Task Another_keys_guard_that_sees_the_price_settles_nothing()
+    {
+        const string OtherKey = "other-agent";
+        await using var context = await Context.StartAsync(BudgetServiceHost.Key(OtherKey, "1", vendor: "twilio"));
+        var otherClient = await context.Admin.CreateClientAsync(new CreateClientRequest { ClientId = "other-agents", KeyIds = { OtherKey } });
+        await using var sender = CentralGuard.Start(context, "sender", reconcile: false);
+        var sid = await sender.SendAsync("Your order shipped");
+        await context.WaitUntilDeferredAsync(sid);
+
+        // Same Twilio account, another key and a credential for that key only: it sees the price, and reports it under its key.
+        string? seenByOther;
+        await using (var other = CentralGuard.Start(context, "other", reconcile: false, OtherKey, "vault_key_test_other_agent_0000000001", otherClient.Token))
+        {
+            seenByOther = await other.FetchAsync(sid);
+        }
+
+        var afterOther = await context.TodayAsync(); // the other guard is disposed: what it had to send has reached the service
+        await using var reader = CentralGuard.Start(context, "reader", reconcile: false);
+        await reader.FetchAsync(sid);
+        var settled = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(seenByOther, Is.EqualTo(TwilioStub.DefaultPrice));
+            Assert.That((afterOther.SettledMicroUsd, afterOther.ReservedMicroUsd), Is.EqualTo((0L, Estimate)), "another key's report settles nothing");
+            Assert.That((settled.SettledMicroUsd, settled.ReservedMicroUsd), Is.EqualTo((Price, 0L)), "the key's own guard settles it");
+        });
+    }
+
     /// <summary>The budget service (in this process, on a real port), the Twilio stand-in, a folder, and clients of the service.</summary>
     internal sealed class Context : IAsyncDisposable
     {

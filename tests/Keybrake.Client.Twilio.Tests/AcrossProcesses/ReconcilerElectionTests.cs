@@ -1,12 +1,4 @@
 using Keybrake.Client.TestUtilities;
-using Keybrake.Client.TestUtilities.BudgetService;
-using Keybrake.Client.TestUtilities.Logging;
-using Keybrake.Client.TestUtilities.Twilio;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Twilio.Clients;
-using Twilio.Rest.Api.V2010.Account;
-using Twilio.Types;
 
 namespace Keybrake.Client.Twilio.Tests;
 
@@ -65,10 +57,7 @@ public sealed class ReconcilerElectionTests
         string second;
         await using (var gone = CentralGuard.Start(context, "sender", reconcile: false))
         {
-            var message = await MessageResource.CreateAsync(
-                new CreateMessageOptions(new PhoneNumber("+14155550199")) { From = new PhoneNumber(TwilioGuardHost.Sender), Body = "Your code is 4711" },
-                gone.Twilio);
-            second = message.Sid;
+            second = await gone.SendAsync("Your code is 4711");
         }
 
         var final = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0 && spend.SettledMicroUsd == 15_000);
@@ -78,94 +67,5 @@ public sealed class ReconcilerElectionTests
             Assert.That(other.FetchesOf(second), Is.GreaterThanOrEqualTo(1), "the new holder fetched the message");
             Assert.That(other.FetchesOf(first), Is.Zero, "the first message was settled already, and is not fetched again");
         });
-    }
-
-    /// <summary>A guard in central mode in this process, with its own memory, logs and count of the requests it let through.</summary>
-    private sealed class CentralGuard : IAsyncDisposable
-    {
-        private readonly CountingHandler _sent;
-        private int _disposed;
-
-        private CentralGuard(ServiceProvider services, CapturingLoggerProvider logs, CountingHandler sent)
-        {
-            Services = services;
-            Logs = logs;
-            _sent = sent;
-        }
-
-        public ServiceProvider Services { get; }
-
-        public CapturingLoggerProvider Logs { get; }
-
-        public TwilioRestClient Twilio => Services.GetRequiredService<TwilioRestClient>();
-
-        public static CentralGuard Start(DeferredPriceAcrossProcessesTests.Context context, string name, bool reconcile)
-        {
-            var logs = new CapturingLoggerProvider();
-            var sent = new CountingHandler();
-            var services = new ServiceCollection();
-            services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(logs));
-            services.AddKeybrake(o =>
-                {
-                    o.UseBudgetService(context.Service.Address);
-                    o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                    o.BudgetService.OutboxPath = Path.Combine(context.Folder, name + "-outbox.db");
-                    o.BudgetService.ProcessName = name;
-                    o.BudgetService.CallTimeout = TimeSpan.FromSeconds(5);
-                    o.AddKey(TwilioGuardHost.KeyId, key =>
-                    {
-                        key.BrakeKey = TwilioGuardHost.BrakeKey;
-                        key.Vendor = "twilio";
-                        key.VendorSecret = TwilioGuardHost.AuthToken;
-                    });
-                })
-                .AddTwilio(twilio =>
-                {
-                    twilio.PriceReconciliation.Enabled = reconcile;
-                    twilio.PriceReconciliation.Delay = TimeSpan.FromSeconds(1);
-                    twilio.PriceReconciliation.ElectionTtl = TimeSpan.FromSeconds(3);
-                })
-                .AddTwilioClient(TwilioGuardHost.AccountSid, TwilioGuardHost.BrakeKey);
-            services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
-                .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(context.Stub.Url, new CountingHandler.Forwarder(sent)));
-            var guard = new CentralGuard(services.BuildServiceProvider(), logs, sent);
-            _ = guard.Twilio; // the guard is in use: it takes part in the election from now on
-            return guard;
-        }
-
-        public bool Logged(int eventId) => Logs.Logs.Any(log => log.EventId.Id == eventId);
-
-        /// <summary>How many fetches of the message this guard let through to Twilio.</summary>
-        public int FetchesOf(string sid) => _sent.Count(sid);
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                await Services.DisposeAsync();
-            }
-        }
-    }
-
-    /// <summary>Counts the GETs of each message that reach the network.</summary>
-    private sealed class CountingHandler
-    {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _fetches = new(StringComparer.Ordinal);
-
-        public int Count(string sid) => _fetches.GetValueOrDefault(sid);
-
-        /// <summary>The primary handler: counts, then sends.</summary>
-        public sealed class Forwarder(CountingHandler counts) : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false })
-        {
-            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-            {
-                if (request.Method == HttpMethod.Get && request.RequestUri is { } uri && uri.AbsolutePath.Contains("/Messages/", StringComparison.Ordinal))
-                {
-                    counts._fetches.AddOrUpdate(Path.GetFileNameWithoutExtension(uri.AbsolutePath), 1, (_, n) => n + 1);
-                }
-
-                return base.SendAsync(request, cancellationToken);
-            }
-        }
     }
 }
