@@ -53,11 +53,21 @@ internal sealed partial class TwilioPriceReconciler
 
     private async Task RunElectedAsync(CancellationToken stopping)
     {
-        // Resolved on the loop, not in Start: the options' validation needs the vendor profiles, whose construction starts this.
-        var deferred = _services.GetRequiredService<KeybrakeDeferredObjects>();
-        if (!deferred.IsShared)
+        KeybrakeDeferredObjects deferred;
+        try
         {
-            return; // embedded: each process checks what it sent (Track)
+            // Resolved on the loop, not in Start: the options' validation needs the vendor profiles, whose construction starts this.
+            deferred = _services.GetRequiredService<KeybrakeDeferredObjects>();
+            if (!deferred.IsShared)
+            {
+                return; // embedded: each process checks what it sent (Track)
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // Invalid options stop the application where they are read on the request path; here nothing polls.
+            LogElectionFailed(_logger, "(any)", exception.Message);
+            return;
         }
 
         var keys = _services.GetRequiredService<IOptionsMonitor<KeybrakeOptions>>();
@@ -66,12 +76,20 @@ internal sealed partial class TwilioPriceReconciler
         {
             do
             {
-                foreach (var (keyId, key) in keys.CurrentValue.Keys)
+                try
                 {
-                    if (string.Equals(key?.Vendor, TwilioVendorProfile.VendorName, StringComparison.OrdinalIgnoreCase))
+                    foreach (var (keyId, key) in keys.CurrentValue.Keys)
                     {
-                        await ReconcileKeyAsync(deferred, keyId, key!.BrakeKey, stopping).ConfigureAwait(false);
+                        if (string.Equals(key?.Vendor, TwilioVendorProfile.VendorName, StringComparison.OrdinalIgnoreCase))
+                        {
+                            await ReconcileKeyAsync(deferred, keyId, key!.BrakeKey, stopping).ConfigureAwait(false);
+                        }
                     }
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    // Nothing ends the loop but the guard's disposal: a reloaded configuration that does not validate, say.
+                    LogElectionFailed(_logger, "(any)", exception.Message);
                 }
             }
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false));
