@@ -116,6 +116,30 @@ public sealed class DeferredObjectTests
     }
 
     [Test]
+    public async Task A_deferral_survives_a_restart_of_the_service_and_is_forgotten_with_its_reservation()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
+        await using var first = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
+        var reserved = await first.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
+        await first.Budget.SettleAsync(new SettleRequest { Deferrals = { Deferral("sms", reserved.ReservationId) } });
+        await first.StopAsync();
+
+        await using var second = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time, directory: first.Host.Directory);
+        var settled = await second.Budget.SettleAsync(new SettleRequest { ObjectSettlements = { Priced("sms", 0.0075m) } });
+        var rowsBefore = await StoreFile.CountAsync(second.Host.StoragePath, "SELECT COUNT(*) FROM deferred_object");
+        await second.Store.PruneFinishedAsync(time.GetUtcNow().AddDays(1), CancellationToken.None);
+        var rowsAfter = await StoreFile.CountAsync(second.Host.StoragePath, "SELECT COUNT(*) FROM deferred_object");
+
+        var today = await second.TodayAsync("sms");
+        Assert.Multiple(() =>
+        {
+            Assert.That(settled.Changed, Is.EqualTo(1));
+            Assert.That((today.SettledMicroUsd, today.ReservedMicroUsd), Is.EqualTo((7_500L, 0L)));
+            Assert.That((rowsBefore, rowsAfter), Is.EqualTo((1L, 0L)), "pruning the finished reservation forgets its deferral");
+        });
+    }
+
+    [Test]
     public async Task A_duty_is_held_by_one_holder_until_it_expires_or_is_given_up()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
