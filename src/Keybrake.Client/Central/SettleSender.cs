@@ -115,8 +115,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     {
         if (!TryEnqueue(new Outgoing(null, null, null, null, deferral, null)))
         {
-            Interlocked.Increment(ref _dropped);
-            Log.DeferredReportDropped(_logger, deferral.Vendor, deferral.ObjectId, deferral.KeyId);
+            DeferredReportDropped(deferral.Vendor, deferral.ObjectId, deferral.KeyId);
         }
     }
 
@@ -125,8 +124,17 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     {
         if (!TryEnqueue(new Outgoing(null, null, null, null, null, settlement)))
         {
-            Interlocked.Increment(ref _dropped);
-            Log.DeferredReportDropped(_logger, settlement.Vendor, settlement.ObjectId, settlement.KeyId);
+            DeferredReportDropped(settlement.Vendor, settlement.ObjectId, settlement.KeyId);
+        }
+    }
+
+    /// <summary>Logged on the first drop and every thousandth after it, like dropped settlements.</summary>
+    private void DeferredReportDropped(string vendor, string objectId, string keyId)
+    {
+        var dropped = Interlocked.Increment(ref _dropped);
+        if (dropped == 1 || dropped % 1_000 == 0)
+        {
+            Log.DeferredReportDropped(_logger, vendor, objectId, keyId);
         }
     }
 

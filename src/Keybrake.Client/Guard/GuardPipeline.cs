@@ -424,7 +424,7 @@ internal sealed class GuardPipeline
         }
         catch (Exception exception)
         {
-            Log.SettleFailed(_logger, settlement.ObjectId, settlement.KeyId, exception);
+            Log.ObjectSettleFailed(_logger, settlement.Vendor, settlement.ObjectId, settlement.KeyId, exception);
         }
     }
 

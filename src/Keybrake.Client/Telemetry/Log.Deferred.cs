@@ -10,4 +10,7 @@ internal static partial class Log
 
     [LoggerMessage(225, LogLevel.Warning, "The deferral of {Vendor} object '{ObjectId}' of key '{KeyId}' cannot go to the budget service ({Problem}); only this process can settle it")]
     public static partial void DeferralNotShared(ILogger logger, string vendor, string objectId, string keyId, string problem);
+
+    [LoggerMessage(226, LogLevel.Error, "Keybrake failed to report the price of {Vendor} object '{ObjectId}' of key '{KeyId}'; its reservation, if any, stays counted at its estimate")]
+    public static partial void ObjectSettleFailed(ILogger logger, string vendor, string objectId, string keyId, Exception exception);
 }
