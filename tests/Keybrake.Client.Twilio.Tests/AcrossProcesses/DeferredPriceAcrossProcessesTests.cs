@@ -140,6 +140,13 @@ public sealed class DeferredPriceAcrossProcessesTests
         /// <summary>Today's counters for the key at the service.</summary>
         public async Task<SpendReply> TodayAsync() => await Admin.GetDailySpendAsync(new DailySpendRequest { KeyId = TwilioGuardHost.KeyId });
 
+        /// <summary>Who holds a duty of the key now, asked without taking it (a zero TTL gives up only the asker's own claim).</summary>
+        public async Task<string> HolderAsync(string duty)
+        {
+            var reply = await Budget.ClaimDutyAsync(new ClaimDutyRequest { KeyId = TwilioGuardHost.KeyId, Duty = duty, Holder = "test-probe", TtlMilliseconds = 0 });
+            return reply.ExpiresAtUnixMicros > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000 ? reply.Holder : string.Empty;
+        }
+
         /// <summary>Waits until the service holds the message's deferral (the sender ships it with its settlements).</summary>
         public Task WaitUntilDeferredAsync(string sid) =>
             Poll.UntilAsync(

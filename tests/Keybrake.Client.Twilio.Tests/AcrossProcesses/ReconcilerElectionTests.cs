@@ -68,4 +68,29 @@ public sealed class ReconcilerElectionTests
             Assert.That(other.FetchesOf(first), Is.Zero, "the first message was settled already, and is not fetched again");
         });
     }
+
+    [Test]
+    public async Task A_holder_process_that_dies_is_replaced_after_the_ttl()
+    {
+        await using var context = await DeferredPriceAcrossProcessesTests.Context.StartAsync();
+        await using var holder = await TwilioAgentProcess.StartAsync(context.Service.Address, context.Stub.Url, context.Folder, "--reconcile-ttl-ms", "3000", "--process-name", "agent-one");
+        await Poll.UntilAsync(() => context.HolderAsync(TwilioPriceReconciler.Duty), current => current.StartsWith("agent-one/", StringComparison.Ordinal));
+        await using var guard = CentralGuard.Start(context, "guard-two", reconcile: true);
+        await Poll.UntilAsync(() => guard.Logged(Lost), lost => lost);
+
+        await holder.KillAsync(); // no chance to give the duty up: its claim has to expire
+        string sid;
+        await using (var gone = CentralGuard.Start(context, "sender", reconcile: false))
+        {
+            sid = await gone.SendAsync("Your order shipped");
+        }
+
+        await Poll.UntilAsync(() => guard.Logged(Won), won => won);
+        var settled = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That((settled.SettledMicroUsd, settled.ReservedMicroUsd), Is.EqualTo((7_500L, 0L)));
+            Assert.That(guard.FetchesOf(sid), Is.GreaterThanOrEqualTo(1), "the guard that took over fetched the message");
+        });
+    }
 }

@@ -21,13 +21,18 @@ internal sealed class TwilioAgentProcess : IAsyncDisposable
 
     public string Diagnostics => _process.Diagnostics;
 
-    /// <summary>Starts an agent for <paramref name="keyId"/> and waits until it is set up.</summary>
-    public static async Task<TwilioAgentProcess> StartAsync(Uri service, string twilioStub, string folder, string keyId = TwilioGuardHost.KeyId, string brakeKey = TwilioGuardHost.BrakeKey)
+    /// <summary>Starts an agent for the key of <see cref="TwilioGuardHost"/> and waits until it is set up.</summary>
+    /// <param name="service">The budget service.</param>
+    /// <param name="twilioStub">The Twilio stand-in's URL.</param>
+    /// <param name="folder">Where the agent keeps its outbox and reads its client credential.</param>
+    /// <param name="arguments">More, such as <c>--reconcile-ttl-ms 3000 --process-name agent-one</c> (see the agent's Program.cs).</param>
+    public static async Task<TwilioAgentProcess> StartAsync(Uri service, string twilioStub, string folder, params string[] arguments)
     {
-        string[] arguments =
+        arguments =
         [
             "--service", service.ToString(), "--client-token-file", BudgetServiceHost.WriteClientTokenFile(folder), "--twilio", twilioStub,
-            "--key-id", keyId, "--brake-key", brakeKey, "--outbox", Path.Combine(folder, Guid.NewGuid().ToString("N") + "-outbox.db"),
+            "--key-id", TwilioGuardHost.KeyId, "--brake-key", TwilioGuardHost.BrakeKey, "--outbox", Path.Combine(folder, Guid.NewGuid().ToString("N") + "-outbox.db"),
+            .. arguments,
         ];
         var agent = new TwilioAgentProcess(DotnetProcess.Start("Keybrake.Client.TwilioAgent.dll", arguments));
         try
