@@ -252,8 +252,8 @@ internal sealed partial class TwilioPriceReconciler
             }
             catch (Exception exception)
             {
-                // The service is gone or stopping: the claim expires after its TTL and another process takes over.
-                LogElectionFailed(_logger, keyId, exception.Message);
+                // The budget service client stopped first: it gives the duty up itself as it stops (or the claim expires).
+                LogReleaseLeftToLedger(_logger, keyId, exception.Message);
             }
         }
     }
@@ -272,6 +272,9 @@ internal sealed partial class TwilioPriceReconciler
 
     [LoggerMessage(234, LogLevel.Warning, "The deferred Twilio object '{ObjectId}' of key '{KeyId}' has no resource this process can fetch; its estimate stays counted until an operator resolves it")]
     private static partial void LogNoRefetch(ILogger logger, string keyId, string objectId);
+
+    [LoggerMessage(235, LogLevel.Debug, "The reconciliation of key '{KeyId}''s Twilio prices is given up by the budget service client as it stops ({Problem})")]
+    private static partial void LogReleaseLeftToLedger(ILogger logger, string keyId, string problem);
 
     /// <summary>The checks of one deferred message by this holder.</summary>
     private readonly record struct Attempts(int Count, DateTimeOffset NextDue, bool GaveUp);

@@ -39,6 +39,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     /// </summary>
     private readonly ConcurrentDictionary<(string KeyId, string Vendor, string Id), VendorObject> _unsent = new();
 
+    /// <summary>The duties (such as a key's price reconciliation) this process holds, and as which holder.</summary>
+    private readonly ConcurrentDictionary<(string KeyId, string Duty), string> _duties = new();
+
     public GrpcBudgetLedger(
         GrpcClientFactory clients,
         IOptions<KeybrakeOptions> options,
@@ -296,7 +299,44 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
                 deadline: deadline,
                 cancellationToken: token).ConfigureAwait(false),
             cancellationToken).ConfigureAwait(false);
+        if (reply.Granted)
+        {
+            _duties[(keyId, duty)] = holder;
+        }
+        else
+        {
+            _duties.TryRemove((keyId, duty), out _);
+        }
+
         return reply.Granted;
+    }
+
+    /// <summary>
+    /// Gives up the duties this process holds, so another process takes them over at once rather than after their TTL.
+    /// Done here, as the ledger stops, because the ledger may be disposed before whatever claimed them.
+    /// </summary>
+    private async Task GiveUpDutiesAsync()
+    {
+        foreach (var ((keyId, duty), holder) in _duties)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), TimeProvider.System); // transport timing
+                await _resilience.ExecuteDirectAsync(
+                    async (deadline, token) => await _client.ClaimDutyAsync(
+                        new ClaimDutyRequest { KeyId = keyId, Duty = duty, Holder = holder, TtlMilliseconds = 0 },
+                        deadline: deadline,
+                        cancellationToken: token).ConfigureAwait(false),
+                    timeout.Token).ConfigureAwait(false);
+                Log.DutyGivenUp(_logger, duty, keyId);
+            }
+            catch (Exception exception)
+            {
+                Log.DutyNotGivenUp(_logger, duty, keyId, exception.Message);
+            }
+        }
+
+        _duties.Clear();
     }
 
     /// <summary>The key's deferred objects still waiting for their price, deferred at least <paramref name="minAge"/> ago.</summary>
@@ -315,6 +355,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     public async ValueTask DisposeAsync()
     {
+        await GiveUpDutiesAsync().ConfigureAwait(false);
         await _watcher.DisposeAsync().ConfigureAwait(false);
         await _settlements.DisposeAsync().ConfigureAwait(false);
     }

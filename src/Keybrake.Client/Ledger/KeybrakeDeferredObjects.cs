@@ -11,13 +11,15 @@ namespace Keybrake.Client;
 /// </summary>
 public sealed class KeybrakeDeferredObjects
 {
-    private readonly IServiceProvider _services;
     private readonly Lazy<bool> _isShared;
+
+    // Resolved once, on first use: giving a duty up happens while the container is being disposed, when it resolves nothing.
+    private readonly Lazy<GrpcBudgetLedger> _ledger;
 
     internal KeybrakeDeferredObjects(IServiceProvider services)
     {
-        _services = services;
         _isShared = new Lazy<bool>(() => services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.IsCentral);
+        _ledger = new Lazy<GrpcBudgetLedger>(services.GetRequiredService<GrpcBudgetLedger>);
         var name = services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.ProcessName;
         name = string.IsNullOrWhiteSpace(name) ? KeyWatcher.DefaultName : name;
 
@@ -32,7 +34,7 @@ public sealed class KeybrakeDeferredObjects
     public string Holder { get; }
 
     private GrpcBudgetLedger Ledger => IsShared
-        ? _services.GetRequiredService<GrpcBudgetLedger>()
+        ? _ledger.Value
         : throw new InvalidOperationException("Deferred objects are shared only in central mode (Keybrake:BudgetService:Address).");
 
     /// <summary>

@@ -13,4 +13,10 @@ internal static partial class Log
 
     [LoggerMessage(226, LogLevel.Error, "Keybrake failed to report the price of {Vendor} object '{ObjectId}' of key '{KeyId}'; its reservation, if any, stays counted at its estimate")]
     public static partial void ObjectSettleFailed(ILogger logger, string vendor, string objectId, string keyId, Exception exception);
+
+    [LoggerMessage(227, LogLevel.Information, "This process gave up the duty '{Duty}' of key '{KeyId}' as it stopped: another process takes it over at once")]
+    public static partial void DutyGivenUp(ILogger logger, string duty, string keyId);
+
+    [LoggerMessage(228, LogLevel.Warning, "This process could not give up the duty '{Duty}' of key '{KeyId}' as it stopped ({Problem}); another process takes it over once its claim expires")]
+    public static partial void DutyNotGivenUp(ILogger logger, string duty, string keyId, string problem);
 }

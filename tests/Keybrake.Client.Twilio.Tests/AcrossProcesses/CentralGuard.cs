@@ -34,7 +34,8 @@ internal sealed class CentralGuard : IAsyncDisposable
         bool reconcile,
         string keyId = TwilioGuardHost.KeyId,
         string brakeKey = TwilioGuardHost.BrakeKey,
-        string clientToken = BudgetServiceHost.ClientToken)
+        string clientToken = BudgetServiceHost.ClientToken,
+        TimeSpan? electionTtl = null)
     {
         var logs = new CapturingLoggerProvider();
         var sent = new CountingHandler();
@@ -58,7 +59,7 @@ internal sealed class CentralGuard : IAsyncDisposable
             {
                 twilio.PriceReconciliation.Enabled = reconcile;
                 twilio.PriceReconciliation.Delay = TimeSpan.FromSeconds(1);
-                twilio.PriceReconciliation.ElectionTtl = TimeSpan.FromSeconds(3);
+                twilio.PriceReconciliation.ElectionTtl = electionTtl ?? TimeSpan.FromSeconds(3);
             })
             .AddTwilioClient(TwilioGuardHost.AccountSid, brakeKey);
         services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)

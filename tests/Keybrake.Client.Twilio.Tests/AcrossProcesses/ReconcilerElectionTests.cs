@@ -12,6 +12,8 @@ public sealed class ReconcilerElectionTests
 {
     private const int Won = 230;
     private const int Lost = 231;
+    private const int HandedOver = 232;
+    private const int GaveUpAsItStopped = 227;
 
     [Test]
     public async Task One_guard_per_key_reconciles_and_the_other_takes_over_when_it_stops()
@@ -27,8 +29,11 @@ public sealed class ReconcilerElectionTests
             await sender.KillAsync();
         }
 
-        var one = CentralGuard.Start(context, "guard-one", reconcile: true);
-        var two = CentralGuard.Start(context, "guard-two", reconcile: true);
+        // A TTL well above the check interval (1 s): a guard stalled for a few seconds on a loaded machine keeps its claim.
+        // The handover below is the holder giving the duty up as it stops (the TTL is the fallback: A_holder_process_that_dies...).
+        var ttl = TimeSpan.FromSeconds(10);
+        var one = CentralGuard.Start(context, "guard-one", reconcile: true, electionTtl: ttl);
+        var two = CentralGuard.Start(context, "guard-two", reconcile: true, electionTtl: ttl);
         await using var disposeTwo = two;
         CentralGuard holder, other;
         await using (one)
@@ -54,6 +59,7 @@ public sealed class ReconcilerElectionTests
         // The other guard is elected once the holder gave the duty up (or its claim expired), and reconciles a message
         // sent after the handover by a guard that has gone since.
         await Poll.UntilAsync(() => other.Logged(Won), won => won);
+        Assert.That(holder.Logged(HandedOver) || holder.Logged(GaveUpAsItStopped), Is.True, "the holder gave the duty up as it stopped, not only by its claim expiring");
         string second;
         await using (var gone = CentralGuard.Start(context, "sender", reconcile: false))
         {
