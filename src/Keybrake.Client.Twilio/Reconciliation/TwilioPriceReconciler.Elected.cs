@@ -106,19 +106,8 @@ internal sealed partial class TwilioPriceReconciler
 
     private async Task ReconcileKeyAsync(KeybrakeDeferredObjects deferred, string keyId, string? brakeKey, CancellationToken stopping)
     {
-        bool granted;
-        try
-        {
-            granted = await deferred.TryClaimAsync(keyId, Duty, _settings.ElectionTtl, stopping).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException || !stopping.IsCancellationRequested)
-        {
-            LogElectionFailed(_logger, keyId, exception.Message);
-            granted = false; // not knowing is not holding: another process may hold it by now
-        }
-
-        Elected(keyId, deferred.Holder, granted);
-        if (!granted || string.IsNullOrEmpty(brakeKey))
+        var claimed = _time.GetTimestamp();
+        if (!await ClaimAsync(deferred, keyId, stopping).ConfigureAwait(false) || string.IsNullOrEmpty(brakeKey))
         {
             return;
         }
@@ -137,8 +126,36 @@ internal sealed partial class TwilioPriceReconciler
         ForgetSettled(keyId, open);
         foreach (var item in open)
         {
+            // A long list outlasts a check interval: the claim is renewed as it goes, and the work stops if it was lost.
+            if (_time.GetElapsedTime(claimed) >= TickOf(_settings))
+            {
+                claimed = _time.GetTimestamp();
+                if (!await ClaimAsync(deferred, keyId, stopping).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+
             await CheckDeferredAsync(keyId, brakeKey, item, stopping).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Claims or renews the key's duty; <see langword="false"/> when another process holds it, or the service cannot say.</summary>
+    private async Task<bool> ClaimAsync(KeybrakeDeferredObjects deferred, string keyId, CancellationToken stopping)
+    {
+        bool granted;
+        try
+        {
+            granted = await deferred.TryClaimAsync(keyId, Duty, _settings.ElectionTtl, stopping).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !stopping.IsCancellationRequested)
+        {
+            LogElectionFailed(_logger, keyId, exception.Message);
+            granted = false; // not knowing is not holding: another process may hold it by now
+        }
+
+        Elected(keyId, deferred.Holder, granted);
+        return granted;
     }
 
     /// <summary>Logs the changes of this guard's role for the key: won, lost to another holder, handed over.</summary>
