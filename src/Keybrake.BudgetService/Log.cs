@@ -93,6 +93,15 @@ internal static partial class Log
     [LoggerMessage(41, LogLevel.Warning, "Client credential '{ClientId}': {Confirmed} of {Processes} processes streaming with it confirmed its revocation; not confirmed: {Unconfirmed}")]
     public static partial void ClientRevocationUnconfirmed(ILogger logger, string clientId, int confirmed, int processes, string unconfirmed);
 
+    [LoggerMessage(220, LogLevel.Information, "Settled the deferred reservation of {Vendor} object '{ObjectId}' of key '{KeyId}' at {ActualMicroUsd} micro-USD (estimated {EstimateMicroUsd})")]
+    public static partial void DeferredObjectSettled(ILogger logger, string vendor, string objectId, string keyId, long actualMicroUsd, long estimateMicroUsd);
+
+    [LoggerMessage(221, LogLevel.Warning, "The price of {Vendor} object '{ObjectId}' of key '{KeyId}', {ActualMicroUsd} micro-USD against an estimate of {EstimateMicroUsd}, is held for an operator (keybrake reservations list; resolve it to settle)")]
+    public static partial void DeferredObjectHeld(ILogger logger, string vendor, string objectId, string keyId, long actualMicroUsd, long estimateMicroUsd);
+
+    [LoggerMessage(222, LogLevel.Warning, "Client '{ClientId}' sent {Count} deferrals for keys outside its scope; they were not recorded")]
+    public static partial void DeferralsOutOfScope(ILogger logger, string clientId, int count);
+
     [LoggerMessage(241, LogLevel.Warning, "Key '{KeyId}' ({Vendor}) is OVER its {Scope} cap of {CapMicroUsd} micro-USD for {Window}: a settlement pushed settled spend to {SettledMicroUsd} micro-USD, {OverrunMicroUsd} micro-USD over (a price above its estimate; the reservation fit the cap). New calls are denied until the window ends or the cap is raised")]
     public static partial void OverCap(ILogger logger, string keyId, string vendor, string scope, long capMicroUsd, string window, long settledMicroUsd, long overrunMicroUsd);
 }

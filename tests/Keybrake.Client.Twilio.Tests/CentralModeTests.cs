@@ -11,7 +11,8 @@ namespace Keybrake.Client.Twilio.Tests;
 
 /// <summary>
 /// The guard in central mode against the real budget service in this process: the service holds the cap and the
-/// deferred reservation; this process keeps which reservation a message's price settles.
+/// deferred reservation; the process that sent a message settles it by reservation id (other processes by object:
+/// DeferredPriceAcrossProcessesTests).
 /// </summary>
 public sealed class CentralModeTests
 {

@@ -107,6 +107,19 @@ public sealed class WiringTests
         });
     }
 
+    [Test]
+    public void An_election_ttl_shorter_than_three_check_intervals_fails_at_start_up()
+    {
+        using var provider = Build(twilio: o =>
+        {
+            o.PriceReconciliation.Delay = TimeSpan.FromSeconds(40); // checks every 10 s
+            o.PriceReconciliation.ElectionTtl = TimeSpan.FromSeconds(29);
+        });
+
+        var ttl = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeTwilioOptions>>().Value);
+        Assert.That(ttl!.Message, Does.Contain("PriceReconciliation:ElectionTtl must be between three check intervals (00:00:30"));
+    }
+
     private static ServiceProvider Build(Action<KeybrakePolicyOptions>? policy = null, Action<KeybrakeTwilioOptions>? twilio = null)
     {
         var services = new ServiceCollection();

@@ -14,7 +14,7 @@ namespace Keybrake.BudgetService.Budget;
 /// scope: a call naming another key is <c>PermissionDenied</c>, and a settlement of another key's reservation is
 /// not applied.
 /// </summary>
-internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
+internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
 {
     private static readonly TimeSpan s_heartbeat = TimeSpan.FromSeconds(1);
 
@@ -85,15 +85,20 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             commands.Add(new SettleCommand(settlement.ReservationId, settlement.Kind == Protocol.SettlementKind.Commit, settlement.ActualMicroUsd));
         }
 
+        var deferrals = CheckedDeferrals(request);
+        var objectSettlements = CheckedObjectSettlements(request);
         var now = _time.GetUtcNow();
         foreach (var (keyId, vendor, objects) in objectGroups)
         {
             await _store.RememberObjectsAsync(keyId, vendor, objects, now, context.CancellationToken);
         }
 
+        // Deferrals before the prices reported by object, so that a price in the same request finds its deferral.
+        var reply = new SettleReply { DeferralsRecorded = await RecordDeferralsAsync(deferrals, client, now, context.CancellationToken) };
+        reply.Changed = await SettleObjectsAsync(objectSettlements, client, now, context.CancellationToken);
         if (commands.Count == 0)
         {
-            return new SettleReply();
+            return reply;
         }
 
         // A reservation of a key outside the scope is left as it is, and counted as not changed: the reply does not
@@ -120,7 +125,8 @@ internal sealed class BudgetGrpcService : Protocol.Budget.BudgetBase
             Log.SettleOutOfScope(_logger, client.Id, outOfScope);
         }
 
-        return new SettleReply { Changed = results.Count(result => result.Status is SettleStatus.Settled or SettleStatus.Held) };
+        reply.Changed += results.Count(result => result.Status is SettleStatus.Settled or SettleStatus.Held);
+        return reply;
     }
 
     public override async Task<KeyStatusReply> GetKeyStatus(KeyStatusRequest request, ServerCallContext context)

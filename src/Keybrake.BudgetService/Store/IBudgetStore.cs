@@ -52,12 +52,42 @@ internal interface IBudgetStore
     /// </summary>
     ValueTask<SettleResult> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken);
 
-    /// <summary>Forgets finished reservations older than the idempotency window; pending ones are never forgotten.</summary>
+    /// <summary>Forgets finished reservations older than the idempotency window (and the deferrals that named them); pending ones are never forgotten.</summary>
     ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records deferrals, one result per deferral: <see langword="true"/> when stored. A deferral is stored only when
+    /// its reservation is a pending one of its key, and only the first for an object.
+    /// </summary>
+    ValueTask<IReadOnlyList<bool>> RecordDeferralsAsync(IReadOnlyList<DeferralCommand> deferrals, string clientId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Settles the reservations that deferred objects name, as <see cref="SettleAsync"/> would settle them by id: an
+    /// object no deferral of that key names is <see cref="SettleStatus.NotPending"/>; a settled one changes nothing.
+    /// </summary>
+    ValueTask<IReadOnlyList<SettleResult>> SettleObjectsAsync(IReadOnlyList<ObjectSettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken);
+
+    /// <summary>A key's deferred objects whose reservation is still pending, deferred at or before <paramref name="deferredBefore"/>, oldest first.</summary>
+    ValueTask<IReadOnlyList<StoredDeferral>> ListDeferredAsync(string keyId, string vendor, DateTimeOffset deferredBefore, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Claims (or renews, or with a zero TTL gives up) a duty of one process per key; returns who holds it now.</summary>
+    ValueTask<DutyClaim> ClaimDutyAsync(string keyId, string duty, string holder, DateTimeOffset now, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>Asks the database one trivial query, for the readiness check; throws when it does not answer.</summary>
     ValueTask PingAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>A reservation that settles when the object is priced.</summary>
+internal sealed record DeferralCommand(string KeyId, string Vendor, string ObjectId, string ReservationId, string Refetch);
+
+/// <summary>An object's price, as a response reported it: commit it, or release.</summary>
+internal sealed record ObjectSettleCommand(string KeyId, string Vendor, string ObjectId, bool Commit, long ActualMicroUsd);
+
+/// <summary>A deferred object whose reservation waits for its price.</summary>
+internal sealed record StoredDeferral(string ObjectId, string ReservationId, long EstimateMicroUsd, string Refetch, DateTimeOffset DeferredAt);
+
+/// <summary>Who holds a duty, until when.</summary>
+internal sealed record DutyClaim(string Holder, DateTimeOffset ExpiresAt);
 
 /// <summary>One authorization, with the caps the service's policy sets for the key.</summary>
 internal sealed record AuthorizeCommand(

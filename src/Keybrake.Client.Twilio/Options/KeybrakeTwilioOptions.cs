@@ -66,7 +66,8 @@ public sealed class KeybrakeTwilioKeyOptions
 /// The background price check. A message's price is null when it is created; the guard keeps its estimate
 /// reserved until a response that passes the guard shows the real price. When enabled, the guard itself asks
 /// Twilio (<c>GET .../Messages/{sid}.json</c>, through the guard, with the same brake key) for messages still
-/// unpriced after <see cref="Delay"/>.
+/// unpriced after <see cref="Delay"/>: in embedded mode each process for the messages it sent; in central mode one
+/// process per key, elected through the budget service, for all the key's messages the service holds deferred.
 /// </summary>
 public sealed class TwilioPriceReconciliationOptions
 {
@@ -78,6 +79,14 @@ public sealed class TwilioPriceReconciliationOptions
 
     /// <summary>How many times to ask for one message before leaving its estimate counted for an operator (default 5).</summary>
     public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>
+    /// Central mode: how long the claim on a key's reconciliation lasts at the budget service (default two minutes). One
+    /// process per key is elected and renews its claim every check interval (a quarter of <see cref="Delay"/>, one to
+    /// thirty seconds); when it stops renewing (it stopped or died), another takes over after this long. At least
+    /// three check intervals.
+    /// </summary>
+    public TimeSpan ElectionTtl { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>How <c>AddTwilioClient</c> builds the guarded <c>TwilioRestClient</c>.</summary>

@@ -37,6 +37,12 @@ internal sealed class KeybrakeTwilioOptionsValidator : IValidateOptions<Keybrake
             errors.Add($"{section}:PriceReconciliation:MaxAttempts must be between 1 and 100");
         }
 
+        var tick = TwilioPriceReconciler.TickOf(reconciliation);
+        if (reconciliation.ElectionTtl < 3 * tick || reconciliation.ElectionTtl > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{section}:PriceReconciliation:ElectionTtl must be between three check intervals ({3 * tick}, a quarter of Delay each, one to thirty seconds) and one day");
+        }
+
         var pricing = options.PricingApi ?? new TwilioPricingApiOptions();
         if (pricing.CacheDuration < TimeSpan.FromMinutes(1) || pricing.CacheDuration > TimeSpan.FromDays(30))
         {

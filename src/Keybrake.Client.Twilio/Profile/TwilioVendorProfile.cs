@@ -43,6 +43,9 @@ internal sealed class TwilioVendorProfile : VendorProfile
             entry => KeyRates.From(entry.Value),
             StringComparer.Ordinal);
         _reconciler = reconciler;
+
+        // Central mode: the guard takes part in electing the one process per key that reconciles prices.
+        _reconciler?.Start();
     }
 
     public override IReadOnlyCollection<string> ScopeNames => TwilioScope.Names;
@@ -142,7 +145,7 @@ internal sealed class TwilioVendorProfile : VendorProfile
         }
 
         _reconciler?.Track(vendorCall.KeyId, vendorCall.Request, vendorCall.PathSegments, created.Sid);
-        return VendorSettlement.Defer(created.Sid);
+        return VendorSettlement.Defer(created.Sid, TwilioRefetch.Of(vendorCall.Request, vendorCall.PathSegments, created.Sid));
     }
 
     public override HttpResponseMessage CreateDenialResponse(VendorCall vendorCall, GuardDenial denial) =>

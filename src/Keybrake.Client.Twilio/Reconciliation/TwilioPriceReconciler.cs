@@ -8,9 +8,12 @@ namespace Keybrake.Client.Twilio;
 /// <summary>
 /// The opt-in background price check (<see cref="TwilioPriceReconciliationOptions"/>). Messages and calls the
 /// guard deferred are fetched again after a delay, through the guarded client with the same brake key, so the
-/// guard sees the price in the response and settles the reservation like any other response would. It keeps
-/// nothing of its own but the SID, the key id and where to ask; a message still unpriced after the last
-/// attempt stays counted at its estimate for an operator to resolve.
+/// guard sees the price in the response and settles the reservation like any other response would. A message
+/// still unpriced after the last attempt stays counted at its estimate for an operator to resolve.
+/// In embedded mode each process checks what it sent itself (its ledger's reservations are its own). In central
+/// mode the budget service keeps every deferred message of a key, and one process per key, elected through the
+/// service (<see cref="Duty"/>, a claim renewed every tick and taken over once it expires), checks them all,
+/// including those whose sender has gone; the others do not poll Twilio (TwilioPriceReconciler.Elected.cs).
 /// </summary>
 internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposable
 {
@@ -53,14 +56,12 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
     /// <summary>Schedules a price check for a message or call just created through the guard.</summary>
     public void Track(string keyId, HttpRequestMessage request, IReadOnlyList<string> createPath, string sid)
     {
-        if (!_settings.Enabled || request.RequestUri is not { } uri || createPath.Count != 4 || !TwilioEndpointCatalog.IsSid(sid))
+        // In central mode the service keeps the deferral, and the elected process checks it.
+        if (!_settings.Enabled || IsShared || !TwilioRefetch.TryFetchUri(request, createPath, sid, out var username, out var fetch))
         {
             return;
         }
 
-        TwilioBasicAuth.TryRead(request, out var username, out _);
-        var resource = createPath[3][..^".json".Length]; // Messages or Calls
-        var fetch = new Uri(uri, $"/{createPath[0]}/{createPath[1]}/{createPath[2]}/{resource}/{sid}.json");
         lock (_gate)
         {
             if (_pending.Count >= MaxTracked || _stopping.IsCancellationRequested)
@@ -81,6 +82,11 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
             await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        if (_electionLoop is { } election)
+        {
+            await election.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         _stopping.Dispose();
     }
 
@@ -90,10 +96,13 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
         _stopping.Cancel();
     }
 
+    /// <summary>How often the loops look for due checks: a quarter of the delay, between one and thirty seconds.</summary>
+    internal static TimeSpan TickOf(TwilioPriceReconciliationOptions settings) =>
+        TimeSpan.FromTicks(Math.Clamp(settings.Delay.Ticks / 4, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
+
     private async Task RunAsync(CancellationToken stopping)
     {
-        var tick = TimeSpan.FromTicks(Math.Clamp(_settings.Delay.Ticks / 4, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
-        using var timer = new PeriodicTimer(tick, _time);
+        using var timer = new PeriodicTimer(TickOf(_settings), _time);
         try
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
@@ -132,18 +141,7 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
                 return; // the key is gone: nothing can ask on its behalf
             }
 
-            using var request = new HttpRequestMessage(HttpMethod.Get, pending.Fetch);
-            request.Headers.Authorization = TwilioBasicAuth.Create(pending.Username, key.BrakeKey);
-            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-            using var client = _services.GetRequiredService<IHttpClientFactory>().CreateClient(KeybrakeTwilioBuilderExtensions.HttpClientName);
-            using var response = await client.SendAsync(request, stopping).ConfigureAwait(false);
-
-            // The guard has already settled the reservation if the response shows the price; only ask again when it did not.
-            var body = await response.Content.ReadAsByteArrayAsync(stopping).ConfigureAwait(false);
-            var resources = new List<TwilioResource>(1);
-            var priced = response.IsSuccessStatusCode && TwilioResource.TryParse(body, resources)
-                && resources.Count > 0 && (resources[0].Price is not null || resources[0].IsUnbilledFinal);
-            if (!priced && (int)response.StatusCode != 404)
+            if (await FetchAsync(pending.Username, key.BrakeKey, pending.Fetch, stopping).ConfigureAwait(false) == FetchOutcome.Unpriced)
             {
                 Retry(pending);
             }
@@ -153,6 +151,29 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
             LogCheckFailed(_logger, pending.KeyId, exception);
             Retry(pending);
         }
+    }
+
+    /// <summary>
+    /// Fetches the resource through the guarded client with the key's brake key: the guard sees the price in the
+    /// response and settles the reservation (in process, or at the service by object) before this returns.
+    /// </summary>
+    private async Task<FetchOutcome> FetchAsync(string username, string brakeKey, Uri fetch, CancellationToken stopping)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, fetch);
+        request.Headers.Authorization = TwilioBasicAuth.Create(username, brakeKey);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        using var client = _services.GetRequiredService<IHttpClientFactory>().CreateClient(KeybrakeTwilioBuilderExtensions.HttpClientName);
+        using var response = await client.SendAsync(request, stopping).ConfigureAwait(false);
+        if ((int)response.StatusCode == 404)
+        {
+            return FetchOutcome.Missing;
+        }
+
+        var body = await response.Content.ReadAsByteArrayAsync(stopping).ConfigureAwait(false);
+        var resources = new List<TwilioResource>(1);
+        var priced = response.IsSuccessStatusCode && TwilioResource.TryParse(body, resources)
+            && resources.Count > 0 && (resources[0].Price is not null || resources[0].IsUnbilledFinal);
+        return priced ? FetchOutcome.Priced : FetchOutcome.Unpriced;
     }
 
     private void Retry(Pending pending)
@@ -174,6 +195,13 @@ internal sealed partial class TwilioPriceReconciler : IAsyncDisposable, IDisposa
 
     [LoggerMessage(102, LogLevel.Warning, "Keybrake asked {Attempts} times for the price of a Twilio message for key '{KeyId}' and got none; its estimate stays counted until an operator resolves it")]
     private static partial void LogGaveUp(ILogger logger, string keyId, int attempts);
+
+    private enum FetchOutcome
+    {
+        Priced,
+        Unpriced,
+        Missing,
+    }
 
     private sealed record Pending(string KeyId, string Username, Uri Fetch, DateTimeOffset DueAt, int Attempt);
 }

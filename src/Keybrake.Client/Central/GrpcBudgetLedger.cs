@@ -19,6 +19,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     /// <summary>The service's longest id (<c>RequestChecks.MaxIdLength</c> in Keybrake.BudgetService).</summary>
     private const int MaxObjectIdLength = 256;
 
+    /// <summary>The service's longest deferral refetch (<c>BudgetGrpcService.MaxRefetchLength</c>).</summary>
+    private const int MaxRefetchLength = 2048;
+
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
     private readonly KeyWatcher _watcher;
@@ -35,6 +38,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     /// finds it once the batch carrying it has reached the service, a few milliseconds later.)
     /// </summary>
     private readonly ConcurrentDictionary<(string KeyId, string Vendor, string Id), VendorObject> _unsent = new();
+
+    /// <summary>The duties (such as a key's price reconciliation) this process holds, and as which holder.</summary>
+    private readonly ConcurrentDictionary<(string KeyId, string Duty), string> _duties = new();
 
     public GrpcBudgetLedger(
         GrpcClientFactory clients,
@@ -237,8 +243,119 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Off the request path, in order with this process's settlements: the service maps the object to its reservation for every process of the key.</summary>
+    public ValueTask RecordDeferralAsync(Deferral deferral, CancellationToken cancellationToken)
+    {
+        // The service refuses a batch with an id it cannot take, and the settlements in it with it.
+        if (deferral.ObjectId.Length is 0 or > MaxObjectIdLength || deferral.ReservationId.Length is 0 or > MaxObjectIdLength || (deferral.Refetch?.Length ?? 0) > MaxRefetchLength)
+        {
+            Log.DeferralNotShared(_logger, deferral.Vendor, ShownValue.Of(deferral.ObjectId), deferral.KeyId, "an id or its refetch is too long for the service");
+            return ValueTask.CompletedTask;
+        }
+
+        if (deferral.ReservationId.StartsWith(EmergencyAllowance.ReservationPrefix, StringComparison.Ordinal))
+        {
+            // A reservation of this process's emergency allowance: the service has never heard of it.
+            Log.DeferralNotShared(_logger, deferral.Vendor, deferral.ObjectId, deferral.KeyId, "its reservation is on this process's emergency allowance");
+            return ValueTask.CompletedTask;
+        }
+
+        _settlements.EnqueueDeferral(new Protocol.Deferral
+        {
+            KeyId = deferral.KeyId,
+            Vendor = deferral.Vendor,
+            ObjectId = deferral.ObjectId,
+            ReservationId = deferral.ReservationId,
+            Refetch = deferral.Refetch ?? string.Empty,
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Off the request path: the service settles the reservation the object's deferral names, once.</summary>
+    public ValueTask SettleObjectAsync(ObjectSettlement settlement, CancellationToken cancellationToken)
+    {
+        if (settlement.ObjectId.Length is 0 or > MaxObjectIdLength)
+        {
+            return ValueTask.CompletedTask; // no deferral can have that id
+        }
+
+        _settlements.EnqueueObjectSettlement(new Protocol.ObjectSettlement
+        {
+            KeyId = settlement.KeyId,
+            Vendor = settlement.Vendor,
+            ObjectId = settlement.ObjectId,
+            Kind = settlement.Kind == SettlementKind.Commit ? Protocol.SettlementKind.Commit : Protocol.SettlementKind.Release,
+            ActualMicroUsd = settlement.Kind == SettlementKind.Commit ? settlement.Actual.Micros : 0,
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Claims, renews or (with a zero TTL) gives up a duty of one process per key; <see langword="true"/> when this holder has it.</summary>
+    internal async ValueTask<bool> ClaimDutyAsync(string keyId, string duty, string holder, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var reply = await _resilience.ExecuteAsync(
+            async (deadline, token) => await _client.ClaimDutyAsync(
+                new ClaimDutyRequest { KeyId = keyId, Duty = duty, Holder = holder, TtlMilliseconds = (long)ttl.TotalMilliseconds },
+                deadline: deadline,
+                cancellationToken: token).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+        if (reply.Granted)
+        {
+            _duties[(keyId, duty)] = holder;
+        }
+        else
+        {
+            _duties.TryRemove((keyId, duty), out _);
+        }
+
+        return reply.Granted;
+    }
+
+    /// <summary>
+    /// Gives up the duties this process holds, so another process takes them over at once rather than after their TTL.
+    /// Done here, as the ledger stops, because the ledger may be disposed before whatever claimed them.
+    /// </summary>
+    private async Task GiveUpDutiesAsync()
+    {
+        foreach (var ((keyId, duty), holder) in _duties)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), TimeProvider.System); // transport timing
+                await _resilience.ExecuteDirectAsync(
+                    async (deadline, token) => await _client.ClaimDutyAsync(
+                        new ClaimDutyRequest { KeyId = keyId, Duty = duty, Holder = holder, TtlMilliseconds = 0 },
+                        deadline: deadline,
+                        cancellationToken: token).ConfigureAwait(false),
+                    timeout.Token).ConfigureAwait(false);
+                Log.DutyGivenUp(_logger, duty, keyId);
+            }
+            catch (Exception exception)
+            {
+                Log.DutyNotGivenUp(_logger, duty, keyId, exception.Message);
+            }
+        }
+
+        _duties.Clear();
+    }
+
+    /// <summary>The key's deferred objects still waiting for their price, deferred at least <paramref name="minAge"/> ago.</summary>
+    internal async ValueTask<IReadOnlyList<DeferredObject>> ListDeferredAsync(string keyId, string vendor, TimeSpan minAge, int limit, CancellationToken cancellationToken)
+    {
+        var reply = await _resilience.ExecuteAsync(
+            async (deadline, token) => await _client.ListDeferredAsync(
+                new ListDeferredRequest { KeyId = keyId, Vendor = vendor, MinAgeMilliseconds = (long)minAge.TotalMilliseconds, Limit = limit },
+                deadline: deadline,
+                cancellationToken: token).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+        return reply.Objects
+            .Select(item => new DeferredObject(item.ObjectId, item.ReservationId, Usd.FromMicros(item.EstimateMicroUsd), item.Refetch.Length == 0 ? null : item.Refetch))
+            .ToList();
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await GiveUpDutiesAsync().ConfigureAwait(false);
         await _watcher.DisposeAsync().ConfigureAwait(false);
         await _settlements.DisposeAsync().ConfigureAwait(false);
     }

@@ -106,6 +106,38 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Queues a deferral (a reservation that settles when the object is priced) to be recorded at the service, in
+    /// order with this process's settlements; when the queue is full it is dropped, and the reservation stays
+    /// counted at its estimate unless this process sees the price itself.
+    /// </summary>
+    public void EnqueueDeferral(Protocol.Deferral deferral)
+    {
+        if (!TryEnqueue(new Outgoing(null, null, null, null, deferral, null)))
+        {
+            DeferredReportDropped(deferral.Vendor, deferral.ObjectId, deferral.KeyId);
+        }
+    }
+
+    /// <summary>Queues an object's price, for the service to settle the reservation its deferral names.</summary>
+    public void EnqueueObjectSettlement(Protocol.ObjectSettlement settlement)
+    {
+        if (!TryEnqueue(new Outgoing(null, null, null, null, null, settlement)))
+        {
+            DeferredReportDropped(settlement.Vendor, settlement.ObjectId, settlement.KeyId);
+        }
+    }
+
+    /// <summary>Logged on the first drop and every thousandth after it, like dropped settlements.</summary>
+    private void DeferredReportDropped(string vendor, string objectId, string keyId)
+    {
+        var dropped = Interlocked.Increment(ref _dropped);
+        if (dropped == 1 || dropped % 1_000 == 0)
+        {
+            Log.DeferredReportDropped(_logger, vendor, objectId, keyId);
+        }
+    }
+
     /// <summary>Queues objects to remember; they go with the next batch of settlements.</summary>
     public void EnqueueObjects(string keyId, string vendor, IReadOnlyList<VendorObject> objects)
     {
@@ -191,6 +223,14 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
                 if (item.Settlement is { } settlement)
                 {
                     batch.Settlements.Add(settlement);
+                }
+                else if (item.Deferral is { } deferral)
+                {
+                    batch.Deferrals.Add(deferral);
+                }
+                else if (item.ObjectSettlement is { } byObject)
+                {
+                    batch.ObjectSettlements.Add(byObject);
                 }
                 else
                 {
@@ -326,16 +366,17 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     /// <summary>Keeps the refused batch where an operator can read it; its reservations stay pending at the service, counted as spent.</summary>
     private void SetAsideBatch(SettleRequest batch, string problem)
     {
-        Interlocked.Add(ref _setAsideCount, batch.Settlements.Count);
+        var count = batch.Settlements.Count + batch.Deferrals.Count + batch.ObjectSettlements.Count;
+        Interlocked.Add(ref _setAsideCount, count);
         ObjectsDropped(batch);
-        if (batch.Settlements.Count == 0)
+        if (count == 0)
         {
             return;
         }
 
         if (_setAside is null)
         {
-            Log.SettlementRejected(_logger, batch.Settlements.Count, problem);
+            Log.SettlementRejected(_logger, count, problem);
             return;
         }
 
@@ -345,7 +386,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
         catch (Exception exception)
         {
-            Log.SettlementsNotSetAside(_logger, batch.Settlements.Count, exception);
+            Log.SettlementsNotSetAside(_logger, count, exception);
         }
     }
 
@@ -358,6 +399,12 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>A settlement, or objects to remember.</summary>
-    private readonly record struct Outgoing(Protocol.Settlement? Settlement, string? KeyId, string? Vendor, IReadOnlyList<VendorObject>? Objects);
+    /// <summary>A settlement, objects to remember, a deferral, or an object's price.</summary>
+    private readonly record struct Outgoing(
+        Protocol.Settlement? Settlement,
+        string? KeyId,
+        string? Vendor,
+        IReadOnlyList<VendorObject>? Objects,
+        Protocol.Deferral? Deferral = null,
+        Protocol.ObjectSettlement? ObjectSettlement = null);
 }

@@ -97,6 +97,7 @@ public static class KeybrakeServiceCollectionExtensions
         BudgetServiceClients.Register(services);
         services.TryAddSingleton<CallLimiter>();
         services.TryAddSingleton<DeferredReservations>();
+        services.TryAddSingleton(sp => new KeybrakeDeferredObjects(sp));
         services.TryAddSingleton<AuditTrail>();
         services.TryAddSingleton<KeybrakeMetrics>();
         services.TryAddSingleton<GuardPipeline>();

@@ -335,8 +335,19 @@ internal sealed class GuardPipeline
 
         if (settlement is { Kind: SettlementKind.Hold, DeferredObjectId: { } objectId })
         {
-            // Priced later: a response that reports the object's cost settles this reservation.
+            // Priced later: a response that reports the object's cost settles this reservation. This process keeps
+            // the map; in central mode the service keeps it too, so a price seen by any process of the key (or by
+            // this one after a restart) settles it.
             _deferred.Add(call.Vendor, objectId, reservationId, key.Id, call.Estimate);
+            try
+            {
+                await _ledger.RecordDeferralAsync(new Deferral(key.Id, call.Vendor, objectId, reservationId, settlement.Refetch), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                Log.SettleFailed(_logger, reservationId, key.Id, exception);
+            }
+
             return;
         }
 
@@ -369,13 +380,16 @@ internal sealed class GuardPipeline
         string? note = null;
         foreach (var report in reports)
         {
-            if (!_deferred.TryTake(call.Vendor, report.ObjectId, out var open))
-            {
-                continue; // settled already, or deferred by another process: nothing open here
-            }
-
             var kind = report.Actual is null ? SettlementKind.Release : SettlementKind.Commit;
             var actual = report.Actual ?? Usd.Zero;
+            if (!_deferred.TryTake(call.Vendor, report.ObjectId, out var open))
+            {
+                // Not open here: settled already, or deferred by another process (or by this one before a restart). In
+                // central mode the service knows the object's reservation, if the key has one, and settles it once.
+                await SettleObjectAsync(new ObjectSettlement(call.KeyId, call.Vendor, report.ObjectId, kind, actual)).ConfigureAwait(false);
+                continue;
+            }
+
             try
             {
                 await _ledger.SettleAsync([new Settlement(open.ReservationId, kind, actual)], CancellationToken.None).ConfigureAwait(false);
@@ -397,6 +411,18 @@ internal sealed class GuardPipeline
         }
 
         return note;
+    }
+
+    private async ValueTask SettleObjectAsync(ObjectSettlement settlement)
+    {
+        try
+        {
+            await _ledger.SettleObjectAsync(settlement, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.ObjectSettleFailed(_logger, settlement.Vendor, settlement.ObjectId, settlement.KeyId, exception);
+        }
     }
 
     private async ValueTask<HttpResponseMessage> DenyAsync(

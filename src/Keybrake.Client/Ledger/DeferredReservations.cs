@@ -3,9 +3,11 @@ namespace Keybrake.Client;
 /// <summary>
 /// Reservations left open because the vendor prices the object later (a Twilio message), by vendor and object
 /// id, so that a later response reporting the price settles the right reservation. The map lives in the guard's
-/// process for both ledgers: the reservation itself is an ordinary pending one in the embedded ledger or at the
-/// budget service, so if this process forgets it (a restart, or more open objects than it keeps) it simply stays
-/// counted at its estimate until an operator resolves it, which is the safe side.
+/// process for both ledgers. In central mode the budget service also keeps every deferral
+/// (<see cref="IBudgetLedger.RecordDeferralAsync"/>), so a price this process does not hold here (another process
+/// deferred it, or this one before a restart, or it forgot it past <see cref="MaxOpen"/>) settles at the service by
+/// object. In embedded mode what this process forgets stays counted at its estimate until an operator resolves it,
+/// which is the safe side.
 /// </summary>
 internal sealed class DeferredReservations
 {

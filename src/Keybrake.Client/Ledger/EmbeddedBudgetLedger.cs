@@ -218,6 +218,12 @@ internal sealed class EmbeddedBudgetLedger : IBudgetLedger, IKeybrakeAdmin
         }
     }
 
+    /// <summary>Nothing to record: the embedded ledger's reservations live in this process, and the guard's map holds the deferral.</summary>
+    public ValueTask RecordDeferralAsync(Deferral deferral, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Nothing to settle: a deferral this process does not hold was made by a ledger that is gone with its reservations.</summary>
+    public ValueTask SettleObjectAsync(ObjectSettlement settlement, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     public ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken)
     {
         lock (_gate)

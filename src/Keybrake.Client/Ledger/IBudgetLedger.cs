@@ -31,7 +31,25 @@ internal interface IBudgetLedger
 
     /// <summary>Records objects (new, or updated: a charge with more refunded) under a key, for its later calls to refer to.</summary>
     ValueTask RememberObjectsAsync(string keyId, string vendor, IReadOnlyList<VendorObject> objects, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records, where every process of the key finds it, that a reservation settles when the object is priced. The
+    /// embedded ledger keeps nothing more: its reservations live in this process only, and so does the guard's map.
+    /// </summary>
+    ValueTask RecordDeferralAsync(Deferral deferral, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reports an object's price where deferrals are kept, for a deferral this process does not hold (made by another
+    /// process, or before a restart). Settled once; a second report changes nothing. The embedded ledger has none.
+    /// </summary>
+    ValueTask SettleObjectAsync(ObjectSettlement settlement, CancellationToken cancellationToken);
 }
+
+/// <summary>A reservation that settles when the vendor prices the object.</summary>
+internal readonly record struct Deferral(string KeyId, string Vendor, string ObjectId, string ReservationId, string? Refetch);
+
+/// <summary>An object's price as a response reported it: commit <paramref name="Actual"/>, or release.</summary>
+internal readonly record struct ObjectSettlement(string KeyId, string Vendor, string ObjectId, SettlementKind Kind, Usd Actual);
 
 /// <summary>A key ready for the checks: its state, the key with the policy that applies, or a denial before any check.</summary>
 internal readonly record struct KeyResolution(KeyState State, ResolvedKey Key, GuardDenial? Denial);

@@ -139,9 +139,10 @@ public sealed class VendorCall
     }
 
     /// <summary>
-    /// Reports the real cost of an object whose call was settled with <see cref="VendorSettlement.Defer"/>, as
-    /// this response shows it. The guard settles that call's open reservation to <paramref name="actual"/>; an
-    /// object with no open reservation (settled already, or never deferred in this process) is ignored.
+    /// Reports the real cost of an object whose call was settled with <see cref="VendorSettlement.Defer(string)"/>, as
+    /// this response shows it. The guard settles that call's open reservation to <paramref name="actual"/>: in process
+    /// when it holds it, otherwise (central mode) at the budget service, which settles the key's deferral of the object
+    /// if it has one, once. An object with no open reservation (settled already, or never deferred) changes nothing.
     /// </summary>
     /// <param name="objectId">The vendor's id of the object.</param>
     /// <param name="actual">What it cost; <see langword="null"/> when the vendor says it cost nothing and the reservation is released.</param>

@@ -22,7 +22,7 @@ public enum SettlementKind
 public readonly record struct VendorSettlement(SettlementKind Kind, Usd Actual)
 {
     /// <summary>
-    /// For a <see cref="SettlementKind.Hold"/> made by <see cref="Defer"/>: the vendor object whose cost a later
+    /// For a <see cref="SettlementKind.Hold"/> made by <see cref="Defer(string)"/>: the vendor object whose cost a later
     /// response will report. <see langword="null"/> for every other settlement.
     /// </summary>
     public string? DeferredObjectId { get; init; }
@@ -42,9 +42,21 @@ public readonly record struct VendorSettlement(SettlementKind Kind, Usd Actual)
     /// reports the object's cost through <see cref="VendorCall.SettleDeferred"/>.
     /// </summary>
     /// <param name="objectId">The vendor's id of the object, such as <c>SM...</c>.</param>
-    public static VendorSettlement Defer(string objectId)
+    public static VendorSettlement Defer(string objectId) => Defer(objectId, refetch: null);
+
+    /// <summary>
+    /// As <see cref="Defer(string)"/>, with what the vendor package needs to fetch the object again: in central mode
+    /// the budget service keeps it with the deferral, so that the process elected to reconcile the key's prices can
+    /// ask for the object even when the process that created it has gone.
+    /// </summary>
+    /// <param name="objectId">The vendor's id of the object, such as <c>SM...</c>.</param>
+    /// <param name="refetch">Vendor-defined (Twilio: the Basic-auth user name and the resource URL); never a secret. At most 2,048 characters.</param>
+    public static VendorSettlement Defer(string objectId, string? refetch)
     {
         ArgumentException.ThrowIfNullOrEmpty(objectId);
-        return new(SettlementKind.Hold, Usd.Zero) { DeferredObjectId = objectId };
+        return new(SettlementKind.Hold, Usd.Zero) { DeferredObjectId = objectId, Refetch = refetch };
     }
+
+    /// <summary>For a <see cref="Defer(string, string)"/>: how to fetch the object again, or <see langword="null"/>.</summary>
+    public string? Refetch { get; init; }
 }

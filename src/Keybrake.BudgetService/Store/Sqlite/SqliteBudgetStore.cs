@@ -10,7 +10,7 @@ namespace Keybrake.BudgetService.Store.Sqlite;
 /// service process; a power cut can lose the last moments of commits (use PostgreSQL where that matters).
 /// The write-ahead log is checkpointed by <see cref="WalCheckpointer"/> on a connection of its own, never by the worker.
 /// </summary>
-internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
+internal sealed partial class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 {
     private readonly string _path;
     private readonly TimeProvider _time;
@@ -225,7 +225,12 @@ internal sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                 using var command = c.AdHoc(
                     "DELETE FROM reservation WHERE state IN (1, 2) AND finished_at < $before",
                     ("$before", finishedBefore.ToUnixTimeMilliseconds()));
-                return command.ExecuteNonQuery();
+                var pruned = command.ExecuteNonQuery();
+
+                // A deferral whose reservation is forgotten has nothing left to settle.
+                using var deferrals = c.AdHoc("DELETE FROM deferred_object WHERE reservation_id NOT IN (SELECT reservation_id FROM reservation)");
+                deferrals.ExecuteNonQuery();
+                return pruned;
             },
             cancellationToken));
 

@@ -125,7 +125,29 @@ internal static class SqliteSchema
         ALTER TABLE audit_record ADD COLUMN host TEXT;
         """,
 
-        // 5: how far settlements took a day's or a run's settled spend past the cap in force when they were committed
+        // 5: deferred objects (a Twilio message priced later) mapped to their reservation per key, so that a price seen
+        // by any process of the key settles it, also after the sender restarted; and duties one process per key
+        // performs (the price reconciliation), claimed for a time and renewed by their holder.
+        """
+        CREATE TABLE deferred_object (
+            key_id TEXT NOT NULL,
+            vendor TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            reservation_id TEXT NOT NULL,
+            refetch TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (key_id, vendor, object_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE duty_claim (
+            key_id TEXT NOT NULL,
+            duty TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (key_id, duty)
+        ) WITHOUT ROWID;
+        """,
+        // 6: how far settlements took a day's or a run's settled spend past the cap in force when they were committed
         // (a price above its estimate). Recorded at settle time, so a cap changed later does not invent or hide one.
         """
         ALTER TABLE day_counter ADD COLUMN overrun INTEGER NOT NULL DEFAULT 0;
