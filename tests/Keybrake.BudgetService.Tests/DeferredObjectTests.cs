@@ -40,6 +40,27 @@ public sealed class DeferredObjectTests
     }
 
     [Test]
+    public async Task A_price_reported_by_object_that_takes_the_day_past_its_cap_is_flagged_as_an_overrun()
+    {
+        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "0.02", vendor: "twilio"));
+        var first = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
+        await service.SettleAsync(Commit(first.ReservationId, 0.0083m));
+        var second = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
+        await service.Budget.SettleAsync(new SettleRequest { Deferrals = { Deferral("sms", second.ReservationId) } });
+
+        // Another process sees the message priced above its estimate: $0.0083 + $0.0150 is past the $0.02 cap.
+        var priced = await service.Budget.SettleAsync(new SettleRequest { ObjectSettlements = { Priced("sms", 0.0150m) } });
+
+        var today = await service.TodayAsync("sms");
+        Assert.Multiple(() =>
+        {
+            Assert.That(priced.Changed, Is.EqualTo(1));
+            Assert.That(today.SettledMicroUsd, Is.EqualTo(23_300L));
+            Assert.That((today.OverCap, today.OverrunMicroUsd), Is.EqualTo((true, 3_300L)), "never silent, whichever path settled it");
+        });
+    }
+
+    [Test]
     public async Task A_deferral_and_its_price_in_one_request_settle_and_a_zero_price_releases()
     {
         await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
