@@ -29,6 +29,7 @@ internal sealed class GuardPipeline
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
     private readonly DeferredReservations _deferred;
+    private readonly VendorLookupSender _lookups;
 
     public GuardPipeline(
         IKeyCatalog catalog,
@@ -52,6 +53,7 @@ internal sealed class GuardPipeline
         _time = time;
         _ids = ids;
         _deferred = deferred;
+        _lookups = new VendorLookupSender(time, logger);
     }
 
     public async Task<HttpResponseMessage> SendAsync(
@@ -68,6 +70,10 @@ internal sealed class GuardPipeline
         {
             RunId = KeybrakeRun.CurrentId,
             ReceivedAt = _time.GetUtcNow(),
+            Profile = vendor,
+            Next = next,
+            Lookups = _lookups,
+            LookupTimeout = options.LookupTimeout,
         };
 
         try

@@ -29,6 +29,14 @@ public sealed class KeybrakePolicyOptions
     /// </summary>
     public Usd? PerRequestMax { get; set; }
 
+    /// <summary>
+    /// What a call does when the object it refers to (the charge a refund names, say) went through neither the
+    /// guard nor, in central mode, the budget service, and looking it up at the vendor failed. Empty means
+    /// <see cref="UnknownObjectBehavior.Deny"/>, or in central mode whatever the budget service's policy says (a
+    /// process that sets it can only make the service's choice stricter).
+    /// </summary>
+    public UnknownObjectBehavior? UnknownObjects { get; set; }
+
     /// <summary>Which endpoints the key may call.</summary>
     public EndpointRulesOptions Endpoints { get; set; } = new();
 
@@ -100,6 +108,19 @@ public sealed class LoopBreakerOptions
     /// <summary>The window identical requests are counted in (default one minute).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>What a call does when the object it refers to cannot be looked up at the vendor.</summary>
+public enum UnknownObjectBehavior
+{
+    /// <summary>The call is denied with <c>object_lookup_failed</c>.</summary>
+    Deny,
+
+    /// <summary>
+    /// The call reserves the policy's <see cref="KeybrakePolicyOptions.PerRequestMax"/> in place of a cost it
+    /// cannot know. A key with a customer or account allowlist still denies it: whose money it is cannot be checked.
+    /// </summary>
+    ReservePerRequestMax,
 }
 
 /// <summary>What a call does while the budget service cannot be reached.</summary>
