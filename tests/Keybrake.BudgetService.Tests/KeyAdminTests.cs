@@ -166,6 +166,7 @@ public sealed class KeyAdminTests
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, Limits = { ["maxSegments"] = 3 } }, "policy.limits.maxSegments is not a limit this vendor knows").SetName("A limit the vendor does not have"),
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, RequestsPerMinute = 0 }, "policy.requests_per_minute must be between 1 and 1000000").SetName("A zero rate limit"),
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, ReadsDuringOutage = "maybe" }, "policy.reads_during_outage must be \"allow\" or \"deny\"").SetName("An unknown outage behaviour"),
+        new TestCaseData(new Policy { DailyCapMicroUsd = 1, UnknownObjects = "guess" }, "policy.unknown_objects must be \"deny\" or \"reserve_per_request_max\"").SetName("An unknown fallback for unknown objects"),
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, LoopBreakerWindowSeconds = 0 }, "policy.loop_breaker_window_seconds must be between 1 and 86400").SetName("A zero loop-breaker window"),
     ];
 
