@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Client;
@@ -134,6 +135,6 @@ internal sealed class VendorLookupSender
 
     private static string Seconds(TimeSpan value) =>
         value.TotalSeconds >= 1 && value.Milliseconds == 0
-            ? $"{value.TotalSeconds:0} s"
-            : $"{value.TotalMilliseconds:0} ms";
+            ? string.Create(CultureInfo.InvariantCulture, $"{value.TotalSeconds:0} s")
+            : string.Create(CultureInfo.InvariantCulture, $"{value.TotalMilliseconds:0} ms");
 }
