@@ -280,7 +280,7 @@ internal sealed class StripeVendorProfile : VendorProfile
         if (vendorCall.UnknownObjects == UnknownObjectBehavior.Deny)
         {
             return new GuardDenial(ReasonCodes.ObjectLookupFailed, allowlist is null
-                ? $"{failure}; to reserve the policy's PerRequestMax instead when an object cannot be looked up, set UnknownObjects to ReservePerRequestMax in the policy of key '{vendorCall.KeyId}'"
+                ? $"{failure}; to reserve the policy's PerRequestMax instead when an object cannot be looked up, set UnknownObjects to ReservePerRequestMax (with a PerRequestMax) in the policy of key '{vendorCall.KeyId}'"
                 : $"{failure}, so the key's {allowlist} allowlist cannot be checked");
         }
 
