@@ -53,6 +53,23 @@ public sealed class KeyAdminTests
     }
 
     [Test]
+    public async Task The_fallback_for_objects_a_lookup_cannot_find_is_kept_and_sent_to_clients()
+    {
+        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = new Policy(Capped(5)) { UnknownObjects = "reserve_per_request_max" } });
+        await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k2", Vendor = "stripe", Policy = Capped(5) });
+
+        var opted = await service.Budget.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = "k1" });
+        var unset = await service.Budget.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = "k2" });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(opted.Policy.UnknownObjects, Is.EqualTo("reserve_per_request_max"));
+            Assert.That(unset.Policy.UnknownObjects, Is.Empty, "not set: the clients deny");
+        });
+    }
+
+    [Test]
     public async Task The_policy_reply_carries_the_brake_key_hash_so_clients_can_check_theirs()
     {
         await using var service = await TestService.StartAsync(new Dictionary<string, string?>());

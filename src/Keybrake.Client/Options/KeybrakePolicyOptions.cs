@@ -32,8 +32,8 @@ public sealed class KeybrakePolicyOptions
     /// <summary>
     /// What a call does when the object it refers to (the charge a refund names, say) went through neither the
     /// guard nor, in central mode, the budget service, and looking it up at the vendor failed. Empty means
-    /// <see cref="UnknownObjectBehavior.Deny"/>, or in central mode whatever the budget service's policy says (a
-    /// process that sets it can only make the service's choice stricter).
+    /// <see cref="UnknownObjectBehavior.Deny"/>. In central mode the budget service's policy decides, and a process
+    /// can only make it stricter: its own <see cref="UnknownObjectBehavior.Deny"/> applies, its opt-in does not.
     /// </summary>
     public UnknownObjectBehavior? UnknownObjects { get; set; }
 

@@ -169,13 +169,8 @@ internal sealed class KeyPolicy
                 var (a, b) => Math.Min(a!.Value, b!.Value),
             },
             ReadsDuringOutage = service.ReadsDuringOutage == OutageBehavior.Deny || local.ReadsDuringOutage == OutageBehavior.Deny ? OutageBehavior.Deny : OutageBehavior.Allow,
-            // Unset locally, the service's choice stands; set on both sides, Deny wins.
-            UnknownObjectsSetting = (service.UnknownObjectsSetting, local.UnknownObjectsSetting) switch
-            {
-                (null, var other) => other,
-                (var other, null) => other,
-                var (a, b) => a == UnknownObjectBehavior.Deny || b == UnknownObjectBehavior.Deny ? UnknownObjectBehavior.Deny : UnknownObjectBehavior.ReservePerRequestMax,
-            },
+            // The fallback is the service's to allow (unset there is Deny); a process can only take it away.
+            UnknownObjectsSetting = local.UnknownObjectsSetting == UnknownObjectBehavior.Deny ? UnknownObjectBehavior.Deny : service.UnknownObjectsSetting,
             LoopMaxRepeats = repeats,
             LoopWindow = service.LoopWindow > local.LoopWindow ? service.LoopWindow : local.LoopWindow,
         };
