@@ -175,6 +175,13 @@ internal sealed class GuardPipeline
             return bodyDenial;
         }
 
+        // A key already at its rate limit: this call will be denied at step 5 whatever it is, so the vendor's checks,
+        // which may look an object up at the vendor, are not run for it.
+        if (_limiter.PeekRateLimit(key) is { } rateLimited)
+        {
+            return rateLimited;
+        }
+
         if (await vendor.InspectRequestAsync(call, cancellationToken).ConfigureAwait(false) is { } vendorDenial)
         {
             return vendorDenial;

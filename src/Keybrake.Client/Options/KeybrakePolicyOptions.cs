@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace Keybrake.Client;
 
 /// <summary>What one key may do. Checked in this order: revocation, endpoint rules, vendor allowlists,
-/// per-request maximum, rate and loop limits, then the daily and per-run caps.</summary>
+/// per-request maximum, rate and loop limits, then the daily and per-run caps (a key already at its rate limit
+/// is denied before the vendor allowlists, which may look an object up at the vendor).</summary>
 public sealed class KeybrakePolicyOptions
 {
     /// <summary>

@@ -304,8 +304,9 @@ public sealed class LookupTests
         Assert.Multiple(() =>
         {
             Assert.That(host.Stub.Received.Count(r => r.Method == "POST"), Is.EqualTo(3));
-            Assert.That(host.Stub.Received.Count(r => r.Method == "GET"), Is.GreaterThanOrEqualTo(3));
+            Assert.That(host.Stub.Received.Count(r => r.Method == "GET"), Is.EqualTo(3));
             Assert.That(fourth!.StripeError.Code, Is.EqualTo("keybrake_rate_limited"), "the fourth call, not the second, meets the limit of three");
+            Assert.That(host.Stub.LookupsOf(charges[3]), Is.Zero, "a call certain to be rate limited looks nothing up");
         });
     }
 
