@@ -53,6 +53,23 @@ public sealed class KeyAdminTests
     }
 
     [Test]
+    public async Task The_fallback_for_objects_a_lookup_cannot_find_is_kept_and_sent_to_clients()
+    {
+        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = new Policy(Capped(5)) { UnknownObjects = "reserve_per_request_max" } });
+        await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k2", Vendor = "stripe", Policy = Capped(5) });
+
+        var opted = await service.Budget.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = "k1" });
+        var unset = await service.Budget.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = "k2" });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(opted.Policy.UnknownObjects, Is.EqualTo("reserve_per_request_max"));
+            Assert.That(unset.Policy.UnknownObjects, Is.Empty, "not set: the clients deny");
+        });
+    }
+
+    [Test]
     public async Task The_policy_reply_carries_the_brake_key_hash_so_clients_can_check_theirs()
     {
         await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
@@ -166,6 +183,7 @@ public sealed class KeyAdminTests
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, Limits = { ["maxSegments"] = 3 } }, "policy.limits.maxSegments is not a limit this vendor knows").SetName("A limit the vendor does not have"),
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, RequestsPerMinute = 0 }, "policy.requests_per_minute must be between 1 and 1000000").SetName("A zero rate limit"),
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, ReadsDuringOutage = "maybe" }, "policy.reads_during_outage must be \"allow\" or \"deny\"").SetName("An unknown outage behaviour"),
+        new TestCaseData(new Policy { DailyCapMicroUsd = 1, UnknownObjects = "guess" }, "policy.unknown_objects must be \"deny\" or \"reserve_per_request_max\"").SetName("An unknown fallback for unknown objects"),
         new TestCaseData(new Policy { DailyCapMicroUsd = 1, LoopBreakerWindowSeconds = 0 }, "policy.loop_breaker_window_seconds must be between 1 and 86400").SetName("A zero loop-breaker window"),
     ];
 

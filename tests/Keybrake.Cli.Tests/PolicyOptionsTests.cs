@@ -23,7 +23,7 @@ public sealed class PolicyOptionsTests
             "--daily-cap", "100", "--run-cap", "25.50", "--per-request-max", "0.0075", "--time-zone", "America/New_York",
             "--allow", "POST /v1/refunds", "--allow", "GET /v1/charges/*", "--deny", "* /v1/payouts/**",
             "--scope", "customers=cus_1, cus_2", "--scope", "accounts=acct_1", "--vendor-limit", "max_segments=3",
-            "--rpm", "60", "--reads-during-outage", "deny", "--loop-max-repeats", "0", "--loop-window", "30");
+            "--rpm", "60", "--reads-during-outage", "deny", "--unknown-objects", "reserve_per_request_max", "--loop-max-repeats", "0", "--loop-window", "30");
 
         var expected = new Policy
         {
@@ -37,6 +37,7 @@ public sealed class PolicyOptionsTests
             Limits = { ["maxSegments"] = 3 },
             RequestsPerMinute = 60,
             ReadsDuringOutage = "deny",
+            UnknownObjects = "reserve_per_request_max",
             LoopBreakerMaxRepeats = 0,
             LoopBreakerWindowSeconds = 30,
         };
@@ -138,6 +139,7 @@ public sealed class PolicyOptionsTests
     [TestCase("--rpm", "0", "--rpm: '0' is not a whole number of 1 or more")]
     [TestCase("--loop-window", "0", "--loop-window: '0' is not a whole number of 1 or more")]
     [TestCase("--reads-during-outage", "maybe", "maybe")]
+    [TestCase("--unknown-objects", "guess", "guess")]
     public void Bad_option_values_are_parse_errors_that_name_the_option(string option, string value, string message)
     {
         var parse = _command.Parse(["agent", option, value]);

@@ -67,6 +67,13 @@ public sealed class CentralRefundTests
         var underVictim = Assert.ThrowsAsync<RpcException>(async () => await attacker.RememberObjectsAsync(new RememberObjectsRequest { KeyId = KeyId, Vendor = "stripe", Objects = { forged } }));
         await attacker.RememberObjectsAsync(new RememberObjectsRequest { KeyId = "attacker-key", Vendor = "stripe", Objects = { forged } });
 
+        // At Stripe the charge is someone else's: the guard looks it up, and believes Stripe, not the planted copy.
+        var atStripe = StripeFixtures.Resource("charge");
+        atStripe["id"] = "ch_forged1";
+        atStripe["customer"] = "cus_someone_else";
+        atStripe["amount"] = 500_000;
+        stub.Plant(atStripe);
+
         StripeException? refused;
         await using (var host = CentralStripeHost.Start(service.Address, stub.Url, KeyId))
         {
@@ -77,6 +84,7 @@ public sealed class CentralRefundTests
         {
             Assert.That(underVictim!.StatusCode, Is.EqualTo(StatusCode.PermissionDenied));
             Assert.That(refused!.StripeError.Code, Is.EqualTo("keybrake_customer_not_allowed"), refused.Message);
+            Assert.That(refused.StripeError.Message, Does.Contain("cus_someone_else"));
             Assert.That(stub.Received.Where(r => r.Path.StartsWith("/v1/refunds", StringComparison.Ordinal)), Is.Empty, "the refund never reached Stripe");
             Assert.That(stub.SumOfRefundedCents(), Is.Zero);
         });

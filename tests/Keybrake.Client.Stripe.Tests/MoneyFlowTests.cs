@@ -24,9 +24,13 @@ public sealed class MoneyFlowTests
     [Test]
     public async Task The_settled_amount_comes_from_the_response_not_the_estimate()
     {
-        // A refund of a charge Keybrake never saw reserves the per-request maximum ($20); the stub, like Stripe,
-        // refunds what the charge had ($1.00, the fixture's amount), and that is what settles.
-        await using var host = StripeGuardHost.Start(policy => policy.PerRequestMax = Usd.FromDollars(20));
+        // A refund of a charge Stripe does not know either, with the policy's fallback on, reserves the per-request
+        // maximum ($20); the stub refunds the fixture's $1.00 anyway, and that is what settles.
+        await using var host = StripeGuardHost.Start(policy =>
+        {
+            policy.PerRequestMax = Usd.FromDollars(20);
+            policy.UnknownObjects = UnknownObjectBehavior.ReservePerRequestMax;
+        });
 
         var refund = await new RefundService(host.Stripe).CreateAsync(new RefundCreateOptions { Charge = "ch_never_seen_by_keybrake" });
 
@@ -158,15 +162,18 @@ public sealed class MoneyFlowTests
     [Test]
     public async Task A_refund_of_an_unknown_charge_without_an_amount_is_denied_when_the_policy_has_no_per_request_maximum()
     {
-        await using var host = StripeGuardHost.Start();
+        // The fallback is on, but there is nothing to fall back to: the cost is unknowable.
+        await using var host = StripeGuardHost.Start(policy => policy.UnknownObjects = UnknownObjectBehavior.ReservePerRequestMax);
 
         var denied = Assert.ThrowsAsync<StripeException>(() => new RefundService(host.Stripe).CreateAsync(new RefundCreateOptions { Charge = "ch_unknown_0001" }));
+        var noCurrency = Assert.ThrowsAsync<StripeException>(() => new RefundService(host.Stripe).CreateAsync(new RefundCreateOptions { Charge = "ch_unknown_0002", Amount = 100 }));
 
         Assert.Multiple(() =>
         {
             Assert.That(denied!.StripeError.Code, Is.EqualTo("keybrake_amount_over_request_limit"));
-            Assert.That(denied.StripeError.Message, Does.Contain("PerRequestMax"));
-            Assert.That(host.Stub.Received, Is.Empty);
+            Assert.That(denied.StripeError.Message, Does.Contain("PerRequestMax").And.Contain("Stripe has no charge 'ch_unknown_0001'"));
+            Assert.That(noCurrency!.StripeError.Code, Is.EqualTo("keybrake_amount_over_request_limit"), "an amount without a currency is an unknowable cost too, not an unknown currency");
+            Assert.That(host.Stub.Received.Select(r => r.Method), Is.EqualTo(new[] { "GET", "GET" }), "only the lookups reached Stripe");
         });
     }
 

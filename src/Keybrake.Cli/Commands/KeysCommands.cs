@@ -246,6 +246,7 @@ internal static class KeysCommands
 
         pairs.Add(("Requests per minute", policy.HasRequestsPerMinute ? policy.RequestsPerMinute.ToString(CultureInfo.InvariantCulture) : "no limit"));
         pairs.Add(("Reads during outage", policy.ReadsDuringOutage.Length > 0 ? policy.ReadsDuringOutage : "allow"));
+        pairs.Add(("Unknown objects", policy.UnknownObjects.Length > 0 ? policy.UnknownObjects : "deny"));
         var repeats = policy.HasLoopBreakerMaxRepeats ? policy.LoopBreakerMaxRepeats : 3;
         var window = policy.HasLoopBreakerWindowSeconds ? policy.LoopBreakerWindowSeconds : 60;
         pairs.Add(("Loop breaker", repeats == 0 ? "off" : string.Create(CultureInfo.InvariantCulture, $"{repeats} repeats in {window} s")));

@@ -96,6 +96,12 @@ internal sealed class PolicyOptions
         HelpName = "allow|deny",
     };
 
+    public Option<string?> UnknownObjects { get; } = new("--unknown-objects")
+    {
+        Description = "What a call does when the object it names (a charge to refund) cannot be looked up at the vendor: deny (default), or reserve the per-request maximum.",
+        HelpName = "deny|reserve_per_request_max",
+    };
+
     public Option<int?> LoopMaxRepeats { get; } = new("--loop-max-repeats")
     {
         Description = "The loop breaker: how many times the same request may repeat within the window (default 3; 0 turns it off).",
@@ -110,10 +116,14 @@ internal sealed class PolicyOptions
         CustomParser = r => Count(r, "--loop-window", minimum: 1),
     };
 
-    public PolicyOptions() => ReadsDuringOutage.AcceptOnlyFromAmong("allow", "deny");
+    public PolicyOptions()
+    {
+        ReadsDuringOutage.AcceptOnlyFromAmong("allow", "deny");
+        UnknownObjects.AcceptOnlyFromAmong("deny", "reserve_per_request_max");
+    }
 
     private IEnumerable<Option> All =>
-        [File, DailyCap, RunCap, PerRequestMax, TimeZone, Allow, Deny, Scope, VendorLimit, RequestsPerMinute, ReadsDuringOutage, LoopMaxRepeats, LoopWindow];
+        [File, DailyCap, RunCap, PerRequestMax, TimeZone, Allow, Deny, Scope, VendorLimit, RequestsPerMinute, ReadsDuringOutage, UnknownObjects, LoopMaxRepeats, LoopWindow];
 
     public void AddTo(Command command)
     {
@@ -237,6 +247,11 @@ internal sealed class PolicyOptions
         if (parse.GetValue(ReadsDuringOutage) is { } reads)
         {
             policy.ReadsDuringOutage = reads;
+        }
+
+        if (parse.GetValue(UnknownObjects) is { } unknownObjects)
+        {
+            policy.UnknownObjects = unknownObjects;
         }
 
         if (parse.GetValue(LoopMaxRepeats) is { } repeats)

@@ -34,6 +34,12 @@ internal sealed record StripeEndpoint
     /// <summary>Where the object the call acts on is named.</summary>
     public StripeObjectReference Reference { get; init; }
 
+    /// <summary>
+    /// Whether the charge or payment intent the call refers to is looked up at Stripe when the guard has not seen
+    /// it and the decision needs it (its amount, currency, customer or connected account).
+    /// </summary>
+    public bool LooksUp { get; init; }
+
     /// <summary>Whether an amount left out means "the rest of the object" (refunds) rather than all of it.</summary>
     public bool AmountDefaultsToRemainder { get; init; }
 

@@ -11,17 +11,17 @@ internal static class StripeEndpointCatalog
     [
         // Charges take money from a customer.
         new() { Pattern = "/v1/charges", Template = "/v1/charges", AmountField = "amount", AmountRequired = true, CustomerScoped = true, RemembersResponse = true },
-        new() { Pattern = "/v1/charges/*/capture", Template = "/v1/charges/{id}/capture", AmountField = "amount", Reference = StripeObjectReference.PathId, SettleField = "amount_captured", CustomerScoped = true, RemembersResponse = true },
+        new() { Pattern = "/v1/charges/*/capture", Template = "/v1/charges/{id}/capture", AmountField = "amount", LooksUp = true, Reference = StripeObjectReference.PathId, SettleField = "amount_captured", CustomerScoped = true, RemembersResponse = true },
 
         // Payment intents move money when confirmed (at creation or later) and when captured.
         new() { Pattern = "/v1/payment_intents", Template = "/v1/payment_intents", AmountField = "amount", AmountRequired = true, OnlyWhenTrue = "confirm", CustomerScoped = true, RemembersResponse = true },
-        new() { Pattern = "/v1/payment_intents/*/confirm", Template = "/v1/payment_intents/{id}/confirm", Reference = StripeObjectReference.PathId, CustomerScoped = true, RemembersResponse = true },
-        new() { Pattern = "/v1/payment_intents/*/capture", Template = "/v1/payment_intents/{id}/capture", AmountField = "amount_to_capture", Reference = StripeObjectReference.PathId, SettleField = "amount_received", CustomerScoped = true, RemembersResponse = true },
+        new() { Pattern = "/v1/payment_intents/*/confirm", Template = "/v1/payment_intents/{id}/confirm", LooksUp = true, Reference = StripeObjectReference.PathId, CustomerScoped = true, RemembersResponse = true },
+        new() { Pattern = "/v1/payment_intents/*/capture", Template = "/v1/payment_intents/{id}/capture", AmountField = "amount_to_capture", LooksUp = true, Reference = StripeObjectReference.PathId, SettleField = "amount_received", CustomerScoped = true, RemembersResponse = true },
 
         // Refunds give money back; without an amount they refund the rest of the charge.
-        new() { Pattern = "/v1/refunds", Template = "/v1/refunds", AmountField = "amount", Reference = StripeObjectReference.ChargeOrPaymentIntentField, AmountDefaultsToRemainder = true, CustomerScoped = true, ReturnsMoneyOnReference = true },
-        new() { Pattern = "/v1/charges/*/refunds", Template = "/v1/charges/{id}/refunds", AmountField = "amount", Reference = StripeObjectReference.PathId, AmountDefaultsToRemainder = true, CustomerScoped = true, ReturnsMoneyOnReference = true },
-        new() { Pattern = "/v1/charges/*/refund", Template = "/v1/charges/{id}/refund", AmountField = "amount", Reference = StripeObjectReference.PathId, AmountDefaultsToRemainder = true, CustomerScoped = true, ReturnsMoneyOnReference = true, SettleField = null },
+        new() { Pattern = "/v1/refunds", Template = "/v1/refunds", AmountField = "amount", LooksUp = true, Reference = StripeObjectReference.ChargeOrPaymentIntentField, AmountDefaultsToRemainder = true, CustomerScoped = true, ReturnsMoneyOnReference = true },
+        new() { Pattern = "/v1/charges/*/refunds", Template = "/v1/charges/{id}/refunds", AmountField = "amount", LooksUp = true, Reference = StripeObjectReference.PathId, AmountDefaultsToRemainder = true, CustomerScoped = true, ReturnsMoneyOnReference = true },
+        new() { Pattern = "/v1/charges/*/refund", Template = "/v1/charges/{id}/refund", AmountField = "amount", LooksUp = true, Reference = StripeObjectReference.PathId, AmountDefaultsToRemainder = true, CustomerScoped = true, ReturnsMoneyOnReference = true, SettleField = null },
         new() { Pattern = "/v1/application_fees/*/refunds", Template = "/v1/application_fees/{id}/refunds", AmountField = "amount", Reference = StripeObjectReference.PathId, AmountDefaultsToRemainder = true },
         new() { Pattern = "/v1/application_fees/*/refund", Template = "/v1/application_fees/{id}/refund", AmountField = "amount", Reference = StripeObjectReference.PathId, AmountDefaultsToRemainder = true, SettleField = null },
 

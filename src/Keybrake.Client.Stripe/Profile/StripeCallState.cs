@@ -10,6 +10,12 @@ internal sealed class StripeCallState
     /// <summary>The id of the object the call acts on (charge, payment intent, ...), if any.</summary>
     public string? ReferenceId { get; set; }
 
-    /// <summary>That object as Keybrake recorded it, when it went through the guard.</summary>
+    /// <summary>The kind of that object, <c>charge</c> or <c>payment_intent</c>, when the call says.</summary>
+    public string? ReferenceKind { get; set; }
+
+    /// <summary>That object as Keybrake recorded it, when it went through the guard, or as Stripe described it.</summary>
     public VendorObject? Reference { get; set; }
+
+    /// <summary>Why looking the object up at Stripe failed, when it did.</summary>
+    public string? LookupFailure { get; set; }
 }

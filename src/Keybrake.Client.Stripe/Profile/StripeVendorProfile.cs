@@ -26,6 +26,7 @@ internal sealed class StripeVendorProfile : VendorProfile
         "transfer_data[destination]", "transfer_group");
 
     private readonly UsdRateTable _rates;
+    private readonly StripeObjectLookup _lookups = new();
 
     public StripeVendorProfile(IOptions<KeybrakeStripeOptions> options)
         : base(VendorName)
@@ -136,13 +137,17 @@ internal sealed class StripeVendorProfile : VendorProfile
 
         if (state is not null)
         {
-            state.ReferenceId = ReferenceIdOf(vendorCall, endpoint!, form);
+            (state.ReferenceId, state.ReferenceKind) = ReferenceOf(vendorCall, endpoint!, form);
             state.Reference = state.ReferenceId is null
                 ? null
                 : await vendorCall.FindObjectAsync(state.ReferenceId, cancellationToken).ConfigureAwait(false);
+            if (await LookUpAsync(vendorCall, state, form, cancellationToken).ConfigureAwait(false) is { } lookupDenial)
+            {
+                return lookupDenial;
+            }
         }
 
-        var scopeDenial = StripeScope.CheckAccounts(vendorCall, form)
+        var scopeDenial = StripeScope.CheckAccounts(vendorCall, form, state?.ReferenceId, state?.Reference)
             ?? StripeScope.CheckCustomer(vendorCall, form, endpoint, state?.ReferenceId, state?.Reference);
         if (scopeDenial is not null)
         {
@@ -176,6 +181,7 @@ internal sealed class StripeVendorProfile : VendorProfile
         var settledMinor = endpoint.SettleField is null ? null : result.GetAmount(endpoint.SettleField) ?? result.GetAmount("amount");
         var currency = result.Currency;
         Remember(vendorCall, state, result, settledMinor, currency);
+        await RememberRefundedChargeAsync(vendorCall, state, result, settledMinor, currency, cancellationToken).ConfigureAwait(false);
 
         if (!vendorCall.IsCostBearing || endpoint.SettleField is null)
         {
@@ -216,19 +222,74 @@ internal sealed class StripeVendorProfile : VendorProfile
         return null;
     }
 
-    private static string? ReferenceIdOf(VendorCall vendorCall, StripeEndpoint endpoint, FormUrlEncodedBody form)
+    private static (string? Id, string? Kind) ReferenceOf(VendorCall vendorCall, StripeEndpoint endpoint, FormUrlEncodedBody form)
     {
         switch (endpoint.Reference)
         {
             case StripeObjectReference.PathId:
-                return vendorCall.PathSegments[2];
+                var kind = vendorCall.PathSegments[1] switch
+                {
+                    "charges" => StripeObjectLookup.Charge,
+                    "payment_intents" => StripeObjectLookup.PaymentIntent,
+                    _ => null,
+                };
+                return (vendorCall.PathSegments[2], kind);
             case StripeObjectReference.ChargeOrPaymentIntentField:
                 form.TryGetSingle("charge", out var charge);
                 form.TryGetSingle("payment_intent", out var paymentIntent);
-                return charge ?? paymentIntent;
+                return charge is not null ? (charge, StripeObjectLookup.Charge)
+                    : paymentIntent is not null ? (paymentIntent, StripeObjectLookup.PaymentIntent)
+                    : (null, null);
             default:
-                return null;
+                return (null, null);
         }
+    }
+
+    /// <summary>
+    /// Looks the call's charge or payment intent up at Stripe when the guard has not seen it and the decision needs
+    /// it: for its amount or currency, or for the customer or connected account an allowlist must check. Returns
+    /// the denial when the lookup failed and the key's policy does not allow the fallback.
+    /// </summary>
+    private async ValueTask<GuardDenial?> LookUpAsync(VendorCall vendorCall, StripeCallState state, FormUrlEncodedBody form, CancellationToken cancellationToken)
+    {
+        var endpoint = state.Endpoint;
+        if (state.Reference is not null || state.ReferenceId is not { } id || state.ReferenceKind is not { } kind || !endpoint.LooksUp)
+        {
+            return null;
+        }
+
+        var allowlist = endpoint.CustomerScoped && vendorCall.GetAllowlist(StripeScope.Customers) is not null ? StripeScope.Customers
+            : vendorCall.GetAllowlist(StripeScope.Accounts) is not null ? StripeScope.Accounts
+            : null;
+        var costUnknown = vendorCall.IsCostBearing
+            && (endpoint.AmountField is not { } amountField || !form.TryGetSingle(amountField, out var amount) || amount is null
+                || !form.TryGetSingle("currency", out var currency) || currency is null);
+        if (allowlist is null && !costUnknown)
+        {
+            return null; // the body says all the decision needs: no round trip to Stripe
+        }
+
+        var outcome = await _lookups.FindAsync(vendorCall, id, kind, cancellationToken).ConfigureAwait(false);
+        state.Reference = outcome.Object;
+        if (outcome.Failure is not { } failure)
+        {
+            return null;
+        }
+
+        state.LookupFailure = failure;
+        if (vendorCall.UnknownObjects == UnknownObjectBehavior.Deny)
+        {
+            return new GuardDenial(ReasonCodes.ObjectLookupFailed, allowlist is null
+                ? $"{failure}; to reserve the policy's PerRequestMax instead when an object cannot be looked up, set UnknownObjects to ReservePerRequestMax (with a PerRequestMax) in the policy of key '{vendorCall.KeyId}'"
+                : $"{failure}, so the key's {allowlist} allowlist cannot be checked");
+        }
+
+        // The per-request maximum can stand in for a cost, never for whose money it is.
+        return allowlist is null
+            ? null
+            : new GuardDenial(
+                allowlist == StripeScope.Customers ? ReasonCodes.CustomerNotAllowed : ReasonCodes.AccountNotAllowed,
+                $"{failure}, so the key's {allowlist} allowlist cannot be checked (UnknownObjects=ReservePerRequestMax reserves a cost, it cannot vouch for an owner)");
     }
 
     private GuardDenial? Estimate(VendorCall vendorCall, StripeCallState state, FormUrlEncodedBody form)
@@ -282,10 +343,11 @@ internal sealed class StripeVendorProfile : VendorProfile
                 return null;
             }
 
-            var what = state.ReferenceId is { } id ? $"'{id}' did not go through Keybrake" : "the body does not say";
-            return amount is null
-                ? new GuardDenial(ReasonCodes.AmountOverRequestLimit, $"the amount of this call cannot be known in advance ({what}); set PerRequestMax on the key's policy to allow such calls")
-                : new GuardDenial(ReasonCodes.UnknownCurrency, $"the currency of this call cannot be known ({what}); set PerRequestMax on the key's policy to allow such calls");
+            // Without an amount or a currency the cost is unknowable: amount_over_request_limit, as for a cost over
+            // the maximum (unknown_currency is for a currency Keybrake has no rate for).
+            var what = state.LookupFailure ?? (state.ReferenceId is { } id ? $"'{id}' did not go through Keybrake" : "the body does not say");
+            var missing = amount is null ? "amount" : "currency";
+            return new GuardDenial(ReasonCodes.AmountOverRequestLimit, $"the {missing} of this call cannot be known in advance ({what}); set PerRequestMax on the key's policy to allow such calls");
         }
 
         if (!_rates.TryConvert(amount.Value, currency, out var usd))
@@ -307,7 +369,7 @@ internal sealed class StripeVendorProfile : VendorProfile
             vendorCall.Remember(new VendorObject(id, result.Object ?? "unknown")
             {
                 Customer = result.Customer,
-                Account = result.Destination is { } destination && destination.StartsWith("acct_", StringComparison.Ordinal) ? destination : result.OnBehalfOf,
+                Account = result.ConnectedAccount,
                 Currency = currency,
                 Amount = result.GetAmount("amount") ?? 0,
                 AmountReturned = result.GetAmount("amount_refunded") ?? result.GetAmount("amount_reversed") ?? 0,
@@ -319,6 +381,25 @@ internal sealed class StripeVendorProfile : VendorProfile
             && settledMinor is { } returned && string.Equals(reference.Currency, currency, StringComparison.Ordinal))
         {
             vendorCall.Remember(reference with { AmountReturned = reference.AmountReturned + returned });
+        }
+    }
+
+    /// <summary>
+    /// A refund by payment intent gives money back on its charge too: a charge the guard knows (remembered with the
+    /// payment intent it looked up) is remembered smaller, so a later refund by charge id reserves what is left.
+    /// </summary>
+    private static async ValueTask RememberRefundedChargeAsync(VendorCall vendorCall, StripeCallState state, StripeObject result, long? settledMinor, string? currency, CancellationToken cancellationToken)
+    {
+        if (state.ReferenceKind != StripeObjectLookup.PaymentIntent || !state.Endpoint.ReturnsMoneyOnReference || state.Endpoint.SettleField is null
+            || settledMinor is not { } returned || result.Charge is not { } chargeId || chargeId == state.ReferenceId)
+        {
+            return;
+        }
+
+        if (await vendorCall.FindObjectAsync(chargeId, cancellationToken).ConfigureAwait(false) is { } charge
+            && string.Equals(charge.Currency, currency, StringComparison.Ordinal))
+        {
+            vendorCall.Remember(charge with { AmountReturned = charge.AmountReturned + returned });
         }
     }
 

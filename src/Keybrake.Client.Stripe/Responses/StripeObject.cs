@@ -37,6 +37,21 @@ internal sealed class StripeObject
 
     public string? OnBehalfOf { get; private set; }
 
+    /// <summary><c>transfer_data.destination</c>: the connected account a destination charge pays.</summary>
+    public string? TransferDestination { get; private set; }
+
+    /// <summary>A payment intent's <c>latest_charge</c> id, expanded or not.</summary>
+    public string? LatestChargeId { get; private set; }
+
+    /// <summary>A payment intent's <c>latest_charge</c> when it was expanded, else <see langword="null"/>.</summary>
+    public StripeObject? LatestCharge { get; private set; }
+
+    /// <summary>The connected account the object's money goes to or is made for, if any.</summary>
+    public string? ConnectedAccount =>
+        TransferDestination
+        ?? (Destination is { } destination && destination.StartsWith("acct_", StringComparison.Ordinal) ? destination : null)
+        ?? OnBehalfOf;
+
     /// <summary>An integer amount field such as <c>amount</c> or <c>amount_captured</c>, if present.</summary>
     public long? GetAmount(string field) => field switch
     {
@@ -61,30 +76,7 @@ internal sealed class StripeObject
             }
 
             var result = new StripeObject();
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var field = FieldOf(ref reader);
-                reader.Read();
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.Number when reader.TryGetInt64(out var amount):
-                        result.SetAmount(field, amount);
-                        break;
-                    case JsonTokenType.String when field != Field.Other:
-                        result.SetString(field, reader.GetString());
-                        break;
-                    case JsonTokenType.StartObject when field != Field.Other:
-                        result.SetString(field, ReadExpandedId(ref reader));
-                        break;
-                    case JsonTokenType.StartObject:
-                    case JsonTokenType.StartArray:
-                        reader.Skip();
-                        break;
-                    default:
-                        break;
-                }
-            }
-
+            ReadFields(ref reader, result);
             return result;
         }
         catch (Exception exception) when (exception is JsonException or InvalidOperationException)
@@ -92,6 +84,69 @@ internal sealed class StripeObject
             // InvalidOperationException: a string escape that is half a surrogate pair ("\uD800") has no text.
             return null;
         }
+    }
+
+    /// <summary>Reads the fields of the object the reader has just entered, up to its end.</summary>
+    private static void ReadFields(ref Utf8JsonReader reader, StripeObject result)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var field = FieldOf(ref reader);
+            reader.Read();
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject when field == Field.LatestCharge:
+                    var charge = new StripeObject();
+                    ReadFields(ref reader, charge);
+                    result.LatestCharge = charge;
+                    result.LatestChargeId = charge.Id;
+                    break;
+                case JsonTokenType.StartObject when field == Field.TransferData:
+                    result.TransferDestination = ReadTransferDestination(ref reader);
+                    break;
+                case JsonTokenType.Number when reader.TryGetInt64(out var amount):
+                    result.SetAmount(field, amount);
+                    break;
+                case JsonTokenType.String when field != Field.Other:
+                    result.SetString(field, reader.GetString());
+                    break;
+                case JsonTokenType.StartObject when field != Field.Other:
+                    result.SetString(field, ReadExpandedId(ref reader));
+                    break;
+                case JsonTokenType.StartObject:
+                case JsonTokenType.StartArray:
+                    reader.Skip();
+                    break;
+                default:
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The <c>destination</c> of a <c>transfer_data</c> object: an account id, or an expanded account.</summary>
+    private static string? ReadTransferDestination(ref Utf8JsonReader reader)
+    {
+        string? destination = null;
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("destination"u8))
+            {
+                reader.Read();
+                destination = reader.TokenType switch
+                {
+                    JsonTokenType.String => reader.GetString(),
+                    JsonTokenType.StartObject => ReadExpandedId(ref reader),
+                    _ => null,
+                };
+            }
+            else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                reader.Skip();
+            }
+        }
+
+        return destination;
     }
 
     private static string? ReadExpandedId(ref Utf8JsonReader reader)
@@ -140,6 +195,8 @@ internal sealed class StripeObject
             11 when name.SequenceEqual("destination"u8) => Field.Destination,
             11 when name.SequenceEqual("amount_paid"u8) => Field.AmountPaid,
             12 when name.SequenceEqual("on_behalf_of"u8) => Field.OnBehalfOf,
+            13 when name.SequenceEqual("latest_charge"u8) => Field.LatestCharge,
+            13 when name.SequenceEqual("transfer_data"u8) => Field.TransferData,
             14 when name.SequenceEqual("payment_intent"u8) => Field.PaymentIntent,
             15 when name.SequenceEqual("amount_captured"u8) => Field.AmountCaptured,
             15 when name.SequenceEqual("amount_received"u8) => Field.AmountReceived,
@@ -181,6 +238,7 @@ internal sealed class StripeObject
             case Field.PaymentIntent: PaymentIntent = value; break;
             case Field.Destination: Destination = value; break;
             case Field.OnBehalfOf: OnBehalfOf = value; break;
+            case Field.LatestCharge: LatestChargeId = value; break;
             default: break;
         }
     }
@@ -202,5 +260,7 @@ internal sealed class StripeObject
         AmountReceived,
         AmountRefunded,
         AmountReversed,
+        LatestCharge,
+        TransferData,
     }
 }

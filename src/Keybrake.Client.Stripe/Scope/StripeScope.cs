@@ -14,8 +14,11 @@ internal static class StripeScope
     /// <summary>The body fields that name a connected account.</summary>
     private static readonly string[] s_accountFields = ["on_behalf_of", "transfer_data[destination]", "destination[account]"];
 
-    /// <summary>Checks the connected accounts the call acts for: the header, and the body fields that route money.</summary>
-    public static GuardDenial? CheckAccounts(VendorCall call, FormUrlEncodedBody form)
+    /// <summary>
+    /// Checks the connected accounts the call acts for: the header, the body fields that route money, and the
+    /// account of the charge or payment intent it refers to.
+    /// </summary>
+    public static GuardDenial? CheckAccounts(VendorCall call, FormUrlEncodedBody form, string? referenceId = null, VendorObject? reference = null)
     {
         if (call.GetAllowlist(Accounts) is not { } allowed)
         {
@@ -48,6 +51,14 @@ internal static class StripeScope
             return Denied(destination, "destination");
         }
 
+        // A refund or capture of a destination charge (or one made on behalf of an account) acts for that account.
+        if (reference?.Account is { } referenced && !allowed.Contains(referenced))
+        {
+            return new GuardDenial(
+                ReasonCodes.AccountNotAllowed,
+                $"'{referenceId}' was made for connected account '{referenced}' (transfer_data[destination] or on_behalf_of), which is not in the key's accounts allowlist");
+        }
+
         return null;
 
         static GuardDenial Denied(string account, string where) =>
@@ -56,7 +67,7 @@ internal static class StripeScope
 
     /// <summary>
     /// Checks the customer the call names (body or path) or, for refunds and captures, the customer of the
-    /// object it acts on as recorded when that object went through Keybrake.
+    /// object it acts on, as recorded when that object went through Keybrake or as Stripe described it in a lookup.
     /// </summary>
     public static GuardDenial? CheckCustomer(VendorCall call, FormUrlEncodedBody form, StripeEndpoint? endpoint, string? referenceId, VendorObject? reference)
     {
@@ -86,9 +97,9 @@ internal static class StripeScope
         {
             if (reference is null)
             {
-                // Objects are remembered per key: one made with another key is unknown here, so that no key (or
-                // credential) can vouch for the customer of a charge another key will act on.
-                return Denied($"'{referenceId}' did not go through Keybrake with this key, so its customer cannot be checked against the allowlist");
+                // Objects are remembered per key: one made with another key is unknown here (unless Stripe itself
+                // described it in a lookup), so that no key or credential can vouch for a charge another key acts on.
+                return Denied($"'{referenceId}' did not go through Keybrake with this key and was not looked up, so its customer cannot be checked against the allowlist");
             }
 
             if (reference.Customer is null || !allowed.Contains(reference.Customer))

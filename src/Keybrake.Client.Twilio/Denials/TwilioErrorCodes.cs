@@ -28,6 +28,7 @@ public static class TwilioErrorCodes
         [ReasonCodes.RequestTooLarge] = 900014,
         [ReasonCodes.MalformedRequest] = 900015,
         [ReasonCodes.HostNotAllowed] = 900016,
+        [ReasonCodes.ObjectLookupFailed] = 900017,
     };
 
     /// <summary>The prefix of the message's first word, before the reason code.</summary>

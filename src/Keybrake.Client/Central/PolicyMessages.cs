@@ -22,7 +22,11 @@ internal static class PolicyMessages
         ("Endpoints:Deny", "deny_endpoints"),
         ("Scope", "scope"),
         ("Limits", "limits"),
+        ("UnknownObjects", "unknown_objects"),
     ];
+
+    /// <summary>The message's spelling of <see cref="UnknownObjectBehavior.ReservePerRequestMax"/>.</summary>
+    public const string ReservePerRequestMax = "reserve_per_request_max";
 
     /// <summary>The message for configured options.</summary>
     public static Policy ToMessage(KeybrakePolicyOptions options)
@@ -32,6 +36,12 @@ internal static class PolicyMessages
         {
             TimeZone = options.TimeZone ?? string.Empty,
             ReadsDuringOutage = options.ReadsDuringOutage == OutageBehavior.Deny ? "deny" : "allow",
+            UnknownObjects = options.UnknownObjects switch
+            {
+                UnknownObjectBehavior.ReservePerRequestMax => ReservePerRequestMax,
+                UnknownObjectBehavior.Deny => "deny",
+                _ => string.Empty,
+            },
             LoopBreakerMaxRepeats = options.LoopBreaker.MaxRepeats,
             LoopBreakerWindowSeconds = (int)options.LoopBreaker.Window.TotalSeconds,
         };
@@ -116,6 +126,21 @@ internal static class PolicyMessages
                 break;
             default:
                 errors.Add($"policy.reads_during_outage must be \"allow\" or \"deny\", not \"{message.ReadsDuringOutage}\"");
+                break;
+        }
+
+        switch (message.UnknownObjects.ToLowerInvariant())
+        {
+            case "":
+                break; // not set: deny, unless a client's own policy is applied on top
+            case "deny":
+                options.UnknownObjects = UnknownObjectBehavior.Deny;
+                break;
+            case ReservePerRequestMax:
+                options.UnknownObjects = UnknownObjectBehavior.ReservePerRequestMax;
+                break;
+            default:
+                errors.Add($"policy.unknown_objects must be \"deny\" or \"{ReservePerRequestMax}\", not \"{message.UnknownObjects}\"");
                 break;
         }
 

@@ -26,6 +26,7 @@ internal sealed class GuardPipeline
     private readonly TimeProvider _time;
     private readonly IdGenerator _ids;
     private readonly DeferredReservations _deferred;
+    private readonly VendorLookupSender _lookups;
 
     public GuardPipeline(
         IKeyCatalog catalog,
@@ -49,6 +50,7 @@ internal sealed class GuardPipeline
         _time = time;
         _ids = ids;
         _deferred = deferred;
+        _lookups = new VendorLookupSender(time, logger);
     }
 
     public async Task<HttpResponseMessage> SendAsync(
@@ -65,6 +67,10 @@ internal sealed class GuardPipeline
         {
             RunId = KeybrakeRun.CurrentId,
             ReceivedAt = _time.GetUtcNow(),
+            Profile = vendor,
+            Next = next,
+            Lookups = _lookups,
+            LookupTimeout = options.LookupTimeout,
         };
 
         try
@@ -164,6 +170,13 @@ internal sealed class GuardPipeline
         if (await ReadBodyAsync(call, options.MaxRequestBodyBytes, cancellationToken).ConfigureAwait(false) is { } bodyDenial)
         {
             return bodyDenial;
+        }
+
+        // A key already at its rate limit: this call will be denied at step 5 whatever it is, so the vendor's checks,
+        // which may look an object up at the vendor, are not run for it.
+        if (_limiter.PeekRateLimit(key) is { } rateLimited)
+        {
+            return rateLimited;
         }
 
         if (await vendor.InspectRequestAsync(call, cancellationToken).ConfigureAwait(false) is { } vendorDenial)

@@ -57,17 +57,25 @@ public static class ReasonCodes
     /// </summary>
     public const string HostNotAllowed = "host_not_allowed";
 
+    /// <summary>
+    /// The call refers to an object (the charge a refund names, say) that neither the guard nor the budget service
+    /// has seen, and looking it up at the vendor failed (not found, timed out, a vendor error), so its cost or
+    /// owner cannot be known. The key's policy may reserve its per-request maximum instead (<c>UnknownObjects</c>).
+    /// </summary>
+    public const string ObjectLookupFailed = "object_lookup_failed";
+
     /// <summary>Every reason code, for validation and documentation.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         KeyRevoked, KeyUnknown, EndpointNotAllowed, CustomerNotAllowed, AccountNotAllowed, RecipientNotAllowed,
         AmountOverRequestLimit, DailyCapExceeded, RunCapExceeded, RateLimited, LoopDetected, UnknownCurrency,
-        BudgetServiceUnavailable, RequestTooLarge, MalformedRequest, HostNotAllowed,
+        BudgetServiceUnavailable, RequestTooLarge, MalformedRequest, HostNotAllowed, ObjectLookupFailed,
     ];
 
     /// <summary>
     /// The HTTP status a denial carries: 401 for keys, 402 for money limits, 403 for policy, 429 for rate and
-    /// loop limits, 400/413 for bad requests, 424 when the budget service is down. None of them is a status
+    /// loop limits, 400/413 for bad requests, 424 when the budget service is down or a lookup at the vendor
+    /// failed. None of them is a status
     /// the vendors' SDKs retry (409 or 5xx).
     /// </summary>
     public static int StatusCodeFor(string reason) => reason switch
@@ -77,7 +85,7 @@ public static class ReasonCodes
         EndpointNotAllowed or CustomerNotAllowed or AccountNotAllowed or RecipientNotAllowed or HostNotAllowed => 403,
         RateLimited or LoopDetected => 429,
         RequestTooLarge => 413,
-        BudgetServiceUnavailable => 424,
+        BudgetServiceUnavailable or ObjectLookupFailed => 424,
         _ => 400,
     };
 }

@@ -36,9 +36,7 @@ internal sealed class CallLimiter
         {
             if (policy.RequestsPerMinute is { } perMinute && !limits.Velocity.TryTake(now, perMinute, s_velocityWindow, _time))
             {
-                return new GuardDenial(
-                    ReasonCodes.RateLimited,
-                    $"key '{key.Id}' may make {perMinute} calls a minute and has made them");
+                return RateLimited(key, perMinute);
             }
 
             if (watchLoops && !limits.Loops.TryRecord(fingerprint!.Value, idempotencyKey, now, policy.LoopMaxRepeats, policy.LoopWindow, _time))
@@ -51,6 +49,26 @@ internal sealed class CallLimiter
 
         return null;
     }
+
+    /// <summary>
+    /// The rate-limit denial the key's next call would get, without counting anything: a call that is certain to
+    /// be denied need not go through the vendor's checks, which may look an object up at the vendor.
+    /// </summary>
+    public GuardDenial? PeekRateLimit(ResolvedKey key)
+    {
+        if (key.Policy.RequestsPerMinute is not { } perMinute || !_keys.TryGetValue(key.Id, out var limits))
+        {
+            return null;
+        }
+
+        lock (limits)
+        {
+            return limits.Velocity.IsFull(_time.GetTimestamp(), perMinute, s_velocityWindow, _time) ? RateLimited(key, perMinute) : null;
+        }
+    }
+
+    private static GuardDenial RateLimited(ResolvedKey key, int perMinute) =>
+        new(ReasonCodes.RateLimited, $"key '{key.Id}' may make {perMinute} calls a minute and has made them");
 
     private sealed class KeyLimits
     {

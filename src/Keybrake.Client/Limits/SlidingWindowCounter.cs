@@ -7,6 +7,25 @@ internal sealed class SlidingWindowCounter
     private int _head;
     private int _count;
 
+    /// <summary>Whether <paramref name="limit"/> calls went through within the window, so the next would not; counts nothing.</summary>
+    public bool IsFull(long now, int limit, TimeSpan window, TimeProvider time)
+    {
+        if (_stamps.Length != limit)
+        {
+            return false; // a new limit starts a fresh log
+        }
+
+        var count = _count;
+        var head = _head;
+        while (count > 0 && time.GetElapsedTime(_stamps[head], now) >= window)
+        {
+            head = (head + 1) % _stamps.Length;
+            count--;
+        }
+
+        return count == limit;
+    }
+
     /// <summary>Lets a call through when fewer than <paramref name="limit"/> went through within the window.</summary>
     public bool TryTake(long now, int limit, TimeSpan window, TimeProvider time)
     {

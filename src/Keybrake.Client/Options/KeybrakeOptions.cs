@@ -37,6 +37,17 @@ public sealed class KeybrakeOptions
     /// </summary>
     public bool ThrowOnDeny { get; set; }
 
+    /// <summary>The default of <see cref="LookupTimeout"/>: three seconds.</summary>
+    public static readonly TimeSpan DefaultLookupTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How long a vendor profile waits for a lookup it makes before deciding a call (default 3 s), such as the
+    /// Stripe charge a refund names when the guard never saw it. A lookup that takes longer fails, and the call
+    /// is decided as the key's <see cref="KeybrakePolicyOptions.UnknownObjects"/> says.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan LookupTimeout { get; set; } = DefaultLookupTimeout;
+
     /// <summary>Where audit records are written.</summary>
     public KeybrakeAuditOptions Audit { get; set; } = new();
 

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace Keybrake.Client;
 
 /// <summary>What one key may do. Checked in this order: revocation, endpoint rules, vendor allowlists,
-/// per-request maximum, rate and loop limits, then the daily and per-run caps.</summary>
+/// per-request maximum, rate and loop limits, then the daily and per-run caps (a key already at its rate limit
+/// is denied before the vendor allowlists, which may look an object up at the vendor).</summary>
 public sealed class KeybrakePolicyOptions
 {
     /// <summary>
@@ -28,6 +29,14 @@ public sealed class KeybrakePolicyOptions
     /// example a refund of a charge Keybrake has not seen); such calls are denied when it is empty.
     /// </summary>
     public Usd? PerRequestMax { get; set; }
+
+    /// <summary>
+    /// What a call does when the object it refers to (the charge a refund names, say) went through neither the
+    /// guard nor, in central mode, the budget service, and looking it up at the vendor failed. Empty means
+    /// <see cref="UnknownObjectBehavior.Deny"/>. In central mode the budget service's policy decides, and a process
+    /// can only make it stricter: its own <see cref="UnknownObjectBehavior.Deny"/> applies, its opt-in does not.
+    /// </summary>
+    public UnknownObjectBehavior? UnknownObjects { get; set; }
 
     /// <summary>Which endpoints the key may call.</summary>
     public EndpointRulesOptions Endpoints { get; set; } = new();
@@ -100,6 +109,19 @@ public sealed class LoopBreakerOptions
     /// <summary>The window identical requests are counted in (default one minute).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>What a call does when the object it refers to cannot be looked up at the vendor.</summary>
+public enum UnknownObjectBehavior
+{
+    /// <summary>The call is denied with <c>object_lookup_failed</c>.</summary>
+    Deny,
+
+    /// <summary>
+    /// The call reserves the policy's <see cref="KeybrakePolicyOptions.PerRequestMax"/> in place of a cost it
+    /// cannot know. A key with a customer or account allowlist still denies it: whose money it is cannot be checked.
+    /// </summary>
+    ReservePerRequestMax,
 }
 
 /// <summary>What a call does while the budget service cannot be reached.</summary>

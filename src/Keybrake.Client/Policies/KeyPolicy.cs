@@ -23,6 +23,12 @@ internal sealed class KeyPolicy
 
     public OutageBehavior ReadsDuringOutage { get; init; }
 
+    /// <summary>The policy's setting; empty when it sets none.</summary>
+    public UnknownObjectBehavior? UnknownObjectsSetting { get; init; }
+
+    /// <summary>What a failed lookup does: <see cref="UnknownObjectBehavior.Deny"/> unless the policy opts in.</summary>
+    public UnknownObjectBehavior UnknownObjects => UnknownObjectsSetting ?? UnknownObjectBehavior.Deny;
+
     public int LoopMaxRepeats { get; init; }
 
     public TimeSpan LoopWindow { get; init; }
@@ -83,6 +89,11 @@ internal sealed class KeyPolicy
             }
         }
 
+        if (options.UnknownObjects is { } unknownObjects && !Enum.IsDefined(unknownObjects))
+        {
+            errors.Add($"{prefix}:UnknownObjects must be Deny or ReservePerRequestMax");
+        }
+
         foreach (var (name, value) in options.Limits)
         {
             if (value < 0)
@@ -110,6 +121,7 @@ internal sealed class KeyPolicy
             Limits = options.Limits.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
             RequestsPerMinute = options.RequestsPerMinute,
             ReadsDuringOutage = options.ReadsDuringOutage,
+            UnknownObjectsSetting = options.UnknownObjects,
             LoopMaxRepeats = options.LoopBreaker.MaxRepeats,
             LoopWindow = options.LoopBreaker.Window,
         };
@@ -157,6 +169,8 @@ internal sealed class KeyPolicy
                 var (a, b) => Math.Min(a!.Value, b!.Value),
             },
             ReadsDuringOutage = service.ReadsDuringOutage == OutageBehavior.Deny || local.ReadsDuringOutage == OutageBehavior.Deny ? OutageBehavior.Deny : OutageBehavior.Allow,
+            // The fallback is the service's to allow (unset there is Deny); a process can only take it away.
+            UnknownObjectsSetting = local.UnknownObjectsSetting == UnknownObjectBehavior.Deny ? UnknownObjectBehavior.Deny : service.UnknownObjectsSetting,
             LoopMaxRepeats = repeats,
             LoopWindow = service.LoopWindow > local.LoopWindow ? service.LoopWindow : local.LoopWindow,
         };

@@ -14,6 +14,8 @@ public sealed class VendorCall
     private List<DeferredSettlement>? _deferred;
     private byte[]? _requestBuffer;
     private byte[]? _responseBuffer;
+    private string? _lookedUp;
+    private long _lookupMicroseconds;
 
     internal VendorCall(
         HttpRequestMessage request,
@@ -77,6 +79,18 @@ public sealed class VendorCall
 
     internal ResolvedKey? Key { get; set; }
 
+    /// <summary>The profile inspecting the call: it applies the secret to lookups.</summary>
+    internal VendorProfile? Profile { get; init; }
+
+    /// <summary>The inner handler the call goes to, and its lookups with it.</summary>
+    internal Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>>? Next { get; init; }
+
+    internal VendorLookupSender? Lookups { get; init; }
+
+    internal TimeSpan LookupTimeout { get; init; } = KeybrakeOptions.DefaultLookupTimeout;
+
+    internal int MaxResponseBodyBytes => _maxResponseBodyBytes;
+
     internal DateTimeOffset ReceivedAt { get; init; }
 
     internal string? ReservationId { get; set; }
@@ -130,6 +144,67 @@ public sealed class VendorCall
     /// <summary>Looks up an object created earlier through the guard by a call with this call's key (never another key's).</summary>
     public ValueTask<VendorObject?> FindObjectAsync(string objectId, CancellationToken cancellationToken) =>
         _ledger.FindObjectAsync(KeyId, Vendor, objectId, cancellationToken);
+
+    /// <summary>What the key's policy does when an object the call refers to cannot be looked up.</summary>
+    public UnknownObjectBehavior UnknownObjects => Key?.Policy.UnknownObjects ?? UnknownObjectBehavior.Deny;
+
+    /// <summary>
+    /// Looks an object up at the vendor before the decision, with a GET of <paramref name="pathAndQuery"/> on the
+    /// host this call was approved for (never another), through the same inner handler, with the key's real
+    /// secret and <see cref="KeybrakeOptions.LookupTimeout"/>. The lookup is part of this call: it is not
+    /// counted by the rate limit or the loop breaker, its answer never reaches the SDK or a log, and this call's
+    /// audit record names the object (<c>lookup</c>) and the time it took (<c>lookup_latency_us</c>).
+    /// </summary>
+    /// <param name="objectId">The vendor's id of the object, for the audit record and logs.</param>
+    /// <param name="pathAndQuery">The path and query, starting with a single <c>/</c>, such as <c>/v1/charges/ch_1</c>.</param>
+    /// <param name="headers">Headers the lookup must carry (an account header, an API version); never <c>Authorization</c>.</param>
+    /// <param name="cancellationToken">The call's cancellation.</param>
+    /// <returns>The answer, or why there is none; a timeout or connection failure is an answer, not an exception.</returns>
+    public async ValueTask<VendorLookup> SendLookupAsync(
+        string objectId,
+        string pathAndQuery,
+        IReadOnlyList<KeyValuePair<string, string>>? headers,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(objectId);
+        if (Lookups is null)
+        {
+            throw new InvalidOperationException("A lookup can be sent only while the guard inspects a call.");
+        }
+
+        var result = await Lookups.SendAsync(this, objectId, pathAndQuery, headers, cancellationToken).ConfigureAwait(false);
+        RecordLookup(objectId, result.Latency);
+        return result;
+    }
+
+    /// <summary>
+    /// Records in the audit record that this call waited for a lookup of <paramref name="objectId"/> another call
+    /// sent (a profile coalesces concurrent lookups of one object).
+    /// </summary>
+    public void RecordSharedLookup(string objectId, TimeSpan waited)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(objectId);
+        RecordLookup(objectId, waited);
+        AddAuditParameter("lookup_shared", "true");
+    }
+
+    /// <summary>
+    /// Remembers an object at once, as <see cref="Remember"/> does after the call: for an object just looked up,
+    /// so that concurrent and later calls with this key find it instead of looking it up again.
+    /// </summary>
+    public ValueTask RememberNowAsync(VendorObject vendorObject, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(vendorObject);
+        return _ledger.RememberObjectsAsync(KeyId, Vendor, [vendorObject], cancellationToken);
+    }
+
+    private void RecordLookup(string objectId, TimeSpan latency)
+    {
+        _lookedUp = _lookedUp is null ? objectId : $"{_lookedUp},{objectId}";
+        _lookupMicroseconds += (long)latency.TotalMicroseconds;
+        AddAuditParameter("lookup", _lookedUp);
+        AddAuditParameter("lookup_latency_us", _lookupMicroseconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
 
     /// <summary>Asks the guard to remember an object from the response once the call is settled.</summary>
     public void Remember(VendorObject vendorObject)

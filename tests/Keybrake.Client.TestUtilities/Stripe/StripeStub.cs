@@ -7,6 +7,8 @@ using WireMock;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
+using WireMock.Types;
+using WireMock.Util;
 
 namespace Keybrake.Client.TestUtilities.Stripe;
 
@@ -27,14 +29,22 @@ public sealed class StripeStub : IDisposable
         Map("POST", "/v1/charges", CreateCharge);
         Map("POST", "/v1/charges/*/capture", CaptureCharge);
         Map("POST", "/v1/refunds", CreateRefund);
+        Map("POST", "/v1/charges/*/refunds", form => CreateRefund(WithCharge(form)));
+        Map("POST", "/v1/charges/*/refund", RefundChargeLegacy);
         Map("POST", "/v1/payment_intents", CreatePaymentIntent);
         Map("POST", "/v1/payment_intents/*/confirm", ConfirmPaymentIntent);
+        Map("POST", "/v1/payment_intents/*/capture", CapturePaymentIntent);
         Map("POST", "/v1/payouts", form => Simple("payout", "po", form));
         Map("POST", "/v1/transfers", form => Simple("transfer", "tr", form));
         Map("POST", "/v1/topups", form => Simple("topup", "tu", form));
         Map("POST", "/v1/customers", _ => Fresh("customer", "cus"));
+        // Like Stripe, a charge or payment intent it does not have is a 404 (resource_missing).
         Server.Given(Request.Create().WithPath("/v1/charges/*").UsingGet())
-            .RespondWith(Json(request => _objects.TryGetValue(request.PathSegments[2], out var charge) ? charge.ToJsonString() : StripeFixtures.Resource("charge").ToJsonString()));
+            .AtPriority(10)
+            .RespondWith(Response.Create().WithCallback(request => Retrieve(request, "charge")));
+        Server.Given(Request.Create().WithPath("/v1/payment_intents/*").UsingGet())
+            .AtPriority(10)
+            .RespondWith(Response.Create().WithCallback(request => Retrieve(request, "payment_intent")));
         Server.Given(Request.Create().WithPath("/v1/customers/*").UsingGet())
             .RespondWith(Json(request => Stamp(StripeFixtures.Resource("customer"), request.PathSegments[2]).ToJsonString()));
     }
@@ -59,6 +69,20 @@ public sealed class StripeStub : IDisposable
                     ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase),
                 entry.ResponseMessage.StatusCode is int status ? status : int.Parse(entry.ResponseMessage.StatusCode?.ToString() ?? "0", CultureInfo.InvariantCulture)))
             .ToList();
+
+    /// <summary>
+    /// Makes the stub hold an object it did not create, as Stripe holds the charges a web checkout made: a charge
+    /// or payment intent (with its <c>latest_charge</c> id) that later GETs, refunds and captures find.
+    /// </summary>
+    public void Plant(JsonObject resource)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        Remember(resource);
+    }
+
+    /// <summary>The GETs of a charge or payment intent the stub received: the guard's lookups.</summary>
+    public int LookupsOf(string objectId) =>
+        Received.Count(r => r.Method == "GET" && r.Path.EndsWith("/" + objectId, StringComparison.Ordinal));
 
     /// <summary>The sum of the amounts of the successful POSTs to a path: what Stripe would have moved.</summary>
     public long SumOfAmounts(string path) =>
@@ -169,6 +193,14 @@ public sealed class StripeStub : IDisposable
     {
         var refund = Fresh("refund", "re");
         var chargeId = form["charge"];
+        if (chargeId is null && form["payment_intent"] is { } intentId && _objects.TryGetValue(intentId, out var intent))
+        {
+            lock (intent)
+            {
+                chargeId = intent["latest_charge"]?.GetValue<string>();
+            }
+        }
+
         refund["charge"] = chargeId;
         refund["payment_intent"] = form["payment_intent"];
         if (chargeId is not null && _objects.TryGetValue(chargeId, out var charge))
@@ -191,6 +223,79 @@ public sealed class StripeStub : IDisposable
 
         Interlocked.Add(ref _refundedCents, refund["amount"]!.GetValue<long>());
         return refund;
+    }
+
+    private ResponseMessage Retrieve(IRequestMessage request, string kind)
+    {
+        var id = request.PathSegments[2];
+        if (!_objects.TryGetValue(id, out var found) || found["object"]?.GetValue<string>() != kind)
+        {
+            return new ResponseMessage
+            {
+                StatusCode = 404,
+                Headers = new Dictionary<string, WireMockList<string>> { ["Content-Type"] = new("application/json") },
+                BodyData = new BodyData
+                {
+                    BodyAsString = $$$"""{"error":{"code":"resource_missing","message":"No such {{{kind}}}: '{{{id}}}'","param":"id","type":"invalid_request_error"}}""",
+                    DetectedBodyType = BodyType.String,
+                },
+            };
+        }
+
+        JsonObject body;
+        lock (found)
+        {
+            body = found.DeepClone().AsObject();
+        }
+
+        // expand[]=latest_charge: the payment intent carries its latest charge whole, as Stripe sends it.
+        var query = HttpUtility.ParseQueryString(request.RawQuery ?? string.Empty);
+        var expand = query.AllKeys.Any(name => name is not null && name.StartsWith("expand[", StringComparison.Ordinal) && query[name] == "latest_charge");
+        if (expand && body["latest_charge"]?.GetValue<string>() is { } chargeId && _objects.TryGetValue(chargeId, out var charge))
+        {
+            lock (charge)
+            {
+                body["latest_charge"] = charge.DeepClone();
+            }
+        }
+
+        return new ResponseMessage
+        {
+            StatusCode = 200,
+            Headers = new Dictionary<string, WireMockList<string>> { ["Content-Type"] = new("application/json"), ["Request-Id"] = new("req_stub") },
+            BodyData = new BodyData { BodyAsString = body.ToJsonString(), DetectedBodyType = BodyType.String },
+        };
+    }
+
+    /// <summary>A refund through <c>/v1/charges/{id}/refunds</c> names its charge in the path.</summary>
+    private static NameValueCollection WithCharge(NameValueCollection form)
+    {
+        form["charge"] = form["__path_id"];
+        return form;
+    }
+
+    /// <summary>The legacy <c>/v1/charges/{id}/refund</c> refunds and answers with the charge.</summary>
+    private JsonObject RefundChargeLegacy(NameValueCollection form)
+    {
+        CreateRefund(WithCharge(form));
+        var charge = _objects[form["__path_id"]!];
+        lock (charge)
+        {
+            return charge.DeepClone().AsObject();
+        }
+    }
+
+    private JsonObject CapturePaymentIntent(NameValueCollection form)
+    {
+        var intent = _objects[form["__path_id"]!];
+        lock (intent)
+        {
+            var amount = form["amount_to_capture"] is null ? intent["amount"]!.GetValue<long>() : Amount(form, "amount_to_capture");
+            intent["status"] = "succeeded";
+            intent["amount_received"] = amount;
+            intent["amount_capturable"] = 0L;
+            return intent.DeepClone().AsObject();
+        }
     }
 
     private JsonObject CreatePaymentIntent(NameValueCollection form)

@@ -10,6 +10,7 @@ public sealed class ConfigurationBindingTests
     {
         ["Keybrake:MaxRequestBodyBytes"] = "4096",
         ["Keybrake:ThrowOnDeny"] = "true",
+        ["Keybrake:LookupTimeout"] = "00:00:01.5",
         ["Keybrake:Audit:FilePath"] = "audit/keybrake.jsonl",
         ["Keybrake:Keys:agent:BrakeKey"] = "vault_key_from_configuration_000001",
         ["Keybrake:Keys:agent:Vendor"] = "testvendor",
@@ -27,6 +28,7 @@ public sealed class ConfigurationBindingTests
         ["Keybrake:Keys:agent:Policy:RequestsPerMinute"] = "30",
         ["Keybrake:Keys:agent:Policy:LoopBreaker:MaxRepeats"] = "5",
         ["Keybrake:Keys:agent:Policy:LoopBreaker:Window"] = "00:02:30",
+        ["Keybrake:Keys:agent:Policy:UnknownObjects"] = "ReservePerRequestMax",
     };
 
     [Test]
@@ -42,6 +44,8 @@ public sealed class ConfigurationBindingTests
         {
             Assert.That(options.MaxRequestBodyBytes, Is.EqualTo(4096));
             Assert.That(options.ThrowOnDeny, Is.True);
+            Assert.That(options.LookupTimeout, Is.EqualTo(TimeSpan.FromMilliseconds(1500)));
+            Assert.That(key.Policy.UnknownObjects, Is.EqualTo(UnknownObjectBehavior.ReservePerRequestMax));
             Assert.That(options.Audit.FilePath, Is.EqualTo("audit/keybrake.jsonl"));
             Assert.That(key.BrakeKey, Is.EqualTo("vault_key_from_configuration_000001"));
             Assert.That(key.Vendor, Is.EqualTo("testvendor"));

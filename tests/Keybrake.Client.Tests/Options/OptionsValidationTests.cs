@@ -93,6 +93,15 @@ public sealed class OptionsValidationTests
         Assert.That(error.Message, Does.Contain(expected));
     }
 
+    [TestCase(0)]
+    [TestCase(120_000)]
+    public void A_lookup_timeout_out_of_range_fails_naming_it(int milliseconds)
+    {
+        var error = Validate(o => { o.AddKey("agent", ValidKey); o.LookupTimeout = TimeSpan.FromMilliseconds(milliseconds); });
+
+        Assert.That(error.Message, Does.Contain("Keybrake:LookupTimeout"));
+    }
+
     [Test]
     public void A_response_body_limit_out_of_range_fails_naming_it()
     {
