@@ -92,4 +92,13 @@ internal static partial class Log
 
     [LoggerMessage(41, LogLevel.Warning, "Client credential '{ClientId}': {Confirmed} of {Processes} processes streaming with it confirmed its revocation; not confirmed: {Unconfirmed}")]
     public static partial void ClientRevocationUnconfirmed(ILogger logger, string clientId, int confirmed, int processes, string unconfirmed);
+
+    [LoggerMessage(260, LogLevel.Information, "Budget store opened on PostgreSQL at {Database} (schema version {Version})")]
+    public static partial void PostgresStoreOpened(ILogger logger, string database, int version);
+
+    [LoggerMessage(261, LogLevel.Debug, "A budget store transaction met PostgreSQL error {SqlState} on attempt {Attempt}; running it again")]
+    public static partial void TransactionRetried(ILogger logger, string sqlState, int attempt);
+
+    [LoggerMessage(262, LogLevel.Information, "Migrated the PostgreSQL budget database at {Database} from schema version {From} to {To}")]
+    public static partial void PostgresMigrated(ILogger logger, string database, int from, int to);
 }

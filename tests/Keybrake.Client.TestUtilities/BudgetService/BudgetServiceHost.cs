@@ -63,14 +63,19 @@ public sealed class BudgetServiceHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts the service. <paramref name="port"/> 0 picks a free port; <paramref name="configure"/> adds to its services (a log capture, say).</summary>
+    /// <summary>
+    /// Starts the service. <paramref name="port"/> 0 picks a free port; <paramref name="configure"/> adds to its services (a log
+    /// capture, say). With <paramref name="postgres"/> (a connection string) it keeps its books in that PostgreSQL database
+    /// instead of the SQLite file; the folder still holds what is not in the store.
+    /// </summary>
     public static async Task<BudgetServiceHost> StartAsync(
         IDictionary<string, string?> settings,
         string? directory = null,
         int port = 0,
         TimeProvider? time = null,
         IEnumerable<string>? arguments = null,
-        Action<WebApplicationBuilder>? configure = null)
+        Action<WebApplicationBuilder>? configure = null,
+        string? postgres = null)
     {
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
@@ -83,6 +88,12 @@ public sealed class BudgetServiceHost : IAsyncDisposable
                 ["Logging:LogLevel:Default"] = "Warning",
             };
             all.TryAdd("BudgetService:AdminToken", AdminToken);
+            if (postgres is not null)
+            {
+                all.TryAdd("BudgetService:Store", "PostgreSQL");
+                all.TryAdd("ConnectionStrings:Keybrake", postgres);
+            }
+
             foreach (var (name, value) in ClientSettings)
             {
                 all.TryAdd(name, value);
