@@ -65,7 +65,14 @@ internal sealed class TestService : IAsyncDisposable
             postgres ??= await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
         }
 
-        return new(await BudgetServiceHost.StartAsync(settings, time: time ?? NoonUtc(), configure: configure, postgres: postgres)) { Postgres = postgres };
+        var service = new TestService(await BudgetServiceHost.StartAsync(settings, time: time ?? NoonUtc(), configure: configure, postgres: postgres)) { Postgres = postgres };
+        if (service.Store is Store.Postgres.PostgresBudgetStore != (engine == StoreEngine.PostgreSql))
+        {
+            await service.DisposeAsync();
+            throw new InvalidOperationException($"The service was asked for {engine} and runs on {service.Store.GetType().Name}.");
+        }
+
+        return service;
     }
 
     /// <summary>The PostgreSQL database the service keeps its books in, or <see langword="null"/> on SQLite.</summary>

@@ -59,7 +59,7 @@ internal static class StoreRegistration
     /// <summary>PostgreSQL: one connection pool shared by the stores; the schema is migrated on start (<see cref="IBudgetStore.MigrateAsync"/>).</summary>
     public static IServiceCollection AddPostgreSqlStore(this IServiceCollection services, string connectionString)
     {
-        services.TryAddSingleton(sp => new PostgresDatabase(connectionString, sp.GetRequiredService<ILogger<PostgresDatabase>>()));
+        services.TryAddSingleton(sp => new PostgresDatabase(connectionString, sp.GetRequiredService<ILoggerFactory>()));
         services.TryAddSingleton<IBudgetStore>(sp => new PostgresBudgetStore(sp.GetRequiredService<PostgresDatabase>(), sp.GetRequiredService<ILogger<PostgresBudgetStore>>()));
         services.TryAddSingleton<IKeyStore>(sp => new PostgresKeyStore(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IAdminQueries>(sp => new PostgresAdminQueries(sp.GetRequiredService<PostgresDatabase>()));

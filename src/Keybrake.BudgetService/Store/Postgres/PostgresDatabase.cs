@@ -23,9 +23,9 @@ internal sealed class PostgresDatabase : IAsyncDisposable
 
     private readonly ILogger<PostgresDatabase> _logger;
 
-    public PostgresDatabase(string connectionString, ILogger<PostgresDatabase> logger)
+    public PostgresDatabase(string connectionString, ILoggerFactory loggers)
     {
-        _logger = logger;
+        _logger = loggers.CreateLogger<PostgresDatabase>();
         NpgsqlDataSourceBuilder builder;
         try
         {
@@ -50,6 +50,8 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         // Never hand the password back in the connection string an exception or a log might show.
         settings.PersistSecurityInfo = false;
         Description = $"{settings.Host ?? "localhost"}:{settings.Port}/{settings.Database ?? settings.Username ?? "(default)"}";
+        // Npgsql logs through the service's logging (connections, errors); never parameter values, which stay off.
+        builder.UseLoggerFactory(loggers);
         DataSource = builder.Build();
     }
 
