@@ -81,7 +81,44 @@ public sealed class BudgetServiceHost : IAsyncDisposable
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
         // Port and storage go on the command line: the app reads them while it is being built. So do --urls.
         string[] args = [$"--BudgetService:Port={port}", "--BudgetService:RestPort=0", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}", .. arguments ?? []];
-        var app = BudgetServiceApp.Build(args, builder =>
+        WebApplication app;
+        try
+        {
+            app = BuildApp(args, settings, time, configure, postgres);
+        }
+        catch
+        {
+            if (ownsDirectory)
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+
+            throw;
+        }
+
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A service that did not start holds nothing the caller could release.
+            await app.DisposeAsync();
+            if (ownsDirectory)
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+
+            throw;
+        }
+
+        // Kestrel lists the endpoints in the order the service opened them: gRPC, then REST (with TLS, one port may serve both).
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.ToList();
+        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(addresses[0]), new Uri(addresses[^1]));
+    }
+
+    private static WebApplication BuildApp(string[] args, IDictionary<string, string?> settings, TimeProvider? time, Action<WebApplicationBuilder>? configure, string? postgres) =>
+        BudgetServiceApp.Build(args, builder =>
         {
             var all = new Dictionary<string, string?>(settings)
             {
@@ -107,26 +144,6 @@ public sealed class BudgetServiceHost : IAsyncDisposable
 
             configure?.Invoke(builder);
         });
-        try
-        {
-            await app.StartAsync();
-        }
-        catch
-        {
-            // A service that did not start holds nothing the caller could release.
-            await app.DisposeAsync();
-            if (ownsDirectory)
-            {
-                System.IO.Directory.Delete(directory, recursive: true);
-            }
-
-            throw;
-        }
-
-        // Kestrel lists the endpoints in the order the service opened them: gRPC, then REST (with TLS, one port may serve both).
-        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.ToList();
-        return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(addresses[0]), new Uri(addresses[^1]));
-    }
 
     /// <summary>
     /// Settings for one key and its caps, in the service's configuration shape. The service's policy is every

@@ -41,12 +41,18 @@ internal sealed class PostgresBudgetStore : IBudgetStore
         catch (Exception exception) when (exception is NpgsqlException or NewerSchemaException or TimeoutException)
         {
             // Npgsql's messages name the server and the problem, never the password.
-            throw new ServiceStartException($"The PostgreSQL budget database {_database.Description} cannot be used: {ServiceStartException.Reason(exception)}.", exception);
+            throw new ServiceStartException($"The PostgreSQL budget database {_database.Description} cannot be used: {Why(exception)}.", exception);
         }
 
         Volatile.Write(ref _migrated, 1);
         Log.PostgresStoreOpened(_logger, _database.Description, PostgresSchema.Version);
     }
+
+    /// <summary>The reason, with the network's own when Npgsql only says it failed to connect ("Connection refused", a timeout).</summary>
+    private static string Why(Exception exception) =>
+        exception is NpgsqlException { InnerException: { } inner } and not PostgresException
+            ? $"{ServiceStartException.Reason(exception)} ({ServiceStartException.Reason(inner)})"
+            : ServiceStartException.Reason(exception);
 
     public async ValueTask<AuthorizeOutcome> AuthorizeAsync(AuthorizeCommand command, CancellationToken cancellationToken) =>
         await _database.InTransactionAsync(
