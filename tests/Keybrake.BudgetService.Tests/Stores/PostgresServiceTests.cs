@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Grpc.Core;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Logging;
@@ -94,6 +95,40 @@ public sealed class PostgresServiceTests
             Assert.That(lines, Has.Some.StartWith("Npgsql"), "Npgsql's own logging was captured too");
             Assert.That(lines, Has.None.Contains(cluster.Password));
         });
+    }
+
+    [Test]
+    public async Task A_database_that_stops_answering_fails_money_calls_closed_and_they_work_again_when_it_is_back()
+    {
+        using var logs = new CapturingLoggerProvider();
+        await using var service = await TestService.StartAsync(StoreEngine.PostgreSql, BudgetServiceHost.Key("agent", "100"), configure: builder => builder.Logging.AddProvider(logs));
+        var database = new NpgsqlConnectionStringBuilder(service.Postgres!).Database!;
+        var before = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
+
+        // The database refuses new sessions and its open ones end (waiting until they have), as when its server goes away.
+        await AdminAsync($"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity WHERE datname = '{database}'");
+        var whileDown = Assert.ThrowsAsync<RpcException>(async () => await service.Budget.AuthorizeAsync(Authorize("agent", 20)));
+        var settleWhileDown = Assert.ThrowsAsync<RpcException>(async () => await service.SettleAsync(Commit(before.ReservationId, 10)));
+        await AdminAsync($"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true");
+        var after = await service.Budget.AuthorizeAsync(Authorize("agent", 30));
+
+        var today = await service.TodayAsync("agent");
+        Assert.Multiple(() =>
+        {
+            Assert.That((whileDown!.StatusCode, whileDown.Status.Detail), Is.EqualTo((StatusCode.Unavailable, Budget.StoreFaults.Refusal)));
+            Assert.That(settleWhileDown!.StatusCode, Is.EqualTo(StatusCode.Unavailable));
+            Assert.That((before.Allowed, after.Allowed), Is.EqualTo((true, true)));
+            Assert.That((today.ReservedMicroUsd, today.SettledMicroUsd), Is.EqualTo((Dollars(40), 0L)), "nothing counted while the database was away");
+            Assert.That(logs.Logs.Where(log => log.Category.EndsWith("StoreFaults", StringComparison.Ordinal)).Select(log => log.Level), Is.EqualTo(new[] { LogLevel.Error, LogLevel.Warning }), "one line when it went away, one when it came back");
+        });
+    }
+
+    private static async Task AdminAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection((await PostgresCluster.SharedAsync()).ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private static async Task<(int ExitCode, string Errors)> RunServiceAsync(params string[] arguments)
