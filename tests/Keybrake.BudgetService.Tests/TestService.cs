@@ -56,16 +56,17 @@ internal sealed class TestService : IAsyncDisposable
 
     /// <summary>
     /// Starts the service on <paramref name="engine"/>: SQLite in a temporary folder, or a fresh database of its own on the
-    /// test run's PostgreSQL server (<paramref name="postgres"/> reuses another service's database).
+    /// test run's PostgreSQL server. To restart on another service's data, pass its <paramref name="directory"/> and
+    /// <paramref name="postgres"/> database (<see cref="Postgres"/>).
     /// </summary>
-    public static async Task<TestService> StartAsync(StoreEngine engine, IDictionary<string, string?> settings, TimeProvider? time = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null, string? postgres = null)
+    public static async Task<TestService> StartAsync(StoreEngine engine, IDictionary<string, string?> settings, TimeProvider? time = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null, string? postgres = null, string? directory = null)
     {
         if (engine == StoreEngine.PostgreSql)
         {
             postgres ??= await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
         }
 
-        var service = new TestService(await BudgetServiceHost.StartAsync(settings, time: time ?? NoonUtc(), configure: configure, postgres: postgres)) { Postgres = postgres };
+        var service = new TestService(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? NoonUtc(), configure: configure, postgres: postgres)) { Postgres = postgres };
         if (service.Store is Store.Postgres.PostgresBudgetStore != (engine == StoreEngine.PostgreSql))
         {
             await service.DisposeAsync();
