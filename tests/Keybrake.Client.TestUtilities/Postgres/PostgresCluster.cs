@@ -17,6 +17,10 @@ namespace Keybrake.Client.TestUtilities.Postgres;
 public sealed class PostgresCluster : IAsyncDisposable
 {
     private const string Superuser = "postgres";
+    private const string FolderPrefix = "keybrake-pg-";
+
+    /// <summary>The id of the test process that started the cluster: a cluster whose process is gone was abandoned.</summary>
+    private const string OwnerFile = "owner.pid";
 
     private static readonly Lock s_sharedGate = new();
     private static Task<PostgresCluster>? s_shared;
@@ -81,7 +85,9 @@ public sealed class PostgresCluster : IAsyncDisposable
             throw new InvalidOperationException($"The tests need a PostgreSQL server and cannot start one: {exception.Message}", exception);
         }
 
-        var folder = Directory.CreateTempSubdirectory("keybrake-pg-").FullName;
+        await SweepAbandonedAsync(tools, cancellationToken);
+        var folder = Directory.CreateTempSubdirectory(FolderPrefix).FullName;
+        await File.WriteAllTextAsync(Path.Combine(folder, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken);
         var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         PostgresCluster? cluster = null;
         try
@@ -160,6 +166,56 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         TryDelete(_folder);
+    }
+
+    /// <summary>
+    /// Stops and deletes the clusters of test runs that ended without disposing theirs (killed on a timeout, say), so
+    /// that their servers do not run on for ever. A cluster whose test process still runs (another run on this
+    /// machine) is left alone.
+    /// </summary>
+    private static async Task SweepAbandonedAsync(PostgresTools tools, CancellationToken cancellationToken)
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            var owner = Path.Combine(folder, OwnerFile);
+            if (!File.Exists(owner)
+                || !int.TryParse(await File.ReadAllTextAsync(owner, cancellationToken), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                || IsRunning(pid))
+            {
+                continue;
+            }
+
+            if (File.Exists(Path.Combine(folder, "data", "postmaster.pid")))
+            {
+                try
+                {
+                    await tools.RunToolAsync("pg_ctl", ["stop", "-m", "immediate", "-w", "-t", "60", "-D", Path.Combine(folder, "data")], cancellationToken);
+                }
+                catch (InvalidOperationException)
+                {
+                    // not running any more
+                }
+            }
+
+            TryDelete(folder);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static async Task<List<string>> InitArgumentsAsync(PostgresTools tools, string folder, string password, CancellationToken cancellationToken)
