@@ -45,8 +45,40 @@ internal static class PostgresMoneyPath
 
     private const string RunSpent = "SELECT settled + reserved FROM run_counter WHERE key_id = $1 AND run_id = $2";
 
+    // The common case in one statement, one round trip: a new call on a key that is not revoked inserts its reservation,
+    // and only then (the counters read the insert's output) reserves on the day counter and, if that fit, the run counter;
+    // the locks are taken in the same order as on the slow path. Nothing inserted: revoked, or a retry (the slow path says which).
+    private const string ReserveNewCall = """
+        WITH ins AS (
+            INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
+            SELECT $1, $2, $3, $4, $5, $6, $7, 0, $8
+            WHERE NOT EXISTS (SELECT 1 FROM key_state WHERE key_id = $2 AND revoked)
+            ON CONFLICT (key_id, idempotency_key) DO NOTHING
+            RETURNING key_id
+        ), d AS (
+            INSERT INTO day_counter AS c (key_id, day, settled, reserved) SELECT key_id, $6, 0, $7 FROM ins
+            ON CONFLICT (key_id, day) DO UPDATE SET reserved = c.reserved + excluded.reserved
+            WHERE c.settled + c.reserved + excluded.reserved <= $9
+            RETURNING c.settled + c.reserved AS spent
+        ), r AS (
+            INSERT INTO run_counter AS c (key_id, run_id, settled, reserved) SELECT key_id, $3, 0, $7 FROM ins WHERE $3 IS NOT NULL AND EXISTS (SELECT 1 FROM d)
+            ON CONFLICT (key_id, run_id) DO UPDATE SET reserved = c.reserved + excluded.reserved
+            WHERE c.settled + c.reserved + excluded.reserved <= $10
+            RETURNING c.settled + c.reserved AS spent
+        )
+        SELECT (SELECT count(*) FROM ins), (SELECT spent FROM d), (SELECT spent FROM r)
+        """;
+
     public static async Task<AuthorizeOutcome> AuthorizeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AuthorizeCommand call, CancellationToken cancellationToken)
     {
+        // A new row holds its estimate unchecked, so the one-statement path runs only when the estimate alone fits the caps.
+        var runCap = call.RunCapMicroUsd ?? long.MaxValue;
+        if (call.EstimateMicroUsd <= call.DailyCapMicroUsd && (call.RunId is null || call.EstimateMicroUsd <= runCap)
+            && await ReserveNewCallAsync(connection, transaction, call, runCap, cancellationToken) is { } reserved)
+        {
+            return reserved;
+        }
+
         await using (var revoked = Command(connection, transaction, "SELECT revoked FROM key_state WHERE key_id = $1", Text(call.KeyId)))
         {
             if (await revoked.ExecuteScalarAsync(cancellationToken) is true)
@@ -119,6 +151,43 @@ internal static class PostgresMoneyPath
         }
 
         return outcome;
+    }
+
+    /// <summary>The one-statement path for a new call; <see langword="null"/> when it inserted nothing (revoked, or a retry).</summary>
+    private static async Task<AuthorizeOutcome?> ReserveNewCallAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AuthorizeCommand call, long runCap, CancellationToken cancellationToken)
+    {
+        var day = SqliteCommands.DayText(call.Day);
+        long inserted;
+        long? dayAfter, runAfter;
+        await using (var command = Command(connection, transaction, ReserveNewCall,
+            Text(call.ReservationId), Text(call.KeyId), Text(call.RunId), Text(call.IdempotencyKey), Bytes(SqliteCommands.HashBytes(call.RequestHash)), Text(day),
+            Bigint(call.EstimateMicroUsd), Millis(call.Now), Bigint(call.DailyCapMicroUsd), Bigint(runCap)))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            inserted = reader.GetInt64(0);
+            dayAfter = reader.NullableInt64(1);
+            runAfter = reader.NullableInt64(2);
+        }
+
+        if (inserted == 0)
+        {
+            return null;
+        }
+
+        if (dayAfter is null)
+        {
+            var spent = await ScalarAsync(connection, transaction, DaySpent, cancellationToken, Text(call.KeyId), Text(day)) ?? 0;
+            return new AuthorizeOutcome(AuthorizeStatus.DailyCapExceeded, null, spent, 0);
+        }
+
+        if (call.RunId is { } run && runAfter is null)
+        {
+            var spent = await ScalarAsync(connection, transaction, RunSpent, cancellationToken, Text(call.KeyId), Text(run)) ?? 0;
+            return new AuthorizeOutcome(AuthorizeStatus.RunCapExceeded, null, dayAfter.Value - call.EstimateMicroUsd, spent);
+        }
+
+        return new AuthorizeOutcome(AuthorizeStatus.Reserved, call.ReservationId, dayAfter.Value, runAfter ?? call.EstimateMicroUsd);
     }
 
     /// <summary>
