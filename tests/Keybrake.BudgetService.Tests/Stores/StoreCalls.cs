@@ -31,7 +31,11 @@ internal static class StoreCalls
 
     /// <summary>Settles as a client with every key in scope, under a key's daily cap of <paramref name="dailyCap"/>.</summary>
     public static async Task<SettleResult> SettleAsync(this IBudgetStore store, SettleCommand settlement, decimal dailyCap = 100) =>
-        (await store.SettleAsync([settlement], _ => true, Noon, _ => Calls.Dollars(dailyCap), CancellationToken.None))[0];
+        (await store.SettleAsync([settlement], _ => true, Noon, _ => new KeyCaps(Calls.Dollars(dailyCap), null), CancellationToken.None))[0];
+
+    /// <summary>Resolves as an operator, under a key's daily cap of <paramref name="dailyCap"/>.</summary>
+    public static async Task<SettleStatus> ResolveAsync(this IBudgetStore store, string reservationId, long? actualMicroUsd, decimal dailyCap = 100) =>
+        (await store.ResolveAsync(reservationId, actualMicroUsd, Noon, _ => new KeyCaps(Calls.Dollars(dailyCap), null), CancellationToken.None)).Status;
 
     public static Task<StoredSpend> DayAsync(this IBudgetStore store, string keyId) => store.GetDaySpendAsync(keyId, Today, CancellationToken.None).AsTask();
 }

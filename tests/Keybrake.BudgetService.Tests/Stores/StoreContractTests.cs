@@ -173,7 +173,7 @@ public abstract class StoreContractTests
             [Commit(commit.ReservationId!, 7.5m), Release(release.ReservationId!), Commit(foreign.ReservationId!, 5), Commit("rsv_unknown", 1)],
             key => key == "agent",
             Noon,
-            _ => Dollars(100),
+            _ => new KeyCaps(Dollars(100), null),
             CancellationToken.None);
         var twice = await store.SettleAsync(Commit(commit.ReservationId!, 7.5m));
 
@@ -201,10 +201,10 @@ public abstract class StoreContractTests
         var held = await store.SettleAsync(Commit(reserved.ReservationId!, 50)); // above 10 x $2 + $1
         var retried = await store.SettleAsync(Commit(reserved.ReservationId!, 2));
         var listed = await store.ListUnsettledAsync(null, CancellationToken.None);
-        var resolved = await store.ResolveAsync(reserved.ReservationId!, Dollars(50), Noon, CancellationToken.None);
-        var released = await store.ResolveAsync(other.ReservationId!, null, Noon, CancellationToken.None);
+        var resolved = await store.ResolveAsync(reserved.ReservationId!, Dollars(50));
+        var released = await store.ResolveAsync(other.ReservationId!, null);
         var tooLarge = await store.AuthorizeAsync(Authorize("agent", 1, dailyCap: 1000), CancellationToken.None);
-        var huge = await store.ResolveAsync(tooLarge.ReservationId!, BookLimits.MaxAmountMicroUsd, Noon, CancellationToken.None);
+        var huge = await store.ResolveAsync(tooLarge.ReservationId!, BookLimits.MaxAmountMicroUsd, dailyCap: 1000);
 
         var day = await store.DayAsync("agent");
         Assert.Multiple(() =>

@@ -18,8 +18,8 @@ internal sealed class PostgresAdminQueries : IAdminQueries
         await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder(byRun
-            ? "SELECT key_id, NULL::text, run_id, settled, reserved FROM run_counter WHERE true"
-            : "SELECT key_id, day, NULL::text, settled, reserved FROM day_counter WHERE true");
+            ? "SELECT key_id, NULL::text, run_id, settled, reserved, overrun FROM run_counter WHERE true"
+            : "SELECT key_id, day, NULL::text, settled, reserved, overrun FROM day_counter WHERE true");
         if (filter.KeyIds is { } keys)
         {
             sql.Append(" AND key_id = ANY(@keys)");
@@ -51,7 +51,7 @@ internal sealed class PostgresAdminQueries : IAdminQueries
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new SpendCounter(reader.GetString(0), PostgresSql.NullableString(reader, 1), PostgresSql.NullableString(reader, 2), reader.GetInt64(3), reader.GetInt64(4)));
+            rows.Add(new SpendCounter(reader.GetString(0), PostgresSql.NullableString(reader, 1), PostgresSql.NullableString(reader, 2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5)));
         }
 
         return rows;

@@ -10,7 +10,7 @@ namespace Keybrake.BudgetService.Store.Postgres;
 /// of its own, and every operation is a transaction that holds against any number of writers (see
 /// <see cref="PostgresDatabase"/>).
 /// </summary>
-internal sealed class PostgresBudgetStore : IBudgetStore
+internal sealed partial class PostgresBudgetStore : IBudgetStore
 {
     private readonly PostgresDatabase _database;
     private readonly ILogger<PostgresBudgetStore> _logger;
@@ -65,23 +65,23 @@ internal sealed class PostgresBudgetStore : IBudgetStore
     /// holding them all could wait on another batch that holds them in the other order. A settlement is idempotent by
     /// reservation id, so a batch cut short by a failure is safely sent again.
     /// </summary>
-    public async ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, long?> dailyCapOf, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<SettleResult>> SettleAsync(IReadOnlyList<SettleCommand> settlements, Func<string, bool> mayTouch, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken)
     {
         var results = new List<SettleResult>(settlements.Count);
         foreach (var settlement in settlements)
         {
             results.Add(await _database.InTransactionAsync(
-                (connection, transaction) => PostgresMoneyPath.SettleAsync(connection, transaction, settlement.ReservationId, settlement.Commit, settlement.ActualMicroUsd, now, dailyCapOf, mayTouch, cancellationToken),
+                (connection, transaction) => PostgresMoneyPath.SettleAsync(connection, transaction, settlement.ReservationId, settlement.Commit, settlement.ActualMicroUsd, now, capsOf, byClient: true, mayTouch, cancellationToken),
                 cancellationToken));
         }
 
         return results;
     }
 
-    public async ValueTask<SettleStatus> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, CancellationToken cancellationToken) =>
-        (await _database.InTransactionAsync(
-            (connection, transaction) => PostgresMoneyPath.SettleAsync(connection, transaction, reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now, dailyCapOf: null, mayTouch: null, cancellationToken),
-            cancellationToken)).Status;
+    public async ValueTask<SettleResult> ResolveAsync(string reservationId, long? actualMicroUsd, DateTimeOffset now, Func<string, KeyCaps?> capsOf, CancellationToken cancellationToken) =>
+        await _database.InTransactionAsync(
+            (connection, transaction) => PostgresMoneyPath.SettleAsync(connection, transaction, reservationId, actualMicroUsd is not null, actualMicroUsd ?? 0, now, capsOf, byClient: false, mayTouch: null, cancellationToken),
+            cancellationToken);
 
     public async ValueTask<IReadOnlySet<string>> GetRevokedAsync(IReadOnlyCollection<string> keyIds, CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync<IReadOnlySet<string>>(async connection =>
@@ -173,10 +173,10 @@ internal sealed class PostgresBudgetStore : IBudgetStore
     }
 
     public async ValueTask<StoredSpend> GetDaySpendAsync(string keyId, DateOnly day, CancellationToken cancellationToken) =>
-        await SpendAsync("SELECT settled, reserved FROM day_counter WHERE key_id = $1 AND day = $2", keyId, Sqlite.SqliteCommands.DayText(day), cancellationToken);
+        await SpendAsync("SELECT settled, reserved, overrun FROM day_counter WHERE key_id = $1 AND day = $2", keyId, Sqlite.SqliteCommands.DayText(day), cancellationToken);
 
     public async ValueTask<StoredSpend> GetRunSpendAsync(string keyId, string runId, CancellationToken cancellationToken) =>
-        await SpendAsync("SELECT settled, reserved FROM run_counter WHERE key_id = $1 AND run_id = $2", keyId, runId, cancellationToken);
+        await SpendAsync("SELECT settled, reserved, overrun FROM run_counter WHERE key_id = $1 AND run_id = $2", keyId, runId, cancellationToken);
 
     public async ValueTask<IReadOnlyList<StoredReservation>> ListUnsettledAsync(string? keyId, CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync<IReadOnlyList<StoredReservation>>(async connection =>
@@ -205,15 +205,33 @@ internal sealed class PostgresBudgetStore : IBudgetStore
             return list;
         }, cancellationToken);
 
+    /// <summary>One statement: the finished reservations, and the deferrals that named them (they have nothing left to settle).</summary>
     public async ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken) =>
-        await ExecuteAsync("DELETE FROM reservation WHERE state IN (1, 2) AND finished_at < $1", cancellationToken, Millis(finishedBefore));
+        await _database.OnConnectionAsync(async connection =>
+        {
+            await using var command = Command(connection, null,
+                """
+                WITH gone AS (DELETE FROM reservation WHERE state IN (1, 2) AND finished_at < $1 RETURNING reservation_id),
+                     deferrals AS (DELETE FROM deferred_object WHERE reservation_id IN (SELECT reservation_id FROM gone))
+                SELECT count(*) FROM gone
+                """,
+                Millis(finishedBefore));
+            return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        }, cancellationToken);
+
+    public async ValueTask PingAsync(CancellationToken cancellationToken) =>
+        await _database.OnConnectionAsync(async connection =>
+        {
+            await using var command = Command(connection, null, "SELECT 1");
+            return await command.ExecuteScalarAsync(cancellationToken);
+        }, cancellationToken);
 
     private Task<StoredSpend> SpendAsync(string sql, string keyId, string scope, CancellationToken cancellationToken) =>
         _database.OnConnectionAsync(async connection =>
         {
             await using var command = Command(connection, null, sql, Text(keyId), Text(scope));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            return await reader.ReadAsync(cancellationToken) ? new StoredSpend(reader.GetInt64(0), reader.GetInt64(1)) : new StoredSpend(0, 0);
+            return await reader.ReadAsync(cancellationToken) ? new StoredSpend(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : new StoredSpend(0, 0);
         }, cancellationToken);
 
     private Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>

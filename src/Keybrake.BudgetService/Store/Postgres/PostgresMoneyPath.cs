@@ -230,10 +230,11 @@ internal static class PostgresMoneyPath
 
     /// <summary>
     /// Finishes one reservation and moves its counters, with the rules of <see cref="SqliteCommands.Settle"/>: a client's
-    /// commit (<paramref name="dailyCapOf"/> given) finishes only a pending reservation and is held when it claims more
-    /// than <see cref="BookLimits.HoldAbove"/> allows or would take a counter past its bound; an operator's also finishes a
-    /// held one, and is refused (<see cref="SettleStatus.TooLarge"/>) only at the bound. The reservation row is locked
-    /// first, then the day counter, then the run counter.
+    /// commit (<paramref name="byClient"/>) finishes only a pending reservation and is held when it claims more than
+    /// <see cref="BookLimits.HoldAbove"/> allows or would take a counter past its bound; an operator's also finishes a
+    /// held one, and is refused (<see cref="SettleStatus.TooLarge"/>) only at the bound. A commit that takes the day's or
+    /// the run's settled spend past the cap <paramref name="capsOf"/> gives now records the overrun with the counter.
+    /// The reservation row is locked first, then the day counter, then the run counter.
     /// </summary>
     public static async Task<SettleResult> SettleAsync(
         NpgsqlConnection connection,
@@ -242,7 +243,8 @@ internal static class PostgresMoneyPath
         bool commit,
         long actual,
         DateTimeOffset now,
-        Func<string, long?>? dailyCapOf,
+        Func<string, KeyCaps?> capsOf,
+        bool byClient,
         Func<string, bool>? mayTouch,
         CancellationToken cancellationToken)
     {
@@ -254,7 +256,7 @@ internal static class PostgresMoneyPath
             Text(reservationId)))
         await using (var found = await find.ExecuteReaderAsync(cancellationToken))
         {
-            if (!await found.ReadAsync(cancellationToken) || (found.GetInt16(4) == Held && dailyCapOf is not null))
+            if (!await found.ReadAsync(cancellationToken) || (found.GetInt16(4) == Held && byClient))
             {
                 return new SettleResult(SettleStatus.NotPending, null, 0);
             }
@@ -271,23 +273,40 @@ internal static class PostgresMoneyPath
         }
 
         var settled = commit ? Math.Clamp(actual, 0, BookLimits.MaxAmountMicroUsd) : 0;
+        var caps = capsOf(key);
+        Counter daySpend = default, runSpend = default;
         if (commit)
         {
-            // The counters are locked (FOR UPDATE) before their bound is checked, so the check holds when they move.
-            var daySettled = await ScalarAsync(connection, transaction, "SELECT settled FROM day_counter WHERE key_id = $1 AND day = $2 FOR UPDATE", cancellationToken, Text(key), Text(day)) ?? 0;
-            var runSettled = run is null ? 0
-                : await ScalarAsync(connection, transaction, "SELECT settled FROM run_counter WHERE key_id = $1 AND run_id = $2 FOR UPDATE", cancellationToken, Text(key), Text(run)) ?? 0;
-            var tooLarge = settled > BookLimits.MaxCounterMicroUsd - daySettled || (run is not null && settled > BookLimits.MaxCounterMicroUsd - runSettled);
-            if (dailyCapOf is null && tooLarge)
+            // The counters are locked (FOR UPDATE) before their bound is checked and their overrun computed, so both
+            // hold when they move: no other settlement changes them until this transaction ends.
+            daySpend = await LockCounterAsync(connection, transaction, "SELECT settled, overrun FROM day_counter WHERE key_id = $1 AND day = $2 FOR UPDATE", key, day, cancellationToken);
+            runSpend = run is null ? default
+                : await LockCounterAsync(connection, transaction, "SELECT settled, overrun FROM run_counter WHERE key_id = $1 AND run_id = $2 FOR UPDATE", key, run, cancellationToken);
+            var tooLarge = settled > BookLimits.MaxCounterMicroUsd - daySpend.Settled || (run is not null && settled > BookLimits.MaxCounterMicroUsd - runSpend.Settled);
+            if (!byClient && tooLarge)
             {
                 return new SettleResult(SettleStatus.TooLarge, key, estimate);
             }
 
-            if (dailyCapOf is not null && (tooLarge || settled > BookLimits.HoldAbove(estimate, dailyCapOf(key))))
+            if (byClient && (tooLarge || settled > BookLimits.HoldAbove(estimate, caps?.DailyMicroUsd)))
             {
                 await using var hold = Command(connection, transaction, "UPDATE reservation SET state = 3, actual = $2 WHERE reservation_id = $1 AND state = 0", Text(reservationId), Bigint(settled));
                 await hold.ExecuteNonQueryAsync(cancellationToken);
                 return new SettleResult(SettleStatus.Held, key, estimate);
+            }
+        }
+
+        // A price above its estimate can take settled spend past a cap the reservation fit: recorded now, against the
+        // cap in force now, and kept with the counter (as on SQLite: a cap changed later neither invents nor hides one).
+        List<SpendOverrun>? overruns = null;
+        var dayOverrun = daySpend.Overrun;
+        var runOverrun = runSpend.Overrun;
+        if (settled > 0 && caps is { } limits)
+        {
+            dayOverrun = Overrun(key, "daily", day, daySpend, settled, limits.DailyMicroUsd, ref overruns);
+            if (run is not null && limits.RunMicroUsd is { } runCap)
+            {
+                runOverrun = Overrun(key, "run", "run " + run, runSpend, settled, runCap, ref overruns);
             }
         }
 
@@ -296,18 +315,43 @@ internal static class PostgresMoneyPath
             "UPDATE reservation SET state = $2, actual = $3, finished_at = $4 WHERE reservation_id = $1",
             Text(reservationId), Smallint(commit ? Committed : Released), Bigint(commit ? settled : null), Millis(now)));
         batch.BatchCommands.Add(BatchCommand(
-            "UPDATE day_counter SET reserved = reserved - $3, settled = settled + $4 WHERE key_id = $1 AND day = $2",
-            Text(key), Text(day), Bigint(estimate), Bigint(settled)));
+            "UPDATE day_counter SET reserved = reserved - $3, settled = settled + $4, overrun = GREATEST(overrun, $5) WHERE key_id = $1 AND day = $2",
+            Text(key), Text(day), Bigint(estimate), Bigint(settled), Bigint(dayOverrun)));
         if (run is not null)
         {
             batch.BatchCommands.Add(BatchCommand(
-                "UPDATE run_counter SET reserved = reserved - $3, settled = settled + $4 WHERE key_id = $1 AND run_id = $2",
-                Text(key), Text(run), Bigint(estimate), Bigint(settled)));
+                "UPDATE run_counter SET reserved = reserved - $3, settled = settled + $4, overrun = GREATEST(overrun, $5) WHERE key_id = $1 AND run_id = $2",
+                Text(key), Text(run), Bigint(estimate), Bigint(settled), Bigint(runOverrun)));
         }
 
         await batch.ExecuteNonQueryAsync(cancellationToken);
-        return new SettleResult(SettleStatus.Settled, key, estimate);
+        return new SettleResult(SettleStatus.Settled, key, estimate) { Overruns = overruns };
     }
+
+    /// <summary>The counter's overrun after this settlement, reporting it when it grew.</summary>
+    private static long Overrun(string key, string scopeName, string window, Counter before, long settled, long cap, ref List<SpendOverrun>? overruns)
+    {
+        // The locked counter before this settlement plus what it settled: no second read on the money path.
+        var total = before.Settled + settled;
+        var over = total - cap;
+        if (over <= before.Overrun)
+        {
+            return before.Overrun;
+        }
+
+        (overruns ??= []).Add(new SpendOverrun(key, scopeName, window, cap, total, over, over - before.Overrun));
+        return over;
+    }
+
+    private static async Task<Counter> LockCounterAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, string key, string scope, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, sql, Text(key), Text(scope));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? new Counter(reader.GetInt64(0), reader.GetInt64(1)) : default;
+    }
+
+    /// <summary>A counter's settled spend and recorded overrun, as locked.</summary>
+    private readonly record struct Counter(long Settled, long Overrun);
 
     private static async Task<long?> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
     {

@@ -109,6 +109,36 @@ internal static class PostgresSchema
             revoked_at bigint
         );
         """,
+
+        // 2: what SQLite's migrations 5 and 6 add. Deferred objects (a Twilio message priced later) mapped to their
+        // reservation per key, so that a price any replica sees settles it; duties one process per key performs,
+        // claimed for a time; and how far settlements took a day's or a run's settled spend past the cap in force
+        // when they were committed (recorded then, so a cap changed later does not invent or hide one).
+        """
+        CREATE TABLE deferred_object (
+            key_id text NOT NULL,
+            vendor text NOT NULL,
+            object_id text NOT NULL,
+            reservation_id text NOT NULL,
+            refetch text NOT NULL,
+            client_id text NOT NULL,
+            created_at bigint NOT NULL,
+            PRIMARY KEY (key_id, vendor, object_id)
+        );
+        -- Pruning finds the deferrals of forgotten reservations without a scan.
+        CREATE INDEX deferred_by_reservation ON deferred_object (reservation_id);
+
+        CREATE TABLE duty_claim (
+            key_id text NOT NULL,
+            duty text NOT NULL,
+            holder text NOT NULL,
+            expires_at bigint NOT NULL,
+            PRIMARY KEY (key_id, duty)
+        );
+
+        ALTER TABLE day_counter ADD COLUMN overrun bigint NOT NULL DEFAULT 0;
+        ALTER TABLE run_counter ADD COLUMN overrun bigint NOT NULL DEFAULT 0;
+        """,
     ];
 
     public static int Version => s_migrations.Length;
