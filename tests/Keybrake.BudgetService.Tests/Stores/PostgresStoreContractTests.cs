@@ -80,6 +80,102 @@ public sealed class PostgresStoreContractTests : StoreContractTests
     }
 
     [Test]
+    public async Task A_duty_claimed_by_two_replicas_at_once_has_exactly_one_winner_each_time()
+    {
+        var database = await NewDatabaseAsync();
+        await using var replicaA = await StoreUnderTest.PostgreSql(database).MigratedAsync();
+        await using var replicaB = await StoreUnderTest.PostgreSql(database).MigratedAsync();
+
+        // 32 duties, each claimed by both replicas at the same moment (a fresh one, then one whose claim has expired).
+        var rounds = await Task.WhenAll(Enumerable.Range(0, 32).Select(duty => Task.Run(async () =>
+        {
+            var name = "duty-" + duty.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var fresh = await Task.WhenAll(
+                Task.Run(() => replicaA.Budget.ClaimDutyAsync("sms", name, "replica-a", Noon, TimeSpan.FromSeconds(30), CancellationToken.None).AsTask()),
+                Task.Run(() => replicaB.Budget.ClaimDutyAsync("sms", name, "replica-b", Noon, TimeSpan.FromSeconds(30), CancellationToken.None).AsTask()));
+            var expired = await Task.WhenAll(
+                Task.Run(() => replicaA.Budget.ClaimDutyAsync("sms", name, "replica-c", Noon.AddMinutes(1), TimeSpan.FromSeconds(30), CancellationToken.None).AsTask()),
+                Task.Run(() => replicaB.Budget.ClaimDutyAsync("sms", name, "replica-d", Noon.AddMinutes(1), TimeSpan.FromSeconds(30), CancellationToken.None).AsTask()));
+            return (Fresh: fresh, Expired: expired);
+        })));
+
+        Assert.Multiple(() =>
+        {
+            foreach (var (fresh, expired) in rounds)
+            {
+                // Both answers name the same holder: the one that won; the loser was told who holds it.
+                Assert.That(fresh[0], Is.EqualTo(fresh[1]));
+                Assert.That(fresh[0].Holder, Is.AnyOf("replica-a", "replica-b"));
+                Assert.That(expired[0], Is.EqualTo(expired[1]));
+                Assert.That(expired[0].Holder, Is.AnyOf("replica-c", "replica-d"));
+                Assert.That(expired[0].ExpiresAt, Is.EqualTo(Noon.AddMinutes(1).AddSeconds(30)));
+            }
+        });
+    }
+
+    [Test]
+    public async Task An_object_priced_by_two_replicas_at_once_settles_once()
+    {
+        var database = await NewDatabaseAsync();
+        await using var replicaA = await StoreUnderTest.PostgreSql(database).MigratedAsync();
+        await using var replicaB = await StoreUnderTest.PostgreSql(database).MigratedAsync();
+        KeyCaps? Caps(string key) => new KeyCaps(Dollars(1000), null);
+        var reservations = new List<string>();
+        for (var i = 0; i < 32; i++)
+        {
+            var reserved = await replicaA.Budget.AuthorizeAsync(Authorize("sms", 1, dailyCap: 1000), CancellationToken.None);
+            reservations.Add(reserved.ReservationId!);
+        }
+
+        var recorded = await replicaA.Budget.RecordDeferralsAsync(
+            reservations.Select((id, i) => new DeferralCommand("sms", "twilio", "SM" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), id, "refetch")).ToList(),
+            "client-a", Noon, CancellationToken.None);
+
+        // Each object's price reported by both replicas at once (both guards saw the message's price).
+        var results = await Task.WhenAll(Enumerable.Range(0, 32).SelectMany(i => new[] { replicaA, replicaB }.Select(replica => Task.Run(async () =>
+            (await replica.Budget.SettleObjectsAsync(
+                [new ObjectSettleCommand("sms", "twilio", "SM" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), true, Dollars(0.75m))],
+                _ => true, Noon, Caps, CancellationToken.None))[0]))));
+
+        var day = await replicaB.Budget.DayAsync("sms");
+        var deferred = await replicaB.Budget.ListDeferredAsync("sms", "twilio", Noon, 100, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(recorded, Has.Count.EqualTo(32).And.All.True);
+            Assert.That(results.Count(r => r.Status == SettleStatus.Settled), Is.EqualTo(32), "one settlement per object");
+            Assert.That(results.Count(r => r.Status == SettleStatus.NotPending), Is.EqualTo(32), "the other replica found it settled");
+            Assert.That((day.SettledMicroUsd, day.ReservedMicroUsd), Is.EqualTo((Dollars(24), 0L)), "each price counted once");
+            Assert.That(deferred, Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task A_database_at_schema_version_1_upgrades_with_its_counters_and_records_overruns_after()
+    {
+        var database = await NewDatabaseAsync();
+        await using (var first = await StoreUnderTest.PostgreSql(database).MigratedAsync())
+        {
+            var spent = await first.Budget.AuthorizeAsync(Authorize("agent", 8, dailyCap: 10), CancellationToken.None);
+            await first.Budget.SettleAsync(Commit(spent.ReservationId!, 8), dailyCap: 10);
+        }
+
+        // Back to version 1: the counters as they were, without what migration 2 added.
+        await QueryAsync(database, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DELETE FROM schema_version WHERE version >= 2");
+        await using var second = await StoreUnderTest.PostgreSql(database).MigratedAsync();
+        var before = await second.Budget.DayAsync("agent");
+        var more = await second.Budget.AuthorizeAsync(Authorize("agent", 2, dailyCap: 10), CancellationToken.None);
+        var settled = await second.Budget.SettleAsync(Commit(more.ReservationId!, 5), dailyCap: 10);
+        var after = await second.Budget.DayAsync("agent");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before, Is.EqualTo(new StoredSpend(Dollars(8), 0, 0)));
+            Assert.That(settled.Overruns!.Select(o => o.AddedMicroUsd), Is.EqualTo(new[] { Dollars(3) }));
+            Assert.That(after, Is.EqualTo(new StoredSpend(Dollars(13), 0, Dollars(3))), "recorded in the upgraded database");
+        });
+    }
+
+    [Test]
     public async Task Two_replicas_migrating_a_fresh_database_at_once_both_start_and_each_migration_is_applied_once()
     {
         var database = await NewDatabaseAsync();

@@ -370,6 +370,114 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task A_commit_past_a_cap_records_the_overrun_with_the_counter_against_the_cap_in_force_then()
+    {
+        var opened = await OpenAsync();
+        var store = opened.Budget;
+        var a = await store.AuthorizeAsync(Authorize("agent", 30, dailyCap: 100, runId: "run-1", runCap: 60), CancellationToken.None);
+        var b = await store.AuthorizeAsync(Authorize("agent", 30, dailyCap: 100, runId: "run-1", runCap: 60), CancellationToken.None);
+        var c = await store.AuthorizeAsync(Authorize("agent", 20, dailyCap: 100), CancellationToken.None);
+        KeyCaps? Caps(string key) => new KeyCaps(Dollars(100), Dollars(60));
+
+        var first = (await store.SettleAsync([Commit(a.ReservationId!, 40)], _ => true, Noon, Caps, CancellationToken.None))[0];
+        var second = (await store.SettleAsync([Commit(b.ReservationId!, 35)], _ => true, Noon, Caps, CancellationToken.None))[0];
+        var resolved = await store.ResolveAsync(c.ReservationId!, Dollars(40), Noon, Caps, CancellationToken.None);
+        var day = await store.DayAsync("agent");
+        var run = await store.GetRunSpendAsync("agent", "run-1", CancellationToken.None);
+        var days = await opened.Admin.ListCountersAsync(new SpendFilter(["agent"], null, null, null), byRun: false, CancellationToken.None);
+        var runs = await opened.Admin.ListCountersAsync(new SpendFilter(["agent"], "run-1", null, null), byRun: true, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((first.Status, first.Overruns), Is.EqualTo((SettleStatus.Settled, (IReadOnlyList<SpendOverrun>?)null)), "$40 of a $60 run cap");
+            Assert.That(second.Overruns, Is.EqualTo(new[] { new SpendOverrun("agent", "run", "run run-1", Dollars(60), Dollars(75), Dollars(15), Dollars(15)) }));
+            Assert.That(resolved.Overruns, Is.EqualTo(new[] { new SpendOverrun("agent", "daily", "2026-03-10", Dollars(100), Dollars(115), Dollars(15), Dollars(15)) }), "an operator's resolution too");
+            Assert.That((day.SettledMicroUsd, day.OverrunMicroUsd), Is.EqualTo((Dollars(115), Dollars(15))));
+            Assert.That((run.SettledMicroUsd, run.OverrunMicroUsd), Is.EqualTo((Dollars(75), Dollars(15))));
+            Assert.That(days.Select(d => d.OverrunMicroUsd), Is.EqualTo(new[] { Dollars(15) }));
+            Assert.That(runs.Select(r => r.OverrunMicroUsd), Is.EqualTo(new[] { Dollars(15) }));
+        });
+    }
+
+    [Test]
+    public async Task A_deferred_object_settles_its_pending_reservation_once_within_its_key_and_is_pruned_with_it()
+    {
+        var store = (await OpenAsync()).Budget;
+        var pending = await store.AuthorizeAsync(Authorize("sms", 1, dailyCap: 100), CancellationToken.None);
+        var other = await store.AuthorizeAsync(Authorize("other", 1, dailyCap: 100), CancellationToken.None);
+        var done = await store.AuthorizeAsync(Authorize("sms", 1, dailyCap: 100), CancellationToken.None);
+        await store.SettleAsync(Commit(done.ReservationId!, 1));
+        KeyCaps? Caps(string key) => new KeyCaps(Dollars(100), null);
+
+        var recorded = await store.RecordDeferralsAsync(
+        [
+            new DeferralCommand("sms", "twilio", "SM1", pending.ReservationId!, "refetch-1"),
+            new DeferralCommand("sms", "twilio", "SM1", pending.ReservationId!, "refetch-again"),
+            new DeferralCommand("sms", "twilio", "SM2", other.ReservationId!, "another key's"),
+            new DeferralCommand("sms", "twilio", "SM3", done.ReservationId!, "finished"),
+        ], "client-a", Noon, CancellationToken.None);
+        var listed = await store.ListDeferredAsync("sms", "twilio", Noon, 10, CancellationToken.None);
+        var tooEarly = await store.ListDeferredAsync("sms", "twilio", Noon.AddSeconds(-1), 10, CancellationToken.None);
+        var settled = await store.SettleObjectsAsync(
+        [
+            new ObjectSettleCommand("sms", "twilio", "SM1", true, Dollars(0.5m)),
+            new ObjectSettleCommand("sms", "twilio", "SM1", true, Dollars(0.5m)),
+            new ObjectSettleCommand("sms", "twilio", "SM9", true, Dollars(0.5m)),
+            new ObjectSettleCommand("other", "twilio", "SM1", true, Dollars(0.5m)),
+        ], key => key == "sms", Noon, Caps, CancellationToken.None);
+        var afterSettle = await store.ListDeferredAsync("sms", "twilio", Noon, 10, CancellationToken.None);
+        await store.PruneFinishedAsync(Noon.AddMinutes(1), CancellationToken.None);
+        var pendingAgain = await store.AuthorizeAsync(Authorize("sms", 1, dailyCap: 100), CancellationToken.None);
+        var reused = await store.RecordDeferralsAsync([new DeferralCommand("sms", "twilio", "SM1", pendingAgain.ReservationId!, "refetch-2")], "client-a", Noon, CancellationToken.None);
+
+        var day = await store.DayAsync("sms");
+        Assert.Multiple(() =>
+        {
+            Assert.That(recorded, Is.EqualTo(new[] { true, false, false, false }), "only the first, of a pending reservation of its own key");
+            Assert.That(listed, Is.EqualTo(new[] { new StoredDeferral("SM1", pending.ReservationId!, Dollars(1), "refetch-1", Noon) }));
+            Assert.That(tooEarly, Is.Empty);
+            Assert.That(settled.Select(r => r.Status), Is.EqualTo(new[] { SettleStatus.Settled, SettleStatus.NotPending, SettleStatus.NotPending, SettleStatus.OutOfScope }));
+            Assert.That(afterSettle, Is.Empty, "a settled reservation's object waits for nothing");
+            Assert.That(reused, Is.EqualTo(new[] { true }), "pruning the finished reservation forgot its deferral, so the object id maps anew");
+            Assert.That((day.SettledMicroUsd, day.ReservedMicroUsd), Is.EqualTo((Dollars(1.5m), Dollars(1))));
+        });
+    }
+
+    [Test]
+    public async Task A_duty_is_held_by_one_holder_until_it_expires_renewed_by_it_and_taken_at_once_when_given_up()
+    {
+        var store = (await OpenAsync()).Budget;
+        Task<DutyClaim> Claim(string holder, int seconds, int ttl = 30) =>
+            store.ClaimDutyAsync("sms", "reconcile", holder, Noon.AddSeconds(seconds), TimeSpan.FromSeconds(ttl), CancellationToken.None).AsTask();
+
+        var a = await Claim("a", 0);
+        var b = await Claim("b", 10);
+        var renewed = await Claim("a", 20);
+        var bStillOut = await Claim("b", 40);
+        var bAfterExpiry = await Claim("b", 50);
+        var givenUp = await Claim("b", 51, ttl: 0);
+        var aAtOnce = await Claim("a", 51);
+        var otherKey = await store.ClaimDutyAsync("other", "reconcile", "c", Noon, TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(a, Is.EqualTo(new DutyClaim("a", Noon.AddSeconds(30))));
+            Assert.That(b, Is.EqualTo(new DutyClaim("a", Noon.AddSeconds(30))), "refused: the holder and its expiry are returned");
+            Assert.That((renewed, bStillOut), Is.EqualTo((new DutyClaim("a", Noon.AddSeconds(50)), new DutyClaim("a", Noon.AddSeconds(50)))));
+            Assert.That(bAfterExpiry, Is.EqualTo(new DutyClaim("b", Noon.AddSeconds(80))));
+            Assert.That((givenUp, aAtOnce), Is.EqualTo((new DutyClaim("b", Noon.AddSeconds(51)), new DutyClaim("a", Noon.AddSeconds(81)))));
+            Assert.That(otherKey.Holder, Is.EqualTo("c"), "one claim per key");
+        });
+    }
+
+    [Test]
+    public async Task The_store_answers_a_ping()
+    {
+        var store = (await OpenAsync()).Budget;
+        Assert.DoesNotThrowAsync(async () => await store.PingAsync(CancellationToken.None));
+    }
+
+    [Test]
     public async Task Keys_are_inserted_once_and_each_policy_change_bumps_the_version()
     {
         var keys = (await OpenAsync()).Keys;
