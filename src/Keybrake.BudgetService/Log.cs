@@ -104,4 +104,13 @@ internal static partial class Log
 
     [LoggerMessage(241, LogLevel.Warning, "Key '{KeyId}' ({Vendor}) is OVER its {Scope} cap of {CapMicroUsd} micro-USD for {Window}: a settlement pushed settled spend to {SettledMicroUsd} micro-USD, {OverrunMicroUsd} micro-USD over (a price above its estimate; the reservation fit the cap). New calls are denied until the window ends or the cap is raised")]
     public static partial void OverCap(ILogger logger, string keyId, string vendor, string scope, long capMicroUsd, string window, long settledMicroUsd, long overrunMicroUsd);
+
+    [LoggerMessage(260, LogLevel.Information, "Budget store opened on PostgreSQL at {Database} (schema version {Version})")]
+    public static partial void PostgresStoreOpened(ILogger logger, string database, int version);
+
+    [LoggerMessage(261, LogLevel.Debug, "A budget store transaction met PostgreSQL error {SqlState} on attempt {Attempt}; running it again")]
+    public static partial void TransactionRetried(ILogger logger, string sqlState, int attempt);
+
+    [LoggerMessage(262, LogLevel.Information, "Migrated the PostgreSQL budget database at {Database} from schema version {From} to {To}")]
+    public static partial void PostgresMigrated(ILogger logger, string database, int from, int to);
 }

@@ -5,18 +5,21 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class AuditIntakeTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class AuditIntakeTests(StoreEngine engine)
 {
     [Test]
     public async Task Each_record_is_stored_once_by_record_id()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var first = await SubmitAsync(service, Record("aud_1"), Record("aud_2"), Record("aud_3"));
         var again = await SubmitAsync(service, Record("aud_1"), Record("aud_2"), Record("aud_3"));
         var mixed = await SubmitAsync(service, Record("aud_2"), Record("aud_4"), Record("aud_4"));
 
-        var stored = await StoreFile.CountAsync(service.Host.StoragePath, "SELECT COUNT(*) FROM audit_record");
+        var stored = await StoreFile.CountAsync(service, "SELECT COUNT(*) FROM audit_record");
         Assert.Multiple(() =>
         {
             Assert.That((first.Stored, first.Duplicates), Is.EqualTo((3, 0)));
@@ -30,7 +33,7 @@ public sealed class AuditIntakeTests
     public async Task A_record_is_stored_whole_with_its_searchable_columns()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var record = Record("aud_1");
         record.RunId = "run-1";
         record.Reason = "daily_cap_exceeded";
@@ -42,9 +45,9 @@ public sealed class AuditIntakeTests
         await SubmitAsync(service, record);
 
         var columns = await StoreFile.ScalarAsync(
-            service.Host.StoragePath,
+            service,
             "SELECT key_id || '|' || vendor || '|' || run_id || '|' || decision || '|' || reason || '|' || timestamp || '|' || received_at || '|' || host FROM audit_record WHERE record_id = 'aud_1'");
-        var json = (string?)await StoreFile.ScalarAsync(service.Host.StoragePath, "SELECT record FROM audit_record WHERE record_id = 'aud_1'");
+        var json = (string?)await StoreFile.ScalarAsync(service, "SELECT record FROM audit_record WHERE record_id = 'aud_1'");
         Assert.Multiple(() =>
         {
             Assert.That(columns, Is.EqualTo($"agent|stripe|run-1|deny|daily_cap_exceeded|{record.TimestampUnixMicros / 1000}|{time.GetUtcNow().ToUnixTimeMilliseconds()}|api.stripe.com"));
@@ -56,7 +59,7 @@ public sealed class AuditIntakeTests
     [TestCase(null, "records.record_id is longer than 256 characters")]
     public async Task A_batch_with_a_bad_record_id_is_rejected_whole(string? recordId, string message)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var bad = Assert.ThrowsAsync<RpcException>(() => SubmitAsync(service, Record("aud_ok"), Record(recordId ?? new string('r', 257))));
         var retried = await SubmitAsync(service, Record("aud_ok"));
@@ -71,7 +74,7 @@ public sealed class AuditIntakeTests
     [Test]
     public async Task A_record_without_a_decision_is_rejected()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var record = Record("aud_1");
         record.Decision = "";
 
@@ -85,7 +88,7 @@ public sealed class AuditIntakeTests
     [TestCase(300_000_000_000_000_000, TestName = "A timestamp past the year 9999")]
     public async Task A_record_with_an_absurd_timestamp_is_rejected_and_the_service_goes_on(long timestampUnixMicros)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var record = Record("aud_1");
         record.TimestampUnixMicros = timestampUnixMicros;
 

@@ -4,12 +4,15 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class AuthorizeTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class AuthorizeTests(StoreEngine engine)
 {
     [Test]
     public async Task Calls_within_the_daily_cap_are_reserved_and_each_reply_says_what_is_left()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var first = await service.Budget.AuthorizeAsync(Authorize("agent", 30));
         var second = await service.Budget.AuthorizeAsync(Authorize("agent", 70)); // exactly up to the cap
@@ -30,7 +33,7 @@ public sealed class AuthorizeTests
     [Test]
     public async Task A_call_past_the_daily_cap_is_denied_with_daily_cap_exceeded_and_reserves_nothing()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         await service.Budget.AuthorizeAsync(Authorize("agent", 60));
 
         var denied = await service.Budget.AuthorizeAsync(Authorize("agent", 40.01m));
@@ -50,7 +53,7 @@ public sealed class AuthorizeTests
     [Test]
     public async Task A_call_past_the_run_cap_is_denied_with_run_cap_exceeded_while_other_runs_and_calls_outside_a_run_have_room()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100", runCap: "25"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100", runCap: "25"));
         await service.Budget.AuthorizeAsync(Authorize("agent", 20, runId: "run-1"));
 
         var denied = await service.Budget.AuthorizeAsync(Authorize("agent", 10, runId: "run-1"));
@@ -74,7 +77,7 @@ public sealed class AuthorizeTests
     [Test]
     public async Task A_call_in_a_run_with_room_left_is_still_held_to_the_daily_cap()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100", runCap: "80"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100", runCap: "80"));
         await service.Budget.AuthorizeAsync(Authorize("agent", 50));
 
         var denied = await service.Budget.AuthorizeAsync(Authorize("agent", 60, runId: "run-1"));
@@ -90,7 +93,7 @@ public sealed class AuthorizeTests
     [Test]
     public async Task A_call_that_costs_nothing_is_allowed_on_a_spent_cap_and_a_zero_cap_denies_any_cost()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("agent", "10"), BudgetServiceHost.Key("frozen", "0")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("agent", "10"), BudgetServiceHost.Key("frozen", "0")));
         await service.Budget.AuthorizeAsync(Authorize("agent", 10));
 
         var free = await service.Budget.AuthorizeAsync(Authorize("agent", 0));
@@ -108,7 +111,7 @@ public sealed class AuthorizeTests
     [Test]
     public async Task Each_key_counts_against_its_own_cap()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "50")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "50")));
 
         var a = await service.Budget.AuthorizeAsync(Authorize("a", 100));
         var b = await service.Budget.AuthorizeAsync(Authorize("b", 50));

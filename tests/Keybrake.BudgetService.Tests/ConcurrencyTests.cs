@@ -4,12 +4,15 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class ConcurrencyTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class ConcurrencyTests(StoreEngine engine)
 {
     [Test]
     public async Task Two_hundred_concurrent_calls_against_a_100_dollar_cap_never_reserve_past_it_and_deny_only_what_did_not_fit()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var random = new Random(20260301);
         var amounts = Enumerable.Range(0, 200).Select(_ => random.Next(1, 501) / 100m).ToArray(); // $0.01 to $5.00, about $500 in all
 
@@ -38,7 +41,7 @@ public sealed class ConcurrencyTests
     [Test]
     public async Task Concurrent_settles_sent_twice_each_settle_every_reservation_once()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100", runCap: "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100", runCap: "100"));
         var reservations = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => service.Budget.AuthorizeAsync(Authorize("agent", 2, runId: "run-1")).ResponseAsync));
         var settlements = reservations.Select((r, i) => i % 2 == 0 ? Commit(r.ReservationId, 1.5m) : Release(r.ReservationId)).ToList();
 
@@ -60,7 +63,7 @@ public sealed class ConcurrencyTests
     [Test]
     public async Task Calls_that_settle_while_others_reserve_keep_the_counters_exact()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var random = new Random(42);
         var calls = Enumerable.Range(0, 200).Select(_ => (estimate: random.Next(1, 1001) / 100m, share: random.Next(0, 101), release: random.Next(4) == 0)).ToArray();
 
@@ -93,7 +96,7 @@ public sealed class ConcurrencyTests
     [Test]
     public async Task Concurrent_retries_of_one_call_reserve_it_once()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 7);
 
         var replies = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => service.Budget.AuthorizeAsync(call).ResponseAsync));
@@ -112,7 +115,7 @@ public sealed class ConcurrencyTests
     [Test]
     public async Task Concurrent_calls_in_one_run_never_reserve_past_the_run_cap()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000", runCap: "20"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "1000", runCap: "20"));
         var random = new Random(7411);
         var amounts = Enumerable.Range(0, 100).Select(_ => random.Next(100, 301) / 100m).ToArray(); // $1.00 to $3.00
 

@@ -4,13 +4,16 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class DayRolloverTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class DayRolloverTests(StoreEngine engine)
 {
     [Test]
     public async Task A_UTC_key_starts_a_fresh_day_at_midnight_UTC()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 23, 59, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var before = await service.Budget.AuthorizeAsync(Authorize("agent", 90));
         await service.SettleAsync(Commit(before.ReservationId, 90));
         var beforeMidnight = await service.Budget.AuthorizeAsync(Authorize("agent", 20));
@@ -34,7 +37,7 @@ public sealed class DayRolloverTests
     {
         // 2026-11-29 03:59 UTC is 22:59 on the 28th in New York (UTC-5): UTC has rolled over, New York has not.
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 3, 59, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100", timeZone: "America/New_York"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100", timeZone: "America/New_York"), time);
         await service.Budget.AuthorizeAsync(Authorize("agent", 90));
 
         time.Advance(TimeSpan.FromMinutes(60)); // 04:59 UTC, 23:59 in New York: the same day
@@ -61,7 +64,7 @@ public sealed class DayRolloverTests
     public async Task A_reservation_settled_after_midnight_settles_against_the_day_it_was_made_on()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 23, 59, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 60));
 
         time.Advance(TimeSpan.FromMinutes(2));
@@ -80,7 +83,7 @@ public sealed class DayRolloverTests
     public async Task A_pending_reservation_from_yesterday_is_listed_with_its_own_day()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 4, 30, 0, TimeSpan.Zero)); // 23:30 on the 28th in New York
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100", timeZone: "America/New_York"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100", timeZone: "America/New_York"), time);
         await service.Budget.AuthorizeAsync(Authorize("agent", 60));
 
         time.Advance(TimeSpan.FromHours(1));

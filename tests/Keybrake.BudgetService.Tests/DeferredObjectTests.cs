@@ -9,8 +9,11 @@ namespace Keybrake.BudgetService.Tests;
 /// <summary>
 /// Deferred objects at the service: a reservation recorded against an object (a Twilio message priced later) is
 /// settled by whichever client reports the object's price, once, and only within the key and the credential's scope.
+/// Runs on both store engines.
 /// </summary>
-public sealed class DeferredObjectTests
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class DeferredObjectTests(StoreEngine engine)
 {
     private const string Sid = "SM0123456789abcdef0123456789abcdef";
     private const string Refetch = "AC0123456789abcdef0123456789abcdef https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/SM0123456789abcdef0123456789abcdef.json";
@@ -18,7 +21,7 @@ public sealed class DeferredObjectTests
     [Test]
     public async Task A_price_reported_by_object_settles_the_deferred_reservation_once()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
         var recorded = await service.Budget.SettleAsync(new SettleRequest { Deferrals = { Deferral("sms", reserved.ReservationId) } });
         var listed = await service.Budget.ListDeferredAsync(new ListDeferredRequest { KeyId = "sms", Vendor = "twilio" });
@@ -42,7 +45,7 @@ public sealed class DeferredObjectTests
     [Test]
     public async Task A_price_reported_by_object_that_takes_the_day_past_its_cap_is_flagged_as_an_overrun()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "0.02", vendor: "twilio"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "0.02", vendor: "twilio"));
         var first = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
         await service.SettleAsync(Commit(first.ReservationId, 0.0083m));
         var second = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
@@ -63,7 +66,7 @@ public sealed class DeferredObjectTests
     [Test]
     public async Task A_deferral_and_its_price_in_one_request_settle_and_a_zero_price_releases()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
 
         var reply = await service.Budget.SettleAsync(new SettleRequest
@@ -83,7 +86,7 @@ public sealed class DeferredObjectTests
     [Test]
     public async Task Another_keys_client_can_neither_settle_nor_list_nor_claim_the_deferred_object()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(
             BudgetServiceHost.Key("sms", "1", vendor: "twilio"),
             BudgetServiceHost.Key("other", "1", vendor: "twilio")));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
@@ -117,7 +120,7 @@ public sealed class DeferredObjectTests
     public async Task A_deferral_of_a_reservation_already_settled_is_not_recorded_and_the_age_filter_holds()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
         var settled = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
         await service.SettleAsync(Commit(settled.ReservationId, 0.0083m));
         var open = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
@@ -140,16 +143,16 @@ public sealed class DeferredObjectTests
     public async Task A_deferral_survives_a_restart_of_the_service_and_is_forgotten_with_its_reservation()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        await using var first = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
+        await using var first = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
         var reserved = await first.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
         await first.Budget.SettleAsync(new SettleRequest { Deferrals = { Deferral("sms", reserved.ReservationId) } });
         await first.StopAsync();
 
-        await using var second = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time, directory: first.Host.Directory);
+        await using var second = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time, postgres: first.Postgres, directory: first.Host.Directory);
         var settled = await second.Budget.SettleAsync(new SettleRequest { ObjectSettlements = { Priced("sms", 0.0075m) } });
-        var rowsBefore = await StoreFile.CountAsync(second.Host.StoragePath, "SELECT COUNT(*) FROM deferred_object");
+        var rowsBefore = await StoreFile.CountAsync(second, "SELECT COUNT(*) FROM deferred_object");
         await second.Store.PruneFinishedAsync(time.GetUtcNow().AddDays(1), CancellationToken.None);
-        var rowsAfter = await StoreFile.CountAsync(second.Host.StoragePath, "SELECT COUNT(*) FROM deferred_object");
+        var rowsAfter = await StoreFile.CountAsync(second, "SELECT COUNT(*) FROM deferred_object");
 
         var today = await second.TodayAsync("sms");
         Assert.Multiple(() =>
@@ -164,7 +167,7 @@ public sealed class DeferredObjectTests
     public async Task A_duty_is_held_by_one_holder_until_it_expires_or_is_given_up()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"), time);
         ClaimDutyRequest Claim(string holder, long ttl = 30_000) => new() { KeyId = "sms", Duty = "reconcile", Holder = holder, TtlMilliseconds = ttl };
 
         var a = await service.Budget.ClaimDutyAsync(Claim("a"));
@@ -192,7 +195,7 @@ public sealed class DeferredObjectTests
     [TestCase("long", "deferrals.object_id is longer than 256 characters")]
     public async Task A_deferral_with_a_bad_object_id_is_refused_and_nothing_in_its_request_applies(string objectId, string message)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
         var request = new SettleRequest { Settlements = { Commit(reserved.ReservationId, 0.0075m) }, Deferrals = { Deferral("sms", reserved.ReservationId, objectId == "long" ? "SM" + new string('0', 255) : objectId) } };
 
@@ -210,7 +213,7 @@ public sealed class DeferredObjectTests
     [TestCase("long", "object_settlements.object_id is longer than 256 characters")]
     public async Task A_price_by_object_with_a_bad_object_id_is_refused(string objectId, string message)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
         var settlement = Priced("sms", 0.0075m);
         settlement.ObjectId = objectId == "long" ? "SM" + new string('0', 255) : objectId;
 
@@ -222,7 +225,7 @@ public sealed class DeferredObjectTests
     [Test]
     public async Task Bad_refetch_list_and_claim_arguments_are_refused_with_the_field_named()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("sms", "1", vendor: "twilio"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("sms", 0.0083m));
         var longRefetch = Deferral("sms", reserved.ReservationId);
         longRefetch.Refetch = new string('x', 2049);

@@ -1,16 +1,20 @@
 using System.Net;
 using Keybrake.BudgetService.Store.Sqlite;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Postgres;
+using Npgsql;
 
 namespace Keybrake.BudgetService.Tests;
 
-/// <summary>/healthz and /readyz: open to a load balancer without a token, and nothing else is.</summary>
-public sealed class HealthEndpointTests
+/// <summary>/healthz and /readyz: open to a load balancer without a token, and nothing else is. Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class HealthEndpointTests(StoreEngine engine)
 {
     [Test]
     public async Task Live_and_ready_answer_without_a_token_and_say_nothing_but_healthy()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000000"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "1000000"));
         using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
 
         using var live = await http.GetAsync("/healthz");
@@ -30,7 +34,7 @@ public sealed class HealthEndpointTests
     [Test]
     public async Task Only_reads_of_the_health_paths_skip_the_admin_token()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000000"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "1000000"));
         using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
 
         using var posted = await http.PostAsync("/healthz", new StringContent("{}"));
@@ -46,14 +50,30 @@ public sealed class HealthEndpointTests
     [Test]
     public async Task A_store_that_does_not_answer_makes_the_replica_not_ready_while_it_stays_live()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "1000000"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "1000000"));
         using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
         using var before = await http.GetAsync("/readyz");
 
-        // The fault, on purpose: the store's connection is closed under the running service.
-        await ((SqliteBudgetStore)service.Store).DisposeAsync();
+        // The fault, on purpose: SQLite's connection is closed under the running service; the PostgreSQL database
+        // refuses new sessions and its open ones end, as when its server goes away.
+        if (service.Postgres is { } postgres)
+        {
+            var database = new NpgsqlConnectionStringBuilder(postgres).Database!;
+            await ServerAsync($"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity WHERE datname = '{database}'");
+        }
+        else
+        {
+            await ((SqliteBudgetStore)service.Store).DisposeAsync();
+        }
+
         using var ready = await http.GetAsync("/readyz");
         using var live = await http.GetAsync("/healthz");
+        if (service.Postgres is { } back)
+        {
+            await ServerAsync($"ALTER DATABASE {new NpgsqlConnectionStringBuilder(back).Database} WITH ALLOW_CONNECTIONS true");
+        }
+
+        using var readyAgain = await http.GetAsync("/readyz");
 
         Assert.Multiple(async () =>
         {
@@ -61,6 +81,19 @@ public sealed class HealthEndpointTests
             Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
             Assert.That(await ready.Content.ReadAsStringAsync(), Is.EqualTo("Unhealthy"));
             Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the process still serves: only readiness depends on the store");
+            if (engine == StoreEngine.PostgreSql)
+            {
+                Assert.That(readyAgain.StatusCode, Is.EqualTo(HttpStatusCode.OK), "ready again once the database answers");
+            }
         });
+    }
+
+    /// <summary>A statement on the test run's PostgreSQL server, as its administrator.</summary>
+    private static async Task ServerAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection((await PostgresCluster.SharedAsync()).ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 }

@@ -4,12 +4,15 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class IdempotencyTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class IdempotencyTests(StoreEngine engine)
 {
     [Test]
     public async Task A_retry_of_a_pending_call_gets_the_same_reservation_and_reserves_once()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30, idempotencyKey: "call-1");
 
         var first = await service.Budget.AuthorizeAsync(call);
@@ -30,7 +33,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task A_retry_of_a_pending_call_is_allowed_even_when_the_cap_has_filled_since()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.Budget.AuthorizeAsync(Authorize("agent", 70));
@@ -49,7 +52,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task A_retry_of_a_committed_call_is_a_replay_that_reserves_nothing()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.SettleAsync(Commit(first.ReservationId, 25));
@@ -71,7 +74,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task A_retry_of_a_committed_call_is_a_replay_even_when_the_cap_is_used_up()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 100);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.SettleAsync(Commit(first.ReservationId, 100));
@@ -84,7 +87,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task A_retry_of_a_released_call_reserves_again()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.SettleAsync(Release(first.ReservationId));
@@ -108,7 +111,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task A_late_duplicate_of_the_release_does_not_release_the_call_that_reserved_again()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.SettleAsync(Release(first.ReservationId));
@@ -131,7 +134,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task A_retry_of_a_released_call_that_no_longer_fits_is_denied()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.SettleAsync(Release(first.ReservationId));
@@ -151,7 +154,7 @@ public sealed class IdempotencyTests
     [TestCase(true, TestName = "The same idempotency key for a different request is denied as malformed_request after the first was committed")]
     public async Task The_same_idempotency_key_for_a_different_request_is_denied_as_malformed_request(bool settleFirst)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 30, idempotencyKey: "call-1", request: 1);
         var first = await service.Budget.AuthorizeAsync(call);
         if (settleFirst)
@@ -176,7 +179,7 @@ public sealed class IdempotencyTests
     [Test]
     public async Task The_same_idempotency_key_on_two_brake_keys_is_two_calls()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
 
         var a = await service.Budget.AuthorizeAsync(Authorize("a", 10, idempotencyKey: "shared"));
         var b = await service.Budget.AuthorizeAsync(Authorize("b", 20, idempotencyKey: "shared", request: 2));

@@ -6,14 +6,17 @@ using static Keybrake.BudgetService.Tests.Calls;
 namespace Keybrake.BudgetService.Tests;
 
 /// <summary>Keys and their policies through the gRPC admin API: created, read, changed, revoked and restored.</summary>
-public sealed class KeyAdminTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class KeyAdminTests(StoreEngine engine)
 {
     private static Policy Capped(decimal dollars) => new() { DailyCapMicroUsd = Dollars(dollars), DenyEndpoints = { "POST /v1/payouts/**" } };
 
     [Test]
     public async Task A_created_key_gets_its_brake_key_once_and_the_service_enforces_its_cap()
     {
-        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await using var service = await TestService.StartAsync(engine, new Dictionary<string, string?>());
 
         var created = await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "refunds-7", Vendor = "Stripe", Policy = Capped(50) });
         var shown = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "refunds-7" });
@@ -37,7 +40,7 @@ public sealed class KeyAdminTests
     [TestCase("DENY", "deny")]
     public async Task A_policy_shows_the_outage_behaviour_in_force_however_it_was_written(string written, string shown)
     {
-        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await using var service = await TestService.StartAsync(engine, new Dictionary<string, string?>());
         await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = new Policy(Capped(5)) { ReadsDuringOutage = written } });
 
         var key = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "k1" });
@@ -72,7 +75,7 @@ public sealed class KeyAdminTests
     [Test]
     public async Task The_policy_reply_carries_the_brake_key_hash_so_clients_can_check_theirs()
     {
-        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await using var service = await TestService.StartAsync(engine, new Dictionary<string, string?>());
         var created = await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = Capped(5) });
 
         var policy = await service.Budget.GetKeyPolicyAsync(new GetKeyPolicyRequest { KeyId = "k1" });
@@ -85,7 +88,7 @@ public sealed class KeyAdminTests
     [Test]
     public async Task Creating_a_key_whose_id_is_taken_fails_and_keeps_the_first()
     {
-        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await using var service = await TestService.StartAsync(engine, new Dictionary<string, string?>());
         await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = Capped(5) });
 
         var again = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "k1", Vendor = "stripe", Policy = Capped(500) }));
@@ -101,7 +104,7 @@ public sealed class KeyAdminTests
     [Test]
     public async Task Listing_shows_configured_and_created_keys_with_their_state_and_filters_by_vendor()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("from-config", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("from-config", "100"));
         await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "created", Vendor = "stripe", Policy = Capped(5) });
         await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "created" });
 
@@ -120,7 +123,7 @@ public sealed class KeyAdminTests
     [Test]
     public async Task An_updated_policy_applies_to_the_next_authorization_and_bumps_the_version()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var before = await service.Budget.AuthorizeAsync(Authorize("agent", 30));
 
         var updated = await service.Admin.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = "agent", Policy = Capped(40) });
@@ -141,11 +144,11 @@ public sealed class KeyAdminTests
     public async Task An_operator_s_change_to_a_configured_key_survives_a_restart_with_the_old_configuration()
     {
         var settings = BudgetServiceHost.Key("agent", "100");
-        await using var first = await TestService.StartAsync(settings);
+        await using var first = await TestService.StartAsync(engine, settings);
         await first.Admin.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = "agent", Policy = Capped(7) });
         await first.StopAsync();
 
-        await using var second = await TestService.StartAsync(settings, directory: first.Host.Directory);
+        await using var second = await TestService.StartAsync(engine, settings, postgres: first.Postgres, directory: first.Host.Directory);
         var key = await second.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "agent" });
 
         Assert.That(key.Policy.DailyCapMicroUsd, Is.EqualTo(Dollars(7)));
@@ -154,7 +157,7 @@ public sealed class KeyAdminTests
     [Test]
     public async Task Revoke_and_restore_reply_with_the_key_and_act_on_the_money_path()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var revoked = await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
         var denied = await service.Budget.AuthorizeAsync(Authorize("agent", 1));
@@ -190,7 +193,7 @@ public sealed class KeyAdminTests
     [TestCaseSource(nameof(s_invalidPolicies))]
     public async Task An_invalid_policy_is_refused_with_a_message_naming_the_field_and_changes_nothing(Policy policy, string expected)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var create = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = "new", Vendor = "stripe", Policy = policy }));
         var update = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = "agent", Policy = policy }));
@@ -219,7 +222,7 @@ public sealed class KeyAdminTests
     [TestCaseSource(nameof(s_badKeys))]
     public async Task A_bad_key_id_or_vendor_is_refused(string keyId, string vendor, string expected)
     {
-        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await using var service = await TestService.StartAsync(engine, new Dictionary<string, string?>());
 
         var failure = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.CreateKeyAsync(new CreateKeyRequest { KeyId = keyId, Vendor = vendor, Policy = Capped(5) }));
 
@@ -233,7 +236,7 @@ public sealed class KeyAdminTests
     [Test]
     public async Task Operations_on_an_unknown_key_fail_NotFound()
     {
-        await using var service = await TestService.StartAsync(new Dictionary<string, string?>());
+        await using var service = await TestService.StartAsync(engine, new Dictionary<string, string?>());
 
         var failures = new[]
         {

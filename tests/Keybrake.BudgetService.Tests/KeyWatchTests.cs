@@ -5,12 +5,15 @@ using Keybrake.Protocol;
 namespace Keybrake.BudgetService.Tests;
 
 /// <summary>The key event stream: a snapshot first, then each change as the admin API makes it, and heartbeats.</summary>
-public sealed class KeyWatchTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class KeyWatchTests(StoreEngine engine)
 {
     [Test]
     public async Task A_watch_starts_with_a_snapshot_and_then_carries_each_change()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
         await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "b" });
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var watch = service.Budget.WatchKeys(new WatchKeysRequest(), cancellationToken: cancel.Token);
@@ -48,7 +51,7 @@ public sealed class KeyWatchTests
     [Test]
     public async Task A_watch_of_some_keys_gets_their_events_only_and_a_heartbeat_when_nothing_happens()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var watch = service.Budget.WatchKeys(new WatchKeysRequest { KeyIds = { "a", "ghost" } }, cancellationToken: cancel.Token);
         var events = watch.ResponseStream.ReadAllAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);

@@ -8,14 +8,17 @@ namespace Keybrake.BudgetService.Tests;
 /// <summary>
 /// Settled spend past a cap (prices above their estimates) is recorded when it settles, kept in the store, and shown
 /// against the cap in force then: a cap changed later neither invents nor hides an overrun.
+/// Runs on both store engines.
 /// </summary>
-public sealed class OverrunTests
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class OverrunTests(StoreEngine engine)
 {
     [Test]
     public async Task Overruns_of_a_run_and_a_day_are_recorded_at_settle_time_and_survive_a_restart_with_a_lower_cap()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        await using var first = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("agent", "100", runCap: "60")), time);
+        await using var first = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("agent", "100", runCap: "60")), time);
         var a = await first.Budget.AuthorizeAsync(Authorize("agent", 30, runId: "run-1"));
         var b = await first.Budget.AuthorizeAsync(Authorize("agent", 30, runId: "run-1"));
         await first.SettleAsync(Commit(a.ReservationId, 40), Commit(b.ReservationId, 35));
@@ -28,7 +31,7 @@ public sealed class OverrunTests
         var dayAfterResolve = await first.TodayAsync("agent");
         await first.StopAsync();
 
-        await using var second = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("agent", "10", runCap: "5")), time, first.Host.Directory);
+        await using var second = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("agent", "10", runCap: "5")), time, postgres: first.Postgres, directory: first.Host.Directory);
         var dayAfterRestart = await second.TodayAsync("agent");
         var runAfterRestart = await second.RunAsync("agent", "run-1");
         var otherRun = await second.RunAsync("agent", "run-2");
@@ -41,33 +44,6 @@ public sealed class OverrunTests
             Assert.That(dayAfterRestart.OverrunMicroUsd, Is.EqualTo(Dollars(15)), "recorded against the $100 cap, not recomputed against $10");
             Assert.That(runAfterRestart.OverrunMicroUsd, Is.EqualTo(Dollars(15)));
             Assert.That(otherRun.OverCap, Is.False, "$40 in run-2 was within its $60 run cap when it settled, though over today's $5");
-        });
-    }
-
-    [Test]
-    public async Task A_budget_file_from_before_overruns_were_recorded_upgrades_with_its_counters_and_no_overrun()
-    {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        var settings = TestService.Settings(BudgetServiceHost.Key("agent", "10"));
-        await using var first = await TestService.StartAsync(settings, time);
-        var spent = await first.Budget.AuthorizeAsync(Authorize("agent", 8));
-        await first.SettleAsync(Commit(spent.ReservationId, 8));
-        await first.StopAsync();
-
-        // Back to schema version 4: the counters as they were, without the overrun columns (6) or the deferred objects (5).
-        var path = Path.Combine(first.Host.Directory, "budget.db");
-        await StoreFile.ExecuteAsync(path, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DELETE FROM schema_version WHERE version >= 5;");
-
-        await using var second = await TestService.StartAsync(settings, time, first.Host.Directory);
-        var today = await second.TodayAsync("agent");
-        var more = await second.Budget.AuthorizeAsync(Authorize("agent", 2));
-        await second.SettleAsync(Commit(more.ReservationId, 5));
-        var after = await second.TodayAsync("agent");
-
-        Assert.Multiple(() =>
-        {
-            Assert.That((today.SettledMicroUsd, today.OverCap), Is.EqualTo((Dollars(8), false)));
-            Assert.That((after.SettledMicroUsd, after.OverrunMicroUsd), Is.EqualTo((Dollars(13), Dollars(3))), "recorded in the upgraded file");
         });
     }
 }

@@ -6,7 +6,10 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class PruningTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class PruningTests(StoreEngine engine)
 {
     private static readonly DateTimeOffset s_start = new(2026, 3, 10, 6, 0, 0, TimeSpan.Zero);
 
@@ -14,7 +17,7 @@ public sealed class PruningTests
     public async Task Finished_reservations_older_than_the_cutoff_are_forgotten_and_pending_ones_never_are()
     {
         var time = new FakeTimeProvider(s_start);
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var committed = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
         var released = await service.Budget.AuthorizeAsync(Authorize("agent", 20));
         var pending = await service.Budget.AuthorizeAsync(Authorize("agent", 30));
@@ -30,7 +33,7 @@ public sealed class PruningTests
 
         var today = await service.TodayAsync("agent");
         var unsettled = await service.UnsettledAsync();
-        var rows = await StoreFile.CountAsync(service.Host.StoragePath, "SELECT COUNT(*) FROM reservation");
+        var rows = await StoreFile.CountAsync(service, "SELECT COUNT(*) FROM reservation");
         Assert.Multiple(() =>
         {
             Assert.That(pruned, Is.EqualTo(2), "the committed and the released one, finished before the cutoff");
@@ -46,7 +49,7 @@ public sealed class PruningTests
     public async Task After_pruning_a_retry_of_a_settled_call_reserves_again()
     {
         var time = new FakeTimeProvider(s_start);
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var call = Authorize("agent", 10);
         var first = await service.Budget.AuthorizeAsync(call);
         await service.SettleAsync(Commit(first.ReservationId, 10));
@@ -69,7 +72,7 @@ public sealed class PruningTests
     {
         var time = new FakeTimeProvider(s_start);
         var settings = TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:IdempotencyRetention"] = "02:00:00" });
-        await using var service = await TestService.StartAsync(settings, time);
+        await using var service = await TestService.StartAsync(engine, settings, time);
         var finished = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
         var pending = await service.Budget.AuthorizeAsync(Authorize("agent", 20));
         await service.SettleAsync(Commit(finished.ReservationId, 10));
@@ -77,7 +80,7 @@ public sealed class PruningTests
         time.Advance(TimeSpan.FromHours(3)); // the hourly maintenance runs with a cutoff an hour after the commit
 
         var forgotten = await EventuallyAsync(async () =>
-            await StoreFile.CountAsync(service.Host.StoragePath, "SELECT COUNT(*) FROM reservation WHERE reservation_id = $id", ("$id", finished.ReservationId)) == 0);
+            await StoreFile.CountAsync(service, "SELECT COUNT(*) FROM reservation WHERE reservation_id = $id", ("$id", finished.ReservationId)) == 0);
         var unsettled = await service.UnsettledAsync();
         Assert.Multiple(() =>
         {

@@ -4,12 +4,15 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class RevocationTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class RevocationTests(StoreEngine engine)
 {
     [Test]
     public async Task A_revoked_key_is_denied_key_revoked_and_reserves_nothing_until_it_is_restored()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         await service.Budget.AuthorizeAsync(Authorize("agent", 10));
 
         await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
@@ -34,7 +37,7 @@ public sealed class RevocationTests
     [Test]
     public async Task A_retry_of_a_pending_call_on_a_revoked_key_is_denied_too()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var call = Authorize("agent", 10);
         await service.Budget.AuthorizeAsync(call);
 
@@ -47,7 +50,7 @@ public sealed class RevocationTests
     [Test]
     public async Task Reservations_made_before_a_revocation_still_settle()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
         await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
 
@@ -64,7 +67,7 @@ public sealed class RevocationTests
     [Test]
     public async Task Revoking_one_key_leaves_the_others_alone()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
 
         await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "a" });
         var a = await service.Budget.AuthorizeAsync(Authorize("a", 1));

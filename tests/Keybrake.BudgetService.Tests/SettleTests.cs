@@ -3,12 +3,15 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class SettleTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class SettleTests(StoreEngine engine)
 {
     [Test]
     public async Task Committing_less_than_the_estimate_frees_the_difference_on_the_day_and_the_run()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100", runCap: "50"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100", runCap: "50"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 40, runId: "run-1"));
 
         var changed = await service.SettleAsync(Commit(reserved.ReservationId, 25));
@@ -29,7 +32,7 @@ public sealed class SettleTests
     [Test]
     public async Task Committing_more_than_the_estimate_counts_the_actual_cost()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 40));
 
         await service.SettleAsync(Commit(reserved.ReservationId, 55));
@@ -48,7 +51,7 @@ public sealed class SettleTests
     [Test]
     public async Task A_commit_that_takes_the_day_past_the_cap_is_counted_in_full_and_leaves_nothing_to_spend()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var first = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 90));
 
@@ -67,7 +70,7 @@ public sealed class SettleTests
     [Test]
     public async Task Settling_a_reservation_twice_changes_nothing_the_second_time()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 40, runId: "run-1"));
 
         var first = await service.SettleAsync(Commit(reserved.ReservationId, 25));
@@ -88,7 +91,7 @@ public sealed class SettleTests
     [Test]
     public async Task Releasing_frees_the_whole_estimate_and_cannot_be_undone_by_a_later_commit()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 100));
         var whileHeld = await service.Budget.AuthorizeAsync(Authorize("agent", 1));
 
@@ -107,7 +110,7 @@ public sealed class SettleTests
     [Test]
     public async Task A_batch_mixing_new_settled_unknown_and_repeated_ids_changes_only_the_new_ones()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var a = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
         var b = await service.Budget.AuthorizeAsync(Authorize("agent", 20));
         var c = await service.Budget.AuthorizeAsync(Authorize("agent", 30));
@@ -133,7 +136,7 @@ public sealed class SettleTests
     [Test]
     public async Task An_empty_settle_batch_changes_nothing()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         await service.Budget.AuthorizeAsync(Authorize("agent", 10));
 
         var changed = await service.SettleAsync();

@@ -7,14 +7,17 @@ using static Keybrake.BudgetService.Tests.Calls;
 namespace Keybrake.BudgetService.Tests;
 
 /// <summary>The operator's reads: spend grouped by key, day, vendor and run; the audit trail a page at a time and as a download.</summary>
-public sealed class SpendAndAuditAdminTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class SpendAndAuditAdminTests(StoreEngine engine)
 {
     private static readonly long s_noon = new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000;
 
     [Test]
     public async Task Spend_is_grouped_by_key_day_vendor_and_run_with_totals()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
         var one = await service.Budget.AuthorizeAsync(Authorize("a", 10, runId: "run-1"));
         await service.Budget.AuthorizeAsync(Authorize("a", 5, runId: "run-2"));
         var three = await service.Budget.AuthorizeAsync(Authorize("b", 7, runId: "run-1"));
@@ -48,7 +51,7 @@ public sealed class SpendAndAuditAdminTests
     [TestCase("from_day", "10/03/2026", "from_day must be yyyy-MM-dd")]
     public async Task Bad_spend_queries_are_refused_by_name(string field, string value, string expected)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("a", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("a", "100"));
         var request = new QuerySpendRequest();
         if (field == "group_by")
         {
@@ -71,7 +74,7 @@ public sealed class SpendAndAuditAdminTests
     [Test]
     public async Task Audit_records_come_newest_first_a_page_at_a_time_filtered_by_run_key_vendor_decision_and_time()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var records = Enumerable.Range(0, 25).Select(i => Record(i, runId: i % 2 == 0 ? "run-even" : "run-odd", decision: i % 5 == 0 ? "deny" : "allow")).ToArray();
         await AuditIntakeTests.SubmitAsync(service, records);
 
@@ -109,7 +112,7 @@ public sealed class SpendAndAuditAdminTests
     [TestCase("page_size", "5000", "page_size must be between 1 and 1000")]
     public async Task Bad_audit_queries_are_refused_by_name(string field, string value, string expected)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var request = field switch
         {
             "page_token" => new QueryAuditRequest { PageToken = value },
@@ -130,7 +133,7 @@ public sealed class SpendAndAuditAdminTests
     [Test]
     public async Task The_audit_export_streams_every_matching_record_oldest_first_as_json_lines_or_csv()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var records = Enumerable.Range(0, 3000).Select(i => Record(i, runId: "run-1", decision: "allow")).ToArray();
         var tricky = Record(3000, runId: "run-1", decision: "deny");
         tricky.Message = "a \"quoted\", multi\nline message";
@@ -160,7 +163,7 @@ public sealed class SpendAndAuditAdminTests
     [Test]
     public async Task Unsettled_reservations_can_be_listed_older_than_a_moment()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 10));
 
         var older = await service.Admin.ListUnsettledAsync(new ListUnsettledRequest { OlderThan = "2026-03-10T12:00:01Z" });

@@ -6,13 +6,16 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class SpendTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class SpendTests(StoreEngine engine)
 {
     [Test]
     public async Task Daily_spend_for_today_and_for_a_past_day_with_nothing_on_it()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 30));
         await service.Budget.AuthorizeAsync(Authorize("agent", 20));
         await service.SettleAsync(Commit(held.ReservationId, 12.5m));
@@ -30,7 +33,7 @@ public sealed class SpendTests
     [Test]
     public async Task Run_spend_reports_the_run_cap_only_when_the_policy_has_one()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("capped", "100", runCap: "25"), BudgetServiceHost.Key("open", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("capped", "100", runCap: "25"), BudgetServiceHost.Key("open", "100")));
         var held = await service.Budget.AuthorizeAsync(Authorize("capped", 10, runId: "run-1"));
         await service.Budget.AuthorizeAsync(Authorize("capped", 5, runId: "run-1"));
         await service.SettleAsync(Commit(held.ReservationId, 8));
@@ -54,7 +57,7 @@ public sealed class SpendTests
     [TestCase("yesterday")]
     public async Task A_day_not_written_as_yyyy_MM_dd_is_InvalidArgument(string day)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var bad = Assert.ThrowsAsync<RpcException>(async () => await service.DayAsync("agent", day));
 
@@ -68,7 +71,7 @@ public sealed class SpendTests
     [Test]
     public async Task Spend_for_an_unknown_key_or_without_a_run_id_is_refused()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var day = Assert.ThrowsAsync<RpcException>(async () => await service.TodayAsync("nobody"));
         var run = Assert.ThrowsAsync<RpcException>(async () => await service.RunAsync("nobody", "run-1"));

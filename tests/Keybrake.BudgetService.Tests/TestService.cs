@@ -1,6 +1,7 @@
 using Grpc.Net.Client;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Postgres;
 using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -51,7 +52,34 @@ internal sealed class TestService : IAsyncDisposable
     /// clock stands still at noon UTC, so that no test straddles a midnight of the machine's clock.
     /// </summary>
     public static async Task<TestService> StartAsync(IDictionary<string, string?> settings, TimeProvider? time = null, string? directory = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null) =>
-        new(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero)), configure: configure));
+        new(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? NoonUtc(), configure: configure));
+
+    /// <summary>
+    /// Starts the service on <paramref name="engine"/>: SQLite in a temporary folder, or a fresh database of its own on the
+    /// test run's PostgreSQL server. To restart on another service's data, pass its <paramref name="directory"/> and
+    /// <paramref name="postgres"/> database (<see cref="Postgres"/>).
+    /// </summary>
+    public static async Task<TestService> StartAsync(StoreEngine engine, IDictionary<string, string?> settings, TimeProvider? time = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null, string? postgres = null, string? directory = null)
+    {
+        if (engine == StoreEngine.PostgreSql)
+        {
+            postgres ??= await (await PostgresCluster.SharedAsync()).CreateDatabaseAsync();
+        }
+
+        var service = new TestService(await BudgetServiceHost.StartAsync(settings, directory, time: time ?? NoonUtc(), configure: configure, postgres: postgres)) { Postgres = postgres };
+        if (service.Store is Store.Postgres.PostgresBudgetStore != (engine == StoreEngine.PostgreSql))
+        {
+            await service.DisposeAsync();
+            throw new InvalidOperationException($"The service was asked for {engine} and runs on {service.Store.GetType().Name}.");
+        }
+
+        return service;
+    }
+
+    /// <summary>The PostgreSQL database the service keeps its books in, or <see langword="null"/> on SQLite.</summary>
+    public string? Postgres { get; private init; }
+
+    private static FakeTimeProvider NoonUtc() => new(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
 
     /// <summary>Settings for several keys (or keys and service settings) at once.</summary>
     public static Dictionary<string, string?> Settings(params IDictionary<string, string?>[] parts)

@@ -6,7 +6,10 @@ using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class UnsettledTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class UnsettledTests(StoreEngine engine)
 {
     private static readonly DateTimeOffset s_morning = new(2026, 3, 10, 8, 0, 0, TimeSpan.Zero);
 
@@ -14,7 +17,7 @@ public sealed class UnsettledTests
     public async Task Reservations_never_settled_are_listed_oldest_first_and_by_key()
     {
         var time = new FakeTimeProvider(s_morning);
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")), time);
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")), time);
         var first = await service.Budget.AuthorizeAsync(Authorize("a", 10, idempotencyKey: "call-1"));
         time.Advance(TimeSpan.FromMinutes(1));
         var second = await service.Budget.AuthorizeAsync(Authorize("a", 20, idempotencyKey: "call-2", runId: "run-7"));
@@ -48,7 +51,7 @@ public sealed class UnsettledTests
     public async Task A_reservation_never_settled_keeps_counting_against_the_cap_hours_later()
     {
         var time = new FakeTimeProvider(s_morning);
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"), time);
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"), time);
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 80));
 
         time.Advance(TimeSpan.FromHours(12)); // 20:00, the same day
@@ -67,7 +70,7 @@ public sealed class UnsettledTests
     [Test]
     public async Task Resolving_with_an_amount_commits_it()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 80, runId: "run-1"));
 
         await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId, ActualMicroUsd = Dollars(12) });
@@ -88,7 +91,7 @@ public sealed class UnsettledTests
     [Test]
     public async Task Resolving_without_an_amount_releases_the_reservation()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 80));
 
         await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId });
@@ -105,7 +108,7 @@ public sealed class UnsettledTests
     [Test]
     public async Task Resolving_an_unknown_or_already_settled_reservation_is_NotFound_and_changes_nothing()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 80));
         await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId, ActualMicroUsd = Dollars(50) });
 
@@ -125,7 +128,7 @@ public sealed class UnsettledTests
     [Test]
     public async Task Resolving_with_a_negative_amount_is_InvalidArgument_and_leaves_the_reservation_pending()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 80));
 
         var bad = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = held.ReservationId, ActualMicroUsd = -1 }));

@@ -4,12 +4,15 @@ using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Tests;
 
-public sealed class VendorObjectTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class VendorObjectTests(StoreEngine engine)
 {
     [Test]
     public async Task An_object_remembered_is_found_by_vendor_and_id_and_a_later_version_replaces_it()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var charge = new VendorObject { Id = "ch_1", Kind = "charge", Customer = "cus_1", Currency = "usd", Amount = 5000 };
         await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { KeyId = "agent", Vendor = "stripe", Objects = { charge } });
         var refunded = charge.Clone();
@@ -31,7 +34,7 @@ public sealed class VendorObjectTests
     [Test]
     public async Task An_object_without_an_id_is_refused()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
 
         var bad = Assert.ThrowsAsync<RpcException>(async () => await service.Budget.RememberObjectsAsync(new RememberObjectsRequest { KeyId = "agent", Vendor = "stripe", Objects = { new VendorObject { Kind = "charge" } } }));
 

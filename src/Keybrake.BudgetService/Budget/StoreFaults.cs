@@ -1,11 +1,11 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Keybrake.BudgetService.Budget;
 
 /// <summary>
-/// A store that cannot be written (a full disk, an I/O error) fails every call closed, as <c>Unavailable</c>,
+/// A store that cannot be written (a full disk, an I/O error, a database server that does not answer) fails every call closed, as <c>Unavailable</c>,
 /// which the clients treat as an outage (<c>budget_service_unavailable</c>). The log hears of it once per
 /// episode: one line when the first call fails, with the store's reason, and one when a call succeeds again, with
 /// how many failed in between; never a stack trace per call.
@@ -24,7 +24,7 @@ internal sealed class StoreFaults
     /// <summary>Whether the store is failing now.</summary>
     public bool Failing => _failing;
 
-    public void Failed(string method, SqliteException exception)
+    public void Failed(string method, DbException exception)
     {
         lock (_gate)
         {
@@ -71,7 +71,7 @@ internal sealed class StoreFaultInterceptor : Interceptor
             _faults.Succeeded();
             return response;
         }
-        catch (SqliteException exception)
+        catch (DbException exception)
         {
             _faults.Failed(context.Method, exception);
             throw new RpcException(new Status(StatusCode.Unavailable, StoreFaults.Refusal));
@@ -84,7 +84,7 @@ internal sealed class StoreFaultInterceptor : Interceptor
         {
             await continuation(request, responseStream, context);
         }
-        catch (SqliteException exception)
+        catch (DbException exception)
         {
             _faults.Failed(context.Method, exception);
             throw new RpcException(new Status(StatusCode.Unavailable, StoreFaults.Refusal));

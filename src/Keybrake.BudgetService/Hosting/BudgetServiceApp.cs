@@ -2,7 +2,6 @@ using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
-using Keybrake.BudgetService.Store.Sqlite;
 using Keybrake.Client;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -70,13 +69,6 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton(sp => new KeyEventHub(sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.KeyEventAckTimeout, TimeProvider.System));
         builder.Services.TryAddSingleton<AdminToken>();
         builder.Services.TryAddSingleton<StoreFaults>();
-        builder.Services.TryAddSingleton<IBudgetStore>(sp => new SqliteBudgetStore(
-            StoragePath(sp),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SqliteBudgetStore>>()));
-        builder.Services.TryAddSingleton<IKeyStore>(sp => new SqliteKeyStore(StoragePath(sp)));
-        builder.Services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
-        builder.Services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
         builder.Services.TryAddSingleton<ClientRegistry>();
         builder.Services.TryAddSingleton<ClientAdmin>();
         builder.Services.AddServiceHealthChecks();
@@ -107,6 +99,9 @@ public static class BudgetServiceApp
         builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, kestrelEndpoints ? null : urls ?? string.Empty));
 
         configure?.Invoke(builder);
+
+        // After the caller's additions: the engine is read from the whole configuration, and a store a test registered wins.
+        builder.Services.AddBudgetStore(builder.Configuration);
 
         var app = builder.Build();
         app.UseAdminRestGate();
@@ -171,6 +166,4 @@ public static class BudgetServiceApp
         }
     }
 
-    private static string StoragePath(IServiceProvider services) =>
-        services.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.StoragePath;
 }

@@ -20,6 +20,18 @@ public sealed class BudgetServiceOptions
     [Range(-1, 65535)]
     public int RestPort { get; set; } = 7412;
 
+    /// <summary>The value of <see cref="Store"/> for the embedded SQLite file (the default).</summary>
+    public const string SqliteStore = "Sqlite";
+
+    /// <summary>The value of <see cref="Store"/> for PostgreSQL, with the connection string in <c>ConnectionStrings:Keybrake</c>.</summary>
+    public const string PostgreSqlStore = "PostgreSQL";
+
+    /// <summary>
+    /// The store engine: <c>Sqlite</c> (default: the file at <see cref="StoragePath"/>) or <c>PostgreSQL</c> (the
+    /// database in <c>ConnectionStrings:Keybrake</c>, for several replicas). Read once, at start-up.
+    /// </summary>
+    public string Store { get; set; } = SqliteStore;
+
     /// <summary>The SQLite file, relative to the working directory. Created with its folder on first start.</summary>
     [Required]
     public string StoragePath { get; set; } = Path.Combine("data", "keybrake-budget.db");

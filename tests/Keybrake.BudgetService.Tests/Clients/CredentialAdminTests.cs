@@ -11,18 +11,21 @@ using static Keybrake.BudgetService.Tests.Calls;
 namespace Keybrake.BudgetService.Tests.Clients;
 
 /// <summary>Issuing, listing and revoking client credentials through the admin API, and what a revocation does at once.</summary>
-public sealed class CredentialAdminTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class CredentialAdminTests(StoreEngine engine)
 {
     [Test]
     public async Task A_credential_is_shown_once_stored_as_a_hash_and_listed_without_its_token()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("refund-agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("refund-agent", "100"));
 
         var issued = await service.Admin.CreateClientAsync(new CreateClientRequest { ClientId = "fleet-a", KeyIds = { "refund-agent", "sms-agent" } });
         var listed = await service.Admin.ListClientsAsync(new ListClientsRequest());
         var again = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.CreateClientAsync(new CreateClientRequest { ClientId = "fleet-a", KeyIds = { "refund-agent" } }));
-        var stored = await StoreFile.CountAsync(service.Host.StoragePath, $"SELECT COUNT(*) FROM client_credential WHERE client_id = 'fleet-a' AND token_sha256 = x'{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(issued.Token)))}'");
-        var plaintext = await StoreFile.CountAsync(service.Host.StoragePath, $"SELECT COUNT(*) FROM client_credential WHERE CAST(token_sha256 AS TEXT) = '{issued.Token}' OR key_ids LIKE '%{issued.Token}%'");
+        var stored = await StoreFile.CountAsync(service, "SELECT COUNT(*) FROM client_credential WHERE client_id = 'fleet-a' AND token_sha256 = $hash", ("$hash", SHA256.HashData(Encoding.UTF8.GetBytes(issued.Token))));
+        var plaintext = await StoreFile.CountAsync(service, $"SELECT COUNT(*) FROM client_credential WHERE CAST(token_sha256 AS TEXT) = '{issued.Token}' OR key_ids LIKE '%{issued.Token}%'");
         var works = await BudgetServiceHost.BudgetClient(service.Channel, issued.Token).AuthorizeAsync(Authorize("refund-agent", 5));
 
         var fleet = listed.Clients.Single(c => c.ClientId == "fleet-a");
@@ -44,7 +47,7 @@ public sealed class CredentialAdminTests
     [TestCase("fleet-a", "a/b", "key id 'a/b' must be 1 to 64 letters, digits, '-', '_' or '.' (or \"*\" for every key)")]
     public async Task A_bad_credential_request_is_refused_with_a_one_line_reason(string clientId, string keys, string expected)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("refund-agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("refund-agent", "100"));
         var request = new CreateClientRequest { ClientId = clientId };
         request.KeyIds.AddRange(keys.Split(',', StringSplitOptions.RemoveEmptyEntries));
 
@@ -56,7 +59,7 @@ public sealed class CredentialAdminTests
     [Test]
     public async Task Revoking_a_credential_refuses_its_calls_at_once_and_ends_its_key_event_streams()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100")));
         var (revoked, _) = await service.ClientForAsync("fleet-a", "a");
         var (other, _) = await service.ClientForAsync("fleet-b", "b");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -107,7 +110,7 @@ public sealed class CredentialAdminTests
         // confirmation, sent by this test, arrives within it even on a loaded machine.
         var settings = BudgetServiceHost.Key("a", "100");
         settings["BudgetService:KeyEventAckTimeout"] = "00:00:05";
-        await using var service = await TestService.StartAsync(settings);
+        await using var service = await TestService.StartAsync(engine, settings);
         var (fleet, _) = await service.ClientForAsync("fleet-a", "a");
         var (other, _) = await service.ClientForAsync("fleet-b", "a");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -155,13 +158,13 @@ public sealed class CredentialAdminTests
     [Test]
     public async Task A_revocation_outlives_a_restart_and_an_unknown_credential_cannot_be_revoked()
     {
-        await using var first = await TestService.StartAsync(BudgetServiceHost.Key("a", "100"));
+        await using var first = await TestService.StartAsync(engine, BudgetServiceHost.Key("a", "100"));
         var (_, token) = await first.ClientForAsync("fleet-a", "a");
         await first.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "fleet-a" });
         var unknown = Assert.ThrowsAsync<RpcException>(async () => await first.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "nobody" }));
         await first.StopAsync();
 
-        await using var second = await TestService.StartAsync(BudgetServiceHost.Key("a", "100"), directory: first.Host.Directory);
+        await using var second = await TestService.StartAsync(engine, BudgetServiceHost.Key("a", "100"), postgres: first.Postgres, directory: first.Host.Directory);
         var refused = Assert.ThrowsAsync<RpcException>(async () => await BudgetServiceHost.BudgetClient(second.Channel, token).PingAsync(new PingRequest()));
 
         Assert.Multiple(() =>
@@ -174,7 +177,7 @@ public sealed class CredentialAdminTests
     [Test]
     public async Task The_REST_paths_issue_list_and_revoke_credentials_behind_the_admin_token()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("refund-agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("refund-agent", "100"));
         using var http = new HttpClient { BaseAddress = service.Host.RestAddress };
 
         using var anonymous = await http.PostAsync("/v1/clients", new StringContent("""{"clientId":"fleet-a","keyIds":["refund-agent"]}""", Encoding.UTF8, "application/json"));
@@ -206,7 +209,7 @@ public sealed class CredentialAdminTests
             ["BudgetService:Clients:declared:TokenSha256"] = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Token))),
             ["BudgetService:Clients:declared:Keys:0"] = "a",
         });
-        await using var service = await TestService.StartAsync(settings);
+        await using var service = await TestService.StartAsync(engine, settings);
         var client = BudgetServiceHost.BudgetClient(service.Channel, Token);
 
         var allowed = await client.AuthorizeAsync(Authorize("a", 1));

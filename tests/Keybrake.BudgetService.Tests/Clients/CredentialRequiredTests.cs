@@ -6,7 +6,10 @@ using static Keybrake.BudgetService.Tests.Calls;
 namespace Keybrake.BudgetService.Tests.Clients;
 
 /// <summary>Every Budget RPC refuses a caller without a client credential in force, before it does anything.</summary>
-public sealed class CredentialRequiredTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class CredentialRequiredTests(StoreEngine engine)
 {
     /// <summary>Each RPC of the Budget service, called as a caller without the right credential would.</summary>
     public static IEnumerable<TestCaseData> EveryRpc()
@@ -23,7 +26,7 @@ public sealed class CredentialRequiredTests
     [TestCaseSource(nameof(EveryRpc))]
     public async Task A_call_without_a_valid_credential_is_Unauthenticated_and_changes_nothing(string rpc, string? token, Func<Protocol.Budget.BudgetClient, Task> call)
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var caller = BudgetServiceHost.BudgetClient(service.Channel, token);
         var held = await service.Budget.AuthorizeAsync(Authorize("agent", 40));
 
@@ -46,7 +49,7 @@ public sealed class CredentialRequiredTests
     [Test]
     public async Task The_credential_is_checked_on_the_money_path_before_the_request_is_read()
     {
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var anonymous = BudgetServiceHost.BudgetClient(service.Channel, token: null);
 
         // An invalid request from an anonymous caller learns nothing about what is wrong with it.

@@ -6,14 +6,17 @@ using static Keybrake.BudgetService.Tests.Calls;
 namespace Keybrake.BudgetService.Tests.Clients;
 
 /// <summary>A reservation id is all it takes to settle a reservation: it cannot be worked out from another one.</summary>
-public sealed class ReservationIdTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class ReservationIdTests(StoreEngine engine)
 {
     [Test]
     public async Task A_reservation_id_cannot_be_guessed_from_the_ids_around_it()
     {
         // A sibling credential with the same key in scope (a compromised process of the same fleet, say): scopes
         // cannot stop it, so the id itself must.
-        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("agent", "100"));
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
         var (attacker, _) = await service.ClientForAsync("compromised", "agent");
         var (victim, _) = await service.ClientForAsync("fleet", "agent");
 

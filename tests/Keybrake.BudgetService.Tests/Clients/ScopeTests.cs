@@ -6,7 +6,10 @@ using static Keybrake.BudgetService.Tests.Calls;
 namespace Keybrake.BudgetService.Tests.Clients;
 
 /// <summary>A credential acts only on the keys in its scope: any call naming another key is PermissionDenied and changes nothing.</summary>
-public sealed class ScopeTests
+/// <summary>Runs on both store engines.</summary>
+[TestFixture(StoreEngine.Sqlite)]
+[TestFixture(StoreEngine.PostgreSql)]
+public sealed class ScopeTests(StoreEngine engine)
 {
     /// <summary>Each RPC that names a key, naming the victim's key from a credential scoped to the attacker's.</summary>
     public static IEnumerable<TestCaseData> EveryRpcNamingAKey()
@@ -32,7 +35,7 @@ public sealed class ScopeTests
     [TestCaseSource(nameof(EveryRpcNamingAKey))]
     public async Task A_call_naming_a_key_outside_the_scope_is_refused_and_changes_nothing(string rpc, Func<Protocol.Budget.BudgetClient, Task> call)
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
         var (attacker, _) = await service.ClientForAsync("attacker-fleet", "attacker");
 
         var refused = Assert.ThrowsAsync<RpcException>(() => call(attacker));
@@ -52,7 +55,7 @@ public sealed class ScopeTests
     [Test]
     public async Task A_settlement_of_another_keys_reservation_does_not_touch_it()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
         var (victim, _) = await service.ClientForAsync("victim-fleet", "victim");
         var (attacker, _) = await service.ClientForAsync("attacker-fleet", "attacker");
         var pending = await victim.AuthorizeAsync(Authorize("victim", 50));
@@ -78,7 +81,7 @@ public sealed class ScopeTests
     [Test]
     public async Task WatchKeys_shows_only_the_keys_in_scope()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100"), BudgetServiceHost.Key("c", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("a", "100"), BudgetServiceHost.Key("b", "100"), BudgetServiceHost.Key("c", "100")));
         var (client, _) = await service.ClientForAsync("fleet-a", "a", "c", "not-yet");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var watch = client.WatchKeys(new WatchKeysRequest(), cancellationToken: cancel.Token);
@@ -110,7 +113,7 @@ public sealed class ScopeTests
     [Test]
     public async Task A_forged_audit_record_for_another_key_is_refused_and_every_stored_record_names_its_client()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
         var (attacker, _) = await service.ClientForAsync("attacker-fleet", "attacker");
         var forged = Record("aud_forged", "victim");
 
@@ -122,7 +125,7 @@ public sealed class ScopeTests
         await attacker.SubmitAuditAsync(new SubmitAuditRequest { Records = { own } });
         var victimAudit = await service.Admin.QueryAuditAsync(new QueryAuditRequest { KeyId = "victim" });
         var attackerAudit = await service.Admin.QueryAuditAsync(new QueryAuditRequest { KeyId = "attacker" });
-        var column = await StoreFile.CountAsync(service.Host.StoragePath, "SELECT COUNT(*) FROM audit_record WHERE client_id = 'attacker-fleet'");
+        var column = await StoreFile.CountAsync(service, "SELECT COUNT(*) FROM audit_record WHERE client_id = 'attacker-fleet'");
 
         Assert.Multiple(() =>
         {
@@ -136,7 +139,7 @@ public sealed class ScopeTests
     [Test]
     public async Task Objects_remembered_under_one_key_are_invisible_to_every_other_key()
     {
-        await using var service = await TestService.StartAsync(TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("victim", "100"), BudgetServiceHost.Key("attacker", "100")));
         var (attacker, _) = await service.ClientForAsync("attacker-fleet", "attacker");
         var (victim, _) = await service.ClientForAsync("victim-fleet", "victim");
 

@@ -63,39 +63,39 @@ public sealed class BudgetServiceHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts the service. <paramref name="port"/> 0 picks a free port; <paramref name="configure"/> adds to its services (a log capture, say).</summary>
+    /// <summary>
+    /// Starts the service. <paramref name="port"/> 0 picks a free port; <paramref name="configure"/> adds to its services (a log
+    /// capture, say). With <paramref name="postgres"/> (a connection string) it keeps its books in that PostgreSQL database
+    /// instead of the SQLite file; the folder still holds what is not in the store.
+    /// </summary>
     public static async Task<BudgetServiceHost> StartAsync(
         IDictionary<string, string?> settings,
         string? directory = null,
         int port = 0,
         TimeProvider? time = null,
         IEnumerable<string>? arguments = null,
-        Action<WebApplicationBuilder>? configure = null)
+        Action<WebApplicationBuilder>? configure = null,
+        string? postgres = null)
     {
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("keybrake-budget-").FullName;
         // Port and storage go on the command line: the app reads them while it is being built. So do --urls.
         string[] args = [$"--BudgetService:Port={port}", "--BudgetService:RestPort=0", $"--BudgetService:StoragePath={Path.Combine(directory, "budget.db")}", .. arguments ?? []];
-        var app = BudgetServiceApp.Build(args, builder =>
+        WebApplication app;
+        try
         {
-            var all = new Dictionary<string, string?>(settings)
+            app = BuildApp(args, settings, time, configure, postgres);
+        }
+        catch
+        {
+            if (ownsDirectory)
             {
-                ["Logging:LogLevel:Default"] = "Warning",
-            };
-            all.TryAdd("BudgetService:AdminToken", AdminToken);
-            foreach (var (name, value) in ClientSettings)
-            {
-                all.TryAdd(name, value);
+                System.IO.Directory.Delete(directory, recursive: true);
             }
 
-            builder.Configuration.AddInMemoryCollection(all);
-            if (time is not null)
-            {
-                builder.Services.AddSingleton(time);
-            }
+            throw;
+        }
 
-            configure?.Invoke(builder);
-        });
         try
         {
             await app.StartAsync();
@@ -116,6 +116,34 @@ public sealed class BudgetServiceHost : IAsyncDisposable
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.ToList();
         return new BudgetServiceHost(app, directory, ownsDirectory, new Uri(addresses[0]), new Uri(addresses[^1]));
     }
+
+    private static WebApplication BuildApp(string[] args, IDictionary<string, string?> settings, TimeProvider? time, Action<WebApplicationBuilder>? configure, string? postgres) =>
+        BudgetServiceApp.Build(args, builder =>
+        {
+            var all = new Dictionary<string, string?>(settings)
+            {
+                ["Logging:LogLevel:Default"] = "Warning",
+            };
+            all.TryAdd("BudgetService:AdminToken", AdminToken);
+            if (postgres is not null)
+            {
+                all.TryAdd("BudgetService:Store", "PostgreSQL");
+                all.TryAdd("ConnectionStrings:Keybrake", postgres);
+            }
+
+            foreach (var (name, value) in ClientSettings)
+            {
+                all.TryAdd(name, value);
+            }
+
+            builder.Configuration.AddInMemoryCollection(all);
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+
+            configure?.Invoke(builder);
+        });
 
     /// <summary>
     /// Settings for one key and its caps, in the service's configuration shape. The service's policy is every

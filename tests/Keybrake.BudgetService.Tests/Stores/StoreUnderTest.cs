@@ -1,0 +1,65 @@
+using Keybrake.BudgetService.Clients;
+using Keybrake.BudgetService.Hosting;
+using Keybrake.BudgetService.Store;
+using Keybrake.Client.TestUtilities.Logging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Keybrake.BudgetService.Tests.Stores;
+
+/// <summary>
+/// One engine's stores, registered through the service's own seam (<c>AddSqliteStore</c> / <c>AddPostgreSqlStore</c>)
+/// in a container of their own: two of them on one PostgreSQL database are two replicas' stores.
+/// </summary>
+internal sealed class StoreUnderTest : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+
+    private StoreUnderTest(ServiceProvider services, CapturingLoggerProvider logs)
+    {
+        _services = services;
+        Logs = logs;
+    }
+
+    public IBudgetStore Budget => _services.GetRequiredService<IBudgetStore>();
+
+    public IKeyStore Keys => _services.GetRequiredService<IKeyStore>();
+
+    public IClientStore Clients => _services.GetRequiredService<IClientStore>();
+
+    public IAdminQueries Admin => _services.GetRequiredService<IAdminQueries>();
+
+    /// <summary>Everything the stores logged, at every level.</summary>
+    public CapturingLoggerProvider Logs { get; }
+
+    /// <summary>The SQLite stores on the file at <paramref name="path"/>.</summary>
+    public static StoreUnderTest Sqlite(string path) =>
+        Create(services => services.Configure<BudgetServiceOptions>(options => options.StoragePath = path).AddSqliteStore());
+
+    /// <summary>The PostgreSQL stores on the database <paramref name="connectionString"/> names, with a connection pool of their own.</summary>
+    public static StoreUnderTest PostgreSql(string connectionString) =>
+        Create(services => services.AddPostgreSqlStore(connectionString));
+
+    /// <summary>Opens the stores (creates or upgrades the schema).</summary>
+    public async Task<StoreUnderTest> MigratedAsync()
+    {
+        await Budget.MigrateAsync(CancellationToken.None);
+        return this;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        Logs.Dispose();
+    }
+
+    private static StoreUnderTest Create(Action<IServiceCollection> register)
+    {
+        var logs = new CapturingLoggerProvider();
+        var services = new ServiceCollection()
+            .AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs))
+            .AddSingleton(TimeProvider.System);
+        register(services);
+        return new StoreUnderTest(services.BuildServiceProvider(), logs);
+    }
+}
