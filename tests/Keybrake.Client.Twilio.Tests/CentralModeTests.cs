@@ -24,24 +24,7 @@ public sealed class CentralModeTests
         var folder = Directory.CreateTempSubdirectory("keybrake-twilio-central-").FullName;
         try
         {
-            var services = new ServiceCollection();
-            services.AddKeybrake(o =>
-                {
-                    o.UseBudgetService(service.Address);
-                    o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                    o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                    o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
-                    o.AddKey(TwilioGuardHost.KeyId, key =>
-                    {
-                        key.BrakeKey = TwilioGuardHost.BrakeKey;
-                        key.Vendor = "twilio";
-                        key.VendorSecret = TwilioGuardHost.AuthToken;
-                    });
-                })
-                .AddTwilioClient(TwilioGuardHost.AccountSid, TwilioGuardHost.BrakeKey);
-            services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
-                .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(stub.Url));
-            await using var provider = services.BuildServiceProvider();
+            await using var provider = TwilioGuardHost.CentralServices(service.Address, stub, folder);
             var twilio = provider.GetRequiredService<TwilioRestClient>();
             var admin = provider.GetRequiredService<IKeybrakeAdmin>();
 

@@ -113,7 +113,7 @@ public sealed class OverrunTests
         var folder = Directory.CreateTempSubdirectory("keybrake-twilio-overrun-").FullName;
         try
         {
-            await using var provider = CentralGuard(service, stub, folder);
+            await using var provider = TwilioGuardHost.CentralServices(service.Address, stub, folder);
             var twilio = provider.GetRequiredService<TwilioRestClient>();
             var admin = provider.GetRequiredService<IKeybrakeAdmin>();
             var first = await Send(twilio, "one");
@@ -158,7 +158,7 @@ public sealed class OverrunTests
         var folder = Directory.CreateTempSubdirectory("keybrake-twilio-overrun-").FullName;
         try
         {
-            await using var provider = CentralGuard(service, stub, folder);
+            await using var provider = TwilioGuardHost.CentralServices(service.Address, stub, folder);
             var twilio = provider.GetRequiredService<TwilioRestClient>();
             var admin = provider.GetRequiredService<IKeybrakeAdmin>();
             var first = await Send(twilio, "one");
@@ -176,28 +176,6 @@ public sealed class OverrunTests
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private static ServiceProvider CentralGuard(BudgetServiceHost service, TwilioStub stub, string folder)
-    {
-        var services = new ServiceCollection();
-        services.AddKeybrake(o =>
-            {
-                o.UseBudgetService(service.Address);
-                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
-                o.AddKey(TwilioGuardHost.KeyId, key =>
-                {
-                    key.BrakeKey = TwilioGuardHost.BrakeKey;
-                    key.Vendor = "twilio";
-                    key.VendorSecret = TwilioGuardHost.AuthToken;
-                });
-            })
-            .AddTwilioClient(TwilioGuardHost.AccountSid, TwilioGuardHost.BrakeKey);
-        services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(stub.Url));
-        return services.BuildServiceProvider();
     }
 
     private static Task<MessageResource> Send(TwilioRestClient twilio, string body) =>

@@ -67,6 +67,32 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
     public static System.Net.Http.Headers.AuthenticationHeaderValue TwilioBasicAuthHeader(string user, string password) =>
         new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
 
+    /// <summary>
+    /// A guard in central mode against <paramref name="serviceAddress"/>, with the test key and the service's test
+    /// credentials, its outbox in <paramref name="folder"/>, and api.twilio.com rewritten to the stand-in.
+    /// </summary>
+    public static ServiceProvider CentralServices(Uri serviceAddress, TwilioStub stub, string folder)
+    {
+        var services = new ServiceCollection();
+        services.AddKeybrake(o =>
+            {
+                o.UseBudgetService(serviceAddress);
+                o.BudgetService.AdminToken = TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
+                o.BudgetService.ClientToken = TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
+                o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
+                o.AddKey(KeyId, key =>
+                {
+                    key.BrakeKey = BrakeKey;
+                    key.Vendor = "twilio";
+                    key.VendorSecret = AuthToken;
+                });
+            })
+            .AddTwilioClient(AccountSid, BrakeKey);
+        services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(stub.Url));
+        return services.BuildServiceProvider();
+    }
+
     public static TwilioGuardHost Start(
         Action<KeybrakePolicyOptions>? policy = null,
         Action<KeybrakeOptions>? options = null,
