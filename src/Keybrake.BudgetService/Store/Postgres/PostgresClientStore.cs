@@ -13,18 +13,12 @@ internal sealed class PostgresClientStore : IClientStore
     public async ValueTask<IReadOnlyList<StoredClient>> ListAsync(CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync<IReadOnlyList<StoredClient>>(async connection =>
         {
-            await using var command = Command(connection, null, "SELECT client_id, token_sha256, key_ids, source, created_at, revoked_at FROM client_credential ORDER BY client_id");
+            await using var command = Command(connection, null, $"SELECT {StoreRows.ClientColumns} FROM client_credential ORDER BY client_id");
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var clients = new List<StoredClient>();
             while (await reader.ReadAsync(cancellationToken))
             {
-                clients.Add(new StoredClient(
-                    reader.GetString(0),
-                    (byte[])reader.GetValue(1),
-                    reader.GetString(2).Split('\n', StringSplitOptions.RemoveEmptyEntries),
-                    reader.GetString(3) == "configuration" ? ClientSource.Configuration : ClientSource.Admin,
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                    reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+                clients.Add(StoreRows.Client(reader));
             }
 
             return clients;
@@ -35,13 +29,13 @@ internal sealed class PostgresClientStore : IClientStore
         await _database.OnConnectionAsync(async connection =>
         {
             await using var command = Command(connection, null,
-                """
-                INSERT INTO client_credential (client_id, token_sha256, key_ids, source, created_at, revoked_at)
+                $"""
+                INSERT INTO client_credential ({StoreRows.ClientColumns})
                 VALUES ($1, $2, $3, $4, $5, $6)
                 ON CONFLICT DO NOTHING
                 """,
-                Text(client.ClientId), Bytes(client.TokenSha256), Text(string.Join('\n', client.KeyIds)),
-                Text(client.Source == ClientSource.Configuration ? "configuration" : "admin"), Millis(client.CreatedAt), Bigint(client.RevokedAt?.ToUnixTimeMilliseconds()));
+                Text(client.ClientId), Bytes(client.TokenSha256), Text(StoreRows.KeyIdsText(client.KeyIds)),
+                Text(StoreRows.SourceName(client.Source)), Millis(client.CreatedAt), Bigint(client.RevokedAt?.ToUnixTimeMilliseconds()));
             return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
         }, cancellationToken);
 

@@ -20,18 +20,12 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
         RunAsync<IReadOnlyList<StoredClient>>(connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT client_id, token_sha256, key_ids, source, created_at, revoked_at FROM client_credential ORDER BY client_id";
+            command.CommandText = $"SELECT {StoreRows.ClientColumns} FROM client_credential ORDER BY client_id";
             var clients = new List<StoredClient>();
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                clients.Add(new StoredClient(
-                    reader.GetString(0),
-                    (byte[])reader.GetValue(1),
-                    reader.GetString(2).Split('\n', StringSplitOptions.RemoveEmptyEntries),
-                    reader.GetString(3) == "configuration" ? ClientSource.Configuration : ClientSource.Admin,
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                    reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5))));
+                clients.Add(StoreRows.Client(reader));
             }
 
             return clients;
@@ -41,15 +35,15 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
         RunAsync(connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = """
-                INSERT INTO client_credential (client_id, token_sha256, key_ids, source, created_at, revoked_at)
+            command.CommandText = $"""
+                INSERT INTO client_credential ({StoreRows.ClientColumns})
                 VALUES ($id, $hash, $keys, $source, $created, $revoked)
                 ON CONFLICT DO NOTHING
                 """;
             command.Parameters.AddWithValue("$id", client.ClientId);
             command.Parameters.AddWithValue("$hash", client.TokenSha256);
-            command.Parameters.AddWithValue("$keys", string.Join('\n', client.KeyIds));
-            command.Parameters.AddWithValue("$source", client.Source == ClientSource.Configuration ? "configuration" : "admin");
+            command.Parameters.AddWithValue("$keys", StoreRows.KeyIdsText(client.KeyIds));
+            command.Parameters.AddWithValue("$source", StoreRows.SourceName(client.Source));
             command.Parameters.AddWithValue("$created", client.CreatedAt.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$revoked", (object?)client.RevokedAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
             return command.ExecuteNonQuery() == 1;

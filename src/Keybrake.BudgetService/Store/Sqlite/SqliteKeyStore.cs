@@ -41,7 +41,7 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
             command.Parameters.AddWithValue("$policy", key.Policy);
             command.Parameters.AddWithValue("$version", key.PolicyVersion);
             command.Parameters.AddWithValue("$hash", (object?)key.BrakeKeySha256 ?? DBNull.Value);
-            command.Parameters.AddWithValue("$source", SourceName(key.Source));
+            command.Parameters.AddWithValue("$source", StoreRows.SourceName(key.Source));
             command.Parameters.AddWithValue("$created", key.CreatedAt.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$updated", key.UpdatedAt.ToUnixTimeMilliseconds());
             return command.ExecuteNonQuery() == 1;
@@ -58,7 +58,7 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
             command.Parameters.AddWithValue("$id", keyId);
             command.Parameters.AddWithValue("$policy", policy);
             command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-            command.Parameters.AddWithValue("$source", SourceName(source));
+            command.Parameters.AddWithValue("$source", StoreRows.SourceName(source));
             return command.ExecuteNonQuery() == 1 ? Find(connection, keyId) : null;
         }, cancellationToken);
 
@@ -67,10 +67,7 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
         _connection.Dispose();
     }
 
-    private const string SelectKey =
-        "SELECT key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at FROM api_key";
-
-    private static string SourceName(KeySource source) => source == KeySource.Admin ? "admin" : "configuration";
+    private const string SelectKey = $"SELECT {StoreRows.KeyColumns} FROM api_key";
 
     private static StoredKey? Find(SqliteConnection connection, string keyId)
     {
@@ -86,15 +83,7 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            keys.Add(new StoredKey(
-                reader.GetString(0),
-                reader.GetString(1),
-                (byte[])reader.GetValue(2),
-                reader.GetInt64(3),
-                reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4),
-                reader.GetString(5) == "admin" ? KeySource.Admin : KeySource.Configuration,
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
+            keys.Add(StoreRows.Key(reader));
         }
 
         return keys;
