@@ -59,22 +59,8 @@ internal sealed class AgentProcess : IAsyncDisposable
             "--call-timeout-ms", CallTimeoutMilliseconds, "--log-level", "Warning",
             .. arguments,
         ];
-        var agent = new AgentProcess(DotnetProcess.Start("Keybrake.Client.LoadAgent.dll", all), runId, outbox);
-        try
-        {
-            var ready = await agent._process.ReadLineAsync(s_startTimeout);
-            if (ready != "ready")
-            {
-                throw new InvalidOperationException($"The agent did not get ready: '{ready}'.\n{agent.Diagnostics}");
-            }
-        }
-        catch
-        {
-            await agent.DisposeAsync();
-            throw;
-        }
-
-        return agent;
+        var process = await DotnetProcess.StartReadyAsync("Keybrake.Client.LoadAgent.dll", all, s_startTimeout);
+        return new AgentProcess(process, runId, outbox);
     }
 
     /// <summary>Starts every agent at once, and all of them charging together once all are set up.</summary>

@@ -99,6 +99,30 @@ public sealed class DotnetProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts an agent that says <c>ready</c> on its first line once it is set up, and waits for that line. One that
+    /// says anything else, or nothing within <paramref name="timeout"/>, is stopped, and the failure shows its output.
+    /// </summary>
+    public static async Task<DotnetProcess> StartReadyAsync(string assembly, IEnumerable<string> arguments, TimeSpan timeout, string name = "The agent")
+    {
+        var process = Start(assembly, arguments);
+        try
+        {
+            var ready = await process.ReadLineAsync(timeout);
+            if (ready != "ready")
+            {
+                throw new InvalidOperationException($"{name} did not get ready: '{ready}'.\n{process.Diagnostics}");
+            }
+
+            return process;
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>The next line of standard output; <see langword="null"/> when the process closed it.</summary>
     /// <exception cref="TimeoutException">No line came within <paramref name="timeout"/>.</exception>
     public async Task<string?> ReadLineAsync(TimeSpan timeout)

@@ -49,22 +49,8 @@ internal sealed class RevocationAgent : IAsyncDisposable
             "--call-timeout-ms", "5000",
             "--log-level", "Warning", "--wait-for-go",
         ];
-        var agent = new RevocationAgent(index, DotnetProcess.Start("Keybrake.Client.LoadAgent.dll", arguments), outbox);
-        try
-        {
-            var ready = await agent._process.ReadLineAsync(s_startTimeout);
-            if (ready != "ready")
-            {
-                throw new InvalidOperationException($"Agent {index} did not get ready: '{ready}'.\n{agent.Diagnostics}");
-            }
-        }
-        catch
-        {
-            await agent.DisposeAsync();
-            throw;
-        }
-
-        return agent;
+        var process = await DotnetProcess.StartReadyAsync("Keybrake.Client.LoadAgent.dll", arguments, s_startTimeout, $"Agent {index}");
+        return new RevocationAgent(index, process, outbox);
     }
 
     public Task GoAsync() => _process.WriteLineAsync("go");

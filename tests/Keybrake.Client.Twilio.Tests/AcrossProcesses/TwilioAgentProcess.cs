@@ -34,22 +34,8 @@ internal sealed class TwilioAgentProcess : IAsyncDisposable
             "--key-id", TwilioGuardHost.KeyId, "--brake-key", TwilioGuardHost.BrakeKey, "--outbox", Path.Combine(folder, Guid.NewGuid().ToString("N") + "-outbox.db"),
             .. arguments,
         ];
-        var agent = new TwilioAgentProcess(DotnetProcess.Start("Keybrake.Client.TwilioAgent.dll", arguments));
-        try
-        {
-            var ready = await agent._process.ReadLineAsync(s_startTimeout);
-            if (ready != "ready")
-            {
-                throw new InvalidOperationException($"The agent did not get ready: '{ready}'.\n{agent.Diagnostics}");
-            }
-        }
-        catch
-        {
-            await agent.DisposeAsync();
-            throw;
-        }
-
-        return agent;
+        var process = await DotnetProcess.StartReadyAsync("Keybrake.Client.TwilioAgent.dll", arguments, s_startTimeout);
+        return new TwilioAgentProcess(process);
     }
 
     /// <summary>Sends an SMS; returns its SID (Twilio gives no price yet, so its reservation is deferred).</summary>
