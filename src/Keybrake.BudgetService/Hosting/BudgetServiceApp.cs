@@ -16,11 +16,16 @@ public static class BudgetServiceApp
     public const int MaxMessageBytes = 4 * 1024 * 1024;
 
     /// <summary>
-    /// Runs the service until it is stopped. A start-up failure an operator fixes (a path, a permission, a setting)
+    /// Runs the service until it is stopped, or the store's <c>export</c> or <c>import</c> (<see cref="StoreTransferCommand"/>). A start-up failure an operator fixes (a path, a permission, a setting)
     /// is one line on standard error naming the path and the problem, and exit code 1; never a stack trace.
     /// </summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        if (StoreTransferCommand.Handles(args))
+        {
+            return await StoreTransferCommand.RunAsync(args);
+        }
+
         WebApplication? app = null;
         try
         {

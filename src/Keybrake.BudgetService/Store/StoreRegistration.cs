@@ -2,6 +2,7 @@ using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Store.Postgres;
 using Keybrake.BudgetService.Store.Sqlite;
+using Keybrake.BudgetService.Store.Transfer;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +11,7 @@ namespace Keybrake.BudgetService.Store;
 /// <summary>
 /// The store seam: one registration per engine, chosen by <c>BudgetService:Store</c>. Each registers the four
 /// stores the service uses (<see cref="IBudgetStore"/>, <see cref="IKeyStore"/>, <see cref="IClientStore"/>,
-/// <see cref="IAdminQueries"/>) and the engine's own background work; a service registered before (a test's) wins.
+/// <see cref="IAdminQueries"/>), its export and import (<see cref="StoreTransfer"/>) and the engine's own background work; a service registered before (a test's) wins.
 /// </summary>
 internal static class StoreRegistration
 {
@@ -53,6 +54,7 @@ internal static class StoreRegistration
         services.TryAddSingleton<IKeyStore>(sp => new SqliteKeyStore(StoragePath(sp)));
         services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
         services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
+        services.TryAddSingleton<StoreTransfer>(sp => new SqliteStoreTransfer(StoragePath(sp)));
         return services;
     }
 
@@ -64,6 +66,7 @@ internal static class StoreRegistration
         services.TryAddSingleton<IKeyStore>(sp => new PostgresKeyStore(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IAdminQueries>(sp => new PostgresAdminQueries(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IClientStore>(sp => new PostgresClientStore(sp.GetRequiredService<PostgresDatabase>()));
+        services.TryAddSingleton<StoreTransfer>(sp => new PostgresStoreTransfer(sp.GetRequiredService<PostgresDatabase>()));
         return services;
     }
 

@@ -40,8 +40,11 @@ public sealed class DotnetProcess : IAsyncDisposable
             ? host
             : Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 
-    /// <summary>Starts <paramref name="assembly"/> (a file name in the test's output folder, or a path) with <paramref name="arguments"/>.</summary>
-    public static DotnetProcess Start(string assembly, IEnumerable<string> arguments, string? workingDirectory = null)
+    /// <summary>
+    /// Starts <paramref name="assembly"/> (a file name in the test's output folder, or a path) with <paramref name="arguments"/>,
+    /// and <paramref name="environment"/> added to this process's environment (a secret an operator keeps off the command line).
+    /// </summary>
+    public static DotnetProcess Start(string assembly, IEnumerable<string> arguments, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var path = Path.IsPathRooted(assembly) ? assembly : Path.Combine(AppContext.BaseDirectory, assembly);
         if (!File.Exists(path))
@@ -58,6 +61,11 @@ public sealed class DotnetProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
         start.ArgumentList.Add(path);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
