@@ -29,6 +29,9 @@ internal sealed class StoreUnderTest : IAsyncDisposable
 
     public IAdminQueries Admin => _services.GetRequiredService<IAdminQueries>();
 
+    /// <summary>The engine's export and import.</summary>
+    public Store.Transfer.StoreTransfer Transfer => _services.GetRequiredService<Store.Transfer.StoreTransfer>();
+
     /// <summary>Everything the stores logged, at every level.</summary>
     public CapturingLoggerProvider Logs { get; }
 

@@ -88,7 +88,9 @@ internal static class StoreDump
         }
         catch (JsonException)
         {
-            throw Bad(path, number, "not a JSON object");
+            throw number == 1
+                ? new StoreTransferException($"{path} is not a budget store export (its first line is not JSON)")
+                : Bad(path, number, "not a JSON object");
         }
     }
 
