@@ -32,9 +32,10 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
         }, cancellationToken);
 
     public ValueTask<bool> TryInsertAsync(StoredClient client, CancellationToken cancellationToken) =>
-        RunAsync(connection =>
+        _connection.WriteAsync((connection, transaction) =>
         {
             using var command = connection.CreateCommand();
+            command.Transaction = transaction;
             command.CommandText = $"""
                 INSERT INTO client_credential ({StoreRows.ClientColumns})
                 VALUES ($id, $hash, $keys, $source, $created, $revoked)
@@ -50,9 +51,10 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
         }, cancellationToken);
 
     public ValueTask<bool> RevokeAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        RunAsync(connection =>
+        _connection.WriteAsync((connection, transaction) =>
         {
             using var command = connection.CreateCommand();
+            command.Transaction = transaction;
             command.CommandText = "UPDATE client_credential SET revoked_at = COALESCE(revoked_at, $now) WHERE client_id = $id";
             command.Parameters.AddWithValue("$id", clientId);
             command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());

@@ -3,9 +3,10 @@ using Microsoft.Data.Sqlite;
 namespace Keybrake.BudgetService.Store.Sqlite;
 
 /// <summary>
-/// Keys on their own connection to the budget file, one operation at a time. Operator writes are rare; they
-/// take SQLite's write lock for a moment (<c>BEGIN IMMEDIATE</c>, waiting up to the busy timeout behind the
-/// money path's group commits) and never share a transaction with it.
+/// Keys on their own connection to the budget file, one operation at a time. Operator writes are rare; each is
+/// one transaction that takes SQLite's write lock for a moment (<see cref="SqliteSideConnection.WriteAsync{T}"/>)
+/// and never shares a transaction with the money path: a policy change and the stored key it reads back are one
+/// unit, and a failure between them leaves the key as it was.
 /// </summary>
 internal sealed class SqliteKeyStore : IKeyStore, IDisposable
 {
@@ -28,9 +29,10 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
         RunAsync(connection => Find(connection, keyId), cancellationToken);
 
     public ValueTask<bool> TryInsertAsync(StoredKey key, CancellationToken cancellationToken) =>
-        RunAsync(connection =>
+        _connection.WriteAsync((connection, transaction) =>
         {
             using var command = connection.CreateCommand();
+            command.Transaction = transaction;
             command.CommandText = """
                 INSERT INTO api_key (key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at)
                 VALUES ($id, $vendor, $policy, $version, $hash, $source, $created, $updated)
@@ -48,9 +50,10 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
         }, cancellationToken);
 
     public ValueTask<StoredKey?> UpdatePolicyAsync(string keyId, byte[] policy, KeySource source, DateTimeOffset now, CancellationToken cancellationToken) =>
-        RunAsync(connection =>
+        _connection.WriteAsync((connection, transaction) =>
         {
             using var command = connection.CreateCommand();
+            command.Transaction = transaction;
             command.CommandText = """
                 UPDATE api_key SET policy = $policy, policy_version = policy_version + 1, source = $source, updated_at = $now
                 WHERE key_id = $id
@@ -59,7 +62,7 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
             command.Parameters.AddWithValue("$policy", policy);
             command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$source", StoreRows.SourceName(source));
-            return command.ExecuteNonQuery() == 1 ? Find(connection, keyId) : null;
+            return command.ExecuteNonQuery() == 1 ? Find(connection, keyId, transaction) : null;
         }, cancellationToken);
 
     public void Dispose()
@@ -69,9 +72,10 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
 
     private const string SelectKey = $"SELECT {StoreRows.KeyColumns} FROM api_key";
 
-    private static StoredKey? Find(SqliteConnection connection, string keyId)
+    private static StoredKey? Find(SqliteConnection connection, string keyId, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = $"{SelectKey} WHERE key_id = $id";
         command.Parameters.AddWithValue("$id", keyId);
         return ReadAll(command) is [var key] ? key : null;

@@ -23,6 +23,22 @@ internal sealed class SqliteSideConnection : IDisposable
         }.ToString();
     }
 
+    /// <summary>
+    /// Runs a write in a transaction that holds SQLite's write lock from its start (<c>BEGIN IMMEDIATE</c>, waiting up to
+    /// the busy timeout behind the money path's group commits): every statement of it lasts, or (when anything in it
+    /// throws) none does. Each command must carry the transaction it is given.
+    /// </summary>
+    public ValueTask<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection =>
+            {
+                using var transaction = connection.BeginTransaction(deferred: false);
+                var result = work(connection, transaction);
+                transaction.Commit();
+                return result;
+            },
+            cancellationToken);
+
     public async ValueTask<T> RunAsync<T>(Func<SqliteConnection, T> work, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
