@@ -5,11 +5,12 @@ using Microsoft.Extensions.Options;
 namespace Keybrake.BudgetService.Hosting;
 
 /// <summary>
-/// The bearer token the admin API requires. Configured (<c>BudgetService:AdminToken</c>), or else generated on
-/// first start into <c>admin-token</c> next to the store, mode 0600, so that the service never runs with an open
-/// admin API. An existing token file that others may read is made private again (and the change logged); a file
-/// the service cannot make private, or whose token is not printable ASCII, stops the start. Compared in
-/// constant time; never logged.
+/// The bearer token the admin API requires: configured (<c>BudgetService:AdminToken</c>), or read from the token file
+/// (<see cref="FilePath"/>). On SQLite a missing file is generated on first start, mode 0600, so that the service never
+/// runs with an open admin API. On PostgreSQL, where replicas on several machines must all accept one token, nothing is
+/// generated: the token or an existing file must be configured, or the service does not start. An existing token file
+/// that others may read is made private again (and the change logged); a file the service cannot make private, or
+/// whose token is not printable ASCII, stops the start. Compared in constant time; never logged.
 /// </summary>
 internal sealed class AdminToken
 {
@@ -22,15 +23,20 @@ internal sealed class AdminToken
         var token = options.Value.AdminToken;
         if (string.IsNullOrEmpty(token))
         {
-            token = ReadOrCreate(FilePath(options.Value), logger);
+            token = ReadOrCreate(options.Value, logger);
         }
 
         _hash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
     }
 
-    /// <summary>Where the generated token is kept: next to the store.</summary>
-    public static string FilePath(BudgetServiceOptions options) =>
-        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.StoragePath)) ?? ".", "admin-token");
+    /// <summary>
+    /// Where the token file is: <see cref="BudgetServiceOptions.AdminTokenFile"/>, or on SQLite <c>admin-token</c> next to
+    /// the database; <see langword="null"/> on PostgreSQL without a configured file (no machine's disk is the store's).
+    /// </summary>
+    public static string? FilePath(BudgetServiceOptions options) =>
+        !string.IsNullOrWhiteSpace(options.AdminTokenFile) ? Path.GetFullPath(options.AdminTokenFile)
+        : options.OnPostgreSql ? null
+        : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.StoragePath)) ?? ".", "admin-token");
 
     /// <summary>
     /// What is wrong with a token, or <see langword="null"/>. Printable ASCII only: a control byte or a non-ASCII
@@ -54,9 +60,31 @@ internal sealed class AdminToken
         return CryptographicOperations.FixedTimeEquals(presented, _hash);
     }
 
-    private static string ReadOrCreate(string path, ILogger logger)
+    private static string ReadOrCreate(BudgetServiceOptions options, ILogger logger)
     {
-        DataFiles.EnsureDirectory(Path.GetDirectoryName(path)!);
+        const string Section = BudgetServiceOptions.SectionName;
+        if (FilePath(options) is not { } path)
+        {
+            throw new ServiceStartException(
+                $"{Section}:AdminToken is not set: on PostgreSQL every replica must accept the same admin token, so none is generated; "
+                + $"set {Section}:AdminToken (for example in the environment variable {Section}__AdminToken), or {Section}:AdminTokenFile to a file every replica reads");
+        }
+
+        if (options.OnPostgreSql && !File.Exists(path) && !Directory.Exists(path))
+        {
+            throw new ServiceStartException(
+                $"The admin token file {path} does not exist: on PostgreSQL the service does not generate one (each replica would make its own); "
+                + $"create it with one token of {MinLength}+ printable ASCII characters, the same for every replica, readable by the service's user only");
+        }
+
+        // The data directory is the service's own and made private; the folder of a configured file (a mounted secret)
+        // is someone else's, and is created only when a token has to be generated into it.
+        var configured = !string.IsNullOrWhiteSpace(options.AdminTokenFile);
+        if (!configured || !File.Exists(path))
+        {
+            DataFiles.EnsureDirectory(Path.GetDirectoryName(path)!);
+        }
+
         if (Directory.Exists(path))
         {
             throw new ServiceStartException($"The admin token file {path} cannot be used: it is a directory.");
@@ -90,6 +118,11 @@ internal sealed class AdminToken
                 Log.AdminTokenRead(logger, path);
                 return existing;
             }
+        }
+
+        if (options.OnPostgreSql)
+        {
+            throw new ServiceStartException($"The admin token file {path} is empty: on PostgreSQL the service does not generate a token; write one of {MinLength}+ printable ASCII characters into it, the same for every replica");
         }
 
         var token = "kbadm_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
