@@ -113,4 +113,10 @@ internal static partial class Log
 
     [LoggerMessage(262, LogLevel.Information, "Migrated the PostgreSQL budget database at {Database} from schema version {From} to {To}")]
     public static partial void PostgresMigrated(ILogger logger, string database, int from, int to);
+
+    [LoggerMessage(300, LogLevel.Information, "Forgot {AuditRecords} audit records past the audit retention, {VendorObjects} vendor objects past the object retention, {DutyClaims} expired duty claims and {Clients} credentials revoked past their retention")]
+    public static partial void PrunedRecords(ILogger logger, int auditRecords, int vendorObjects, int dutyClaims, int clients);
+
+    [LoggerMessage(301, LogLevel.Error, "Pruning audit records, vendor objects, duty claims or revoked credentials failed")]
+    public static partial void PruneRecordsFailed(ILogger logger, Exception exception);
 }

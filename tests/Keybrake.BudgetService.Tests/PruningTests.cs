@@ -89,6 +89,36 @@ public sealed class PruningTests(StoreEngine engine)
         });
     }
 
+    [Test]
+    public async Task The_service_forgets_audit_past_its_retention_and_credentials_revoked_past_theirs_by_itself()
+    {
+        var time = new FakeTimeProvider(s_start);
+        var settings = TestService.Settings(
+            BudgetServiceHost.Key("agent", "100"),
+            new Dictionary<string, string?> { ["BudgetService:AuditRetention"] = "2.00:00:00", ["BudgetService:RevokedClientRetention"] = "1.00:00:00" });
+        await using var service = await TestService.StartAsync(engine, settings, time);
+        var (_, token) = await service.ClientForAsync("retired", "agent");
+        await service.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "retired" });
+        await service.ClientForAsync("kept", "agent");
+        var call = AuditIntakeTests.Record("old-call");
+        call.TimestampUnixMicros = s_start.AddHours(-1).ToUnixTimeMilliseconds() * 1000;
+        await AuditIntakeTests.SubmitAsync(service, call);
+
+        time.Advance(TimeSpan.FromDays(2)); // the next hourly round: the call is 2 days and 1 hour old, the revocation 2 days
+        var forgotten = await EventuallyAsync(async () =>
+            (await service.Admin.ListClientsAsync(new ListClientsRequest())).Clients.All(client => client.ClientId != "retired")
+            && (await service.Admin.QueryAuditAsync(new QueryAuditRequest())).Records.Count == 0);
+        var refused = Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await BudgetServiceHost.BudgetClient(service.Channel, token).AuthorizeAsync(Authorize("agent", 1)));
+        var clients = await service.Admin.ListClientsAsync(new ListClientsRequest());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(forgotten, Is.True);
+            Assert.That(refused!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.Unauthenticated), "a forgotten credential's token is still refused");
+            Assert.That(clients.Clients.Select(client => client.ClientId), Is.EquivalentTo(new[] { BudgetServiceHost.ClientId, "kept" }));
+        });
+    }
+
     /// <summary>Polls for an effect of the service's background work, with a generous timeout.</summary>
     private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
     {

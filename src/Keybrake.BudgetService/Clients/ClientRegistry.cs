@@ -98,6 +98,22 @@ internal sealed class ClientRegistry
         return client;
     }
 
+    /// <summary>Forgets the admin-issued credentials revoked before <paramref name="revokedBefore"/>, in the store and here; returns how many.</summary>
+    public async Task<int> PruneRevokedAsync(DateTimeOffset revokedBefore, CancellationToken cancellationToken)
+    {
+        var pruned = await _store.PruneRevokedAsync(revokedBefore, cancellationToken);
+        foreach (var clientId in pruned)
+        {
+            // A token of a forgotten credential is refused as unknown, as it was refused as revoked.
+            if (_byId.TryRemove(clientId, out var client))
+            {
+                _byHash.TryRemove(Convert.ToHexString(client.TokenSha256), out _);
+            }
+        }
+
+        return pruned.Count;
+    }
+
     private ServiceClient Add(StoredClient stored)
     {
         var client = new ServiceClient(stored.ClientId, stored.TokenSha256, stored.KeyIds, stored.Source, stored.CreatedAt, stored.RevokedAt);

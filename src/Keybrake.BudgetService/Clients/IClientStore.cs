@@ -11,6 +11,12 @@ internal interface IClientStore
 
     /// <summary>Revokes a credential; <see langword="false"/> when there is none by that id.</summary>
     ValueTask<bool> RevokeAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Forgets credentials the admin API issued and revoked before <paramref name="revokedBefore"/>; returns their ids.
+    /// Revoked credentials declared in configuration are kept: forgotten, the next start would import them again, valid.
+    /// </summary>
+    ValueTask<IReadOnlyList<string>> PruneRevokedAsync(DateTimeOffset revokedBefore, CancellationToken cancellationToken);
 }
 
 /// <summary>One stored credential.</summary>

@@ -80,6 +80,7 @@ public static class BudgetServiceApp
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<Telemetry.BudgetServiceMetrics>();
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
+        builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddGrpc(grpc =>
             {

@@ -58,6 +58,27 @@ public sealed class BudgetServiceOptions
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>
+    /// How long audit records are kept, by the time of the call they record; unset (the default) keeps every record.
+    /// Pruned hourly with the rest, a batch at a time.
+    /// </summary>
+    [Range(typeof(TimeSpan), "1.00:00:00", "36500.00:00:00")]
+    public TimeSpan? AuditRetention { get; set; }
+
+    /// <summary>
+    /// How long a remembered vendor object (a charge's customer and amount, for the scope and the amount of a later
+    /// refund) is kept after it was last seen. Longer than the vendor lets a charge be refunded or disputed.
+    /// </summary>
+    [Range(typeof(TimeSpan), "1.00:00:00", "36500.00:00:00")]
+    public TimeSpan ObjectRetention { get; set; } = TimeSpan.FromDays(400);
+
+    /// <summary>
+    /// How long a credential the admin API issued is kept after its revocation (listed, refused as revoked); then it is
+    /// forgotten and its token refused as unknown. Credentials declared in configuration are never forgotten.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "36500.00:00:00")]
+    public TimeSpan RevokedClientRetention { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>
     /// The address the service listens on when no <c>--urls</c> or Kestrel endpoints are configured (default
     /// <c>127.0.0.1</c>). Any address that is not loopback needs <see cref="Tls"/>, or <see cref="AllowInsecureNetwork"/>.
     /// </summary>

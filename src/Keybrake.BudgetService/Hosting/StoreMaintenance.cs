@@ -5,7 +5,10 @@ using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Hosting;
 
-/// <summary>Opens the store and loads the keys and client credentials before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
+/// <summary>
+/// Opens the store and loads the keys and client credentials before the service takes calls, and hourly forgets finished
+/// reservations past the idempotency window, and the rest of what no call needs (<see cref="RecordPruning"/>).
+/// </summary>
 internal sealed class StoreMaintenance : BackgroundService
 {
     private static readonly TimeSpan s_interval = TimeSpan.FromHours(1);
@@ -13,15 +16,17 @@ internal sealed class StoreMaintenance : BackgroundService
     private readonly IBudgetStore _store;
     private readonly KeyRegistry _keys;
     private readonly ClientRegistry _clients;
+    private readonly RecordPruning _records;
     private readonly TimeProvider _time;
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<StoreMaintenance> _logger;
 
-    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
+    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, RecordPruning records, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
     {
         _store = store;
         _keys = keys;
         _clients = clients;
+        _records = records;
         _time = time;
         _options = options;
         _logger = logger;
@@ -54,6 +59,8 @@ internal sealed class StoreMaintenance : BackgroundService
                 {
                     Log.PruneFailed(_logger, exception);
                 }
+
+                await _records.RunAsync(stoppingToken);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }

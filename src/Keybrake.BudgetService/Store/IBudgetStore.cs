@@ -56,6 +56,13 @@ internal interface IBudgetStore
     ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Forgets, in small batches, what no call needs any more: audit records of calls before
+    /// <see cref="RecordCutoffs.AuditBefore"/> (when audit has a retention), vendor objects not seen since
+    /// <see cref="RecordCutoffs.ObjectsBefore"/>, and duty claims that expired before <see cref="RecordCutoffs.Now"/>.
+    /// </summary>
+    ValueTask<PrunedRecords> PruneRecordsAsync(RecordCutoffs cutoffs, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Records deferrals, one result per deferral: <see langword="true"/> when stored. A deferral is stored only when
     /// its reservation is a pending one of its key, and only the first for an object.
     /// </summary>
@@ -75,6 +82,15 @@ internal interface IBudgetStore
 
     /// <summary>Asks the database one trivial query, for the readiness check; throws when it does not answer.</summary>
     ValueTask PingAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>What <see cref="IBudgetStore.PruneRecordsAsync"/> forgets: <see cref="AuditBefore"/> null keeps every audit record.</summary>
+internal sealed record RecordCutoffs(DateTimeOffset Now, DateTimeOffset? AuditBefore, DateTimeOffset ObjectsBefore);
+
+/// <summary>How many rows of each kind pruning forgot.</summary>
+internal sealed record PrunedRecords(int AuditRecords, int VendorObjects, int DutyClaims)
+{
+    public int Total => AuditRecords + VendorObjects + DutyClaims;
 }
 
 /// <summary>A reservation that settles when the object is priced.</summary>

@@ -527,4 +527,55 @@ public abstract class StoreContractTests
             Assert.That((listed[1].TokenSha256, listed[1].KeyIds, listed[1].RevokedAt), Is.EqualTo((new byte[] { 1, 1, 1 }, new[] { "agent", "other" }, (DateTimeOffset?)Noon.AddHours(1))), "the first revocation's time stays");
         });
     }
+
+    [Test]
+    public async Task Pruning_records_forgets_audit_past_its_retention_objects_not_seen_since_the_cutoff_and_expired_duties()
+    {
+        var store = (await OpenAsync()).Budget;
+        var old = Enumerable.Range(0, PruneBatches.Size + 500)
+            .Select(i => new StoredAuditRecord($"old-{i}", Noon.AddDays(-10), "agent", "stripe", null, "allow", null, "{}", "fleet"))
+            .ToList();
+        await store.AppendAuditAsync([.. old, new StoredAuditRecord("recent", Noon, "agent", "stripe", null, "allow", null, "{}", "fleet")], Noon, CancellationToken.None);
+        await store.RememberObjectsAsync("agent", "stripe", [new StoredObject("ch_old", "charge", "cus_1", null, "usd", 100, 0)], Noon.AddDays(-500), CancellationToken.None);
+        await store.RememberObjectsAsync("agent", "stripe", [new StoredObject("ch_new", "charge", "cus_1", null, "usd", 100, 0)], Noon.AddDays(-1), CancellationToken.None);
+        await store.ClaimDutyAsync("sms", "expired", "holder-1", Noon.AddMinutes(-10), TimeSpan.FromMinutes(5), CancellationToken.None);
+        await store.ClaimDutyAsync("sms", "held", "holder-1", Noon, TimeSpan.FromMinutes(5), CancellationToken.None);
+
+        var keepingAudit = await store.PruneRecordsAsync(new RecordCutoffs(Noon, null, Noon.AddDays(-400)), CancellationToken.None);
+        var withAudit = await store.PruneRecordsAsync(new RecordCutoffs(Noon, Noon.AddDays(-1), Noon.AddDays(-400)), CancellationToken.None);
+
+        var oldObject = await store.FindObjectAsync("agent", "stripe", "ch_old", CancellationToken.None);
+        var newObject = await store.FindObjectAsync("agent", "stripe", "ch_new", CancellationToken.None);
+        var expiredTaken = await store.ClaimDutyAsync("sms", "expired", "holder-2", Noon, TimeSpan.FromMinutes(5), CancellationToken.None);
+        var heldKept = await store.ClaimDutyAsync("sms", "held", "holder-2", Noon, TimeSpan.FromMinutes(5), CancellationToken.None);
+        var audit = await _opened[0].Admin.QueryAuditAsync(new AuditFilter(null, null, null, null, null, null, null), 10, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(keepingAudit, Is.EqualTo(new PrunedRecords(0, 1, 1)), "without an audit retention, every record is kept");
+            Assert.That(withAudit, Is.EqualTo(new PrunedRecords(PruneBatches.Size + 500, 0, 0)), "every old record, over more than one batch");
+            Assert.That(audit.Select(row => row.RecordId), Is.EqualTo(new[] { "recent" }));
+            Assert.That((oldObject, newObject?.Id), Is.EqualTo(((StoredObject?)null, "ch_new")));
+            Assert.That(expiredTaken.Holder, Is.EqualTo("holder-2"));
+            Assert.That(heldKept.Holder, Is.EqualTo("holder-1"), "a live claim is kept");
+        });
+    }
+
+    [Test]
+    public async Task Credentials_the_admin_API_revoked_before_the_cutoff_are_forgotten_and_configured_ones_never_are()
+    {
+        var clients = (await OpenAsync()).Clients;
+        await clients.TryInsertAsync(new StoredClient("revoked-long-ago", [1], ["agent"], ClientSource.Admin, Noon.AddDays(-200), Noon.AddDays(-100)), CancellationToken.None);
+        await clients.TryInsertAsync(new StoredClient("revoked-lately", [2], ["agent"], ClientSource.Admin, Noon.AddDays(-200), Noon.AddDays(-1)), CancellationToken.None);
+        await clients.TryInsertAsync(new StoredClient("active", [3], ["agent"], ClientSource.Admin, Noon.AddDays(-200), null), CancellationToken.None);
+        await clients.TryInsertAsync(new StoredClient("configured", [4], ["*"], ClientSource.Configuration, Noon.AddDays(-200), Noon.AddDays(-100)), CancellationToken.None);
+
+        var pruned = await clients.PruneRevokedAsync(Noon.AddDays(-90), CancellationToken.None);
+        var listed = await clients.ListAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(pruned, Is.EqualTo(new[] { "revoked-long-ago" }));
+            Assert.That(listed.Select(c => c.ClientId), Is.EqualTo(new[] { "active", "configured", "revoked-lately" }), "a configured one would come back valid on the next start if forgotten");
+        });
+    }
 }

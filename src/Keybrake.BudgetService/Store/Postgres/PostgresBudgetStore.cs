@@ -219,6 +219,26 @@ internal sealed partial class PostgresBudgetStore : IBudgetStore
             return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
         }, cancellationToken);
 
+    public async ValueTask<PrunedRecords> PruneRecordsAsync(RecordCutoffs cutoffs, CancellationToken cancellationToken)
+    {
+        var audit = cutoffs.AuditBefore is { } auditBefore
+            ? await PruneAsync("DELETE FROM audit_record WHERE record_id IN (SELECT record_id FROM audit_record WHERE timestamp < $1 LIMIT $2)", auditBefore, cancellationToken)
+            : 0;
+        var objects = await PruneAsync(
+            "DELETE FROM vendor_object WHERE (key_id, vendor, object_id) IN (SELECT key_id, vendor, object_id FROM vendor_object WHERE updated_at < $1 LIMIT $2)",
+            cutoffs.ObjectsBefore,
+            cancellationToken);
+        var duties = await PruneAsync(
+            "DELETE FROM duty_claim WHERE (key_id, duty) IN (SELECT key_id, duty FROM duty_claim WHERE expires_at < $1 LIMIT $2)", cutoffs.Now, cancellationToken);
+        return new PrunedRecords(audit, objects, duties);
+    }
+
+    /// <summary>One delete, a batch per statement (each its own transaction), so no replica's writes wait long on it.</summary>
+    private ValueTask<int> PruneAsync(string sql, DateTimeOffset before, CancellationToken cancellationToken) =>
+        PruneBatches.RunAsync(
+            token => new ValueTask<int>(ExecuteAsync(sql, token, Millis(before), Bigint(PruneBatches.Size))),
+            cancellationToken);
+
     public async ValueTask PingAsync(CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync(async connection =>
         {

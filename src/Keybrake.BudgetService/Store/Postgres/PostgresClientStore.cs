@@ -46,4 +46,19 @@ internal sealed class PostgresClientStore : IClientStore
                 "UPDATE client_credential SET revoked_at = COALESCE(revoked_at, $2) WHERE client_id = $1", Text(clientId), Millis(now));
             return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
         }, cancellationToken);
+
+    public async ValueTask<IReadOnlyList<string>> PruneRevokedAsync(DateTimeOffset revokedBefore, CancellationToken cancellationToken) =>
+        await _database.OnConnectionAsync<IReadOnlyList<string>>(async connection =>
+        {
+            await using var command = Command(connection, null,
+                "DELETE FROM client_credential WHERE source = 'admin' AND revoked_at < $1 RETURNING client_id", Millis(revokedBefore));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var pruned = new List<string>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                pruned.Add(reader.GetString(0));
+            }
+
+            return pruned;
+        }, cancellationToken);
 }

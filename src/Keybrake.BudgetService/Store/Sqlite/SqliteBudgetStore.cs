@@ -234,6 +234,32 @@ internal sealed partial class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             },
             cancellationToken));
 
+    public async ValueTask<PrunedRecords> PruneRecordsAsync(RecordCutoffs cutoffs, CancellationToken cancellationToken)
+    {
+        var audit = cutoffs.AuditBefore is { } auditBefore
+            ? await PruneAsync("DELETE FROM audit_record WHERE record_id IN (SELECT record_id FROM audit_record WHERE timestamp < $before LIMIT $batch)", auditBefore, cancellationToken)
+            : 0;
+        var objects = await PruneAsync(
+            "DELETE FROM vendor_object WHERE (key_id, vendor, object_id) IN (SELECT key_id, vendor, object_id FROM vendor_object WHERE updated_at < $before LIMIT $batch)",
+            cutoffs.ObjectsBefore,
+            cancellationToken);
+        var duties = await PruneAsync(
+            "DELETE FROM duty_claim WHERE (key_id, duty) IN (SELECT key_id, duty FROM duty_claim WHERE expires_at < $before LIMIT $batch)", cutoffs.Now, cancellationToken);
+        return new PrunedRecords(audit, objects, duties);
+    }
+
+    /// <summary>One delete, a batch at a time on the worker: money-path operations queued meanwhile run between batches.</summary>
+    private ValueTask<int> PruneAsync(string sql, DateTimeOffset before, CancellationToken cancellationToken) =>
+        PruneBatches.RunAsync(
+            token => new ValueTask<int>(Worker.RunAsync(
+                c =>
+                {
+                    using var command = c.AdHoc(sql, ("$before", before.ToUnixTimeMilliseconds()), ("$batch", PruneBatches.Size));
+                    return command.ExecuteNonQuery();
+                },
+                token)),
+            cancellationToken);
+
     /// <summary>Creates an empty database file, 0600 from its first byte, unless one is there.</summary>
     private static void CreatePrivate(string path)
     {

@@ -61,6 +61,23 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
+    public ValueTask<IReadOnlyList<string>> PruneRevokedAsync(DateTimeOffset revokedBefore, CancellationToken cancellationToken) =>
+        _connection.WriteAsync<IReadOnlyList<string>>((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "DELETE FROM client_credential WHERE source = 'admin' AND revoked_at < $before RETURNING client_id";
+            command.Parameters.AddWithValue("$before", revokedBefore.ToUnixTimeMilliseconds());
+            var pruned = new List<string>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                pruned.Add(reader.GetString(0));
+            }
+
+            return pruned;
+        }, cancellationToken);
+
     public void Dispose()
     {
         _connection.Dispose();
