@@ -1,8 +1,8 @@
 using Keybrake.Client.Resend.Tests.Sdk;
+using Keybrake.Client.TestUtilities.Guard;
 using Keybrake.Client.TestUtilities.Logging;
 using Keybrake.Client.TestUtilities.Resend;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Keybrake.Client.Resend.Tests;
@@ -18,29 +18,29 @@ internal sealed class ResendGuardHost : IAsyncDisposable
     public const string BrakeKey = "vault_key_test_mail_agent_00000000001";
     public const string VendorSecret = "re_RealResendSecretThatMustNeverLeak_123";
 
-    private ResendGuardHost(ResendStub stub, ServiceProvider services, FakeTimeProvider time, CapturingLoggerProvider logs, RecordingAuditSink audit)
+    private readonly GuardTestHost _host;
+
+    private ResendGuardHost(GuardTestHost host, ResendStub stub, FakeTimeProvider time)
     {
+        _host = host;
         Stub = stub;
-        Services = services;
         Time = time;
-        Logs = logs;
-        Audit = audit;
     }
 
     public ResendStub Stub { get; }
 
-    public ServiceProvider Services { get; }
+    public ServiceProvider Services => _host.Services;
 
     public FakeTimeProvider Time { get; }
 
-    public CapturingLoggerProvider Logs { get; }
+    public CapturingLoggerProvider Logs => _host.Logs;
 
-    public RecordingAuditSink Audit { get; }
+    public RecordingAuditSink Audit => _host.Audit;
 
     /// <summary>What the app's code gets from the container: the typed "IResend" client.</summary>
     public IResend Resend => Services.GetRequiredService<IResend>();
 
-    public IKeybrakeAdmin Admin => Services.GetRequiredService<IKeybrakeAdmin>();
+    public IKeybrakeAdmin Admin => _host.Admin;
 
     /// <summary>The "IResend" named client with the brake key, for requests the SDK would never send.</summary>
     public HttpClient RawClient()
@@ -60,42 +60,26 @@ internal sealed class ResendGuardHost : IAsyncDisposable
     {
         var stub = ResendStub.Start();
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
-        var logs = new CapturingLoggerProvider();
-        var audit = new RecordingAuditSink();
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
-        services.AddSingleton<TimeProvider>(time);
-        services.AddKeybrake(o =>
+        var host = GuardTestHost.Start(
+            // The stand-in receives the secret in place of api.resend.com.
+            [new GuardTestKey(KeyId, BrakeKey, "resend", VendorSecret) { VendorEndpoint = stub.Url, DailyCap = Usd.FromDollars(1), Policy = policy }],
+            options,
+            keybrake =>
             {
-                o.AddKey(KeyId, key =>
+                keybrake.AddResend(resend).AddResendSdkGuard();
+
+                // What the Resend SDK's services.AddResend(o => ...) does: options, and a typed client named "IResend".
+                keybrake.Services.Configure<ResendSdkOptions>(o =>
                 {
-                    key.BrakeKey = BrakeKey;
-                    key.Vendor = "resend";
-                    key.VendorSecret = VendorSecret;
-                    key.VendorEndpoint = stub.Url; // the stand-in receives the secret in place of api.resend.com
-                    key.Policy.DailyCap = Usd.FromDollars(1);
-                    policy?.Invoke(key.Policy);
+                    o.ApiUrl = stub.Url;
+                    o.ApiToken = BrakeKey;
                 });
-                options?.Invoke(o);
-            })
-            .AddAuditSink(audit)
-            .AddResend(resend)
-            .AddResendSdkGuard();
-
-        // What the Resend SDK's services.AddResend(o => ...) does: options, and a typed client named "IResend".
-        services.Configure<ResendSdkOptions>(o =>
-        {
-            o.ApiUrl = stub.Url;
-            o.ApiToken = BrakeKey;
-        });
-        services.AddHttpClient<IResend, ResendSdkShapedClient>();
-
-        return new ResendGuardHost(stub, services.BuildServiceProvider(), time, logs, audit);
+                keybrake.Services.AddHttpClient<IResend, ResendSdkShapedClient>();
+            },
+            time,
+            stub);
+        return new ResendGuardHost(host, stub, time);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await Services.DisposeAsync();
-        Stub.Dispose();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

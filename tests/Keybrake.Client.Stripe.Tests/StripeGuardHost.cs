@@ -1,7 +1,7 @@
+using Keybrake.Client.TestUtilities.Guard;
 using Keybrake.Client.TestUtilities.Logging;
 using Keybrake.Client.TestUtilities.Stripe;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Stripe;
 
@@ -19,31 +19,28 @@ internal sealed class StripeGuardHost : IAsyncDisposable
     public const string OtherKeyId = "unrestricted";
     public const string OtherBrakeKey = "vault_key_test_unrestricted_0000000002";
 
-    private readonly bool _ownsStub;
+    private readonly GuardTestHost _host;
 
-    private StripeGuardHost(StripeStub stub, bool ownsStub, ServiceProvider services, FakeTimeProvider time, CapturingLoggerProvider logs, RecordingAuditSink audit)
+    private StripeGuardHost(GuardTestHost host, StripeStub stub, FakeTimeProvider time)
     {
+        _host = host;
         Stub = stub;
-        _ownsStub = ownsStub;
-        Services = services;
         Time = time;
-        Logs = logs;
-        Audit = audit;
     }
 
     public StripeStub Stub { get; }
 
-    public ServiceProvider Services { get; }
+    public ServiceProvider Services => _host.Services;
 
     public FakeTimeProvider Time { get; }
 
-    public CapturingLoggerProvider Logs { get; }
+    public CapturingLoggerProvider Logs => _host.Logs;
 
-    public RecordingAuditSink Audit { get; }
+    public RecordingAuditSink Audit => _host.Audit;
 
     public StripeClient Stripe => Services.GetRequiredService<StripeClient>();
 
-    public IKeybrakeAdmin Admin => Services.GetRequiredService<IKeybrakeAdmin>();
+    public IKeybrakeAdmin Admin => _host.Admin;
 
     /// <summary>An <see cref="HttpClient"/> with the same guard, for requests Stripe.net would never send.</summary>
     public HttpClient RawClient()
@@ -73,50 +70,24 @@ internal sealed class StripeGuardHost : IAsyncDisposable
         var ownsStub = stub is null;
         stub ??= StripeStub.Start();
         var time = new FakeTimeProvider(now ?? new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
-        var logs = new CapturingLoggerProvider();
-        var audit = new RecordingAuditSink();
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
-        services.AddSingleton<TimeProvider>(time);
-        services.AddKeybrake(o =>
-            {
-                o.AddKey(KeyId, key =>
+        var host = GuardTestHost.Start(
+            [
+                // The stand-in receives the secret in place of api.stripe.com.
+                new GuardTestKey(KeyId, BrakeKey, "stripe", VendorSecret) { VendorEndpoint = stub.Url, DailyCap = Usd.FromDollars(100), Policy = policy },
+                new GuardTestKey(OtherKeyId, OtherBrakeKey, "stripe", VendorSecret) { VendorEndpoint = stub.Url, DailyCap = Usd.FromDollars(10_000), LoopBreakerOff = true },
+            ],
+            options,
+            keybrake => keybrake
+                .AddStripe(stripe)
+                .AddStripeClient(o =>
                 {
-                    key.BrakeKey = BrakeKey;
-                    key.Vendor = "stripe";
-                    key.VendorSecret = VendorSecret;
-                    key.VendorEndpoint = stub.Url; // the stand-in receives the secret in place of api.stripe.com
-                    key.Policy.DailyCap = Usd.FromDollars(100);
-                    policy?.Invoke(key.Policy);
-                });
-                o.AddKey(OtherKeyId, key =>
-                {
-                    key.BrakeKey = OtherBrakeKey;
-                    key.Vendor = "stripe";
-                    key.VendorSecret = VendorSecret;
-                    key.VendorEndpoint = stub.Url; // the stand-in receives the secret in place of api.stripe.com
-                    key.Policy.DailyCap = Usd.FromDollars(10_000);
-                    key.Policy.LoopBreaker.MaxRepeats = 0;
-                });
-                options?.Invoke(o);
-            })
-            .AddAuditSink(audit)
-            .AddStripe(stripe)
-            .AddStripeClient(o =>
-            {
-                o.BrakeKey = BrakeKey;
-                o.ApiBase = stub.Url;
-            });
-
-        return new StripeGuardHost(stub, ownsStub, services.BuildServiceProvider(), time, logs, audit);
+                    o.BrakeKey = BrakeKey;
+                    o.ApiBase = stub.Url;
+                }),
+            time,
+            ownsStub ? [stub] : []);
+        return new StripeGuardHost(host, stub, time);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await Services.DisposeAsync();
-        if (_ownsStub)
-        {
-            Stub.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

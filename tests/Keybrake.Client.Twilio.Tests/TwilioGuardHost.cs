@@ -1,7 +1,7 @@
+using Keybrake.Client.TestUtilities.Guard;
 using Keybrake.Client.TestUtilities.Logging;
 using Keybrake.Client.TestUtilities.Twilio;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Twilio.Clients;
 using Twilio.Exceptions;
@@ -25,35 +25,32 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
     /// <summary>The shipped US rate: $0.0083 a segment.</summary>
     public static readonly Usd UsSegment = Usd.FromMicros(8_300);
 
-    private readonly bool _ownsStub;
+    private readonly GuardTestHost _host;
 
-    private TwilioGuardHost(TwilioStub stub, bool ownsStub, ServiceProvider services, FakeTimeProvider time, CapturingLoggerProvider logs, RecordingAuditSink audit, SentRequestLog pricingSent)
+    private TwilioGuardHost(GuardTestHost host, TwilioStub stub, FakeTimeProvider time, SentRequestLog pricingSent)
     {
+        _host = host;
         PricingSent = pricingSent;
         Stub = stub;
-        _ownsStub = ownsStub;
-        Services = services;
         Time = time;
-        Logs = logs;
-        Audit = audit;
     }
 
     public TwilioStub Stub { get; }
 
-    public ServiceProvider Services { get; }
+    public ServiceProvider Services => _host.Services;
 
     public FakeTimeProvider Time { get; }
 
-    public CapturingLoggerProvider Logs { get; }
+    public CapturingLoggerProvider Logs => _host.Logs;
 
-    public RecordingAuditSink Audit { get; }
+    public RecordingAuditSink Audit => _host.Audit;
 
     /// <summary>The Pricing API requests as the guard sent them (address and credential), before the test handler redirected them.</summary>
     public SentRequestLog PricingSent { get; }
 
     public TwilioRestClient Twilio => Services.GetRequiredService<TwilioRestClient>();
 
-    public IKeybrakeAdmin Admin => Services.GetRequiredService<IKeybrakeAdmin>();
+    public IKeybrakeAdmin Admin => _host.Admin;
 
     /// <summary>An <see cref="HttpClient"/> with the same guard, for requests the Twilio SDK would never send.</summary>
     public HttpClient RawClient()
@@ -103,34 +100,21 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
         var ownsStub = stub is null;
         stub ??= TwilioStub.Start();
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
-        var logs = new CapturingLoggerProvider();
-        var audit = new RecordingAuditSink();
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
-        services.AddSingleton<TimeProvider>(time);
-        services.AddKeybrake(o =>
-            {
-                o.AddKey(KeyId, k =>
-                {
-                    k.BrakeKey = BrakeKey;
-                    k.Vendor = "twilio";
-                    k.VendorSecret = AuthToken;
-                    k.Policy.DailyCap = Usd.FromDollars(1);
-                    policy?.Invoke(k.Policy);
-                    key?.Invoke(k);
-                });
-                options?.Invoke(o);
-            })
-            .AddAuditSink(audit)
-            .AddTwilio(twilio)
-            .AddTwilioClient(AccountSid, BrakeKey);
-        services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(stub.Url));
         var pricingSent = new SentRequestLog();
-        services.AddHttpClient(TwilioPricingApi.HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new SentRequestLog.Handler(pricingSent, new TwilioHostRewriteHandler(stub.Url)));
-
-        return new TwilioGuardHost(stub, ownsStub, services.BuildServiceProvider(), time, logs, audit, pricingSent);
+        var host = GuardTestHost.Start(
+            [new GuardTestKey(KeyId, BrakeKey, "twilio", AuthToken) { DailyCap = Usd.FromDollars(1), Policy = policy, Key = key }],
+            options,
+            keybrake =>
+            {
+                keybrake.AddTwilio(twilio).AddTwilioClient(AccountSid, BrakeKey);
+                keybrake.Services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)
+                    .ConfigurePrimaryHttpMessageHandler(() => new TwilioHostRewriteHandler(stub.Url));
+                keybrake.Services.AddHttpClient(TwilioPricingApi.HttpClientName)
+                    .ConfigurePrimaryHttpMessageHandler(() => new SentRequestLog.Handler(pricingSent, new TwilioHostRewriteHandler(stub.Url)));
+            },
+            time,
+            ownsStub ? [stub] : []);
+        return new TwilioGuardHost(host, stub, time, pricingSent);
     }
 
     /// <summary>Sends an SMS through the guard; returns the message, or throws the SDK's ApiException.</summary>
@@ -164,12 +148,5 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await Services.DisposeAsync();
-        if (_ownsStub)
-        {
-            Stub.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

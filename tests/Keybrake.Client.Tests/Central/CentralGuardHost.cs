@@ -1,8 +1,8 @@
 using System.Net.Http.Headers;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Guard;
 using Keybrake.Client.TestUtilities.Logging;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Client.Tests;
 
@@ -19,35 +19,32 @@ internal sealed class CentralGuardHost : IAsyncDisposable
     public const string VendorSecret = "tv_live_real_secret_that_must_never_leak";
     public const string ClientName = "guarded-testvendor";
 
-    private readonly string? _ownedFolder;
+    private readonly GuardTestHost _host;
 
-    private CentralGuardHost(ServiceProvider services, FakeVendorHandler vendor, RecordingAuditSink audit, CapturingLoggerProvider logs, BudgetServiceWire wire, string outboxPath, string? ownedFolder)
+    private CentralGuardHost(GuardTestHost host, FakeVendorHandler vendor, BudgetServiceWire wire, string outboxPath)
     {
-        Services = services;
+        _host = host;
         Vendor = vendor;
-        Audit = audit;
-        Logs = logs;
         Wire = wire;
         OutboxPath = outboxPath;
-        _ownedFolder = ownedFolder;
     }
 
     public static Uri BaseAddress { get; } = new("https://api.testvendor.example/");
 
-    public ServiceProvider Services { get; }
+    public ServiceProvider Services => _host.Services;
 
     public FakeVendorHandler Vendor { get; }
 
     /// <summary>Every audit record the guard wrote, as the process saw them.</summary>
-    public RecordingAuditSink Audit { get; }
+    public RecordingAuditSink Audit => _host.Audit;
 
-    public CapturingLoggerProvider Logs { get; }
+    public CapturingLoggerProvider Logs => _host.Logs;
 
     public BudgetServiceWire Wire { get; }
 
     public string OutboxPath { get; }
 
-    public IKeybrakeAdmin Admin => Services.GetRequiredService<IKeybrakeAdmin>();
+    public IKeybrakeAdmin Admin => _host.Admin;
 
     public AuditOutbox Outbox => Services.GetRequiredService<AuditOutbox>();
 
@@ -72,17 +69,11 @@ internal sealed class CentralGuardHost : IAsyncDisposable
         var ownedFolder = outboxPath is null ? Directory.CreateTempSubdirectory("keybrake-central-").FullName : null;
         outboxPath ??= Path.Combine(ownedFolder!, "outbox.db");
         var vendor = new FakeVendorHandler();
-        var audit = new RecordingAuditSink();
-        var logs = new CapturingLoggerProvider();
         var wire = new BudgetServiceWire();
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
-        if (time is not null)
-        {
-            services.AddSingleton(time);
-        }
-
-        services.AddKeybrake(o =>
+        var key = new GuardTestKey(KeyId, BrakeKey, TestVendorProfile.Name, VendorSecret) { LoopBreakerOff = true, Policy = policy };
+        var host = GuardTestHost.Start(
+            [key],
+            o =>
             {
                 o.UseBudgetService(service);
                 o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
@@ -91,25 +82,20 @@ internal sealed class CentralGuardHost : IAsyncDisposable
 
                 // A busy test machine must not look like an outage; the tests about deadlines set their own.
                 o.BudgetService.CallTimeout = TimeSpan.FromSeconds(5);
-                o.AddKey(KeyId, key =>
-                {
-                    key.BrakeKey = BrakeKey;
-                    key.Vendor = TestVendorProfile.Name;
-                    key.VendorSecret = VendorSecret;
-                    key.Policy.LoopBreaker.MaxRepeats = 0;
-                    policy?.Invoke(key.Policy);
-                });
                 options?.Invoke(o);
-            })
-            .AddVendor<TestVendorProfile>()
-            .AddAuditSink(audit);
-        services.AddHttpClient(BudgetServiceClients.BudgetName).AddHttpMessageHandler(wire.CreateHandler);
-        services.AddHttpClient(ClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => vendor)
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
-            .AddKeybrakeGuard(TestVendorProfile.Name);
-
-        return new CentralGuardHost(services.BuildServiceProvider(), vendor, audit, logs, wire, outboxPath, ownedFolder);
+            },
+            keybrake =>
+            {
+                keybrake.AddVendor<TestVendorProfile>();
+                keybrake.Services.AddHttpClient(BudgetServiceClients.BudgetName).AddHttpMessageHandler(wire.CreateHandler);
+                keybrake.Services.AddHttpClient(ClientName)
+                    .ConfigurePrimaryHttpMessageHandler(() => vendor)
+                    .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+                    .AddKeybrakeGuard(TestVendorProfile.Name);
+            },
+            time,
+            ownedFolder is null ? [] : [ownedFolder]);
+        return new CentralGuardHost(host, vendor, wire, outboxPath);
     }
 
     /// <summary>A client carrying the brake key, as the vendor's SDK would be configured.</summary>
@@ -146,19 +132,5 @@ internal sealed class CentralGuardHost : IAsyncDisposable
     public Task<SpendReport> SettledTodayAsync() =>
         TestUtilities.Poll.UntilAsync(async () => await TodayAsync(), spend => spend.Reserved == Usd.Zero);
 
-    public async ValueTask DisposeAsync()
-    {
-        await Services.DisposeAsync();
-        if (_ownedFolder is not null)
-        {
-            try
-            {
-                Directory.Delete(_ownedFolder, recursive: true);
-            }
-            catch (IOException)
-            {
-                // a file still held open: the temp folder is cleaned by the system
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
+using Keybrake.Client.TestUtilities.Guard;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -17,25 +18,26 @@ internal sealed class GuardHost : IAsyncDisposable
     public const string VendorSecret = "tv_live_real_secret_that_must_never_leak";
     public const string ClientName = "guarded-testvendor";
 
-    private GuardHost(ServiceProvider services, FakeVendorHandler vendor, FakeTimeProvider time, RecordingAuditSink audit)
+    private readonly GuardTestHost _host;
+
+    private GuardHost(GuardTestHost host, FakeVendorHandler vendor, FakeTimeProvider time)
     {
-        Services = services;
+        _host = host;
         Vendor = vendor;
         Time = time;
-        Audit = audit;
     }
 
     public static Uri BaseAddress { get; } = new("https://api.testvendor.example/");
 
-    public ServiceProvider Services { get; }
+    public ServiceProvider Services => _host.Services;
 
     public FakeVendorHandler Vendor { get; }
 
     public FakeTimeProvider Time { get; }
 
-    public RecordingAuditSink Audit { get; }
+    public RecordingAuditSink Audit => _host.Audit;
 
-    public IKeybrakeAdmin Admin => Services.GetRequiredService<IKeybrakeAdmin>();
+    public IKeybrakeAdmin Admin => _host.Admin;
 
     public static GuardHost Start(
         Action<KeybrakePolicyOptions>? policy = null,
@@ -59,39 +61,24 @@ internal sealed class GuardHost : IAsyncDisposable
     {
         var vendor = new FakeVendorHandler();
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        var audit = new RecordingAuditSink();
-        var services = new ServiceCollection();
-        services.AddSingleton<TimeProvider>(time);
-        services.AddKeybrake(o =>
+        var key = new GuardTestKey(KeyId, BrakeKey, vendorName, VendorSecret) { DailyCap = Usd.FromDollars(100), LoopBreakerOff = true, Policy = policy };
+        var host = GuardTestHost.Start([key], options, keybrake =>
+        {
+            keybrake.AddVendor<TProfile>();
+            var client = keybrake.Services.AddHttpClient(ClientName)
+                .ConfigurePrimaryHttpMessageHandler(() => vendor)
+                .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            if (outerHandler is not null)
             {
-                o.AddKey(KeyId, key =>
-                {
-                    key.BrakeKey = BrakeKey;
-                    key.Vendor = vendorName;
-                    key.VendorSecret = VendorSecret;
-                    key.Policy.DailyCap = Usd.FromDollars(100);
-                    key.Policy.LoopBreaker.MaxRepeats = 0;
-                    policy?.Invoke(key.Policy);
-                });
-                options?.Invoke(o);
-            })
-            .AddVendor<TProfile>()
-            .AddAuditSink(audit);
+                client.AddHttpMessageHandler(outerHandler);
+            }
 
-        var client = services.AddHttpClient(ClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => vendor)
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
-        if (outerHandler is not null)
-        {
-            client.AddHttpMessageHandler(outerHandler);
-        }
-
-        for (var i = 0; i < guards; i++)
-        {
-            client.AddKeybrakeGuard(vendorName);
-        }
-
-        return new GuardHost(services.BuildServiceProvider(), vendor, time, audit);
+            for (var i = 0; i < guards; i++)
+            {
+                client.AddKeybrakeGuard(vendorName);
+            }
+        }, time);
+        return new GuardHost(host, vendor, time);
     }
 
     /// <summary>A client carrying the brake key, as the vendor's SDK would be configured.</summary>
@@ -128,5 +115,5 @@ internal sealed class GuardHost : IAsyncDisposable
 
     public ValueTask<SpendReport> TodayAsync() => Admin.GetDailySpendAsync(KeyId);
 
-    public ValueTask DisposeAsync() => Services.DisposeAsync();
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }
