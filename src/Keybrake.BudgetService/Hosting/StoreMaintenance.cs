@@ -1,13 +1,20 @@
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Hosting;
 
-/// <summary>Opens the store and loads the keys and client credentials before the service takes calls, and hourly forgets finished reservations past the idempotency window.</summary>
+/// <summary>
+/// Opens the store and loads the keys and client credentials before the service takes calls, and hourly forgets finished
+/// reservations past the idempotency window (one replica per cycle, see <see cref="IClusterDuties"/>).
+/// </summary>
 internal sealed class StoreMaintenance : BackgroundService
 {
+    /// <summary>The name pruning goes by among the cluster's duties.</summary>
+    public const string PruneDuty = "prune";
+
     private static readonly TimeSpan s_interval = TimeSpan.FromHours(1);
 
     private readonly IBudgetStore _store;
@@ -16,9 +23,11 @@ internal sealed class StoreMaintenance : BackgroundService
     private readonly TimeProvider _time;
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<StoreMaintenance> _logger;
+    private readonly IClusterDuties _duties;
 
-    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
+    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, IClusterDuties duties, ILogger<StoreMaintenance> logger)
     {
+        _duties = duties;
         _store = store;
         _keys = keys;
         _clients = clients;
@@ -44,11 +53,15 @@ internal sealed class StoreMaintenance : BackgroundService
             {
                 try
                 {
-                    var pruned = await _store.PruneFinishedAsync(_time.GetUtcNow() - _options.CurrentValue.IdempotencyRetention, stoppingToken);
-                    if (pruned > 0)
+                    // Once per cluster and cycle: replicas on one PostgreSQL take turns (IClusterDuties).
+                    await _duties.TryRunAsync(PruneDuty, s_interval, async cancellationToken =>
                     {
-                        Log.Pruned(_logger, pruned);
-                    }
+                        var pruned = await _store.PruneFinishedAsync(_time.GetUtcNow() - _options.CurrentValue.IdempotencyRetention, cancellationToken);
+                        if (pruned > 0)
+                        {
+                            Log.Pruned(_logger, pruned);
+                        }
+                    }, stoppingToken);
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {

@@ -1,5 +1,6 @@
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Hosting;
+using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store.Postgres;
 using Keybrake.BudgetService.Store.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -53,6 +54,10 @@ internal static class StoreRegistration
         services.TryAddSingleton<IKeyStore>(sp => new SqliteKeyStore(StoragePath(sp)));
         services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
         services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
+
+        // One process makes every change itself and runs every duty.
+        services.TryAddSingleton(new ChangeFeed(listening: true));
+        services.TryAddSingleton<IClusterDuties, SingleProcessDuties>();
         return services;
     }
 
@@ -64,6 +69,12 @@ internal static class StoreRegistration
         services.TryAddSingleton<IKeyStore>(sp => new PostgresKeyStore(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IAdminQueries>(sp => new PostgresAdminQueries(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IClientStore>(sp => new PostgresClientStore(sp.GetRequiredService<PostgresDatabase>()));
+
+        // Replicas: each hears of the others' changes (LISTEN/NOTIFY), and periodic work runs once per cluster.
+        services.TryAddSingleton(new ChangeFeed(listening: false));
+        services.TryAddSingleton<ReplicaChanges>();
+        services.AddHostedService<PostgresChangeListener>();
+        services.TryAddSingleton<IClusterDuties, PostgresClusterDuties>();
         return services;
     }
 
