@@ -41,10 +41,13 @@ internal sealed class ReplicaChanges
         await _hub.Changes.WaitAsync(cancellationToken);
         try
         {
-            if (await _keyStore.FindAsync(keyId, cancellationToken) is { } stored)
+            // Both read at once, on two pooled connections: this is on the path of a revocation to the streams here.
+            var finding = _keyStore.FindAsync(keyId, cancellationToken).AsTask();
+            var reading = _store.GetRevokedAsync([keyId], cancellationToken).AsTask();
+            await Task.WhenAll(finding, reading);
+            if (await finding is { } stored)
             {
-                var revoked = (await _store.GetRevokedAsync([keyId], cancellationToken)).Contains(keyId);
-                Announce(stored, revoked, announced);
+                Announce(stored, (await reading).Contains(keyId), announced);
             }
         }
         finally
