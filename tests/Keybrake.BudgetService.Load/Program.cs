@@ -7,7 +7,7 @@ using Keybrake.BudgetService.Load;
 //
 //   latency     [--warmup 2000] [--calls 20000] [--tls]
 //   throughput  [--callers 64] [--warmup-seconds 3] [--seconds 20] [--raw-seconds 10]
-//   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N]
+//   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N] [--replicas N]
 //     (the service as its own process, agents as processes: see PropagationRun.cs)
 //   outbox      [--processes 8] [--records 20000] [--tasks 4]
 //     (agent processes sharing the default audit outbox file: see OutboxRun.cs)
@@ -35,6 +35,9 @@ const string Usage = """
                    --tasks N            calling tasks per agent (default 2)
                    --warmup-trials N    revocations before the measured ones (default 5)
                    --charge-every N     every N-th call of a task is a small charge (default: reads only)
+                   --replicas N         N service processes on one PostgreSQL database (a throwaway server started
+                                        for the run), agents split between them, revoked through the first; after a
+                                        baseline of 1 replica on PostgreSQL in the same run (default 1: SQLite)
 
       outbox       Agent processes share the default audit outbox file and write records as guarded calls do, while
                    shipping them to the service; how long one write (the part of a call that waits on the file) takes.
@@ -64,7 +67,7 @@ string[] known = args[0] switch
 {
     "latency" => ["warmup", "calls"],
     "throughput" => ["callers", "warmup-seconds", "seconds", "raw-seconds"],
-    "propagation" => ["processes", "trials", "tasks", "warmup-trials", "charge-every"],
+    "propagation" => ["processes", "trials", "tasks", "warmup-trials", "charge-every", "replicas"],
     "outbox" => ["processes", "records", "tasks"],
     _ => [],
 };
@@ -96,7 +99,7 @@ switch (args[0])
             TimeSpan.FromSeconds(Option("seconds", 20)),
             TimeSpan.FromSeconds(Option("raw-seconds", 10)));
     case "propagation":
-        return await PropagationRun.RunAsync(Option("processes", 8), Option("trials", 100), Option("tasks", 2), Option("warmup-trials", 5), Option("charge-every", 0));
+        return await PropagationRun.RunAsync(Option("processes", 8), Option("trials", 100), Option("tasks", 2), Option("warmup-trials", 5), Option("charge-every", 0), Option("replicas", 1));
     case "outbox":
         return await OutboxRun.RunAsync(Option("processes", 8), Option("records", 20_000), Option("tasks", 4));
     default:

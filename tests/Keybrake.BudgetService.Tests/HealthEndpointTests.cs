@@ -1,5 +1,6 @@
 using System.Net;
 using Keybrake.BudgetService.Store.Sqlite;
+using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Postgres;
 using Npgsql;
@@ -73,7 +74,15 @@ public sealed class HealthEndpointTests(StoreEngine engine)
             await ServerAsync($"ALTER DATABASE {new NpgsqlConnectionStringBuilder(back).Database} WITH ALLOW_CONNECTIONS true");
         }
 
-        using var readyAgain = await http.GetAsync("/readyz");
+        // Ready again once the database answers and, on PostgreSQL, the replica listens for the others' changes again
+        // (it reconnects with a growing pause): waited for, not assumed.
+        var readyAgain = await Poll.UntilAsync(
+            async () =>
+            {
+                using var response = await http.GetAsync("/readyz");
+                return response.StatusCode;
+            },
+            status => status == HttpStatusCode.OK || engine == StoreEngine.Sqlite);
 
         Assert.Multiple(async () =>
         {
@@ -83,7 +92,7 @@ public sealed class HealthEndpointTests(StoreEngine engine)
             Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the process still serves: only readiness depends on the store");
             if (engine == StoreEngine.PostgreSql)
             {
-                Assert.That(readyAgain.StatusCode, Is.EqualTo(HttpStatusCode.OK), "ready again once the database answers");
+                Assert.That(readyAgain, Is.EqualTo(HttpStatusCode.OK), "ready again once the database answers");
             }
         });
     }

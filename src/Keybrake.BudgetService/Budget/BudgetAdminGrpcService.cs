@@ -51,10 +51,23 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
 
         CheckPolicy(request.KeyId, vendor, request.Policy);
         var brakeKey = BrakeKeys.Create();
-        var key = await _keys.CreateAsync(request.KeyId, vendor, request.Policy, BrakeKeys.Hash(brakeKey), context.CancellationToken)
-            ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"key '{request.KeyId}' already exists"));
+        ServiceKey key;
+
+        // Stored and announced under the hub's lock, like every key change, so that the replica's own notification of
+        // it, heard meanwhile, finds it announced (Replicas.ReplicaChanges).
+        await _events.Changes.WaitAsync(context.CancellationToken);
+        try
+        {
+            key = await _keys.CreateAsync(request.KeyId, vendor, request.Policy, BrakeKeys.Hash(brakeKey), context.CancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"key '{request.KeyId}' already exists"));
+            _events.Publish(Event(KeyEventKind.Created, key, revoked: false));
+        }
+        finally
+        {
+            _events.Changes.Release();
+        }
+
         Log.KeyCreated(_logger, key.Id, key.Vendor);
-        _events.Publish(Event(KeyEventKind.Created, key, revoked: false));
         return new CreateKeyReply { Key = Info(key, revoked: false), BrakeKey = brakeKey };
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Google.Protobuf;
 using Grpc.Core;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client;
 using Keybrake.Protocol;
@@ -26,9 +27,11 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly ILogger<BudgetGrpcService> _logger;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly OverrunReports _overruns;
+    private readonly ChangeFeed _feed;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ILogger<BudgetGrpcService> logger)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, ILogger<BudgetGrpcService> logger)
     {
+        _feed = feed;
         _overruns = overruns;
         _store = store;
         _keys = keys;
@@ -225,7 +228,9 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
     /// which applying is harmless); then forwards events for the watched keys, with a heartbeat every second.
     /// Only keys in the credential's scope are watched. Revoking the credential sends the stream
     /// <c>CLIENT_REVOKED</c> and, once the process confirmed it (or the bound passed), ends the stream with
-    /// <c>Unauthenticated</c>, so the process stops trusting its view and asks (and is refused).
+    /// <c>Unauthenticated</c>, so the process stops trusting its view and asks (and is refused). A replica that does not
+    /// hear of the other replicas' changes (<see cref="ChangeFeed"/>) refuses the stream, and ends the ones it has, with
+    /// <c>Unavailable</c>: their processes watch another replica, whose snapshot is complete.
     /// </summary>
     public override async Task WatchKeys(WatchKeysRequest request, IServerStreamWriter<KeyEvent> responseStream, ServerCallContext context)
     {
@@ -244,26 +249,29 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
         }
 
+        // Read after subscribing: a loss from here on ends the stream; one before refuses it.
+        var listening = _feed.Listening ?? throw NotListening();
+
         // The stream never ends on its own: a stopping service ends it, rather than wait out the shutdown timeout
         // (30 s) for clients to hang up (they reconnect to the next instance and get a snapshot); so does revoking the
         // credential.
-        using var streamEnds = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, client.Revocation, _lifetime.ApplicationStopping);
+        using var streamEnds = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, client.Revocation, _lifetime.ApplicationStopping, listening);
         var cancellationToken = streamEnds.Token;
 
-        var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).Where(client.Covers).ToList();
-        var revoked = await _store.GetRevokedAsync(ids, cancellationToken);
-        var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot, SubscriberId = subscription.Id };
-        foreach (var id in ids)
-        {
-            var key = _keys.Find(id);
-            snapshot.Keys.Add(new WatchedKey { KeyId = id, Known = key is not null, Revoked = revoked.Contains(id), PolicyVersion = key?.PolicyVersion ?? 0 });
-        }
-
-        await responseStream.WriteAsync(snapshot, cancellationToken);
         var heartbeat = new KeyEvent { Kind = KeyEventKind.Heartbeat };
         var reader = subscription.Events;
         try
         {
+            var ids = watched?.ToList() ?? _keys.All.Select(key => key.Id).Where(client.Covers).ToList();
+            var revoked = await _store.GetRevokedAsync(ids, cancellationToken);
+            var snapshot = new KeyEvent { Kind = KeyEventKind.Snapshot, SubscriberId = subscription.Id };
+            foreach (var id in ids)
+            {
+                var key = _keys.Find(id);
+                snapshot.Keys.Add(new WatchedKey { KeyId = id, Known = key is not null, Revoked = revoked.Contains(id), PolicyVersion = key?.PolicyVersion ?? 0 });
+            }
+
+            await responseStream.WriteAsync(snapshot, cancellationToken);
             while (!cancellationToken.IsCancellationRequested)
             {
                 // The heartbeat is about the network, not the budget's calendar: it runs on the system clock, as
@@ -302,7 +310,16 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
         }
+
+        if (listening.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested && !_lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            throw NotListening();
+        }
     }
+
+    private static RpcException NotListening() => new(new Status(
+        StatusCode.Unavailable,
+        "this replica does not hear of changes made through the other replicas just now (its database notification connection is down); watch another replica"));
 
     public override Task<AcknowledgeKeyEventsReply> AcknowledgeKeyEvents(AcknowledgeKeyEventsRequest request, ServerCallContext context)
     {

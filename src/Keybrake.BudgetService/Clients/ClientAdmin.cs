@@ -35,8 +35,19 @@ internal sealed class ClientAdmin
 
         // Keys need not exist yet: an operator may issue the credential before creating its keys. A key created
         // later under one of these ids is in scope from then on.
-        var created = await _clients.CreateAsync(request.ClientId, keyIds, cancellationToken)
-            ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"client '{request.ClientId}' already exists"));
+        // Under the hub's lock, like every change: the replica's own notification of it then finds it held.
+        (ServiceClient Client, string Token) created;
+        await _events.Changes.WaitAsync(cancellationToken);
+        try
+        {
+            created = await _clients.CreateAsync(request.ClientId, keyIds, cancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"client '{request.ClientId}' already exists"));
+        }
+        finally
+        {
+            _events.Changes.Release();
+        }
+
         Log.ClientCreated(_logger, created.Client.Id, string.Join(',', created.Client.KeyIds));
         return new CreateClientReply { Client = Info(created.Client), Token = created.Token };
     }
@@ -50,14 +61,29 @@ internal sealed class ClientAdmin
 
     public async Task<ClientInfo> RevokeAsync(ClientActionRequest request, CancellationToken cancellationToken)
     {
-        var client = await _clients.RevokeAsync(request.ClientId, cancellationToken)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"client '{(request.ClientId.Length <= 64 ? request.ClientId : request.ClientId[..64] + "...")}' is not known"));
-        Log.ClientRevoked(_logger, client.Id);
-
         // The credential is refused from here on. Its processes learn it from their streams (CLIENT_REVOKED), apply
         // it and confirm, which is the one call a revoked credential may still make; the streams end after that, or
-        // after the bound, so that the revocation is in force in every confirmed process when this returns.
-        var published = _events.PublishClientRevoked(client.Id);
+        // after the bound, so that the revocation is in force in every confirmed process when this returns. Stored and
+        // announced under the hub's lock, so that this replica's own notification of it finds it done.
+        //
+        // With replicas, the confirmations counted are those of this replica's streams: the others hear of the
+        // revocation from the database (NOTIFY), refuse the credential from then on, tell their own streams and end
+        // them after their own bound, on their own; their confirmations are logged there, not awaited here.
+        ServiceClient client;
+        KeyEventHub.Published published;
+        await _events.Changes.WaitAsync(cancellationToken);
+        try
+        {
+            client = await _clients.RevokeAsync(request.ClientId, cancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"client '{(request.ClientId.Length <= 64 ? request.ClientId : request.ClientId[..64] + "...")}' is not known"));
+            published = _events.PublishClientRevoked(client.Id);
+        }
+        finally
+        {
+            _events.Changes.Release();
+        }
+
+        Log.ClientRevoked(_logger, client.Id);
         KeyEventDelivery delivery;
         try
         {

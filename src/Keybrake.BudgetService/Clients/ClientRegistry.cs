@@ -114,6 +114,28 @@ internal sealed class ClientRegistry
         return pruned.Count;
     }
 
+    /// <summary>
+    /// Takes a credential as another replica stored it: one this replica does not hold yet is added; a revocation is
+    /// applied to the one it holds (which keeps its open streams). Returns the credential when this call revoked it here,
+    /// <see langword="null"/> otherwise.
+    /// </summary>
+    public ServiceClient? Refresh(StoredClient stored)
+    {
+        if (!_byId.TryGetValue(stored.ClientId, out var client))
+        {
+            Add(stored);
+            return null;
+        }
+
+        if (stored.RevokedAt is { } revokedAt && !client.IsRevoked)
+        {
+            client.Revoke(revokedAt);
+            return client;
+        }
+
+        return null;
+    }
+
     private ServiceClient Add(StoredClient stored)
     {
         var client = new ServiceClient(stored.ClientId, stored.TokenSha256, stored.KeyIds, stored.Source, stored.CreatedAt, stored.RevokedAt);

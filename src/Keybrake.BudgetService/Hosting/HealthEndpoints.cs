@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -5,7 +6,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Keybrake.BudgetService.Hosting;
 
 /// <summary>
-/// <c>/healthz</c> (live: the process answers HTTP) and <c>/readyz</c> (ready: its store answers a query), for load
+/// <c>/healthz</c> (live: the process answers HTTP) and <c>/readyz</c> (ready: its store answers a query within 2 s, and,
+/// as a replica on PostgreSQL, it hears of the other replicas' changes: see <see cref="ChangeFeed"/>), for load
 /// balancers and orchestrators, on the REST endpoints (HTTP/1.1) and without a token: they tell nothing but
 /// <c>Healthy</c> or <c>Unhealthy</c> (200 or 503). Only GET and HEAD skip the admin token; the gate knows them by
 /// <see cref="OpenHealthEndpoint"/> in their metadata, never by path.
@@ -22,7 +24,9 @@ internal static class HealthEndpoints
 
     public static IServiceCollection AddServiceHealthChecks(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddCheck<StoreReadinessCheck>("store", tags: [ReadyTag], timeout: s_readinessTimeout);
+        services.AddHealthChecks()
+            .AddCheck<StoreReadinessCheck>("store", tags: [ReadyTag], timeout: s_readinessTimeout)
+            .AddCheck<ChangeFeedReadinessCheck>("changes", tags: [ReadyTag]);
         return services;
     }
 
@@ -52,4 +56,16 @@ internal sealed class StoreReadinessCheck(IBudgetStore store) : IHealthCheck
             return HealthCheckResult.Unhealthy($"the budget store does not answer ({exception.GetType().Name})");
         }
     }
+}
+
+/// <summary>
+/// Ready while the replica hears of every change (always, on SQLite): a replica whose <c>LISTEN</c> connection is down
+/// could not tell its key event streams of a revocation made through another, so it sends its clients elsewhere.
+/// </summary>
+internal sealed class ChangeFeedReadinessCheck(ChangeFeed feed) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(feed.IsListening
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("the replica does not hear of changes made through the other replicas just now"));
 }

@@ -1,5 +1,6 @@
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store;
 using Microsoft.Extensions.Options;
 
@@ -7,10 +8,14 @@ namespace Keybrake.BudgetService.Hosting;
 
 /// <summary>
 /// Opens the store and loads the keys and client credentials before the service takes calls, and hourly forgets finished
-/// reservations past the idempotency window, and the rest of what no call needs (<see cref="RecordPruning"/>).
+/// reservations past the idempotency window and the rest of what no call needs (<see cref="RecordPruning"/>), one
+/// replica per cycle (see <see cref="IClusterDuties"/>).
 /// </summary>
 internal sealed class StoreMaintenance : BackgroundService
 {
+    /// <summary>The name pruning goes by among the cluster's duties.</summary>
+    public const string PruneDuty = "prune";
+
     private static readonly TimeSpan s_interval = TimeSpan.FromHours(1);
 
     private readonly IBudgetStore _store;
@@ -20,9 +25,11 @@ internal sealed class StoreMaintenance : BackgroundService
     private readonly TimeProvider _time;
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<StoreMaintenance> _logger;
+    private readonly IClusterDuties _duties;
 
-    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, RecordPruning records, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<StoreMaintenance> logger)
+    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, RecordPruning records, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, IClusterDuties duties, ILogger<StoreMaintenance> logger)
     {
+        _duties = duties;
         _store = store;
         _keys = keys;
         _clients = clients;
@@ -49,18 +56,22 @@ internal sealed class StoreMaintenance : BackgroundService
             {
                 try
                 {
-                    var pruned = await _store.PruneFinishedAsync(_time.GetUtcNow() - _options.CurrentValue.IdempotencyRetention, stoppingToken);
-                    if (pruned > 0)
+                    // Once per cluster and cycle: replicas on one PostgreSQL take turns (IClusterDuties).
+                    await _duties.TryRunAsync(PruneDuty, s_interval, async cancellationToken =>
                     {
-                        Log.Pruned(_logger, pruned);
-                    }
+                        var pruned = await _store.PruneFinishedAsync(_time.GetUtcNow() - _options.CurrentValue.IdempotencyRetention, cancellationToken);
+                        if (pruned > 0)
+                        {
+                            Log.Pruned(_logger, pruned);
+                        }
+
+                        await _records.RunAsync(cancellationToken);
+                    }, stoppingToken);
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
                     Log.PruneFailed(_logger, exception);
                 }
-
-                await _records.RunAsync(stoppingToken);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }

@@ -8,14 +8,16 @@ namespace Keybrake.BudgetService.Keys;
 /// Hands key events to every open <c>WatchKeys</c> stream on this instance, numbers them, and tracks which streams
 /// confirmed that their process applied them (<c>AcknowledgeKeyEvents</c>), so that a revocation can return once it
 /// is in force everywhere. The events are raised by this instance's admin calls after the store has committed them;
-/// with several replicas on a shared store, each would also feed its hub from the store's notifications
-/// (PostgreSQL <c>LISTEN</c>).
+/// with several replicas on a shared store (PostgreSQL), also by the changes the other replicas committed, which this
+/// one hears of (<c>LISTEN</c>) and reads back (<see cref="Replicas.ReplicaChanges"/>). The hub remembers the state it
+/// last announced for each key, so that a change is announced once however many times it is heard of.
 /// </summary>
 internal sealed class KeyEventHub
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Subscription> _subscribers = new(StringComparer.Ordinal);
     private readonly List<Published> _unconfirmed = [];
+    private readonly Dictionary<string, (bool Known, bool Revoked, long PolicyVersion)> _announced = new(StringComparer.Ordinal);
     private readonly TimeSpan _bound;
     private readonly TimeProvider _clock;
     private long _sequence;
@@ -64,6 +66,11 @@ internal sealed class KeyEventHub
         lock (_lock)
         {
             keyEvent.Sequence = ++_sequence;
+            foreach (var key in keyEvent.Keys)
+            {
+                _announced[key.KeyId] = (key.Known, key.Revoked, key.PolicyVersion);
+            }
+
             var published = new Published(keyEvent.Sequence, clientRevoked);
             foreach (var subscriber in _subscribers.Values)
             {
@@ -85,6 +92,15 @@ internal sealed class KeyEventHub
             }
 
             return published;
+        }
+    }
+
+    /// <summary>The state this hub last announced for a key (known, revoked, policy version); <see langword="null"/> when it announced none.</summary>
+    public (bool Known, bool Revoked, long PolicyVersion)? Announced(string keyId)
+    {
+        lock (_lock)
+        {
+            return _announced.TryGetValue(keyId, out var state) ? state : null;
         }
     }
 

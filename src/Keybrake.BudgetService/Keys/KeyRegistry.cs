@@ -94,6 +94,16 @@ internal sealed class KeyRegistry
     }
 
     /// <summary>
+    /// Takes a key as another replica stored it (created, or its policy changed); an older version than the one held
+    /// changes nothing. Returns the key in force.
+    /// </summary>
+    public ServiceKey Refresh(StoredKey stored)
+    {
+        var key = Load(stored);
+        return _keys.AddOrUpdate(stored.KeyId, key, (_, current) => current.PolicyVersion >= key.PolicyVersion ? current : key);
+    }
+
+    /// <summary>
     /// Compiles a policy for a key of this vendor, adding a message naming the field for each problem. Scope and
     /// limit names are checked for vendors the service knows.
     /// </summary>

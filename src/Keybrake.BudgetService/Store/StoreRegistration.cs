@@ -1,5 +1,6 @@
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Hosting;
+using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store.Postgres;
 using Keybrake.BudgetService.Store.Sqlite;
 using Keybrake.BudgetService.Store.Transfer;
@@ -55,6 +56,10 @@ internal static class StoreRegistration
         services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
         services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
         services.TryAddSingleton<StoreTransfer>(sp => new SqliteStoreTransfer(StoragePath(sp)));
+
+        // One process makes every change itself and runs every duty.
+        services.TryAddSingleton(new ChangeFeed(listening: true));
+        services.TryAddSingleton<IClusterDuties, SingleProcessDuties>();
         return services;
     }
 
@@ -67,6 +72,12 @@ internal static class StoreRegistration
         services.TryAddSingleton<IAdminQueries>(sp => new PostgresAdminQueries(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IClientStore>(sp => new PostgresClientStore(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<StoreTransfer>(sp => new PostgresStoreTransfer(sp.GetRequiredService<PostgresDatabase>()));
+
+        // Replicas: each hears of the others' changes (LISTEN/NOTIFY), and periodic work runs once per cluster.
+        services.TryAddSingleton(new ChangeFeed(listening: false));
+        services.TryAddSingleton<ReplicaChanges>();
+        services.AddHostedService<PostgresChangeListener>();
+        services.TryAddSingleton<IClusterDuties, PostgresClusterDuties>();
         return services;
     }
 

@@ -504,6 +504,33 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task The_configurations_import_changes_only_a_key_that_follows_the_configuration_and_only_when_its_policy_differs()
+    {
+        var keys = (await OpenAsync()).Keys;
+        await keys.TryInsertAsync(new StoredKey("configured", "stripe", [1], 1, null, KeySource.Configuration, Noon, Noon), CancellationToken.None);
+        await keys.TryInsertAsync(new StoredKey("operated", "stripe", [1], 1, null, KeySource.Configuration, Noon, Noon), CancellationToken.None);
+
+        // A replica read "operated" while it still followed the configuration; an operator changed it meanwhile.
+        await keys.UpdatePolicyAsync("operated", [2], KeySource.Admin, Noon.AddMinutes(1), CancellationToken.None);
+        var overOperator = await keys.UpdatePolicyAsync("operated", [3], KeySource.Configuration, Noon.AddMinutes(2), CancellationToken.None);
+
+        // Two replicas import the same new configuration: the second finds it in force and bumps nothing.
+        var first = await keys.UpdatePolicyAsync("configured", [4], KeySource.Configuration, Noon.AddMinutes(3), CancellationToken.None);
+        var second = await keys.UpdatePolicyAsync("configured", [4], KeySource.Configuration, Noon.AddMinutes(3), CancellationToken.None);
+        var operated = await keys.FindAsync("operated", CancellationToken.None);
+        var configured = await keys.FindAsync("configured", CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(overOperator, Is.Null, "the import never writes over an operator's policy");
+            Assert.That((operated!.Policy, operated.PolicyVersion, operated.Source), Is.EqualTo((new byte[] { 2 }, 2L, KeySource.Admin)));
+            Assert.That(first?.PolicyVersion, Is.EqualTo(2L));
+            Assert.That(second, Is.Null);
+            Assert.That((configured!.Policy, configured.PolicyVersion), Is.EqualTo((new byte[] { 4 }, 2L)));
+        });
+    }
+
+    [Test]
     public async Task Client_credentials_keep_their_hash_and_scope_and_a_taken_id_or_hash_inserts_nothing()
     {
         var clients = (await OpenAsync()).Clients;

@@ -41,4 +41,16 @@ public sealed record RevocationTrialOptions
     /// <see langword="null"/> for the service's default (1 s).
     /// </summary>
     public TimeSpan? KeyEventAckTimeout { get; init; }
+
+    /// <summary>
+    /// The PostgreSQL database (a connection string) the service keeps its books in; <see langword="null"/> for its
+    /// SQLite file (default).
+    /// </summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>
+    /// Service replicas, each its own process, on <see cref="Postgres"/> (default 1). Agent i calls and watches replica
+    /// i mod <see cref="Replicas"/>; the key is revoked and restored through the first.
+    /// </summary>
+    public int Replicas { get; init; } = 1;
 }

@@ -31,6 +31,7 @@ public sealed class RevocationTrials : IAsyncDisposable
     private readonly RevocationTrialOptions _options;
     private readonly string _folder;
     private readonly List<RevocationAgent> _agents = [];
+    private readonly List<BudgetServiceProcess> _replicas = [];
     private readonly Random _random;
     private GrpcChannel? _channel;
     private BudgetAdmin.BudgetAdminClient? _admin;
@@ -46,7 +47,11 @@ public sealed class RevocationTrials : IAsyncDisposable
 
     public StripeStub Stub { get; }
 
+    /// <summary>The service (with replicas: the first, which the key is revoked and restored through).</summary>
     public BudgetServiceProcess Service { get; private set; } = null!;
+
+    /// <summary>The index of the replica agent <paramref name="process"/> calls and watches.</summary>
+    public int ReplicaOf(int process) => process % Math.Max(1, _options.Replicas);
 
     /// <summary>The agents' OS process ids, by index.</summary>
     public IReadOnlyList<int> ProcessIds => [.. _agents.Select(a => a.ProcessId)];
@@ -171,9 +176,9 @@ public sealed class RevocationTrials : IAsyncDisposable
         await Task.WhenAll(_agents.Select(a => a.DisposeAsync().AsTask()));
         _channel?.Dispose();
         _rest?.Dispose();
-        if (Service is not null)
+        foreach (var replica in _replicas)
         {
-            await Service.DisposeAsync();
+            await replica.DisposeAsync();
         }
 
         Stub.Dispose();
@@ -198,7 +203,22 @@ public sealed class RevocationTrials : IAsyncDisposable
             settings["BudgetService:KeyEventAckTimeout"] = ackTimeout.ToString("c", CultureInfo.InvariantCulture);
         }
 
-        Service = await BudgetServiceProcess.StartAsync(settings, Directory.CreateDirectory(Path.Combine(_folder, "service")).FullName, rest: _options.RevokeOverRest);
+        if (_options.Postgres is { } postgres)
+        {
+            settings["BudgetService:Store"] = "PostgreSQL";
+            settings["ConnectionStrings:Keybrake"] = postgres;
+        }
+        else if (_options.Replicas > 1)
+        {
+            throw new InvalidOperationException("Replicas share a PostgreSQL database: set Postgres.");
+        }
+
+        for (var replica = 0; replica < Math.Max(1, _options.Replicas); replica++)
+        {
+            _replicas.Add(await BudgetServiceProcess.StartAsync(settings, Directory.CreateDirectory(Path.Combine(_folder, $"service{replica}")).FullName, rest: _options.RevokeOverRest));
+        }
+
+        Service = _replicas[0];
         _channel = GrpcChannel.ForAddress(Service.Address);
         _admin = BudgetServiceHost.AdminClient(_channel);
         if (Service.RestAddress is { } rest)
@@ -208,7 +228,7 @@ public sealed class RevocationTrials : IAsyncDisposable
         }
 
         var starting = Enumerable.Range(0, _options.Processes)
-            .Select(i => RevocationAgent.StartAsync(i, Service.Address, Stub.Url, _folder, _options))
+            .Select(i => RevocationAgent.StartAsync(i, _replicas[ReplicaOf(i)].Address, Stub.Url, _folder, _options))
             .ToList();
         try
         {

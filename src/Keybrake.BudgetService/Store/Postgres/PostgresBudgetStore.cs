@@ -97,13 +97,26 @@ internal sealed partial class PostgresBudgetStore : IBudgetStore
             return revoked;
         }, cancellationToken);
 
+    /// <summary>
+    /// Takes the key's state row for update (an Authorize holds it for share while it reserves, so no reservation
+    /// commits after this revocation), and tells the other replicas when it commits.
+    /// </summary>
     public async ValueTask SetRevokedAsync(string keyId, bool revoked, DateTimeOffset now, CancellationToken cancellationToken) =>
-        await ExecuteAsync(
-            """
-            INSERT INTO key_state (key_id, revoked, updated_at) VALUES ($1, $2, $3)
-            ON CONFLICT (key_id) DO UPDATE SET revoked = excluded.revoked, updated_at = excluded.updated_at
-            """,
-            cancellationToken, Text(keyId), Boolean(revoked), Millis(now));
+        await _database.InTransactionAsync(async (connection, transaction) =>
+        {
+            await using (var command = Command(connection, transaction,
+                """
+                INSERT INTO key_state (key_id, revoked, updated_at) VALUES ($1, $2, $3)
+                ON CONFLICT (key_id) DO UPDATE SET revoked = excluded.revoked, updated_at = excluded.updated_at
+                """,
+                Text(keyId), Boolean(revoked), Millis(now)))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await PostgresChanges.NotifyAsync(connection, transaction, PostgresChanges.KeyChanged(keyId), cancellationToken);
+            return true;
+        }, cancellationToken);
 
     public async ValueTask<StoredObject?> FindObjectAsync(string keyId, string vendor, string objectId, CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync(async connection =>
@@ -252,12 +265,5 @@ internal sealed partial class PostgresBudgetStore : IBudgetStore
             await using var command = Command(connection, null, sql, Text(keyId), Text(scope));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             return await reader.ReadAsync(cancellationToken) ? new StoredSpend(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : new StoredSpend(0, 0);
-        }, cancellationToken);
-
-    private Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
-        _database.OnConnectionAsync(async connection =>
-        {
-            await using var command = Command(connection, null, sql, parameters);
-            return await command.ExecuteNonQueryAsync(cancellationToken);
         }, cancellationToken);
 }

@@ -26,9 +26,9 @@ internal sealed class PostgresClientStore : IClientStore
 
     /// <summary><c>ON CONFLICT DO NOTHING</c> without a target: a taken client id and a taken token hash both insert nothing.</summary>
     public async ValueTask<bool> TryInsertAsync(StoredClient client, CancellationToken cancellationToken) =>
-        await _database.OnConnectionAsync(async connection =>
+        await _database.InTransactionAsync(async (connection, transaction) =>
         {
-            await using var command = Command(connection, null,
+            await using var command = Command(connection, transaction,
                 $"""
                 INSERT INTO client_credential ({StoreRows.ClientColumns})
                 VALUES ($1, $2, $3, $4, $5, $6)
@@ -36,15 +36,15 @@ internal sealed class PostgresClientStore : IClientStore
                 """,
                 Text(client.ClientId), Bytes(client.TokenSha256), Text(StoreRows.KeyIdsText(client.KeyIds)),
                 Text(StoreRows.SourceName(client.Source)), Millis(client.CreatedAt), Bigint(client.RevokedAt?.ToUnixTimeMilliseconds()));
-            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            return await command.ExecuteNonQueryAsync(cancellationToken) == 1 && await NotifiedAsync(connection, transaction, client.ClientId, cancellationToken);
         }, cancellationToken);
 
     public async ValueTask<bool> RevokeAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        await _database.OnConnectionAsync(async connection =>
+        await _database.InTransactionAsync(async (connection, transaction) =>
         {
-            await using var command = Command(connection, null,
+            await using var command = Command(connection, transaction,
                 "UPDATE client_credential SET revoked_at = COALESCE(revoked_at, $2) WHERE client_id = $1", Text(clientId), Millis(now));
-            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            return await command.ExecuteNonQueryAsync(cancellationToken) == 1 && await NotifiedAsync(connection, transaction, clientId, cancellationToken);
         }, cancellationToken);
 
     public async ValueTask<IReadOnlyList<string>> PruneRevokedAsync(DateTimeOffset revokedBefore, CancellationToken cancellationToken) =>
@@ -61,4 +61,11 @@ internal sealed class PostgresClientStore : IClientStore
 
             return pruned;
         }, cancellationToken);
+
+    /// <summary>Tells the other replicas, when the transaction commits, that the credential changed; always true.</summary>
+    private static async Task<bool> NotifiedAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, string clientId, CancellationToken cancellationToken)
+    {
+        await PostgresChanges.NotifyAsync(connection, transaction, PostgresChanges.ClientChanged(clientId), cancellationToken);
+        return true;
+    }
 }

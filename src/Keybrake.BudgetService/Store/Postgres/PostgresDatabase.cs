@@ -13,7 +13,7 @@ namespace Keybrake.BudgetService.Store.Postgres;
 /// changes in one conditional statement (<c>... WHERE settled + reserved + estimate &lt;= cap</c>) that takes the
 /// row's lock and evaluates its condition on the newest committed version, so caps hold across any number of
 /// writers without SERIALIZABLE's aborts and retries under contention on one hot key. Rows are locked in one order
-/// (reservation, then day counter, then run counter), so two transactions never wait on each other in a circle;
+/// (the key's state row, for share; then reservation, day counter, run counter), so two transactions never wait on each other in a circle;
 /// should PostgreSQL still report a deadlock or a serialization failure, the transaction is run again, a bounded
 /// number of times.
 /// </remarks>
@@ -53,7 +53,36 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         // Npgsql logs through the service's logging (connections, errors); never parameter values, which stay off.
         builder.UseLoggerFactory(loggers);
         DataSource = builder.Build();
+
+        // The connection that LISTENs for the other replicas' changes: its own, never pooled (a broken one must not be
+        // handed out again), named so that an operator sees whose it is in pg_stat_activity, and kept alive so that a
+        // connection that died without a word (a server or a network gone) is noticed within seconds, not hours.
+        ReplicaName = "keybrake-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        var listen = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Pooling = false,
+            ApplicationName = ListenerName,
+            TcpKeepAlive = true,
+            TcpKeepAliveTime = 10,
+            TcpKeepAliveInterval = 2,
+            PersistSecurityInfo = false,
+        };
+        if (listen.KeepAlive == 0)
+        {
+            listen.KeepAlive = 5;
+        }
+
+        ListenDataSource = new NpgsqlDataSourceBuilder(listen.ConnectionString).UseLoggerFactory(loggers).Build();
     }
+
+    /// <summary>This process among the replicas: in its LISTEN connection's <c>application_name</c> and in the duties it claims.</summary>
+    public string ReplicaName { get; }
+
+    /// <summary>The <c>application_name</c> of this replica's LISTEN connection.</summary>
+    public string ListenerName => ReplicaName + "-listen";
+
+    /// <summary>Where the LISTEN connection comes from (<see cref="Replicas.PostgresChangeListener"/>).</summary>
+    public NpgsqlDataSource ListenDataSource { get; }
 
     /// <summary>Where the database is (host, port and database, never the credentials), for logs and messages.</summary>
     public string Description { get; }
@@ -103,7 +132,11 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         return await work(connection);
     }
 
-    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await ListenDataSource.DisposeAsync();
+        await DataSource.DisposeAsync();
+    }
 }
 
 /// <summary>Thrown inside a transaction to have <see cref="PostgresDatabase.InTransactionAsync{T}"/> run it again.</summary>

@@ -48,11 +48,18 @@ internal static class PostgresMoneyPath
     // The common case in one statement, one round trip: a new call on a key that is not revoked inserts its reservation,
     // and only then (the counters read the insert's output) reserves on the day counter and, if that fit, the run counter;
     // the locks are taken in the same order as on the slow path. Nothing inserted: revoked, or a retry (the slow path says which).
+    //
+    // The key's state row is held for share (a revocation takes it for update) and read as locked, which is its newest
+    // committed version: a reservation either commits before a revocation of its key can, or sees it. A plain read would
+    // use the statement's snapshot, and a call that waited on the hot day counter could commit after the revocation
+    // returned.
     private const string ReserveNewCall = """
-        WITH ins AS (
+        WITH ks AS (
+            SELECT revoked FROM key_state WHERE key_id = $2 FOR SHARE
+        ), ins AS (
             INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
             SELECT $1, $2, $3, $4, $5, $6, $7, 0, $8
-            WHERE NOT EXISTS (SELECT 1 FROM key_state WHERE key_id = $2 AND revoked)
+            WHERE NOT EXISTS (SELECT 1 FROM ks WHERE revoked)
             ON CONFLICT (key_id, idempotency_key) DO NOTHING
             RETURNING key_id
         ), d AS (
@@ -79,7 +86,7 @@ internal static class PostgresMoneyPath
             return reserved;
         }
 
-        await using (var revoked = Command(connection, transaction, "SELECT revoked FROM key_state WHERE key_id = $1", Text(call.KeyId)))
+        await using (var revoked = Command(connection, transaction, "SELECT revoked FROM key_state WHERE key_id = $1 FOR SHARE", Text(call.KeyId)))
         {
             if (await revoked.ExecuteScalarAsync(cancellationToken) is true)
             {

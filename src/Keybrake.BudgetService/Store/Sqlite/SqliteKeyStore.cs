@@ -56,7 +56,7 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
             command.Transaction = transaction;
             command.CommandText = """
                 UPDATE api_key SET policy = $policy, policy_version = policy_version + 1, source = $source, updated_at = $now
-                WHERE key_id = $id
+                WHERE key_id = $id AND ($source = 'admin' OR (source = 'configuration' AND policy <> $policy))
                 """;
             command.Parameters.AddWithValue("$id", keyId);
             command.Parameters.AddWithValue("$policy", policy);
