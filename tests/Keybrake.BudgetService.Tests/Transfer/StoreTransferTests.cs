@@ -59,6 +59,24 @@ public sealed class StoreTransferTests
     }
 
     [Test]
+    public async Task A_key_never_revoked_on_SQLite_gets_the_state_row_PostgreSQL_locks_against_a_revocation()
+    {
+        var sqlite = await SqliteAsync("fresh.db");
+        await sqlite.Keys.TryInsertAsync(new StoredKey("fresh", "stripe", [1], 1, null, KeySource.Admin, Noon, Noon), CancellationToken.None);
+        var postgres = await PostgresAsync();
+
+        var original = await RowsAsync(sqlite);
+        await postgres.Transfer.ImportAsync(Stream(original), replace: false, CancellationToken.None);
+        var inPostgres = await RowsAsync(postgres);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(original.ContainsKey("key_state"), Is.False, "SQLite keeps no state row for a key never revoked");
+            Assert.That(inPostgres.GetValueOrDefault("key_state"), Has.Exactly(1).StartsWith("\"fresh\" | false | "), "Authorize on PostgreSQL holds this row for share");
+        });
+    }
+
+    [Test]
     public async Task The_tables_a_dump_carries_are_every_table_and_column_of_both_schemas()
     {
         await SqliteAsync("schema.db");

@@ -266,4 +266,11 @@ internal sealed partial class PostgresBudgetStore : IBudgetStore
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             return await reader.ReadAsync(cancellationToken) ? new StoredSpend(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : new StoredSpend(0, 0);
         }, cancellationToken);
+
+    private Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
+        _database.OnConnectionAsync(async connection =>
+        {
+            await using var command = Command(connection, null, sql, parameters);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
 }

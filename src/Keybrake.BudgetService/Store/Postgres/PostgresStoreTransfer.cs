@@ -32,6 +32,18 @@ internal sealed class PostgresStoreTransfer : StoreTransfer
         return transaction;
     }
 
+    /// <summary>
+    /// Every key needs its state row on PostgreSQL, where Authorize holds it for share against a revocation; a store
+    /// from SQLite has rows only for keys that were once revoked or restored.
+    /// </summary>
+    protected override async Task CompleteImportAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "INSERT INTO key_state (key_id, revoked, updated_at) SELECT key_id, false, updated_at FROM api_key ON CONFLICT (key_id) DO NOTHING",
+            (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     protected override string Placeholder(int index) => "$" + (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     protected override DbParameter Parameter(DbCommand command, int index, ColumnKind kind) =>

@@ -101,6 +101,7 @@ internal abstract class StoreTransfer
                 counts[table]++;
             }
 
+            await CompleteImportAsync(connection, transaction, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         finally
@@ -132,6 +133,9 @@ internal abstract class StoreTransfer
 
     /// <summary>The <paramref name="index"/>th parameter's placeholder in SQL.</summary>
     protected abstract string Placeholder(int index);
+
+    /// <summary>Brings imported rows to what this engine keeps beside them, in the import's transaction, before it commits.</summary>
+    protected virtual Task CompleteImportAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>A parameter for a column of <paramref name="kind"/>, typed so that a null still has a type.</summary>
     protected abstract DbParameter Parameter(DbCommand command, int index, ColumnKind kind);
