@@ -42,11 +42,29 @@ internal sealed class RawNpgsqlLoop : IAsyncDisposable
         SELECT (SELECT count(*) FROM ins), (SELECT spent FROM d), (SELECT spent FROM r)
         """;
 
-    // PostgresMoneyPath.SettleAsync, verbatim: the reservation locked, then the day counter, then both changed in one batch.
+    // PostgresMoneyPath.SettleAsync, verbatim: the reservation locked, then the counters locked, checked and moved, and the
+    // reservation finished, in one statement.
     private const string FindReservation = "SELECT key_id, run_id, day, estimate, state FROM reservation WHERE reservation_id = $1 AND state IN (0, 3) FOR UPDATE";
-    private const string LockDay = "SELECT settled, overrun FROM day_counter WHERE key_id = $1 AND day = $2 FOR UPDATE";
-    private const string FinishReservation = "UPDATE reservation SET state = $2, actual = $3, finished_at = $4 WHERE reservation_id = $1";
-    private const string SettleDay = "UPDATE day_counter SET reserved = reserved - $3, settled = settled + $4, overrun = GREATEST(overrun, $5) WHERE key_id = $1 AND day = $2";
+    private const string SettleCounters = """
+        WITH d0 AS (SELECT settled, overrun FROM day_counter WHERE key_id = $1 AND day = $2 FOR UPDATE),
+        r0 AS (SELECT settled, overrun FROM run_counter WHERE key_id = $1 AND run_id = $3 FOR UPDATE),
+        ok AS (
+            SELECT 1 AS fits WHERE COALESCE((SELECT settled FROM d0), 0) <= $6 - $5
+                AND ($3::text IS NULL OR COALESCE((SELECT settled FROM r0), 0) <= $6 - $5)
+        ), d AS (
+            UPDATE day_counter c SET reserved = c.reserved - $4, settled = c.settled + $5, overrun = GREATEST(c.overrun, COALESCE(c.settled + $5 - $7, c.overrun))
+            WHERE c.key_id = $1 AND c.day = $2 AND EXISTS (SELECT 1 FROM ok)
+        ), r AS (
+            UPDATE run_counter c SET reserved = c.reserved - $4, settled = c.settled + $5, overrun = GREATEST(c.overrun, COALESCE(c.settled + $5 - $8, c.overrun))
+            WHERE c.key_id = $1 AND c.run_id = $3 AND EXISTS (SELECT 1 FROM ok)
+        ), f AS (
+            UPDATE reservation SET state = $10, actual = $11, finished_at = $12 WHERE reservation_id = $9 AND EXISTS (SELECT 1 FROM ok)
+        )
+        SELECT EXISTS (SELECT 1 FROM ok), (SELECT settled FROM d0), (SELECT overrun FROM d0), (SELECT settled FROM r0), (SELECT overrun FROM r0)
+        """;
+
+    /// <summary>BookLimits.MaxCounterMicroUsd.</summary>
+    private const long MaxCounterMicroUsd = 1_000_000_000_000_000_000;
 
     private const long DailyCapMicroUsd = 1_000_000_000L * 1_000_000;
 
@@ -140,19 +158,17 @@ internal sealed class RawNpgsqlLoop : IAsyncDisposable
                 estimate = found.GetInt64(3);
             }
 
-            long overrun;
-            await using (var lockDay = Command(connection, transaction, LockDay, Text(foundKey), Text(foundDay)))
-            await using (var counter = await lockDay.ExecuteReaderAsync())
+            await using (var move = Command(connection, transaction, SettleCounters,
+                Text(foundKey), Text(foundDay), Text(null), Bigint(estimate), Bigint(LoadService.EstimateMicroUsd), Bigint(MaxCounterMicroUsd),
+                Bigint(DailyCapMicroUsd), NullBigint(), Text(reservationId), new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Smallint, Value = (short)1 },
+                Bigint(LoadService.EstimateMicroUsd), Bigint(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())))
+            await using (var moved = await move.ExecuteReaderAsync())
             {
-                await counter.ReadAsync();
-                overrun = counter.GetInt64(1);
-            }
-
-            await using (var batch = new NpgsqlBatch(connection, transaction))
-            {
-                batch.BatchCommands.Add(BatchCommand(FinishReservation, Text(reservationId), new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Smallint, Value = (short)1 }, Bigint(estimate), Bigint(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())));
-                batch.BatchCommands.Add(BatchCommand(SettleDay, Text(foundKey), Text(foundDay), Bigint(estimate), Bigint(LoadService.EstimateMicroUsd), Bigint(overrun)));
-                await batch.ExecuteNonQueryAsync();
+                await moved.ReadAsync();
+                if (!moved.GetBoolean(0))
+                {
+                    throw new InvalidOperationException("The counters would pass their bound.");
+                }
             }
 
             await transaction.CommitAsync();
@@ -172,16 +188,11 @@ internal sealed class RawNpgsqlLoop : IAsyncDisposable
         return command;
     }
 
-    private static NpgsqlBatchCommand BatchCommand(string sql, params NpgsqlParameter[] parameters)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        command.Parameters.AddRange(parameters);
-        return command;
-    }
-
     private static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
 
     private static NpgsqlParameter Bigint(long value) => new() { NpgsqlDbType = NpgsqlDbType.Bigint, Value = value };
+
+    private static NpgsqlParameter NullBigint() => new() { NpgsqlDbType = NpgsqlDbType.Bigint, Value = DBNull.Value };
 
     private static NpgsqlParameter Bytes(byte[] value) => new() { NpgsqlDbType = NpgsqlDbType.Bytea, Value = value };
 }
