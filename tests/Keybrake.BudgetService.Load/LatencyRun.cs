@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Keybrake.Client.TestUtilities.Postgres;
 using Keybrake.Client.TestUtilities.Tls;
 using Keybrake.Protocol;
 
@@ -21,17 +22,26 @@ internal static class LatencyRun
     private const double MaxP50Ratio = 1.5;
     private const double MaxP99Microseconds = 2_000;
 
-    public static async Task<int> RunAsync(int warmup, int calls, bool tls)
+    public static async Task<int> RunAsync(int warmup, int calls, bool tls, bool postgres)
     {
-        Report.Title(tls ? "Budget service: Authorize latency against an empty call, over h2c and over TLS" : "Budget service: Authorize latency against an empty call");
-        Report.Machine($"latency --warmup {warmup} --calls {calls}{(tls ? " --tls" : "")}");
+        var on = postgres ? " on PostgreSQL" : "";
+        Report.Title(tls ? $"Budget service{on}: Authorize latency against an empty call, over h2c and over TLS" : $"Budget service{on}: Authorize latency against an empty call");
+        Report.Machine($"latency --warmup {warmup} --calls {calls}{(tls ? " --tls" : "")}{(postgres ? " --postgres" : "")}");
 
-        await using var cleartextService = await LoadService.StartAsync();
+        // With --postgres the service keeps its books in a PostgreSQL server the harness starts (a database per service).
+        await using var cluster = postgres ? await PostgresCluster.StartAsync(CancellationToken.None) : null;
+        if (cluster is not null)
+        {
+            Report.Line($"PostgreSQL started by the harness on 127.0.0.1:{cluster.Port} (fsync and synchronous_commit off, as in the tests).");
+            Report.Line();
+        }
+
+        await using var cleartextService = await LoadService.StartAsync(postgres: cluster is null ? null : await cluster.CreateDatabaseAsync());
         using var cleartextChannel = LoadService.Channel(cleartextService.Address);
         List<Target> targets = [new("h2c", cleartextService.Address, await LoadService.ClientAsync(cleartextChannel), calls)];
 
         using var certificates = tls ? TestCertificates.Create("Keybrake load harness CA") : null;
-        await using var tlsService = certificates is null ? null : await LoadService.StartWithTlsAsync(certificates);
+        await using var tlsService = certificates is null ? null : await LoadService.StartWithTlsAsync(certificates, cluster is null ? null : await cluster.CreateDatabaseAsync());
         using var tlsChannel = tlsService is null ? null : LoadService.TlsChannel(tlsService.Address, certificates!);
         if (tlsService is not null)
         {

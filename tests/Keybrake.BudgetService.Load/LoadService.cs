@@ -19,11 +19,13 @@ internal static class LoadService
     /// <summary>What every call reserves and settles: USD 20.00, a typical charge.</summary>
     public const long EstimateMicroUsd = 20_000_000;
 
-    public static Task<BudgetServiceHost> StartAsync(string? directory = null) =>
-        BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "1000000000"), directory);
+    /// <param name="directory">The folder for the SQLite file; a temporary one unless given.</param>
+    /// <param name="postgres">A PostgreSQL connection string: the service keeps its books there instead.</param>
+    public static Task<BudgetServiceHost> StartAsync(string? directory = null, string? postgres = null) =>
+        BudgetServiceHost.StartAsync(BudgetServiceHost.Key(KeyId, "1000000000"), directory, postgres: postgres);
 
     /// <summary>The same service listening with TLS, with the server certificate of <paramref name="certificates"/> (PEM files).</summary>
-    public static Task<BudgetServiceHost> StartWithTlsAsync(TestCertificates certificates)
+    public static Task<BudgetServiceHost> StartWithTlsAsync(TestCertificates certificates, string? postgres = null)
     {
         var settings = BudgetServiceHost.Key(KeyId, "1000000000");
         foreach (var (name, value) in certificates.ServiceSettings())
@@ -31,7 +33,7 @@ internal static class LoadService
             settings[name] = value;
         }
 
-        return BudgetServiceHost.StartAsync(settings);
+        return BudgetServiceHost.StartAsync(settings, postgres: postgres);
     }
 
     /// <summary>

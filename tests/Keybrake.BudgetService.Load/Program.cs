@@ -5,8 +5,10 @@ using Keybrake.BudgetService.Load;
 // (a fresh SQLite file in a temporary folder), measures it against a baseline taken in the same run, and
 // prints a result table and the goal verdicts. See docs/benchmarks.md, "Budget service".
 //
-//   latency     [--warmup 2000] [--calls 20000] [--tls]
+//   latency     [--warmup 2000] [--calls 20000] [--tls] [--postgres]
 //   throughput  [--callers 64] [--warmup-seconds 3] [--seconds 20] [--raw-seconds 10]
+//   pg-throughput [--callers 64] [--keys 1000] [--warmup-seconds 5] [--seconds 10]
+//     (PostgreSQL started by the harness; the service as one and two processes: see PostgresThroughputRun.cs)
 //   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N] [--replicas N]
 //     (the service as its own process, agents as processes: see PropagationRun.cs)
 //   outbox      [--processes 8] [--records 20000] [--tasks 4]
@@ -20,12 +22,21 @@ const string Usage = """
                    --calls N            measured calls of each (default 20000)
                    --tls                also a second service listening with TLS (a CA made for the run), measured
                                         in the same loop: the h2c and TLS figures side by side, and what TLS costs
+                   --postgres           the service keeps its books in PostgreSQL (a server the harness starts)
 
       throughput   Authorize + Settle pairs from concurrent callers, then a raw SQLite loop of the same transaction.
                    --callers N          concurrent callers (default 64)
                    --warmup-seconds S   before each measurement, at least (default 3)
                    --seconds S          measured, against the service (default 20)
                    --raw-seconds S      measured, the raw SQLite loop (default 10)
+
+      pg-throughput  Authorize + Settle pairs on PostgreSQL (a server the harness starts): the service as one and as two
+                   replica processes on one database, callers split between them, on one hot key and on many keys;
+                   for each key shape, a raw Npgsql loop of the store's transactions with as many workers.
+                   --callers N          concurrent callers, and raw loop workers (default 64)
+                   --keys N             keys in the spread-out shape (default 1000)
+                   --warmup-seconds S   before each measurement, at least (default 5)
+                   --seconds S          measured, each run (default 10)
 
       propagation  Agent processes read through the guard in central mode without end; the key is revoked through
                    the admin API and restored, again and again. Time from the revoke call returning to the last
@@ -59,7 +70,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
 // Options that take no value.
 string[] flags = args[0] switch
 {
-    "latency" => ["tls"],
+    "latency" => ["tls", "postgres"],
     _ => [],
 };
 
@@ -67,6 +78,7 @@ string[] known = args[0] switch
 {
     "latency" => ["warmup", "calls"],
     "throughput" => ["callers", "warmup-seconds", "seconds", "raw-seconds"],
+    "pg-throughput" => ["callers", "keys", "warmup-seconds", "seconds"],
     "propagation" => ["processes", "trials", "tasks", "warmup-trials", "charge-every", "replicas"],
     "outbox" => ["processes", "records", "tasks"],
     _ => [],
@@ -91,13 +103,19 @@ int Option(string name, int fallback) => options.GetValueOrDefault(name, fallbac
 switch (args[0])
 {
     case "latency":
-        return await LatencyRun.RunAsync(Option("warmup", 2_000), Option("calls", 20_000), setFlags.Contains("tls"));
+        return await LatencyRun.RunAsync(Option("warmup", 2_000), Option("calls", 20_000), setFlags.Contains("tls"), setFlags.Contains("postgres"));
     case "throughput":
         return await ThroughputRun.RunAsync(
             Option("callers", 64),
             TimeSpan.FromSeconds(Option("warmup-seconds", 3)),
             TimeSpan.FromSeconds(Option("seconds", 20)),
             TimeSpan.FromSeconds(Option("raw-seconds", 10)));
+    case "pg-throughput":
+        return await PostgresThroughputRun.RunAsync(
+            Option("callers", 64),
+            Option("keys", 1_000),
+            TimeSpan.FromSeconds(Option("warmup-seconds", 5)),
+            TimeSpan.FromSeconds(Option("seconds", 10)));
     case "propagation":
         return await PropagationRun.RunAsync(Option("processes", 8), Option("trials", 100), Option("tasks", 2), Option("warmup-trials", 5), Option("charge-every", 0), Option("replicas", 1));
     case "outbox":

@@ -258,6 +258,11 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         using var streamEnds = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, client.Revocation, _lifetime.ApplicationStopping, listening);
         var cancellationToken = streamEnds.Token;
 
+        // Writes do not take the revocation's token: gRPC resets the HTTP/2 stream (CANCEL) when a write's token fires
+        // during the write, and the process would then see a cancelled stream instead of the refusal below. A write
+        // under way when the credential is revoked finishes, and the stream then ends with the status.
+        using var writesEnd = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _lifetime.ApplicationStopping);
+        var writeToken = writesEnd.Token;
         var heartbeat = new KeyEvent { Kind = KeyEventKind.Heartbeat };
         var reader = subscription.Events;
         try
@@ -271,7 +276,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
                 snapshot.Keys.Add(new WatchedKey { KeyId = id, Known = key is not null, Revoked = revoked.Contains(id), PolicyVersion = key?.PolicyVersion ?? 0 });
             }
 
-            await responseStream.WriteAsync(snapshot, cancellationToken);
+            await responseStream.WriteAsync(snapshot, writeToken);
             while (!cancellationToken.IsCancellationRequested)
             {
                 // The heartbeat is about the network, not the budget's calendar: it runs on the system clock, as
@@ -285,19 +290,19 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    await responseStream.WriteAsync(heartbeat, cancellationToken);
+                    await responseStream.WriteAsync(heartbeat, writeToken);
                     continue;
                 }
 
                 if (!more)
                 {
-                    return;
+                    break;
                 }
 
                 // The hub sends a stream only the events for the keys it watches, within its credential's scope.
                 while (reader.TryRead(out var keyEvent))
                 {
-                    await responseStream.WriteAsync(keyEvent, cancellationToken);
+                    await responseStream.WriteAsync(keyEvent, writeToken);
                 }
             }
         }

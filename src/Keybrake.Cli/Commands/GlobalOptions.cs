@@ -61,7 +61,7 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
             }
             catch (RpcException e) when (session is not null && e.StatusCode != StatusCode.Cancelled)
             {
-                return Fail(error, session.Explain(e));
+                return Fail(error, await session.ExplainAsync(e, cancellationToken).ConfigureAwait(false));
             }
             catch (CliException e)
             {

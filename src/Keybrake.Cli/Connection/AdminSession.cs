@@ -57,8 +57,26 @@ internal sealed class AdminSession : IDisposable
     /// <summary>Options for a stream: the token, no deadline.</summary>
     public CallOptions Stream(CancellationToken cancellationToken) => new(_headers, cancellationToken: cancellationToken);
 
-    /// <summary>The one line to show for a failed call, and the exit code.</summary>
-    public CliException Explain(RpcException failure) => Transport(failure) ?? failure.StatusCode switch
+    /// <summary>How long the HTTP/1.1 question of <see cref="SpeaksHttp1OnlyAsync"/> may take.</summary>
+    private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The one line to show for a failed call, and the exit code. A connection that broke during the HTTP/2 handshake
+    /// is asked once more, over HTTP/1.1, so that a REST port is named as one however its refusal reached the tool.
+    /// </summary>
+    public async Task<CliException> ExplainAsync(RpcException failure, CancellationToken cancellationToken)
+    {
+        var transport = Transport(failure);
+        if ((transport is null || transport.Message.Contains(ClosedWithoutAnswer, StringComparison.Ordinal))
+            && BrokeDuringHandshake(failure) && await SpeaksHttp1OnlyAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return NotGrpc();
+        }
+
+        return transport ?? Explain(failure);
+    }
+
+    private CliException Explain(RpcException failure) => failure.StatusCode switch
     {
         StatusCode.Unauthenticated or StatusCode.PermissionDenied when Settings.Token is null =>
             new CliException(ExitCodes.Auth, $"the budget service requires an admin token (set --token or {ConnectionSettings.TokenVariable})"),
@@ -119,11 +137,71 @@ internal sealed class AdminSession : IDisposable
                     when request.InnerException is not AuthenticationException:
                     return NotGrpc();
                 case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }:
-                    return new CliException(ExitCodes.Unreachable, $"the server at {Server} closed the connection without an HTTP/2 answer (if it listens with TLS, write https://)");
+                    return new CliException(ExitCodes.Unreachable, $"the server at {Server} {ClosedWithoutAnswer} (if it listens with TLS, write https://)");
             }
         }
 
         return null;
+    }
+
+    private const string ClosedWithoutAnswer = "closed the connection without an HTTP/2 answer";
+
+    /// <summary>
+    /// Whether the connection was made and then broke before HTTP/2 answered. An HTTP/1.1-only server (Kestrel)
+    /// refuses the HTTP/2 preface with GOAWAY (HTTP_1_1_REQUIRED) and closes; on a busy machine .NET may process the
+    /// GOAWAY before it hands the request to the new connection, and then fails the call with an error that names no
+    /// reason, or the close may reach the tool as a reset or an end of stream. A refused or unresolved connection, or a
+    /// failed TLS handshake, is not such a break.
+    /// </summary>
+    private static bool BrokeDuringHandshake(RpcException failure)
+    {
+        if (failure.StatusCode is not (StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown))
+        {
+            return false;
+        }
+
+        var http = false;
+        for (Exception? cause = failure.Status.DebugException ?? failure.InnerException; cause is not null; cause = cause.InnerException)
+        {
+            switch (cause)
+            {
+                case AuthenticationException:
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.TimedOut }:
+                    return false;
+                case HttpRequestException:
+                    http = true;
+                    break;
+            }
+        }
+
+        return http;
+    }
+
+    /// <summary>Whether the address answers a plain HTTP/1.1 request (any status): then it is an HTTP/1.1 port, not gRPC's.</summary>
+    private async Task<bool> SpeaksHttp1OnlyAsync(CancellationToken cancellationToken)
+    {
+        if (Settings.Server.Scheme != Uri.UriSchemeHttp)
+        {
+            return false; // over TLS the handshake says what the server speaks
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(s_probeTimeout);
+        using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
+        using var request = new HttpRequestMessage(HttpMethod.Get, Settings.Server)
+        {
+            Version = System.Net.HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            return response.Version.Major == 1;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
+        {
+            return false; // no answer over HTTP/1.1 either: the first explanation stands
+        }
     }
 
     private CliException NotGrpc() => new(

@@ -156,6 +156,44 @@ public sealed class CredentialAdminTests(StoreEngine engine)
     }
 
     [Test]
+    public async Task A_stream_revoked_while_the_service_writes_to_it_still_ends_with_the_refusal()
+    {
+        // A snapshot many times larger than the HTTP/2 flow-control window and the server's response buffer, which
+        // this test does not read until the revoke has returned: the service cannot finish writing it before then,
+        // so the revocation ends the stream during a write, every time.
+        var settings = BudgetServiceHost.Key("a", "100");
+        settings["BudgetService:KeyEventAckTimeout"] = "00:00:01";
+        await using var service = await TestService.StartAsync(engine, settings);
+        var (fleet, _) = await service.ClientForAsync("fleet-a", "*");
+        var watched = Enumerable.Range(0, 8_000).Select(i => $"key-{i:D5}-".PadRight(60, 'x')).ToList();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var watch = fleet.WatchKeys(new WatchKeysRequest { SubscriberName = "web-1/101/Fleet.Agent", KeyIds = { watched } }, cancellationToken: cancel.Token);
+        await watch.ResponseHeadersAsync; // the service has begun writing the snapshot
+
+        var info = await service.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "fleet-a" }, cancellationToken: cancel.Token);
+        var snapshotKeys = 0;
+        var ended = Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await watch.ResponseStream.MoveNext(cancel.Token))
+            {
+                if (watch.ResponseStream.Current.Kind == KeyEventKind.Snapshot)
+                {
+                    snapshotKeys = watch.ResponseStream.Current.Keys.Count;
+                }
+            }
+        });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(info.Delivery.Processes, Is.EqualTo(1), "the stream was open when the credential was revoked");
+            Assert.That(snapshotKeys, Is.EqualTo(watched.Count), "the write under way finished");
+            Assert.That((ended!.StatusCode, ended.Status.Detail), Is.EqualTo((StatusCode.Unauthenticated, "client credential 'fleet-a' is revoked")), "the refusal, not a reset stream");
+        });
+
+        await cancel.CancelAsync();
+    }
+
+    [Test]
     public async Task A_revocation_outlives_a_restart_and_an_unknown_credential_cannot_be_revoked()
     {
         await using var first = await TestService.StartAsync(engine, BudgetServiceHost.Key("a", "100"));

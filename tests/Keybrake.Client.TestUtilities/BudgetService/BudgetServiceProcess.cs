@@ -47,6 +47,9 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
 
     public string StoragePath => Path.Combine(Directory, "budget.db");
 
+    /// <summary>The service's OS process id while it runs (0 before it starts), for its CPU time.</summary>
+    public int ProcessId => _process?.Id ?? 0;
+
     /// <summary>Whether the service process is running.</summary>
     public bool IsRunning => _process is { HasExited: false };
 

@@ -54,6 +54,11 @@ public sealed class CentralOutageTests
         using var beforeOutage = await host.ReadAsync();
         await service.StopAsync();
 
+        // Until the guard sees its key event stream end, the stream's view of the key still counts (within
+        // RevocationStaleness): the outage begins, for the guard, when it notices.
+        var stillWatching = await Poll.UntilAsync(() => host.Ledger.IsWatchingKeys, watching => !watching);
+        Assert.That(stillWatching, Is.False, "the guard noticed that its key event stream ended");
+
         using var read = await host.ReadAsync();
         using var spend = await host.SpendAsync(1_000);
 

@@ -281,58 +281,81 @@ internal static class PostgresMoneyPath
 
         var settled = commit ? Math.Clamp(actual, 0, BookLimits.MaxAmountMicroUsd) : 0;
         var caps = capsOf(key);
-        Counter daySpend = default, runSpend = default;
-        if (commit)
-        {
-            // The counters are locked (FOR UPDATE) before their bound is checked and their overrun computed, so both
-            // hold when they move: no other settlement changes them until this transaction ends.
-            daySpend = await LockCounterAsync(connection, transaction, "SELECT settled, overrun FROM day_counter WHERE key_id = $1 AND day = $2 FOR UPDATE", key, day, cancellationToken);
-            runSpend = run is null ? default
-                : await LockCounterAsync(connection, transaction, "SELECT settled, overrun FROM run_counter WHERE key_id = $1 AND run_id = $2 FOR UPDATE", key, run, cancellationToken);
-            var tooLarge = settled > BookLimits.MaxCounterMicroUsd - daySpend.Settled || (run is not null && settled > BookLimits.MaxCounterMicroUsd - runSpend.Settled);
-            if (!byClient && tooLarge)
-            {
-                return new SettleResult(SettleStatus.TooLarge, key, estimate);
-            }
 
-            if (byClient && (tooLarge || settled > BookLimits.HoldAbove(estimate, caps?.DailyMicroUsd)))
-            {
-                await using var hold = Command(connection, transaction, "UPDATE reservation SET state = 3, actual = $2 WHERE reservation_id = $1 AND state = 0", Text(reservationId), Bigint(settled));
-                await hold.ExecuteNonQueryAsync(cancellationToken);
-                return new SettleResult(SettleStatus.Held, key, estimate);
-            }
+        // A client's commit far above its estimate, or above the key's daily cap, is not trusted: it waits for an operator.
+        if (commit && byClient && settled > BookLimits.HoldAbove(estimate, caps?.DailyMicroUsd))
+        {
+            return await HoldAsync(connection, transaction, reservationId, key, settled, estimate, cancellationToken);
         }
 
-        // A price above its estimate can take settled spend past a cap the reservation fit: recorded now, against the
-        // cap in force now, and kept with the counter (as on SQLite: a cap changed later neither invents nor hides one).
-        List<SpendOverrun>? overruns = null;
-        var dayOverrun = daySpend.Overrun;
-        var runOverrun = runSpend.Overrun;
-        if (settled > 0 && caps is { } limits)
+        // The counters move in one statement that locks them, checks their bound and returns what they held before: on a
+        // hot key other transactions wait for these rows, and they wait only for this statement and the commit, never for
+        // a round trip in between. A price above its estimate can take settled spend past a cap the reservation fit:
+        // recorded now, against the cap in force now, and kept with the counter (as on SQLite: a cap changed later
+        // neither invents nor hides one).
+        var countOverrun = settled > 0 && caps is not null;
+        bool fits;
+        Counter daySpend, runSpend;
+        await using (var move = Command(connection, transaction, SettleCounters,
+            Text(key), Text(day), Text(run), Bigint(estimate), Bigint(settled), Bigint(BookLimits.MaxCounterMicroUsd),
+            Bigint(countOverrun ? caps!.Value.DailyMicroUsd : null), Bigint(countOverrun ? caps!.Value.RunMicroUsd : null),
+            Text(reservationId), Smallint(commit ? Committed : Released), Bigint(commit ? settled : null), Millis(now)))
+        await using (var moved = await move.ExecuteReaderAsync(cancellationToken))
         {
-            dayOverrun = Overrun(key, "daily", day, daySpend, settled, limits.DailyMicroUsd, ref overruns);
+            await moved.ReadAsync(cancellationToken);
+            fits = moved.GetBoolean(0);
+            daySpend = new Counter(moved.NullableInt64(1) ?? 0, moved.NullableInt64(2) ?? 0);
+            runSpend = new Counter(moved.NullableInt64(3) ?? 0, moved.NullableInt64(4) ?? 0);
+        }
+
+        if (!fits)
+        {
+            // A counter would pass its bound: nothing moved. An operator is told; a client's commit is held.
+            return byClient
+                ? await HoldAsync(connection, transaction, reservationId, key, settled, estimate, cancellationToken)
+                : new SettleResult(SettleStatus.TooLarge, key, estimate);
+        }
+
+        // What the statement stored, reported when it grew (the locked counters before it, plus what it settled).
+        List<SpendOverrun>? overruns = null;
+        if (countOverrun && caps is { } limits)
+        {
+            Overrun(key, "daily", day, daySpend, settled, limits.DailyMicroUsd, ref overruns);
             if (run is not null && limits.RunMicroUsd is { } runCap)
             {
-                runOverrun = Overrun(key, "run", "run " + run, runSpend, settled, runCap, ref overruns);
+                Overrun(key, "run", "run " + run, runSpend, settled, runCap, ref overruns);
             }
         }
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(BatchCommand(
-            "UPDATE reservation SET state = $2, actual = $3, finished_at = $4 WHERE reservation_id = $1",
-            Text(reservationId), Smallint(commit ? Committed : Released), Bigint(commit ? settled : null), Millis(now)));
-        batch.BatchCommands.Add(BatchCommand(
-            "UPDATE day_counter SET reserved = reserved - $3, settled = settled + $4, overrun = GREATEST(overrun, $5) WHERE key_id = $1 AND day = $2",
-            Text(key), Text(day), Bigint(estimate), Bigint(settled), Bigint(dayOverrun)));
-        if (run is not null)
-        {
-            batch.BatchCommands.Add(BatchCommand(
-                "UPDATE run_counter SET reserved = reserved - $3, settled = settled + $4, overrun = GREATEST(overrun, $5) WHERE key_id = $1 AND run_id = $2",
-                Text(key), Text(run), Bigint(estimate), Bigint(settled), Bigint(runOverrun)));
-        }
-
-        await batch.ExecuteNonQueryAsync(cancellationToken);
         return new SettleResult(SettleStatus.Settled, key, estimate) { Overruns = overruns };
+    }
+
+    // Locks the day counter, then the run counter (the settlement's lock order), checks that neither would pass the bound
+    // ($6), and only then moves both and finishes the reservation; returns whether it did, and the counters before it. A
+    // counter's overrun grows to what its settled spend now exceeds the cap given ($7, $8; NULL: not counted).
+    private const string SettleCounters = """
+        WITH d0 AS (SELECT settled, overrun FROM day_counter WHERE key_id = $1 AND day = $2 FOR UPDATE),
+        r0 AS (SELECT settled, overrun FROM run_counter WHERE key_id = $1 AND run_id = $3 FOR UPDATE),
+        ok AS (
+            SELECT 1 AS fits WHERE COALESCE((SELECT settled FROM d0), 0) <= $6 - $5
+                AND ($3::text IS NULL OR COALESCE((SELECT settled FROM r0), 0) <= $6 - $5)
+        ), d AS (
+            UPDATE day_counter c SET reserved = c.reserved - $4, settled = c.settled + $5, overrun = GREATEST(c.overrun, COALESCE(c.settled + $5 - $7, c.overrun))
+            WHERE c.key_id = $1 AND c.day = $2 AND EXISTS (SELECT 1 FROM ok)
+        ), r AS (
+            UPDATE run_counter c SET reserved = c.reserved - $4, settled = c.settled + $5, overrun = GREATEST(c.overrun, COALESCE(c.settled + $5 - $8, c.overrun))
+            WHERE c.key_id = $1 AND c.run_id = $3 AND EXISTS (SELECT 1 FROM ok)
+        ), f AS (
+            UPDATE reservation SET state = $10, actual = $11, finished_at = $12 WHERE reservation_id = $9 AND EXISTS (SELECT 1 FROM ok)
+        )
+        SELECT EXISTS (SELECT 1 FROM ok), (SELECT settled FROM d0), (SELECT overrun FROM d0), (SELECT settled FROM r0), (SELECT overrun FROM r0)
+        """;
+
+    private static async Task<SettleResult> HoldAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string reservationId, string key, long settled, long estimate, CancellationToken cancellationToken)
+    {
+        await using var hold = Command(connection, transaction, "UPDATE reservation SET state = 3, actual = $2 WHERE reservation_id = $1 AND state = 0", Text(reservationId), Bigint(settled));
+        await hold.ExecuteNonQueryAsync(cancellationToken);
+        return new SettleResult(SettleStatus.Held, key, estimate);
     }
 
     /// <summary>The counter's overrun after this settlement, reporting it when it grew.</summary>
@@ -348,13 +371,6 @@ internal static class PostgresMoneyPath
 
         (overruns ??= []).Add(new SpendOverrun(key, scopeName, window, cap, total, over, over - before.Overrun));
         return over;
-    }
-
-    private static async Task<Counter> LockCounterAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, string key, string scope, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction, sql, Text(key), Text(scope));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new Counter(reader.GetInt64(0), reader.GetInt64(1)) : default;
     }
 
     /// <summary>A counter's settled spend and recorded overrun, as locked.</summary>
