@@ -5,7 +5,7 @@ namespace Keybrake.Client;
 /// <summary>
 /// Sits under grpc's balancer, where each request already names the replica it goes to: tells
 /// <see cref="ReplicaHealth"/> which replicas fail calls (no connection, or an immediate <c>Unavailable</c>) and
-/// which answer, and sends <see cref="KeybrakeBudgetServiceOptions.TlsHostName"/> as the host the TLS certificate
+/// which answer, notes which replica a tagged long stream went to, and sends <see cref="KeybrakeBudgetServiceOptions.TlsHostName"/> as the host the TLS certificate
 /// is checked against (.NET takes the TLS server name from the Host header).
 /// </summary>
 internal sealed class ReplicaTrackingHandler : DelegatingHandler
@@ -25,6 +25,12 @@ internal sealed class ReplicaTrackingHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var target = request.RequestUri!;
+        if (request.Headers.TryGetValues(ReplicaHealth.StreamTagHeader, out var tags))
+        {
+            request.Headers.Remove(ReplicaHealth.StreamTagHeader);
+            _health.StreamSent(tags.First(), target.Host, target.Port);
+        }
+
         if (_tlsHostName is not null)
         {
             request.Headers.Host = target.IsDefaultPort ? _tlsHostName : $"{_tlsHostName}:{target.Port}";
