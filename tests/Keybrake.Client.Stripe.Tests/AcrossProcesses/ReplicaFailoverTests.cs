@@ -59,8 +59,10 @@ public sealed class ReplicaFailoverTests
 
         var chargesBeforeStop = await Poll.UntilAsync(() => Charges(stub).Count, count => count >= ChargesBeforeTheFault);
         var reservedBeforeStop = (await BudgetStoreDatabase.ReadReservationsAsync(database)).Count;
-        var stoppedAt = DateTime.UtcNow;
         await cluster.StopServerAsync();
+
+        // From here the server is down (pg_ctl waits for the shutdown); until then it still commits.
+        var stoppedAt = DateTime.UtcNow;
 
         // Down until calls are seen failing closed, in several agents: a state, not a length of time.
         var failedClosed = await Poll.UntilAsync(
