@@ -64,6 +64,33 @@ public sealed class CentralReplicasOverTlsTests
         });
     }
 
+    [Test]
+    public async Task A_dns_address_resolves_the_replicas_and_checks_their_certificates_against_the_dns_name()
+    {
+        // localhost has one record here; what the test shows is the dns:/// path end to end: resolved, TLS, the name checked.
+        using var certificates = TestCertificates.Create();
+        using var stub = StripeStub.Start();
+        var (first, second) = await StartReplicasAsync(certificates);
+        await using var firstReplica = first;
+        await using var secondReplica = second;
+        var dns = new Uri($"dns:///localhost:{first.Address.Port}");
+        await using var host = CentralStripeHost.Start(dns, stub.Url, KeyId, certificates.CaPath);
+        using var otherCa = TestCertificates.Create("Another CA");
+        await using var untrusting = CentralStripeHost.Start(dns, stub.Url, KeyId, otherCa.CaPath);
+
+        var denial = await host.ChargeAsync(1500);
+        var refused = await untrusting.ChargeAsync(1600);
+        var spend = await Poll.UntilAsync(async () => await host.Admin.GetDailySpendAsync(KeyId), s => s.Reserved == Usd.Zero);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(denial, Is.Null, "the charge went through the replica the name resolved to");
+            Assert.That(refused, Is.EqualTo(ReasonCodes.BudgetServiceUnavailable), "a certificate from a CA the guard does not trust is refused");
+            Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(15)));
+            Assert.That(stub.Received.Count(r => r is { Method: "POST", Path: "/v1/charges" }), Is.EqualTo(1));
+        });
+    }
+
     private static void Replicas(KeybrakeOptions options, BudgetServiceHost first, BudgetServiceHost second, string? tlsHostName)
     {
         options.BudgetService.Address = null;
