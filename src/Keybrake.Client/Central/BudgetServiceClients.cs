@@ -43,11 +43,9 @@ internal static class BudgetServiceClients
     /// The channel's own reconnect backoff starts at a second and grows toward two minutes while the service is
     /// down, and calls fail at once until the next attempt: after a long outage the guard would keep failing
     /// closed long after the service is back. The circuit breaker already spares the service during an outage,
-    /// so the channel tries to reconnect at least every second.
+    /// so the channel tries to reconnect at least every second. With several replicas the channel resolves and
+    /// balances them itself (see <see cref="BudgetServiceAddresses"/>).
     /// </summary>
-    /// <para>
-    /// With several replicas the channel resolves and balances them itself (see <see cref="BudgetServiceAddresses"/>).
-    /// </para>
     private static void ConfigureChannel(IServiceProvider services, GrpcChannelOptions options)
     {
         options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(250);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Keybrake.Client;
 
@@ -17,21 +18,31 @@ internal sealed class ReplicaHealth
     private readonly ConcurrentDictionary<(string Host, int Port), long> _failedAt = new();
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly bool _replicated;
 
-    public ReplicaHealth(ILogger<ReplicaHealth> logger)
-        : this(TimeProvider.System, logger)
+    public ReplicaHealth(IOptions<KeybrakeOptions> options, ILogger<ReplicaHealth> logger)
+        : this(TimeProvider.System, logger, new BudgetServiceAddresses(options.Value.BudgetService).IsReplicated)
     {
     }
 
     /// <summary>Transport timing, on the system clock like the calls' deadlines.</summary>
-    internal ReplicaHealth(TimeProvider time, ILogger logger)
+    /// <param name="time">The clock of the rests.</param>
+    /// <param name="logger">Where a replica passed over is logged.</param>
+    /// <param name="replicated">Whether there are replicas to pass over to: with one address there are none, and nothing is noted.</param>
+    internal ReplicaHealth(TimeProvider time, ILogger logger, bool replicated = true)
     {
         _time = time;
         _logger = logger;
+        _replicated = replicated;
     }
 
     public void Failed(string host, int port, string problem)
     {
+        if (!_replicated)
+        {
+            return;
+        }
+
         var now = _time.GetTimestamp();
         if (_failedAt.TryGetValue((host, port), out var before) && _time.GetElapsedTime(before, now) < Rest)
         {

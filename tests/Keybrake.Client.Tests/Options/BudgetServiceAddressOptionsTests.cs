@@ -99,6 +99,22 @@ public sealed class BudgetServiceAddressOptionsTests
         Assert.That(error.Failures, Has.One.EqualTo("Keybrake:BudgetService:Addresses:1 is empty"));
     }
 
+    [TestCase("Address", true, false)]
+    [TestCase("Addresses:0", false, true)]
+    public void A_replica_that_fails_a_call_is_passed_over_only_when_there_are_others(string setting, bool oneAddress, bool passedOver)
+    {
+        using var provider = Build(new() { [$"Keybrake:BudgetService:{setting}"] = "http://127.0.0.1:7411" });
+        var health = provider.GetRequiredService<ReplicaHealth>();
+
+        health.Failed("127.0.0.1", 7411, "a test");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService).IsReplicated, Is.EqualTo(!oneAddress));
+            Assert.That(health.IsResting("127.0.0.1", 7411), Is.EqualTo(passedOver), "with one address there is nowhere else to go: nothing is noted or logged");
+        });
+    }
+
     private static ServiceProvider Build(Dictionary<string, string?> settings)
     {
         settings.TryAdd("Keybrake:BudgetService:ClientToken", "kbc_a_token_for_the_test");
