@@ -48,6 +48,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         TimeProvider time,
         IdGenerator ids,
         AuditOutbox outbox,
+        ReplicaHealth replicas,
         ILogger<GrpcBudgetLedger> logger)
     {
         var settings = options.Value.BudgetService;
@@ -55,7 +56,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         _resilience = new BudgetServiceResilience(settings);
         // Liveness of the stream is about the network, like the calls' deadlines: the system clock, whatever
         // clock the budget's days run on.
-        _watcher = new KeyWatcher(_client, TimeProvider.System, settings.RevocationStaleness, logger, settings.ProcessName);
+        _watcher = new KeyWatcher(_client, TimeProvider.System, settings.RevocationStaleness, logger, settings.ProcessName, replicas);
         _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, _watcher, logger);
         _policies = new ServiceKeyPolicies(_client, _resilience, _watcher, TimeProvider.System, settings.RevocationStaleness, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
@@ -66,6 +67,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     /// <summary>Settlements not yet acknowledged by the service.</summary>
     internal long PendingSettlements => _settlements.Pending;
+
+    /// <summary>The key event stream (tests look at its state).</summary>
+    internal KeyWatcher Watcher => _watcher;
 
     /// <summary>The sender of settlements (tests look at its state).</summary>
     internal SettleSender Settlements => _settlements;

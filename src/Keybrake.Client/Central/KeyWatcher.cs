@@ -35,15 +35,17 @@ internal sealed class KeyWatcher : IAsyncDisposable
     private readonly TimeSpan _staleness;
     private readonly ILogger _logger;
     private readonly string _name;
+    private readonly ReplicaHealth? _replicas;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private long _lastHeard;
     private bool _snapshotSeen;
     private bool _credentialRefused;
 
-    public KeyWatcher(Budget.BudgetClient client, TimeProvider time, TimeSpan staleness, ILogger logger, string? name = null)
+    public KeyWatcher(Budget.BudgetClient client, TimeProvider time, TimeSpan staleness, ILogger logger, string? name = null, ReplicaHealth? replicas = null)
     {
         _client = client;
+        _replicas = replicas;
         _time = time;
         _staleness = staleness;
         _logger = logger;
@@ -111,6 +113,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
     private async Task RunAsync(CancellationToken stopping)
     {
         var retry = s_firstRetry;
+        var tag = string.Empty;
         while (!stopping.IsCancellationRequested)
         {
             using var silence = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -118,7 +121,9 @@ internal sealed class KeyWatcher : IAsyncDisposable
             {
                 // A network timer, on the system clock like the calls' deadlines; every message resets it.
                 silence.CancelAfter(s_silenceLimit);
-                using var call = _client.WatchKeys(new WatchKeysRequest { SubscriberName = _name }, cancellationToken: silence.Token);
+                // Tagged, so that a replica that ends the stream with Unavailable is passed over when it reconnects.
+                tag = Guid.NewGuid().ToString("N");
+                using var call = _client.WatchKeys(new WatchKeysRequest { SubscriberName = _name }, new Metadata { { ReplicaHealth.StreamTagHeader, tag } }, cancellationToken: silence.Token);
                 var subscriberId = string.Empty;
                 await foreach (var keyEvent in call.ResponseStream.ReadAllAsync(silence.Token).ConfigureAwait(false))
                 {
@@ -156,6 +161,16 @@ internal sealed class KeyWatcher : IAsyncDisposable
             catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or InvalidOperationException)
             {
                 Log.KeyWatchDropped(_logger, exception.Message);
+                if (exception is RpcException { StatusCode: StatusCode.Unavailable } ended && _replicas?.StreamEnded(tag) is { } replica)
+                {
+                    // The replica ended the stream (it cannot promise to pass events on, or is stopping), or its connection dropped.
+                    _replicas.Failed(replica.Host, replica.Port, ended.Status.Detail);
+                }
+            }
+
+            if (tag.Length > 0)
+            {
+                _replicas?.StreamEnded(tag);
             }
 
             Volatile.Write(ref _snapshotSeen, false);

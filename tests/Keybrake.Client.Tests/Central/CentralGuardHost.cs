@@ -59,12 +59,14 @@ internal sealed class CentralGuardHost : IAsyncDisposable
     /// <param name="options">Changes to the options (after the address is set).</param>
     /// <param name="time">The guard's clock; the system's unless given.</param>
     /// <param name="outboxPath">An outbox file to share with another host; a fresh one unless given.</param>
+    /// <param name="replace">Registrations that replace the guard's own (after AddKeybrake).</param>
     public static CentralGuardHost Start(
         Uri service,
         Action<KeybrakePolicyOptions>? policy = null,
         Action<KeybrakeOptions>? options = null,
         TimeProvider? time = null,
-        string? outboxPath = null)
+        string? outboxPath = null,
+        Action<IServiceCollection>? replace = null)
     {
         var ownedFolder = outboxPath is null ? Directory.CreateTempSubdirectory("keybrake-central-").FullName : null;
         outboxPath ??= Path.Combine(ownedFolder!, "outbox.db");
@@ -92,6 +94,7 @@ internal sealed class CentralGuardHost : IAsyncDisposable
                     .ConfigurePrimaryHttpMessageHandler(() => vendor)
                     .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
                     .AddKeybrakeGuard(TestVendorProfile.Name);
+                replace?.Invoke(keybrake.Services);
             },
             time,
             ownedFolder is null ? [] : [ownedFolder]);
