@@ -3,7 +3,6 @@ using Google.Protobuf;
 using Grpc.Core;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
-using Keybrake.Client;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Budget;

@@ -1,7 +1,6 @@
 using System.Globalization;
-using Keybrake.Protocol;
 
-namespace Keybrake.Client;
+namespace Keybrake.Protocol;
 
 /// <summary>
 /// A key's policy as the budget service holds it and sends it (<see cref="Policy"/>), to and from the options a

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>
 /// Ids such as <c>rsv_...</c> and <c>aud_...</c>: a prefix naming the kind, then 12 hex digits of Unix

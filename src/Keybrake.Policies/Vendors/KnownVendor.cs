@@ -1,4 +1,4 @@
-namespace Keybrake.Protocol;
+namespace Keybrake.Policies;
 
 /// <summary>
 /// A vendor that keys may be for, with the names of the allowlists (a policy's <c>scope</c>) and numeric limits

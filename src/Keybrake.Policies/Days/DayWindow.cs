@@ -1,4 +1,4 @@
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>The calendar day a moment falls on in a key's time zone: the key of its daily counter.</summary>
 internal static class DayWindow

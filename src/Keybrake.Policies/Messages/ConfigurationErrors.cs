@@ -1,4 +1,4 @@
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>Turns the configuration binder's nested exceptions into one message that says what and where.</summary>
 internal static class ConfigurationErrors

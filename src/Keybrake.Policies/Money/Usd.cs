@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>
 /// An amount of US dollars held as a whole number of micro-dollars (millionths of a dollar).

@@ -1,7 +1,7 @@
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>
-/// Why the guard denied a call. The code appears in the <see cref="KeybrakeHeaders.Decision"/> response header, in the
+/// Why the guard denied a call. The code appears in the <c>Keybrake-Decision</c> response header, in the
 /// vendor-shaped error (Stripe: <c>keybrake_&lt;code&gt;</c>), in audit records and in metrics.
 /// </summary>
 public static class ReasonCodes
@@ -53,7 +53,7 @@ public static class ReasonCodes
 
     /// <summary>
     /// The request names a host the vendor's secret may not go to: not <c>https</c> to one of the vendor's own
-    /// hosts, nor the stand-in the key's <see cref="KeybrakeKeyOptions.VendorEndpoint"/> names. Nothing is sent.
+    /// hosts, nor the stand-in the key's <c>VendorEndpoint</c> names. Nothing is sent.
     /// </summary>
     public const string HostNotAllowed = "host_not_allowed";
 

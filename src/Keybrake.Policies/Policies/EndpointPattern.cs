@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>One compiled endpoint rule such as <c>POST /v1/charges/*/capture</c>.</summary>
 internal sealed class EndpointPattern

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>What one key may do. Checked in this order: revocation, endpoint rules, vendor allowlists,
 /// per-request maximum, rate and loop limits, then the daily and per-run caps (a key already at its rate limit
@@ -21,7 +21,7 @@ public sealed class KeybrakePolicyOptions
     /// </summary>
     public string? TimeZone { get; set; }
 
-    /// <summary>The most one agent run (see <see cref="KeybrakeRun"/>) may spend with this key. Empty for no run cap.</summary>
+    /// <summary>The most one agent run (see <c>KeybrakeRun</c>) may spend with this key. Empty for no run cap.</summary>
     public Usd? RunCap { get; set; }
 
     /// <summary>

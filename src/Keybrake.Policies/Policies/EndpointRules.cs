@@ -1,4 +1,4 @@
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>
 /// A key's compiled endpoint rules: deny wins (in any case of the path), and with allow rules present anything

@@ -1,4 +1,4 @@
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>
 /// A bad value as an error message may echo it: at most <see cref="MaxLength"/> characters, control and lone

@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>Lets configuration binding read <see cref="Usd"/> values written as decimal strings.</summary>
 internal sealed class UsdTypeConverter : TypeConverter

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace Keybrake.Client;
+namespace Keybrake.Policies;
 
 /// <summary>A key's policy compiled for the hot path: parsed rules, a resolved time zone, frozen allowlists.</summary>
 internal sealed class KeyPolicy
