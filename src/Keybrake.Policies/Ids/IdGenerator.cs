@@ -9,14 +9,18 @@ namespace Keybrake.Policies;
 /// A reservation id is all a caller needs to settle a reservation, and an audit record id is what intake
 /// de-duplicates by, so neither may be guessable from another id.
 /// </summary>
-internal sealed class IdGenerator
+public sealed class IdGenerator
 {
     private const int RandomBytes = 16;
 
     private readonly TimeProvider _time;
 
+    /// <summary>Creates a generator that reads the time from <paramref name="time"/>.</summary>
+    /// <param name="time">The clock.</param>
     public IdGenerator(TimeProvider time) => _time = time;
 
+    /// <summary>A new id: <paramref name="prefix"/>, 12 hex digits of Unix milliseconds, 32 random hex digits.</summary>
+    /// <param name="prefix">The kind, such as <c>rsv_</c>.</param>
     public string New(string prefix)
     {
         Span<byte> bytes = stackalloc byte[RandomBytes];

@@ -1,8 +1,10 @@
 namespace Keybrake.Policies;
 
 /// <summary>Turns the configuration binder's nested exceptions into one message that says what and where.</summary>
-internal static class ConfigurationErrors
+public static class ConfigurationErrors
 {
+    /// <summary>The messages of an exception and its inner exceptions, in one line.</summary>
+    /// <param name="exception">What the configuration binder threw.</param>
     public static string Describe(Exception exception)
     {
         var messages = new List<string>();

@@ -5,10 +5,13 @@ namespace Keybrake.Policies;
 /// surrogate characters as '?', and "..." when cut. A 10 MB value then costs its sender a short line, not a
 /// 10 MB answer, and no control byte reaches a log or a terminal.
 /// </summary>
-internal static class ShownValue
+public static class ShownValue
 {
+    /// <summary>The most characters of a value shown.</summary>
     public const int MaxLength = 40;
 
+    /// <summary>The value as a message may show it.</summary>
+    /// <param name="value">The bad value; empty when <see langword="null"/>.</param>
     public static string Of(string? value)
     {
         if (string.IsNullOrEmpty(value))

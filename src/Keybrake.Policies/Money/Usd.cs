@@ -48,37 +48,67 @@ public readonly record struct Usd : IComparable<Usd>
                 $"'{text}' is not a USD amount: write a non-negative decimal number of dollars with at most six digits after the point, such as \"100\" or \"12.50\".");
 
     /// <summary>Parses a decimal dollar string without throwing.</summary>
-    public static bool TryParse(string? text, out Usd value)
+    public static bool TryParse(string? text, out Usd value) => TryParse(text, out value, out _);
+
+    /// <summary>
+    /// Parses a decimal dollar string without throwing, and says what is wrong with one it refuses: empty,
+    /// negative, not a decimal number, more than six digits after the point, or more than <see cref="MaxValue"/>.
+    /// </summary>
+    /// <param name="text">The amount, such as <c>"100"</c>, <c>"12.50"</c> or <c>"$0.0075"</c>.</param>
+    /// <param name="value">The amount, or zero when the text is refused.</param>
+    /// <param name="error">Why the text is refused, in one line that shows at most a short prefix of it; empty when it is not.</param>
+    public static bool TryParse(string? text, out Usd value, out string error)
     {
         value = default;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
+        error = Read(text, ref value) ?? string.Empty;
+        return error.Length == 0;
+    }
 
+    /// <summary>Returns <see langword="null"/> and sets <paramref name="value"/>, or why the text is not an amount.</summary>
+    private static string? Read(string? text, ref Usd value)
+    {
         var span = text.AsSpan().Trim();
         if (span.StartsWith("$"))
         {
             span = span[1..];
         }
 
+        if (span.IsEmpty)
+        {
+            return "an amount in dollars is required, such as 100 or 12.50";
+        }
+
+        if (span[0] == '-' || text.AsSpan().TrimStart().StartsWith("-"))
+        {
+            return $"'{ShownValue.Of(text)}' is negative: amounts are zero or more dollars";
+        }
+
         var point = span.IndexOf('.');
         var whole = point < 0 ? span : span[..point];
         var fraction = point < 0 ? ReadOnlySpan<char>.Empty : span[(point + 1)..];
-        if (whole.IsEmpty || fraction.Length > 6 || (point >= 0 && fraction.IsEmpty))
+
+        // Digits and one point only: no sign, exponent, thousands separator or culture-specific point.
+        if (whole.IsEmpty || (point >= 0 && fraction.IsEmpty) || !AllDigits(whole) || !AllDigits(fraction))
         {
-            return false;
+            return $"'{ShownValue.Of(text)}' is not an amount in dollars: write it like 100, 12.50 or 0.0075";
         }
 
-        if (!AllDigits(whole) || !AllDigits(fraction) || whole.Length > 13)
+        if (fraction.Length > 6)
         {
-            return false;
+            return $"'{ShownValue.Of(text)}' has more than six digits after the point: the smallest amount is $0.000001";
         }
 
-        long dollars = long.Parse(whole, NumberStyles.None, CultureInfo.InvariantCulture);
+        var tooLarge = $"'{ShownValue.Of(text)}' is more than the largest amount accepted, {MaxValue}";
+        whole = whole.TrimStart('0');
+        if (whole.Length > 13)
+        {
+            return tooLarge;
+        }
+
+        var dollars = whole.IsEmpty ? 0 : long.Parse(whole, NumberStyles.None, CultureInfo.InvariantCulture);
         if (dollars > MaxValue.Micros / MicrosPerDollar)
         {
-            return false;
+            return tooLarge;
         }
 
         long micros = 0;
@@ -90,11 +120,11 @@ public readonly record struct Usd : IComparable<Usd>
         var total = (dollars * MicrosPerDollar) + micros;
         if (total > MaxValue.Micros)
         {
-            return false;
+            return tooLarge;
         }
 
         value = new Usd(total);
-        return true;
+        return null;
     }
 
     /// <summary>Adds two amounts.</summary>

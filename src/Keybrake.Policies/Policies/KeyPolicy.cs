@@ -2,25 +2,38 @@ using System.Collections.Frozen;
 
 namespace Keybrake.Policies;
 
-/// <summary>A key's policy compiled for the hot path: parsed rules, a resolved time zone, frozen allowlists.</summary>
-internal sealed class KeyPolicy
+/// <summary>
+/// A key's policy compiled for the hot path: parsed rules, a resolved time zone, frozen allowlists. The guard and
+/// the budget service compile a policy the same way (<see cref="Compile"/>, <see cref="TryCompile"/>), so they
+/// agree on what it allows.
+/// </summary>
+public sealed class KeyPolicy
 {
+    /// <summary>The most the key may spend in one day (<see cref="Usd.MaxValue"/> when the budget service holds the cap).</summary>
     public required Usd DailyCap { get; init; }
 
+    /// <summary>The time zone whose midnight starts the key's day.</summary>
     public required TimeZoneInfo TimeZone { get; init; }
 
+    /// <summary>The most one agent run may spend with the key, or <see langword="null"/> for no run cap.</summary>
     public Usd? RunCap { get; init; }
 
+    /// <summary>The most one call may cost, or <see langword="null"/> for no per-request maximum.</summary>
     public Usd? PerRequestMax { get; init; }
 
+    /// <summary>The key's endpoint rules.</summary>
     public required EndpointRules Endpoints { get; init; }
 
+    /// <summary>The vendor allowlists by name (case-insensitive); values compare ordinally.</summary>
     public required FrozenDictionary<string, FrozenSet<string>> Scope { get; init; }
 
+    /// <summary>The vendor numeric limits by name (case-insensitive).</summary>
     public required FrozenDictionary<string, long> Limits { get; init; }
 
+    /// <summary>The most calls the key may make in any sliding minute, or <see langword="null"/> for no limit.</summary>
     public int? RequestsPerMinute { get; init; }
 
+    /// <summary>What calls that cost nothing do while the budget service cannot be reached.</summary>
     public OutageBehavior ReadsDuringOutage { get; init; }
 
     /// <summary>The policy's setting; empty when it sets none.</summary>
@@ -29,8 +42,10 @@ internal sealed class KeyPolicy
     /// <summary>What a failed lookup does: <see cref="UnknownObjectBehavior.Deny"/> unless the policy opts in.</summary>
     public UnknownObjectBehavior UnknownObjects => UnknownObjectsSetting ?? UnknownObjectBehavior.Deny;
 
+    /// <summary>How many identical requests the loop breaker allows within <see cref="LoopWindow"/> (0: the breaker is off).</summary>
     public int LoopMaxRepeats { get; init; }
 
+    /// <summary>The window the loop breaker counts identical requests in.</summary>
     public TimeSpan LoopWindow { get; init; }
 
     /// <summary>Compiles validated options. Throws <see cref="ArgumentException"/> naming the field for anything invalid.</summary>
@@ -45,6 +60,11 @@ internal sealed class KeyPolicy
     }
 
     /// <summary>Compiles options, adding a message that names the field for each problem.</summary>
+    /// <param name="keyId">The key, for messages.</param>
+    /// <param name="options">The policy.</param>
+    /// <param name="errors">Where each problem is added, as <c>Keybrake:Keys:&lt;key&gt;:Policy:&lt;field&gt; ...</c>.</param>
+    /// <param name="capsAreCentral">The budget service enforces the caps, so the policy need not set them here.</param>
+    /// <returns>The compiled policy, or <see langword="null"/> when a problem was added.</returns>
     public static KeyPolicy? TryCompile(string keyId, KeybrakePolicyOptions options, List<string> errors, bool capsAreCentral = false)
     {
         var before = errors.Count;
@@ -131,6 +151,8 @@ internal sealed class KeyPolicy
     /// The policy a call must pass in central mode: the budget service's for the key, tightened by the process's
     /// own where it is stricter, never loosened. Caps and the day's time zone are the service's alone.
     /// </summary>
+    /// <param name="service">The budget service's policy for the key.</param>
+    /// <param name="local">The process's own policy for the key.</param>
     public static KeyPolicy Tightened(KeyPolicy service, KeyPolicy local)
     {
         var scope = new Dictionary<string, FrozenSet<string>>(service.Scope, StringComparer.OrdinalIgnoreCase);
@@ -179,9 +201,11 @@ internal sealed class KeyPolicy
     private static Usd? Smaller(Usd? a, Usd? b) => a is null ? b : b is null ? a : (a.Value < b.Value ? a : b);
 
     /// <summary>The allowlist of that name, or <see langword="null"/> when the policy sets none.</summary>
+    /// <param name="name">The allowlist's name, such as <c>customers</c>.</param>
     public IReadOnlySet<string>? GetAllowlist(string name) => Scope.TryGetValue(name, out var set) ? set : null;
 
     /// <summary>The limit of that name, or <see langword="null"/> when the policy sets none.</summary>
+    /// <param name="name">The limit's name, such as <c>maxSegments</c>.</param>
     public long? GetLimit(string name) => Limits.TryGetValue(name, out var value) ? value : null;
 
     /// <summary>

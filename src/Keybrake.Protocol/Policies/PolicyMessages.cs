@@ -8,7 +8,7 @@ namespace Keybrake.Protocol;
 /// Problems are reported with the message's own field names (<c>policy.daily_cap_micro_usd</c>), the names an
 /// operator wrote in the request.
 /// </summary>
-internal static class PolicyMessages
+public static class PolicyMessages
 {
     /// <summary>The field names of <see cref="Policy"/> for each option a compile error can name.</summary>
     private static readonly (string Option, string Field)[] s_fieldNames =
@@ -28,6 +28,7 @@ internal static class PolicyMessages
     public const string ReservePerRequestMax = "reserve_per_request_max";
 
     /// <summary>The message for configured options.</summary>
+    /// <param name="options">The policy.</param>
     public static Policy ToMessage(KeybrakePolicyOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -83,6 +84,12 @@ internal static class PolicyMessages
     /// Compiles a policy message, adding a message that names the field for each problem. Scope and limit names
     /// are checked against the vendor's when they are given.
     /// </summary>
+    /// <param name="keyId">The key, for messages.</param>
+    /// <param name="message">The policy message; a problem when <see langword="null"/>.</param>
+    /// <param name="errors">Where each problem is added, named by the message's fields.</param>
+    /// <param name="scopeNames">The vendor's allowlist names (<see cref="KnownVendor.ScopeNames"/>), or <see langword="null"/> not to check them.</param>
+    /// <param name="limitNames">The vendor's limit names (<see cref="KnownVendor.LimitNames"/>), or <see langword="null"/> not to check them.</param>
+    /// <returns>The compiled policy, or <see langword="null"/> when a problem was added.</returns>
     public static KeyPolicy? TryCompile(
         string keyId,
         Policy? message,
