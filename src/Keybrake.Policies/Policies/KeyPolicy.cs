@@ -9,44 +9,49 @@ namespace Keybrake.Policies;
 /// </summary>
 public sealed class KeyPolicy
 {
+    // Compiled only here (Compile, TryCompile, Tightened): a KeyPolicy is always a valid one.
+    private KeyPolicy()
+    {
+    }
+
     /// <summary>The most the key may spend in one day (<see cref="Usd.MaxValue"/> when the budget service holds the cap).</summary>
-    public required Usd DailyCap { get; init; }
+    public Usd DailyCap { get; private init; } = Usd.Zero;
 
     /// <summary>The time zone whose midnight starts the key's day.</summary>
-    public required TimeZoneInfo TimeZone { get; init; }
+    public TimeZoneInfo TimeZone { get; private init; } = TimeZoneInfo.Utc;
 
     /// <summary>The most one agent run may spend with the key, or <see langword="null"/> for no run cap.</summary>
-    public Usd? RunCap { get; init; }
+    public Usd? RunCap { get; private init; }
 
     /// <summary>The most one call may cost, or <see langword="null"/> for no per-request maximum.</summary>
-    public Usd? PerRequestMax { get; init; }
+    public Usd? PerRequestMax { get; private init; }
 
     /// <summary>The key's endpoint rules.</summary>
-    public required EndpointRules Endpoints { get; init; }
+    public EndpointRules Endpoints { get; private init; } = EndpointRules.AllowAll;
 
     /// <summary>The vendor allowlists by name (case-insensitive); values compare ordinally.</summary>
-    public required FrozenDictionary<string, FrozenSet<string>> Scope { get; init; }
+    public FrozenDictionary<string, FrozenSet<string>> Scope { get; private init; } = FrozenDictionary<string, FrozenSet<string>>.Empty;
 
     /// <summary>The vendor numeric limits by name (case-insensitive).</summary>
-    public required FrozenDictionary<string, long> Limits { get; init; }
+    public FrozenDictionary<string, long> Limits { get; private init; } = FrozenDictionary<string, long>.Empty;
 
     /// <summary>The most calls the key may make in any sliding minute, or <see langword="null"/> for no limit.</summary>
-    public int? RequestsPerMinute { get; init; }
+    public int? RequestsPerMinute { get; private init; }
 
     /// <summary>What calls that cost nothing do while the budget service cannot be reached.</summary>
-    public OutageBehavior ReadsDuringOutage { get; init; }
+    public OutageBehavior ReadsDuringOutage { get; private init; }
 
     /// <summary>The policy's setting; empty when it sets none.</summary>
-    public UnknownObjectBehavior? UnknownObjectsSetting { get; init; }
+    public UnknownObjectBehavior? UnknownObjectsSetting { get; private init; }
 
     /// <summary>What a failed lookup does: <see cref="UnknownObjectBehavior.Deny"/> unless the policy opts in.</summary>
     public UnknownObjectBehavior UnknownObjects => UnknownObjectsSetting ?? UnknownObjectBehavior.Deny;
 
     /// <summary>How many identical requests the loop breaker allows within <see cref="LoopWindow"/> (0: the breaker is off).</summary>
-    public int LoopMaxRepeats { get; init; }
+    public int LoopMaxRepeats { get; private init; }
 
     /// <summary>The window the loop breaker counts identical requests in.</summary>
-    public TimeSpan LoopWindow { get; init; }
+    public TimeSpan LoopWindow { get; private init; }
 
     /// <summary>Compiles validated options. Throws <see cref="ArgumentException"/> naming the field for anything invalid.</summary>
     /// <param name="keyId">The key, for messages.</param>
