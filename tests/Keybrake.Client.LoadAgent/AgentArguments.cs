@@ -14,7 +14,7 @@ internal sealed record AgentArguments
                                     to the outbox and print their write latencies (OutboxWriteRun.cs). revocation: reads (and, with
                                     --charge-every, charges) until stdin says "stop" or closes, printing each
                                     revocation and restoration it sees (see Revocation/RevocationTracker.cs)
-          --service <uri>           the budget service (required)
+          --service <uri>[,<uri>]   the budget service, or its replicas separated by commas (required)
           --client-token-file <path>  a file holding the client credential the guard presents (required)
           --stripe <url>            Stripe's API base, such as a stub (required)
           --key-id <id>             the key id, as the service knows it (required)
@@ -43,6 +43,9 @@ internal sealed record AgentArguments
     public AgentMode Mode { get; init; } = AgentMode.Charges;
 
     public required Uri Service { get; init; }
+
+    /// <summary>Every replica given to <c>--service</c>; more than one makes the guard fail over between them.</summary>
+    public IReadOnlyList<Uri> Services { get; init; } = [];
 
     /// <summary>The file holding the client credential: a file, not an argument, so that no process listing shows it.</summary>
     public required string ClientTokenFile { get; init; }
@@ -128,6 +131,7 @@ internal sealed record AgentArguments
         int Int(string name, int fallback) => Optional(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
 
         var charges = Optional("charges") ?? "until-denied";
+        var services = Required("service").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(entry => new Uri(entry)).ToList();
         var parsed = new AgentArguments
         {
             Mode = Optional("mode") switch
@@ -137,7 +141,8 @@ internal sealed record AgentArguments
                 "outbox-writes" => AgentMode.OutboxWrites,
                 var other => throw new ArgumentException($"--mode must be charges or revocation, not '{other}'"),
             },
-            Service = new Uri(Required("service")),
+            Services = services,
+            Service = services[0],
             ClientTokenFile = Required("client-token-file"),
             Stripe = Required("stripe"),
             KeyId = Required("key-id"),

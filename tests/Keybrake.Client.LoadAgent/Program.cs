@@ -28,7 +28,18 @@ var services = new ServiceCollection();
 services.AddLogging(logging => logging.AddProvider(new StandardErrorLoggerProvider(arguments.LogLevel)));
 services.AddKeybrake(options =>
     {
-        options.UseBudgetService(arguments.Service);
+        if (arguments.Services.Count > 1)
+        {
+            foreach (var replica in arguments.Services)
+            {
+                options.BudgetService.Addresses.Add(replica);
+            }
+        }
+        else
+        {
+            options.UseBudgetService(arguments.Service);
+        }
+
         options.BudgetService.ClientTokenFile = arguments.ClientTokenFile;
         options.BudgetService.OutboxPath = arguments.Outbox;
         if (arguments.CallTimeout is { } timeout)

@@ -23,8 +23,10 @@ internal static class BudgetServiceClients
     {
         services.AddSingleton<BudgetServiceHandler>();
         services.TryAddSingleton<ClientCredential>();
+        services.TryAddSingleton<ReplicaHealth>();
         services.AddGrpcClient<Budget.BudgetClient>(BudgetName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
+            .AddHttpMessageHandler(ReplicaTracking)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .ConfigureChannel(ConfigureChannel)
 
@@ -32,6 +34,7 @@ internal static class BudgetServiceClients
             .AddInterceptor(sp => new CredentialHeaderInterceptor(sp.GetRequiredService<ClientCredential>()));
         services.AddGrpcClient<BudgetAdmin.BudgetAdminClient>(AdminName, Configure)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<BudgetServiceHandler>().Handler)
+            .AddHttpMessageHandler(ReplicaTracking)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .ConfigureChannel(ConfigureChannel);
     }
@@ -42,14 +45,24 @@ internal static class BudgetServiceClients
     /// closed long after the service is back. The circuit breaker already spares the service during an outage,
     /// so the channel tries to reconnect at least every second.
     /// </summary>
-    private static void ConfigureChannel(GrpcChannelOptions options)
+    /// <para>
+    /// With several replicas the channel resolves and balances them itself (see <see cref="BudgetServiceAddresses"/>).
+    /// </para>
+    private static void ConfigureChannel(IServiceProvider services, GrpcChannelOptions options)
     {
         options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(250);
         options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
+        new BudgetServiceAddresses(Settings(services)).Configure(options, services.GetRequiredService<ReplicaHealth>());
     }
 
     private static void Configure(IServiceProvider services, GrpcClientFactoryOptions options) =>
-        options.Address = services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.Address ?? s_unused;
+        options.Address = new BudgetServiceAddresses(Settings(services)).Target ?? s_unused;
+
+    private static ReplicaTrackingHandler ReplicaTracking(IServiceProvider services) =>
+        new(services.GetRequiredService<ReplicaHealth>(), services.GetRequiredService<IOptions<KeybrakeOptions>>());
+
+    private static KeybrakeBudgetServiceOptions Settings(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService;
 
     /// <summary>
     /// The one connection pool both clients use, disposed with the container. The clients' handler lifetime is

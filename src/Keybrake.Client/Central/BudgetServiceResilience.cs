@@ -30,10 +30,24 @@ internal sealed class BudgetServiceResilience
 
         // Outermost, the total budget of one call, retries included. Each attempt's own deadline is cut to what
         // is left of it (see Attempt), so this only fires during a backoff; it is the backstop.
-        var builder = new ResiliencePipelineBuilder { TimeProvider = time }.AddTimeout(options.TotalTimeout);
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddTimeout(options.TotalTimeout)
+
+            // Outside the retries: an open circuit is not retried, it fails the call at once. And it counts calls,
+            // not attempts: with several replicas, a call that failed on one replica and succeeded on another on
+            // its retry succeeded. Counting its failed attempt would open the circuit for every replica as soon as
+            // one of them is down.
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = transient,
+                FailureRatio = 0.5,
+                MinimumThroughput = 8,
+                SamplingDuration = TimeSpan.FromSeconds(10),
+                BreakDuration = TimeSpan.FromSeconds(2),
+            });
         if (options.MaxRetries > 0)
         {
-            // Outside the breaker: an open circuit is not retried, it fails the call at once.
+            // A retry goes through the balancer again: with several replicas, to another one (see FailoverBalancer).
             builder.AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = transient,
@@ -46,14 +60,6 @@ internal sealed class BudgetServiceResilience
         }
 
         _pipeline = builder
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
-            {
-                ShouldHandle = transient,
-                FailureRatio = 0.5,
-                MinimumThroughput = 8,
-                SamplingDuration = TimeSpan.FromSeconds(10),
-                BreakDuration = TimeSpan.FromSeconds(2),
-            })
             .Build();
     }
 

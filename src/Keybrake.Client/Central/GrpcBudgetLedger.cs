@@ -67,6 +67,9 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     /// <summary>Settlements not yet acknowledged by the service.</summary>
     internal long PendingSettlements => _settlements.Pending;
 
+    /// <summary>The key event stream (tests look at its state).</summary>
+    internal KeyWatcher Watcher => _watcher;
+
     /// <summary>The sender of settlements (tests look at its state).</summary>
     internal SettleSender Settlements => _settlements;
 

@@ -83,6 +83,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeKeysValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, ClientCredentialValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, BudgetServiceTlsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, BudgetServiceAddressValidator>());
 
         services.TryAddSingleton<IdGenerator>();
         services.TryAddSingleton<IKeyCatalog, ConfiguredKeyCatalog>();

@@ -12,6 +12,24 @@ public sealed class KeybrakeBudgetServiceOptions
     public Uri? Address { get; set; }
 
     /// <summary>
+    /// Several replicas of the service, such as <c>https://budget-a.internal:7411</c> and <c>https://budget-b.internal:7411</c>
+    /// (<c>Keybrake:BudgetService:Addresses:0</c>, <c>:1</c>, ...), in place of <see cref="Address"/>. Calls are spread
+    /// over the replicas that are connected; a call that fails on one (it is down, or cannot reach its database) is
+    /// retried on another within <see cref="TotalTimeout"/>, with the same idempotency key, so it is never counted
+    /// twice. All entries use one scheme. For one DNS name with a record per replica, set <see cref="Address"/> to
+    /// <c>dns:///budget.internal:7411</c> instead (always TLS).
+    /// </summary>
+    public IList<Uri> Addresses { get; } = new List<Uri>();
+
+    /// <summary>
+    /// The host name the service's TLS certificate must carry, when it is not the name in the address (the
+    /// <see cref="Addresses"/> are IP addresses, say, and every replica presents a certificate for
+    /// <c>budget.internal</c>). Sent as the TLS server name and checked against the certificate like any host name.
+    /// Empty (the default): each address's own host name (for <c>dns:///</c>, the DNS name) is checked.
+    /// </summary>
+    public string? TlsHostName { get; set; }
+
+    /// <summary>
     /// The deadline of each attempt of a call to the service (default 2 s). Generous on purpose: a process's first
     /// calls also open the connection and compile the client's code, and on a busy machine that takes a while.
     /// </summary>
@@ -86,5 +104,5 @@ public sealed class KeybrakeBudgetServiceOptions
     public string? ProcessName { get; set; }
 
     /// <summary>Whether the guard uses the service.</summary>
-    internal bool IsCentral => Address is not null;
+    internal bool IsCentral => Address is not null || Addresses.Count > 0;
 }

@@ -49,12 +49,19 @@ internal sealed class AgentProcess : IAsyncDisposable
     public static Task<AgentProcess> StartAsync(Uri service, string stripe, string keyId, string folder, string runId, int seed, params string[] arguments) =>
         StartWithOutboxAsync(service, stripe, keyId, folder, Path.Combine(folder, runId + "-outbox.db"), runId, seed, arguments);
 
+    /// <summary>Starts an agent with several replicas of the service in its address list (<c>Keybrake:BudgetService:Addresses</c>).</summary>
+    public static Task<AgentProcess> StartOnReplicasAsync(IReadOnlyList<Uri> replicas, string stripe, string keyId, string folder, string runId, int seed, params string[] arguments) =>
+        StartCoreAsync(string.Join(',', replicas), stripe, keyId, folder, Path.Combine(folder, runId + "-outbox.db"), runId, seed, arguments);
+
     /// <summary>Starts an agent configured with <paramref name="outbox"/> as its <c>OutboxPath</c>, which other agents may share.</summary>
-    public static async Task<AgentProcess> StartWithOutboxAsync(Uri service, string stripe, string keyId, string folder, string outbox, string runId, int seed, params string[] arguments)
+    public static Task<AgentProcess> StartWithOutboxAsync(Uri service, string stripe, string keyId, string folder, string outbox, string runId, int seed, params string[] arguments) =>
+        StartCoreAsync(service.ToString(), stripe, keyId, folder, outbox, runId, seed, arguments);
+
+    private static async Task<AgentProcess> StartCoreAsync(string service, string stripe, string keyId, string folder, string outbox, string runId, int seed, string[] arguments)
     {
         string[] all =
         [
-            "--service", service.ToString(), "--client-token-file", BudgetServiceHost.WriteClientTokenFile(folder), "--stripe", stripe, "--key-id", keyId, "--brake-key", BrakeKey,
+            "--service", service, "--client-token-file", BudgetServiceHost.WriteClientTokenFile(folder), "--stripe", stripe, "--key-id", keyId, "--brake-key", BrakeKey,
             "--outbox", outbox, "--run-id", runId, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--wait-for-go",
             "--call-timeout-ms", CallTimeoutMilliseconds, "--log-level", "Warning",
             .. arguments,

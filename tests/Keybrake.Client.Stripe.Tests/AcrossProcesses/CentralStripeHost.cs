@@ -26,7 +26,12 @@ internal sealed class CentralStripeHost : IAsyncDisposable
     public StripeClient Stripe => _services.GetRequiredService<StripeClient>();
 
     /// <summary>Starts the host; <paramref name="caCertificatePath"/> is the private CA an https service's certificate must chain to.</summary>
-    public static CentralStripeHost Start(Uri service, string stripe, string keyId, string? caCertificatePath = null)
+    /// <param name="service">The budget service.</param>
+    /// <param name="stripe">The Stripe stand-in's URL.</param>
+    /// <param name="keyId">The key, as the service knows it.</param>
+    /// <param name="caCertificatePath">The private CA file, for an https service.</param>
+    /// <param name="options">Changes to the options, after the defaults (a list of replicas, say).</param>
+    public static CentralStripeHost Start(Uri service, string stripe, string keyId, string? caCertificatePath = null, Action<KeybrakeOptions>? options = null)
     {
         var folder = Directory.CreateTempSubdirectory("keybrake-cross-process-host-").FullName;
         var services = new ServiceCollection();
@@ -45,6 +50,7 @@ internal sealed class CentralStripeHost : IAsyncDisposable
                     key.VendorSecret = StripeGuardHost.VendorSecret;
                     key.VendorEndpoint = stripe;
                 });
+                options?.Invoke(o);
             })
             .AddStripeClient(o =>
             {

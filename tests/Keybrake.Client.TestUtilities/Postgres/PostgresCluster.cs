@@ -152,6 +152,17 @@ public sealed class PostgresCluster : IAsyncDisposable
         return ConnectionString(name);
     }
 
+    /// <summary>
+    /// Stops the server as an operator restarting it would (<c>pg_ctl stop -m fast</c>: open sessions are ended), keeping
+    /// its data and port for <see cref="StartServerAsync"/>. For a cluster of the test's own, never the shared one.
+    /// </summary>
+    public Task StopServerAsync(CancellationToken cancellationToken = default) =>
+        _tools.RunToolAsync("pg_ctl", ["stop", "-m", "fast", "-w", "-t", "60", "-D", DataDirectory], cancellationToken);
+
+    /// <summary>Starts a server stopped by <see cref="StopServerAsync"/> again, on the same data and port, and waits until it accepts connections.</summary>
+    public Task StartServerAsync(CancellationToken cancellationToken = default) =>
+        _tools.RunToolAsync("pg_ctl", ["start", "-w", "-t", "120", "-D", DataDirectory, "-l", LogFile], cancellationToken);
+
     /// <summary>Stops the server (fast: open sessions are ended) and deletes its folder.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -32,8 +32,11 @@ public sealed class TestCertificates : IDisposable
 
     public const string PfxPassword = "test-pfx-password";
 
-    /// <summary>Makes a CA and a server certificate it signed, named <paramref name="commonName"/>.</summary>
-    public static TestCertificates Create(string commonName = "Keybrake test CA")
+    /// <summary>
+    /// Makes a CA named <paramref name="commonName"/> and a server certificate it signed, for <paramref name="hostNames"/>
+    /// when given (DNS names only), else for <c>localhost</c> and <c>127.0.0.1</c>.
+    /// </summary>
+    public static TestCertificates Create(string commonName = "Keybrake test CA", IReadOnlyList<string>? hostNames = null)
     {
         var certificates = new TestCertificates(Directory.CreateTempSubdirectory("keybrake-tls-").FullName);
         var now = DateTimeOffset.UtcNow;
@@ -46,10 +49,21 @@ public sealed class TestCertificates : IDisposable
         using var ca = caRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
 
         using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var serverRequest = new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256);
+        var serverRequest = new CertificateRequest($"CN={hostNames?[0] ?? "localhost"}", serverKey, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
+        if (hostNames is null)
+        {
+            names.AddIpAddress(IPAddress.Loopback);
+            names.AddDnsName("localhost");
+        }
+        else
+        {
+            foreach (var name in hostNames)
+            {
+                names.AddDnsName(name);
+            }
+        }
+
         serverRequest.CertificateExtensions.Add(names.Build());
         serverRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
         serverRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));

@@ -24,6 +24,14 @@ internal sealed class BudgetServiceWire
     private readonly ConcurrentDictionary<string, (int Count, int Status)> _refusals = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _hangAll = new(StringComparer.Ordinal);
 
+    private readonly ConcurrentQueue<(string Method, int Port)> _sent = new();
+
+    /// <summary>The ports (replicas) <paramref name="method"/> was sent to, in order, every retry included.</summary>
+    public IReadOnlyList<int> Ports(string method) => _sent.Where(s => s.Method == method).Select(s => s.Port).ToList();
+
+    /// <summary>The ports (replicas) every call was sent to, in order, every retry included.</summary>
+    public IReadOnlyList<int> Ports() => _sent.Select(s => s.Port).ToList();
+
     /// <summary>How many times <paramref name="method"/> was sent (every retry counts).</summary>
     public int Attempts(string method) => _attempts.GetValueOrDefault(method);
 
@@ -82,6 +90,7 @@ internal sealed class BudgetServiceWire
         {
             var method = request.RequestUri!.Segments[^1];
             wire._attempts.AddOrUpdate(method, 1, (_, count) => count + 1);
+            wire._sent.Enqueue((method, request.RequestUri.Port));
             if (Take(wire._hangs, method))
             {
                 wire._hanging.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();

@@ -62,12 +62,14 @@ internal sealed class CentralGuardHost : IAsyncDisposable
     /// <param name="options">Changes to the options (after the address is set).</param>
     /// <param name="time">The guard's clock; the system's unless given.</param>
     /// <param name="outboxPath">An outbox file to share with another host; a fresh one unless given.</param>
+    /// <param name="replace">Registrations that replace the guard's own (after AddKeybrake).</param>
     public static CentralGuardHost Start(
         Uri service,
         Action<KeybrakePolicyOptions>? policy = null,
         Action<KeybrakeOptions>? options = null,
         TimeProvider? time = null,
-        string? outboxPath = null)
+        string? outboxPath = null,
+        Action<IServiceCollection>? replace = null)
     {
         var ownedFolder = outboxPath is null ? Directory.CreateTempSubdirectory("keybrake-central-").FullName : null;
         outboxPath ??= Path.Combine(ownedFolder!, "outbox.db");
@@ -108,6 +110,7 @@ internal sealed class CentralGuardHost : IAsyncDisposable
             .ConfigurePrimaryHttpMessageHandler(() => vendor)
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .AddKeybrakeGuard(TestVendorProfile.Name);
+        replace?.Invoke(services);
 
         return new CentralGuardHost(services.BuildServiceProvider(), vendor, audit, logs, wire, outboxPath, ownedFolder);
     }
