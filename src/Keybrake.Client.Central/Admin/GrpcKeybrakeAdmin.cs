@@ -12,10 +12,10 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
     private readonly BudgetAdmin.BudgetAdminClient _client;
     private readonly KeybrakeBudgetServiceOptions _options;
 
-    public GrpcKeybrakeAdmin(GrpcClientFactory clients, IOptions<KeybrakeOptions> options)
+    public GrpcKeybrakeAdmin(GrpcClientFactory clients, IOptions<KeybrakeBudgetServiceOptions> options)
     {
         _client = clients.CreateClient<BudgetAdmin.BudgetAdminClient>(BudgetServiceClients.AdminName);
-        _options = options.Value.BudgetService;
+        _options = options.Value;
     }
 
     public async ValueTask RevokeKeyAsync(string keyId, CancellationToken cancellationToken = default) =>

@@ -68,9 +68,9 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
     private int _written;
     private int _disposed;
 
-    public AuditOutbox(GrpcClientFactory clients, IOptions<KeybrakeOptions> options, TimeProvider time, IdGenerator ids, ILogger<AuditOutbox> logger)
+    public AuditOutbox(GrpcClientFactory clients, IOptions<KeybrakeBudgetServiceOptions> options, TimeProvider time, IdGenerator ids, ILogger<AuditOutbox> logger)
     {
-        var settings = options.Value.BudgetService;
+        var settings = options.Value;
         _client = clients.CreateClient<Budget.BudgetClient>(BudgetServiceClients.BudgetName);
         _resilience = new BudgetServiceResilience(settings);
         _time = time;

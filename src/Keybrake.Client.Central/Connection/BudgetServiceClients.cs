@@ -59,10 +59,10 @@ internal static class BudgetServiceClients
         options.Address = new BudgetServiceAddresses(Settings(services)).Target ?? s_unused;
 
     private static ReplicaTrackingHandler ReplicaTracking(IServiceProvider services) =>
-        new(services.GetRequiredService<ReplicaHealth>(), services.GetRequiredService<IOptions<KeybrakeOptions>>());
+        new(services.GetRequiredService<ReplicaHealth>(), services.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>());
 
     private static KeybrakeBudgetServiceOptions Settings(IServiceProvider services) =>
-        services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService;
+        services.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value;
 
     /// <summary>
     /// The one connection pool both clients use, disposed with the container. The clients' handler lifetime is
@@ -70,10 +70,10 @@ internal static class BudgetServiceClients
     /// </summary>
     internal sealed class BudgetServiceHandler : IDisposable
     {
-        public BudgetServiceHandler(IOptions<KeybrakeOptions> options)
+        public BudgetServiceHandler(IOptions<KeybrakeBudgetServiceOptions> options)
         {
             // https addresses are verified against the system's roots, or the configured private CA only.
-            if (options.Value.BudgetService.CaCertificatePath is { Length: > 0 } caPath)
+            if (options.Value.CaCertificatePath is { Length: > 0 } caPath)
             {
                 Handler.SslOptions.RemoteCertificateValidationCallback = PrivateCa.Validator(PrivateCa.Load(caPath));
             }

@@ -11,9 +11,9 @@ internal sealed class ClientCredential
 {
     private readonly Lazy<string?> _header;
 
-    public ClientCredential(IOptions<KeybrakeOptions> options)
+    public ClientCredential(IOptions<KeybrakeBudgetServiceOptions> options)
     {
-        _header = new Lazy<string?>(() => Read(options.Value.BudgetService) is { } token ? "Bearer " + token : null);
+        _header = new Lazy<string?>(() => Read(options.Value) is { } token ? "Bearer " + token : null);
     }
 
     /// <summary>The <c>Authorization</c> header value, or <see langword="null"/> outside central mode.</summary>

@@ -16,10 +16,10 @@ internal sealed class ReplicaTrackingHandler : DelegatingHandler
     private readonly ReplicaHealth _health;
     private readonly string? _tlsHostName;
 
-    public ReplicaTrackingHandler(ReplicaHealth health, IOptions<KeybrakeOptions> options)
+    public ReplicaTrackingHandler(ReplicaHealth health, IOptions<KeybrakeBudgetServiceOptions> options)
     {
         _health = health;
-        _tlsHostName = options.Value.BudgetService.TlsHostName;
+        _tlsHostName = options.Value.TlsHostName;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)

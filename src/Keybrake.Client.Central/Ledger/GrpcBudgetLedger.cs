@@ -44,13 +44,13 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     public GrpcBudgetLedger(
         GrpcClientFactory clients,
-        IOptions<KeybrakeOptions> options,
+        IOptions<KeybrakeBudgetServiceOptions> options,
         TimeProvider time,
         IdGenerator ids,
         AuditOutbox outbox,
         ILogger<GrpcBudgetLedger> logger)
     {
-        var settings = options.Value.BudgetService;
+        var settings = options.Value;
         _client = clients.CreateClient<Budget.BudgetClient>(BudgetServiceClients.BudgetName);
         _resilience = new BudgetServiceResilience(settings);
         // Liveness of the stream is about the network, like the calls' deadlines: the system clock, whatever

@@ -117,7 +117,7 @@ internal sealed class ServiceKeyPolicies
         }
         else
         {
-            var effective = new ResolvedKey(local.Id, local.Vendor, local.VendorSecret, KeyPolicy.Tightened(central, local.Policy), local.VendorEndpoint);
+            var effective = local.WithPolicy(KeyPolicy.Tightened(central, local.Policy));
             entry = new Entry(local, effective, reply.Version, reply.BrakeKeySha256.ToByteArray(), _clock.GetTimestamp(), null);
         }
 

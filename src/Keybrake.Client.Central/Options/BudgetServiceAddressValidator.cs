@@ -6,13 +6,13 @@ namespace Keybrake.Client.Central;
 /// Checks at start-up that the service's address, or its list of replicas, can be dialled as written: one error
 /// line per problem, naming the setting, rather than a channel that fails its first call.
 /// </summary>
-internal sealed class BudgetServiceAddressValidator : IValidateOptions<KeybrakeOptions>
+internal sealed class BudgetServiceAddressValidator : IValidateOptions<KeybrakeBudgetServiceOptions>
 {
     private const string Prefix = "Keybrake:BudgetService";
 
-    public ValidateOptionsResult Validate(string? name, KeybrakeOptions options)
+    public ValidateOptionsResult Validate(string? name, KeybrakeBudgetServiceOptions options)
     {
-        var service = options.BudgetService;
+        var service = options;
         var errors = new List<string>();
         if (service.Address is not null && service.Addresses.Count > 0)
         {

@@ -3,11 +3,11 @@ using Microsoft.Extensions.Options;
 namespace Keybrake.Client.Central;
 
 /// <summary>Checks at start-up that a configured private CA file holds a certificate, rather than failing the first call.</summary>
-internal sealed class BudgetServiceTlsValidator : IValidateOptions<KeybrakeOptions>
+internal sealed class BudgetServiceTlsValidator : IValidateOptions<KeybrakeBudgetServiceOptions>
 {
-    public ValidateOptionsResult Validate(string? name, KeybrakeOptions options)
+    public ValidateOptionsResult Validate(string? name, KeybrakeBudgetServiceOptions options)
     {
-        if (options.BudgetService.CaCertificatePath is not { Length: > 0 } path)
+        if (options.CaCertificatePath is not { Length: > 0 } path)
         {
             return ValidateOptionsResult.Success;
         }

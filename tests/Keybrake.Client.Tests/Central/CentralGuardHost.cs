@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Logging;
 using Microsoft.Extensions.DependencyInjection;
@@ -59,17 +60,19 @@ internal sealed class CentralGuardHost : IAsyncDisposable
 
     /// <param name="service">The budget service's address.</param>
     /// <param name="policy">Changes to the key's policy.</param>
-    /// <param name="options">Changes to the options (after the address is set).</param>
+    /// <param name="options">Changes to the options.</param>
     /// <param name="time">The guard's clock; the system's unless given.</param>
     /// <param name="outboxPath">An outbox file to share with another host; a fresh one unless given.</param>
     /// <param name="replace">Registrations that replace the guard's own (after AddKeybrake).</param>
+    /// <param name="budgetService">Changes to the budget service options (after the address is set).</param>
     public static CentralGuardHost Start(
         Uri service,
         Action<KeybrakePolicyOptions>? policy = null,
         Action<KeybrakeOptions>? options = null,
         TimeProvider? time = null,
         string? outboxPath = null,
-        Action<IServiceCollection>? replace = null)
+        Action<IServiceCollection>? replace = null,
+        Action<KeybrakeBudgetServiceOptions>? budgetService = null)
     {
         var ownedFolder = outboxPath is null ? Directory.CreateTempSubdirectory("keybrake-central-").FullName : null;
         outboxPath ??= Path.Combine(ownedFolder!, "outbox.db");
@@ -86,13 +89,6 @@ internal sealed class CentralGuardHost : IAsyncDisposable
 
         services.AddKeybrake(o =>
             {
-                o.UseBudgetService(service);
-                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                o.BudgetService.OutboxPath = outboxPath;
-
-                // A busy test machine must not look like an outage; the tests about deadlines set their own.
-                o.BudgetService.CallTimeout = TimeSpan.FromSeconds(5);
                 o.AddKey(KeyId, key =>
                 {
                     key.BrakeKey = BrakeKey;
@@ -102,6 +98,17 @@ internal sealed class CentralGuardHost : IAsyncDisposable
                     policy?.Invoke(key.Policy);
                 });
                 options?.Invoke(o);
+            })
+            .UseBudgetService(o =>
+            {
+                o.Address = service;
+                o.AdminToken = BudgetServiceHost.AdminToken;
+                o.ClientToken = BudgetServiceHost.ClientToken;
+                o.OutboxPath = outboxPath;
+
+                // A busy test machine must not look like an outage; the tests about deadlines set their own.
+                o.CallTimeout = TimeSpan.FromSeconds(5);
+                budgetService?.Invoke(o);
             })
             .AddVendor<TestVendorProfile>()
             .AddAuditSink(audit);
