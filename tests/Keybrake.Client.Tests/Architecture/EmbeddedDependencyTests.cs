@@ -48,6 +48,21 @@ public sealed class EmbeddedDependencyTests
         Assert.That(packages, Does.Contain("Grpc.Net.ClientFactory").And.Contain("Polly.Core").And.Contain("Microsoft.Data.Sqlite").And.Contain("Keybrake.Client"));
     }
 
+    [Test]
+    public void The_central_package_uses_the_core_through_its_public_surface_only()
+    {
+        string[] shipped = ["Keybrake.Client", "Keybrake.Client.Central", "Keybrake.Client.Stripe", "Keybrake.Client.Twilio", "Keybrake.Client.Resend", "Keybrake.Policies", "Keybrake.Protocol"];
+        var central = typeof(Central.KeybrakeBudgetServiceOptions).Assembly;
+
+        foreach (var assembly in new[] { typeof(KeybrakeOptions).Assembly, central })
+        {
+            var friends = assembly.GetCustomAttributes<System.Runtime.CompilerServices.InternalsVisibleToAttribute>().Select(a => a.AssemblyName);
+            Assert.That(friends.Intersect(shipped), Is.Empty, $"{assembly.GetName().Name} shows its internals to a shipped package");
+        }
+
+        Assert.That(central.GetReferencedAssemblies().Select(name => name.Name), Does.Contain("Keybrake.Client"));
+    }
+
     private static bool IsCentralOnly(string name) => s_centralOnly.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal));
 
     /// <summary>Every package and project the project's restore resolved for net10.0: what its package depends on, transitively.</summary>
