@@ -44,4 +44,15 @@ export NUGET_PACKAGES="$root/artifacts/ci/consumer-packages"
 mkdir -p "$NUGET_PACKAGES"
 rm -rf "$NUGET_PACKAGES"/keybrake.*
 rm -rf "$here/obj/project.assets.json" "$here/bin"
-dotnet run --project "$here/ConsumerCheck.csproj" -nologo -v quiet -p:KeybrakeVersion="$version"
+dotnet restore "$here/ConsumerCheck.csproj" -v quiet -p:KeybrakeVersion="$version"
+
+# This project is an embedded-only user (the Stripe package, no central mode): central mode's dependencies live in
+# Keybrake.Client.Central, so none of them may reach it, through the packed nuspecs or transitively.
+central_only='"(Grpc\.[^"/]*|Google\.Protobuf|Polly[^"/]*|Microsoft\.Data\.Sqlite[^"/]*|SQLitePCLRaw[^"/]*|Keybrake\.Protocol|Keybrake\.Client\.Central)/'
+if leaked="$(grep -oE "$central_only" "$here/obj/project.assets.json" | sort -u | tr '\n' ' ')" && [ -n "$leaked" ]; then
+  echo "consumer check: an embedded-only install of Keybrake.Client.Stripe pulls central mode's packages: $leaked"
+  exit 1
+fi
+echo "consumer check: an embedded-only install pulls no gRPC, Polly or SQLite"
+
+dotnet run --project "$here/ConsumerCheck.csproj" -nologo -v quiet --no-restore -p:KeybrakeVersion="$version"

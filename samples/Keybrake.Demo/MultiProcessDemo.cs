@@ -61,12 +61,13 @@ internal static class MultiProcessDemo
     {
         var services = new ServiceCollection();
         services.AddSingleton(DemoSettings.Load(stripe));
-        services.AddKeybrake(o =>
+        services.AddKeybrake()
+            .UseBudgetService(o =>
             {
-                o.UseBudgetService(service);
-                o.BudgetService.ClientTokenFile = clientTokenFile;
-                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                o.BudgetService.OutboxPath = outbox;
+                o.Address = service;
+                o.ClientTokenFile = clientTokenFile;
+                o.AdminToken = BudgetServiceHost.AdminToken;
+                o.OutboxPath = outbox;
             })
             .AddStripeClient(o => { o.KeyId = agentKeyId ?? DemoSettings.AgentKey; o.ApiBase = stripe; });
         return services.BuildServiceProvider();

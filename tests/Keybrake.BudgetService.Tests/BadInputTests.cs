@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using KeybrakeRun = Keybrake.Client.KeybrakeRun;
-using Usd = Keybrake.Client.Usd;
+using Usd = Keybrake.Policies.Usd;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Protocol;
 using static Keybrake.BudgetService.Tests.Calls;

@@ -1,5 +1,5 @@
 using Google.Protobuf;
-using Usd = Keybrake.Client.Usd;
+using Usd = Keybrake.Policies.Usd;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Tests;

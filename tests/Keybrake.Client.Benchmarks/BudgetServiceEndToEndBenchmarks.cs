@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime;
 using BenchmarkDotNet.Attributes;
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Stripe;
 using Keybrake.Client.TestUtilities.Tls;

@@ -55,11 +55,6 @@ internal static class StripeCalls
         KeybrakeGuard.Create(k => k
             .Configure(o =>
             {
-                o.UseBudgetService(service);
-                o.BudgetService.AdminToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
-                o.BudgetService.OutboxPath = outboxPath;
-                o.BudgetService.CaCertificatePath = caCertificatePath;
                 o.AddKey(KeyId, key =>
                 {
                     key.BrakeKey = BrakeKey;
@@ -68,6 +63,14 @@ internal static class StripeCalls
                     key.VendorEndpoint = stripeStandIn;
                     key.Policy.LoopBreaker.MaxRepeats = 0;
                 });
+            })
+            .UseBudgetService(o =>
+            {
+                o.Address = service;
+                o.AdminToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
+                o.ClientToken = Keybrake.Client.TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
+                o.OutboxPath = outboxPath;
+                o.CaCertificatePath = caCertificatePath;
             })
             .AddStripe());
 

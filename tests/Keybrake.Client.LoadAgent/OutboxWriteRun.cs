@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Keybrake.Client.Central;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Keybrake.Client.LoadAgent;

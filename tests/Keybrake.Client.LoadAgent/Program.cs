@@ -28,30 +28,6 @@ var services = new ServiceCollection();
 services.AddLogging(logging => logging.AddProvider(new StandardErrorLoggerProvider(arguments.LogLevel)));
 services.AddKeybrake(options =>
     {
-        if (arguments.Services.Count > 1)
-        {
-            foreach (var replica in arguments.Services)
-            {
-                options.BudgetService.Addresses.Add(replica);
-            }
-        }
-        else
-        {
-            options.UseBudgetService(arguments.Service);
-        }
-
-        options.BudgetService.ClientTokenFile = arguments.ClientTokenFile;
-        options.BudgetService.OutboxPath = arguments.Outbox;
-        if (arguments.CallTimeout is { } timeout)
-        {
-            options.BudgetService.CallTimeout = timeout;
-        }
-
-        if (arguments.TotalTimeout is { } total)
-        {
-            options.BudgetService.TotalTimeout = total;
-        }
-
         options.AddKey(arguments.KeyId, key =>
         {
             key.BrakeKey = arguments.BrakeKey;
@@ -62,6 +38,32 @@ services.AddKeybrake(options =>
             // Amounts repeat across many charges; the loop breaker would take them for a loop.
             key.Policy.LoopBreaker.MaxRepeats = 0;
         });
+    })
+    .UseBudgetService(options =>
+    {
+        if (arguments.Services.Count > 1)
+        {
+            foreach (var replica in arguments.Services)
+            {
+                options.Addresses.Add(replica);
+            }
+        }
+        else
+        {
+            options.Address = arguments.Service;
+        }
+
+        options.ClientTokenFile = arguments.ClientTokenFile;
+        options.OutboxPath = arguments.Outbox;
+        if (arguments.CallTimeout is { } timeout)
+        {
+            options.CallTimeout = timeout;
+        }
+
+        if (arguments.TotalTimeout is { } total)
+        {
+            options.TotalTimeout = total;
+        }
     })
     .AddStripeClient(options =>
     {

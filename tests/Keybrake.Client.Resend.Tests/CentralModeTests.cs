@@ -21,10 +21,6 @@ public sealed class CentralModeTests
         var services = new ServiceCollection();
         services.AddKeybrake(o =>
             {
-                o.UseBudgetService(service.Address);
-                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                 o.AddKey(KeyId, key =>
                 {
                     key.BrakeKey = BrakeKey;
@@ -33,6 +29,13 @@ public sealed class CentralModeTests
                     key.VendorEndpoint = stub.Url;
                     key.Policy.LoopBreaker.MaxRepeats = 0;
                 });
+            })
+            .UseBudgetService(o =>
+            {
+                o.Address = service.Address;
+                o.AdminToken = BudgetServiceHost.AdminToken;
+                o.ClientToken = BudgetServiceHost.ClientToken;
+                o.OutboxPath = Path.Combine(folder, "outbox.db");
             })
             .AddResendSdkGuard();
         services.Configure<ResendSdkOptions>(o => { o.ApiUrl = stub.Url; o.ApiToken = BrakeKey; });

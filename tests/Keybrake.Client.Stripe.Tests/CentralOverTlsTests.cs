@@ -1,3 +1,4 @@
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Stripe;
@@ -62,14 +63,14 @@ public sealed class CentralOverTlsTests
             var path = Path.Combine(folder, "ca.pem");
             await File.WriteAllTextAsync(path, "not a certificate");
             var services = new ServiceCollection();
-            services.AddKeybrake(o =>
+            services.AddKeybrake().UseBudgetService(o =>
             {
-                o.UseBudgetService(new Uri("https://127.0.0.1:1"));
-                o.BudgetService.CaCertificatePath = path;
+                o.Address = new Uri("https://127.0.0.1:1");
+                o.CaCertificatePath = path;
             });
             await using var provider = services.BuildServiceProvider();
 
-            var failure = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value);
+            var failure = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value);
 
             Assert.That(failure!.Message, Does.Contain("Keybrake:BudgetService:CaCertificatePath").And.Contain(path));
         }

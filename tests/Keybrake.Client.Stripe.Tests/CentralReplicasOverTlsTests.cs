@@ -1,3 +1,4 @@
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Postgres;
@@ -91,12 +92,12 @@ public sealed class CentralReplicasOverTlsTests
         });
     }
 
-    private static void Replicas(KeybrakeOptions options, BudgetServiceHost first, BudgetServiceHost second, string? tlsHostName)
+    private static void Replicas(KeybrakeBudgetServiceOptions options, BudgetServiceHost first, BudgetServiceHost second, string? tlsHostName)
     {
-        options.BudgetService.Address = null;
-        options.BudgetService.Addresses.Add(first.Address);
-        options.BudgetService.Addresses.Add(second.Address);
-        options.BudgetService.TlsHostName = tlsHostName;
+        options.Address = null;
+        options.Addresses.Add(first.Address);
+        options.Addresses.Add(second.Address);
+        options.TlsHostName = tlsHostName;
     }
 
     private static async Task<(BudgetServiceHost First, BudgetServiceHost Second)> StartReplicasAsync(TestCertificates certificates)

@@ -73,16 +73,19 @@ internal sealed class TwilioGuardHost : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddKeybrake(o =>
             {
-                o.UseBudgetService(serviceAddress);
-                o.BudgetService.AdminToken = TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
-                o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
                 o.AddKey(KeyId, key =>
                 {
                     key.BrakeKey = BrakeKey;
                     key.Vendor = "twilio";
                     key.VendorSecret = AuthToken;
                 });
+            })
+            .UseBudgetService(o =>
+            {
+                o.Address = serviceAddress;
+                o.AdminToken = TestUtilities.BudgetService.BudgetServiceHost.AdminToken;
+                o.ClientToken = TestUtilities.BudgetService.BudgetServiceHost.ClientToken;
+                o.OutboxPath = Path.Combine(folder, "outbox.db");
             })
             .AddTwilioClient(AccountSid, BrakeKey);
         services.AddHttpClient(KeybrakeTwilioBuilderExtensions.HttpClientName)

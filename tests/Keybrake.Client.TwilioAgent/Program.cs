@@ -32,17 +32,20 @@ var services = new ServiceCollection();
 services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(new StandardErrorLogs()));
 services.AddKeybrake(keybrake =>
     {
-        keybrake.UseBudgetService(new Uri(options["--service"]));
-        keybrake.BudgetService.ClientTokenFile = options["--client-token-file"];
-        keybrake.BudgetService.OutboxPath = options["--outbox"];
-        keybrake.BudgetService.CallTimeout = TimeSpan.FromSeconds(5); // a loaded machine compiling several processes
-        keybrake.BudgetService.ProcessName = options.GetValueOrDefault("--process-name");
         keybrake.AddKey(options["--key-id"], key =>
         {
             key.BrakeKey = options["--brake-key"];
             key.Vendor = "twilio";
             key.VendorSecret = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
         });
+    })
+    .UseBudgetService(budget =>
+    {
+        budget.Address = new Uri(options["--service"]);
+        budget.ClientTokenFile = options["--client-token-file"];
+        budget.OutboxPath = options["--outbox"];
+        budget.CallTimeout = TimeSpan.FromSeconds(5); // a loaded machine compiling several processes
+        budget.ProcessName = options.GetValueOrDefault("--process-name");
     })
     .AddTwilio(twilio =>
     {

@@ -1,5 +1,4 @@
 using Keybrake.BudgetService.Hosting;
-using Keybrake.Client;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
 using Microsoft.AspNetCore.Http.Features;
 

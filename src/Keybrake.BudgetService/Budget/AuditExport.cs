@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Keybrake.BudgetService.Store;
-using Keybrake.Client;
 
 namespace Keybrake.BudgetService.Budget;
 

@@ -5,7 +5,6 @@ using Grpc.Core;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
-using Keybrake.Client;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Budget;

@@ -4,7 +4,6 @@ using Grpc.Core;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Replicas;
 using Keybrake.BudgetService.Store;
-using Keybrake.Client;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Budget;

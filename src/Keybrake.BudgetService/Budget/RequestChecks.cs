@@ -1,7 +1,6 @@
 using System.Globalization;
 using Grpc.Core;
 using Keybrake.BudgetService.Store;
-using Keybrake.Client;
 
 namespace Keybrake.BudgetService.Budget;
 
@@ -36,7 +35,7 @@ internal static class RequestChecks
 
         try
         {
-            KeybrakeRun.Validate(value);
+            RunIds.Validate(value);
         }
         catch (ArgumentException exception)
         {

@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Keybrake.Client;
 
 namespace Keybrake.BudgetService.Hosting;
 

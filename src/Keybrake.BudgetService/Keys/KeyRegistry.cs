@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Google.Protobuf;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Store;
-using Keybrake.Client;
 using Keybrake.Protocol;
 using Microsoft.Extensions.Options;
 

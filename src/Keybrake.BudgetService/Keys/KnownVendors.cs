@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Keys;
 

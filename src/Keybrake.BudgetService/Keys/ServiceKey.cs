@@ -1,4 +1,3 @@
-using Keybrake.Client;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Keys;

@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Hosting;
-using Keybrake.Client;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.BudgetService.Keys;

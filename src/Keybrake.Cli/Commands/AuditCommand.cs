@@ -177,8 +177,8 @@ internal static class AuditCommand
                     $"{record.Method} {record.Endpoint}",
                     record.Decision,
                     record.Reason,
-                    UsdText.Format(record.EstimatedMicroUsd),
-                    record.HasSettledMicroUsd ? UsdText.Format(record.SettledMicroUsd) : "-",
+                    Usd.FromMicros(record.EstimatedMicroUsd).ToString(),
+                    record.HasSettledMicroUsd ? Usd.FromMicros(record.SettledMicroUsd).ToString() : "-",
                     record.HasHttpStatus ? record.HttpStatus.ToString(CultureInfo.InvariantCulture) : "-");
             }
 

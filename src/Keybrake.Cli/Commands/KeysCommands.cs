@@ -90,9 +90,9 @@ internal static class KeysCommands
             {
                 var policy = key.Policy ?? new Policy();
                 table.Row(key.KeyId, key.Vendor, Status(key),
-                    policy.HasDailyCapMicroUsd ? UsdText.Format(policy.DailyCapMicroUsd) : "none",
-                    policy.HasRunCapMicroUsd ? UsdText.Format(policy.RunCapMicroUsd) : "none",
-                    policy.HasPerRequestMaxMicroUsd ? UsdText.Format(policy.PerRequestMaxMicroUsd) : "none",
+                    policy.HasDailyCapMicroUsd ? Usd.FromMicros(policy.DailyCapMicroUsd).ToString() : "none",
+                    policy.HasRunCapMicroUsd ? Usd.FromMicros(policy.RunCapMicroUsd).ToString() : "none",
+                    policy.HasPerRequestMaxMicroUsd ? Usd.FromMicros(policy.PerRequestMaxMicroUsd).ToString() : "none",
                     "v" + key.PolicyVersion.ToString(CultureInfo.InvariantCulture),
                     TimeText.Cell(key.UpdatedAt));
             }
@@ -228,9 +228,9 @@ internal static class KeysCommands
             ("Created", key.CreatedAt.Length > 0 ? TimeText.Cell(key.CreatedAt) + " UTC" : string.Empty),
             ("Updated", key.UpdatedAt.Length > 0 ? TimeText.Cell(key.UpdatedAt) + " UTC" : string.Empty),
             ("Policy version", key.PolicyVersion.ToString(CultureInfo.InvariantCulture)),
-            ("Daily cap", (policy.HasDailyCapMicroUsd ? UsdText.Format(policy.DailyCapMicroUsd) : "none (no money may move)") + " per day, " + (policy.TimeZone.Length > 0 ? policy.TimeZone : "UTC")),
-            ("Run cap", policy.HasRunCapMicroUsd ? UsdText.Format(policy.RunCapMicroUsd) : "none"),
-            ("Per request", policy.HasPerRequestMaxMicroUsd ? UsdText.Format(policy.PerRequestMaxMicroUsd) : "none"),
+            ("Daily cap", (policy.HasDailyCapMicroUsd ? Usd.FromMicros(policy.DailyCapMicroUsd).ToString() : "none (no money may move)") + " per day, " + (policy.TimeZone.Length > 0 ? policy.TimeZone : "UTC")),
+            ("Run cap", policy.HasRunCapMicroUsd ? Usd.FromMicros(policy.RunCapMicroUsd).ToString() : "none"),
+            ("Per request", policy.HasPerRequestMaxMicroUsd ? Usd.FromMicros(policy.PerRequestMaxMicroUsd).ToString() : "none"),
             ("Allow", policy.AllowEndpoints.Count > 0 ? string.Join(", ", policy.AllowEndpoints) : "any endpoint"),
             ("Deny", policy.DenyEndpoints.Count > 0 ? string.Join(", ", policy.DenyEndpoints) : "none"),
         };

@@ -57,9 +57,9 @@ internal static class ReservationsCommands
             HelpName = "usd",
             CustomParser = r =>
             {
-                if (UsdText.TryParse(r.Tokens.Count > 0 ? r.Tokens[0].Value : null, out var micros, out var error))
+                if (Usd.TryParse(r.Tokens.Count > 0 ? r.Tokens[0].Value : null, out var amount, out var error))
                 {
-                    return micros;
+                    return amount.Micros;
                 }
 
                 r.AddError($"--actual: {error}");
@@ -83,7 +83,7 @@ internal static class ReservationsCommands
             }
 
             session.Out.WriteLine(request.HasActualMicroUsd
-                ? $"Committed {UsdText.Format(request.ActualMicroUsd)} for reservation {request.ReservationId}."
+                ? $"Committed {Usd.FromMicros(request.ActualMicroUsd).ToString()} for reservation {request.ReservationId}."
                 : $"Released reservation {request.ReservationId}: nothing counts as spent.");
         });
         examples.Add(command, "keybrake reservations resolve res_0123 --actual 12.50", "keybrake reservations resolve res_0123");
@@ -103,12 +103,12 @@ internal static class ReservationsCommands
         foreach (var r in reply.Reservations)
         {
             // A commit the service did not trust (far above the estimate): the amount it claimed, for the operator to check.
-            table.Row(r.ReservationId, r.KeyId, r.RunId, r.IdempotencyKey, UsdText.Format(r.EstimateMicroUsd), r.Day, TimeText.CellFromUnixMicros(r.CreatedUnixMicros),
-                r.Held ? UsdText.Format(r.HeldActualMicroUsd) : string.Empty);
+            table.Row(r.ReservationId, r.KeyId, r.RunId, r.IdempotencyKey, Usd.FromMicros(r.EstimateMicroUsd).ToString(), r.Day, TimeText.CellFromUnixMicros(r.CreatedUnixMicros),
+                r.Held ? Usd.FromMicros(r.HeldActualMicroUsd).ToString() : string.Empty);
         }
 
         table.Write(output);
         output.WriteLine();
-        output.WriteLine($"{reply.Reservations.Count} unsettled, {UsdText.Format(reply.Reservations.Sum(r => r.EstimateMicroUsd))} held. Resolve one with: keybrake reservations resolve <id> [--actual <usd>]");
+        output.WriteLine($"{reply.Reservations.Count} unsettled, {Usd.FromMicros(reply.Reservations.Sum(r => r.EstimateMicroUsd)).ToString()} held. Resolve one with: keybrake reservations resolve <id> [--actual <usd>]");
     }
 }

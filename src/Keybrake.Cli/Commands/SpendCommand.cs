@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Keybrake.Cli.Output;
-using Keybrake.Cli.Values;
 using Keybrake.Protocol;
 
 namespace Keybrake.Cli.Commands;
@@ -85,7 +84,7 @@ internal static class SpendCommand
 
         foreach (var row in reply.Rows)
         {
-            string[] cells = [.. columns.Select(cell => cell(row)), UsdText.Format(row.SettledMicroUsd), UsdText.Format(row.ReservedMicroUsd)];
+            string[] cells = [.. columns.Select(cell => cell(row)), Usd.FromMicros(row.SettledMicroUsd).ToString(), Usd.FromMicros(row.ReservedMicroUsd).ToString()];
             table.Row(anyOverrun ? [.. cells, OverCap(row.OverrunMicroUsd)] : cells);
         }
 
@@ -99,16 +98,16 @@ internal static class SpendCommand
             output.WriteLine();
         }
 
-        output.WriteLine($"Total: {UsdText.Format(reply.TotalSettledMicroUsd)} settled, {UsdText.Format(reply.TotalReservedMicroUsd)} reserved.");
+        output.WriteLine($"Total: {Usd.FromMicros(reply.TotalSettledMicroUsd).ToString()} settled, {Usd.FromMicros(reply.TotalReservedMicroUsd).ToString()} reserved.");
         if (reply.TotalOverrunMicroUsd > 0)
         {
-            output.WriteLine($"OVER CAP by {UsdText.Format(reply.TotalOverrunMicroUsd)} in all: settled prices above their estimates took spend past a cap (recorded when they settled).");
+            output.WriteLine($"OVER CAP by {Usd.FromMicros(reply.TotalOverrunMicroUsd).ToString()} in all: settled prices above their estimates took spend past a cap (recorded when they settled).");
         }
     }
 
     /// <summary>The marker of a row whose settled spend went past its cap, or nothing.</summary>
     internal static string OverCap(long overrunMicroUsd) =>
-        overrunMicroUsd > 0 ? $"OVER CAP by {UsdText.Format(overrunMicroUsd)}" : string.Empty;
+        overrunMicroUsd > 0 ? $"OVER CAP by {Usd.FromMicros(overrunMicroUsd).ToString()}" : string.Empty;
 
     private static string Day(string? text, string option)
     {

@@ -101,7 +101,7 @@ internal sealed class AdminSession : IDisposable
         {
             try
             {
-                handler.SslOptions.RemoteCertificateValidationCallback = Client.PrivateCa.Validator(Client.PrivateCa.Load(caFile));
+                handler.SslOptions.RemoteCertificateValidationCallback = Client.Central.PrivateCa.Validator(Client.Central.PrivateCa.Load(caFile));
             }
             catch (InvalidDataException e)
             {

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using Google.Protobuf;
-using Keybrake.Cli.Values;
 using Keybrake.Protocol;
 
 namespace Keybrake.Cli.Policies;
@@ -28,7 +27,7 @@ internal sealed class PolicyOptions
     {
         Description = "The most the key may spend per day, in USD (e.g. 100 or 12.50). 0 lets no money move.",
         HelpName = "usd",
-        CustomParser = r => Usd(r, "--daily-cap"),
+        CustomParser = r => Dollars(r, "--daily-cap"),
     };
 
     public Option<Clearable<long>?> RunCap { get; } = new("--run-cap")
@@ -277,11 +276,11 @@ internal sealed class PolicyOptions
         list.Add(rules.Where(rule => rule != None));
     }
 
-    private static long? Usd(ArgumentResult result, string option)
+    private static long? Dollars(ArgumentResult result, string option)
     {
-        if (UsdText.TryParse(result.Tokens.Count > 0 ? result.Tokens[0].Value : null, out var micros, out var error))
+        if (Usd.TryParse(result.Tokens.Count > 0 ? result.Tokens[0].Value : null, out var amount, out var error))
         {
-            return micros;
+            return amount.Micros;
         }
 
         result.AddError($"{option}: {error}");
@@ -290,7 +289,7 @@ internal sealed class PolicyOptions
 
     private static Clearable<long>? UsdOrNone(ArgumentResult result, string option) =>
         result.Tokens.Count > 0 && result.Tokens[0].Value == None ? new Clearable<long>(null)
-        : Usd(result, option) is { } micros ? new Clearable<long>(micros)
+        : Dollars(result, option) is { } micros ? new Clearable<long>(micros)
         : null;
 
     private static int? Count(ArgumentResult result, string option, int minimum)

@@ -1,5 +1,3 @@
-using Keybrake.Protocol;
-
 namespace Keybrake.Cli.Policies;
 
 /// <summary>

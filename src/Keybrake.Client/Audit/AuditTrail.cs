@@ -13,7 +13,7 @@ internal sealed class AuditTrail : IAsyncDisposable, IDisposable
     private readonly JsonLinesAuditSink? _file;
     private readonly ILogger<AuditTrail> _logger;
 
-    public AuditTrail(IEnumerable<IAuditSink> sinks, IOptions<KeybrakeOptions> options, ILoggerFactory loggerFactory, IServiceProvider services)
+    public AuditTrail(IEnumerable<IAuditSink> sinks, IOptions<KeybrakeOptions> options, ILoggerFactory loggerFactory)
     {
         _logger = loggerFactory.CreateLogger<AuditTrail>();
         var all = sinks.ToList();
@@ -21,12 +21,6 @@ internal sealed class AuditTrail : IAsyncDisposable, IDisposable
         {
             _file = new JsonLinesAuditSink(path, loggerFactory.CreateLogger<JsonLinesAuditSink>());
             all.Add(_file);
-        }
-
-        // In central mode every record also goes to the budget service, through the durable outbox.
-        if (options.Value.BudgetService.IsCentral)
-        {
-            all.Add((IAuditSink)services.GetService(typeof(AuditOutbox))!);
         }
 
         _sinks = [.. all];

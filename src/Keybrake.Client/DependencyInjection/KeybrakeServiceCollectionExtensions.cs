@@ -67,9 +67,6 @@ public static class KeybrakeServiceCollectionExtensions
         return builder;
     }
 
-    private static bool IsCentral(IServiceProvider services) =>
-        services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.IsCentral;
-
     private static void AddCoreServices(IServiceCollection services)
     {
         services.AddHttpClient();
@@ -81,21 +78,13 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<KeybrakeOptions>, KeybrakeConfigurationChangeTokenSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, KeybrakeKeysValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, ClientCredentialValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, BudgetServiceTlsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, BudgetServiceAddressValidator>());
 
         services.TryAddSingleton<IdGenerator>();
         services.TryAddSingleton<IKeyCatalog, ConfiguredKeyCatalog>();
-        // Embedded or central is decided by the options when the guard is first used, not at registration,
-        // so that an address bound from configuration switches the mode too.
+        // The embedded ledger, unless a ledger package (Keybrake.Client.Central's UseBudgetService) replaces it.
         services.TryAddSingleton<EmbeddedBudgetLedger>();
-        services.TryAddSingleton<GrpcBudgetLedger>();
-        services.TryAddSingleton<GrpcKeybrakeAdmin>();
-        services.TryAddSingleton<AuditOutbox>();
-        services.TryAddSingleton<IBudgetLedger>(sp => IsCentral(sp) ? sp.GetRequiredService<GrpcBudgetLedger>() : sp.GetRequiredService<EmbeddedBudgetLedger>());
-        services.TryAddSingleton<IKeybrakeAdmin>(sp => IsCentral(sp) ? sp.GetRequiredService<GrpcKeybrakeAdmin>() : sp.GetRequiredService<EmbeddedBudgetLedger>());
-        BudgetServiceClients.Register(services);
+        services.TryAddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<EmbeddedBudgetLedger>());
+        services.TryAddSingleton<IKeybrakeAdmin>(sp => sp.GetRequiredService<EmbeddedBudgetLedger>());
         services.TryAddSingleton<CallLimiter>();
         services.TryAddSingleton<DeferredReservations>();
         services.TryAddSingleton(sp => new KeybrakeDeferredObjects(sp));

@@ -9,12 +9,16 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
 {
     private readonly ILogger<ConfiguredKeyCatalog> _logger;
     private readonly IDisposable? _subscription;
+
+    // With an external ledger (central mode) the budget service enforces the caps: a key here need not set them.
+    private readonly bool _capsAreCentral;
     private volatile Snapshot _snapshot;
 
-    public ConfiguredKeyCatalog(IOptionsMonitor<KeybrakeOptions> options, ILogger<ConfiguredKeyCatalog> logger)
+    public ConfiguredKeyCatalog(IOptionsMonitor<KeybrakeOptions> options, ILogger<ConfiguredKeyCatalog> logger, IEnumerable<ExternalBudgetLedger> externalLedgers)
     {
         _logger = logger;
-        _snapshot = Snapshot.Build(options.CurrentValue);
+        _capsAreCentral = externalLedgers.Any();
+        _snapshot = Snapshot.Build(options.CurrentValue, _capsAreCentral);
         LogStandIns(_snapshot);
         _subscription = options.OnChange(Reload);
     }
@@ -31,7 +35,7 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
     {
         try
         {
-            _snapshot = Snapshot.Build(options);
+            _snapshot = Snapshot.Build(options, _capsAreCentral);
             Log.KeysReloaded(_logger, _snapshot.ById.Count);
             LogStandIns(_snapshot);
         }
@@ -57,14 +61,14 @@ internal sealed class ConfiguredKeyCatalog : IKeyCatalog, IDisposable
 
     private sealed record Snapshot(FrozenDictionary<string, ResolvedKey> ByBrakeKey, FrozenDictionary<string, ResolvedKey> ById)
     {
-        public static Snapshot Build(KeybrakeOptions options)
+        public static Snapshot Build(KeybrakeOptions options, bool capsAreCentral)
         {
             var keys = options.Keys
                 .Select(pair => (pair.Value.BrakeKey, Key: new ResolvedKey(
                     pair.Key,
                     pair.Value.Vendor.ToLowerInvariant(),
                     pair.Value.VendorSecret,
-                    KeyPolicy.Compile(pair.Key, pair.Value.Policy, options.BudgetService.IsCentral),
+                    KeyPolicy.Compile(pair.Key, pair.Value.Policy, capsAreCentral),
                     VendorEndpoints.Parse(pair.Key, pair.Value.VendorEndpoint))))
                 .ToList();
 

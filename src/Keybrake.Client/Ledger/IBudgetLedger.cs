@@ -6,7 +6,11 @@ namespace Keybrake.Client;
 /// budget-service client implements it over gRPC, so every member is asynchronous and cancellable, and
 /// settlements come in batches.
 /// </summary>
-internal interface IBudgetLedger
+/// <remarks>
+/// An extension point for ledger packages (Keybrake.Client.Central implements it over gRPC and registers it from
+/// <c>UseBudgetService()</c>). Applications use <c>AddKeybrake()</c> and never call or implement it themselves.
+/// </remarks>
+public interface IBudgetLedger
 {
     /// <summary>Whether the key is revoked. Fast: answered from a local view where possible.</summary>
     ValueTask<KeyState> GetKeyStateAsync(string keyId, CancellationToken cancellationToken);
@@ -46,13 +50,26 @@ internal interface IBudgetLedger
 }
 
 /// <summary>A reservation that settles when the vendor prices the object.</summary>
-internal readonly record struct Deferral(string KeyId, string Vendor, string ObjectId, string ReservationId, string? Refetch);
+/// <param name="KeyId">The key the object was created with.</param>
+/// <param name="Vendor">The vendor of the object.</param>
+/// <param name="ObjectId">The vendor's id of the object.</param>
+/// <param name="ReservationId">The reservation the price settles.</param>
+/// <param name="Refetch">What the vendor package recorded to fetch the object again, if anything.</param>
+public readonly record struct Deferral(string KeyId, string Vendor, string ObjectId, string ReservationId, string? Refetch);
 
 /// <summary>An object's price as a response reported it: commit <paramref name="Actual"/>, or release.</summary>
-internal readonly record struct ObjectSettlement(string KeyId, string Vendor, string ObjectId, SettlementKind Kind, Usd Actual);
+/// <param name="KeyId">The key the object was created with.</param>
+/// <param name="Vendor">The vendor of the object.</param>
+/// <param name="ObjectId">The vendor's id of the object.</param>
+/// <param name="Kind">Commit or release.</param>
+/// <param name="Actual">The price, for a commit.</param>
+public readonly record struct ObjectSettlement(string KeyId, string Vendor, string ObjectId, SettlementKind Kind, Usd Actual);
 
 /// <summary>A key ready for the checks: its state, the key with the policy that applies, or a denial before any check.</summary>
-internal readonly record struct KeyResolution(KeyState State, ResolvedKey Key, GuardDenial? Denial);
+/// <param name="State">Whether the key is revoked, as far as the ledger knows.</param>
+/// <param name="Key">The key with the policy that applies.</param>
+/// <param name="Denial">Why the call cannot be checked at all; <see langword="null"/> when it can.</param>
+public readonly record struct KeyResolution(KeyState State, ResolvedKey Key, GuardDenial? Denial);
 
 /// <summary>A request to reserve budget for one call.</summary>
 /// <param name="KeyId">The key the call uses.</param>
@@ -60,10 +77,10 @@ internal readonly record struct KeyResolution(KeyState State, ResolvedKey Key, G
 /// <param name="IdempotencyKey">Makes retries the same call; <see langword="null"/> when the call has none.</param>
 /// <param name="Estimate">What to reserve.</param>
 /// <param name="RequestHash">A hash of the request, to catch an idempotency key reused for a different request.</param>
-internal readonly record struct AuthorizationRequest(string KeyId, string? RunId, string? IdempotencyKey, Usd Estimate, UInt128 RequestHash);
+public readonly record struct AuthorizationRequest(string KeyId, string? RunId, string? IdempotencyKey, Usd Estimate, UInt128 RequestHash);
 
 /// <summary>How an authorization relates to an earlier call with the same idempotency key.</summary>
-internal enum ReservationReuse
+public enum ReservationReuse
 {
     /// <summary>A new reservation was made.</summary>
     None,
@@ -76,7 +93,7 @@ internal enum ReservationReuse
 }
 
 /// <summary>The ledger's answer to an authorization.</summary>
-internal sealed class AuthorizationResult
+public sealed class AuthorizationResult
 {
     private AuthorizationResult(string? reservationId, GuardDenial? denial, ReservationReuse reuse, string? note = null)
     {
@@ -98,8 +115,10 @@ internal sealed class AuthorizationResult
     /// <summary>What the call's audit record must say about how it was allowed, if anything.</summary>
     public string? Note { get; }
 
+    /// <summary>An allowed call: the reservation to settle, how it relates to an earlier call, and a note for its audit record.</summary>
     public static AuthorizationResult Allowed(string? reservationId, ReservationReuse reuse, string? note = null) => new(reservationId, null, reuse, note);
 
+    /// <summary>A denied call, with its reason code and message.</summary>
     public static AuthorizationResult Denied(string reason, string message) => new(null, new GuardDenial(reason, message), ReservationReuse.None);
 }
 
@@ -107,10 +126,10 @@ internal sealed class AuthorizationResult
 /// <param name="ReservationId">The reservation.</param>
 /// <param name="Kind">Commit or release (a hold is simply not settled).</param>
 /// <param name="Actual">The real cost, for a commit.</param>
-internal readonly record struct Settlement(string ReservationId, SettlementKind Kind, Usd Actual);
+public readonly record struct Settlement(string ReservationId, SettlementKind Kind, Usd Actual);
 
 /// <summary>What the ledger knows of a key's revocation.</summary>
-internal enum KeyState
+public enum KeyState
 {
     /// <summary>Not revoked.</summary>
     Active,

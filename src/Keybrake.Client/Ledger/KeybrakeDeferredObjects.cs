@@ -1,5 +1,6 @@
+using System.Globalization;
+using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace Keybrake.Client;
 
@@ -11,31 +12,30 @@ namespace Keybrake.Client;
 /// </summary>
 public sealed class KeybrakeDeferredObjects
 {
-    private readonly Lazy<bool> _isShared;
-
-    // Resolved once, on first use: giving a duty up happens while the container is being disposed, when it resolves nothing.
-    private readonly Lazy<GrpcBudgetLedger> _ledger;
+    private readonly ISharedDeferredObjects? _shared;
 
     internal KeybrakeDeferredObjects(IServiceProvider services)
     {
-        _isShared = new Lazy<bool>(() => services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.IsCentral);
-        _ledger = new Lazy<GrpcBudgetLedger>(services.GetRequiredService<GrpcBudgetLedger>);
-        var name = services.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService.ProcessName;
-        name = string.IsNullOrWhiteSpace(name) ? KeyWatcher.DefaultName : name;
+        // Central mode registers the shared store; embedded mode has none.
+        _shared = services.GetService<ISharedDeferredObjects>();
+        var name = _shared?.ProcessName ?? DefaultProcessName;
 
         // Unique per instance, so two guards in one process (or a restarted process with a reused pid) are two holders.
         Holder = $"{name}/{Guid.NewGuid():N}";
     }
 
     /// <summary>Whether deferred objects are kept at the budget service (central mode), for every process of a key.</summary>
-    public bool IsShared => _isShared.Value;
+    public bool IsShared => _shared is not null;
 
     /// <summary>This guard as a duty holder: its process name and a random part.</summary>
     public string Holder { get; }
 
-    private GrpcBudgetLedger Ledger => IsShared
-        ? _ledger.Value
-        : throw new InvalidOperationException("Deferred objects are shared only in central mode (Keybrake:BudgetService:Address).");
+    private static string DefaultProcessName => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Environment.MachineName}/{Environment.ProcessId}/{Assembly.GetEntryAssembly()?.GetName().Name ?? "dotnet"}");
+
+    private ISharedDeferredObjects Ledger => _shared
+        ?? throw new InvalidOperationException("Deferred objects are shared only in central mode (Keybrake.Client.Central: UseBudgetService()).");
 
     /// <summary>
     /// Claims or renews <paramref name="duty"/> for the key for <paramref name="ttl"/>: <see langword="true"/> when this

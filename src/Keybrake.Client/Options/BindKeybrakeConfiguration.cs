@@ -10,9 +10,13 @@ namespace Keybrake.Client;
 internal sealed class BindKeybrakeConfiguration : IConfigureOptions<KeybrakeOptions>
 {
     private readonly IConfiguration? _configuration;
+    private readonly bool _externalLedger;
 
-    public BindKeybrakeConfiguration(IServiceProvider services) =>
+    public BindKeybrakeConfiguration(IServiceProvider services)
+    {
         _configuration = services.GetService(typeof(IConfiguration)) as IConfiguration;
+        _externalLedger = services.GetService(typeof(ExternalBudgetLedger)) is not null;
+    }
 
     public void Configure(KeybrakeOptions options)
     {
@@ -23,6 +27,7 @@ internal sealed class BindKeybrakeConfiguration : IConfigureOptions<KeybrakeOpti
 
         var section = _configuration.GetSection(KeybrakeOptions.SectionName);
         section.Bind(options);
+        ReportBudgetServiceWithoutCentralMode(section, options);
 
         // The lenient binder silently drops a dictionary entry it cannot bind (a key whose cap reads "12.3456789"
         // would vanish, a limit that reads "seven" would stop being enforced) and ignores settings it does not
@@ -44,6 +49,29 @@ internal sealed class BindKeybrakeConfiguration : IConfigureOptions<KeybrakeOpti
             }
 
             options.Keys.TryAdd(keySection.Key, alone);
+        }
+    }
+
+    /// <summary>
+    /// Central mode lives in Keybrake.Client.Central. A budget service address with nothing to read it would leave
+    /// the guard on the embedded ledger, each process with caps of its own: the operator asked for shared caps, so
+    /// start-up fails instead, saying what to add.
+    /// </summary>
+    private void ReportBudgetServiceWithoutCentralMode(IConfigurationSection section, KeybrakeOptions options)
+    {
+        if (_externalLedger)
+        {
+            return;
+        }
+
+        var service = section.GetSection("BudgetService");
+        var setting = !string.IsNullOrWhiteSpace(service["Address"]) ? "Address"
+            : service.GetSection("Addresses").GetChildren().Any() ? "Addresses"
+            : null;
+        if (setting is not null)
+        {
+            options.ConfigurationErrors.Add(
+                $"{service.Path}:{setting} is set, but central mode is not registered: add the Keybrake.Client.Central package and call UseBudgetService() after AddKeybrake(); without it the guard would run embedded, with caps per process");
         }
     }
 }

@@ -14,8 +14,12 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
     private readonly KeybrakeKeyOptionsValidator _keyValidator = new();
     private readonly Dictionary<string, VendorProfile> _vendors;
 
-    public KeybrakeKeysValidator(IEnumerable<VendorProfile> vendors)
+    // With an external ledger (central mode) the budget service enforces the caps: a key here need not set them.
+    private readonly bool _capsAreCentral;
+
+    public KeybrakeKeysValidator(IEnumerable<VendorProfile> vendors, IEnumerable<ExternalBudgetLedger> externalLedgers)
     {
+        _capsAreCentral = externalLedgers.Any();
         _vendors = vendors.GroupBy(v => v.Vendor).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
     }
 
@@ -73,7 +77,7 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
 
             if (key.Policy is not null)
             {
-                KeyPolicy.TryCompile(keyId, key.Policy, errors, options.BudgetService.IsCentral);
+                KeyPolicy.TryCompile(keyId, key.Policy, errors, _capsAreCentral);
             }
         }
 

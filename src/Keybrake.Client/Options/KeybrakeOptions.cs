@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
 
 namespace Keybrake.Client;
 
@@ -50,21 +49,6 @@ public sealed class KeybrakeOptions
 
     /// <summary>Where audit records are written.</summary>
     public KeybrakeAuditOptions Audit { get; set; } = new();
-
-    /// <summary>
-    /// The central budget service. With an address set, caps, reservations and revocation are the service's
-    /// (and hold across every process that uses it); without, the embedded in-process ledger keeps them.
-    /// </summary>
-    [ValidateObjectMembers]
-    public KeybrakeBudgetServiceOptions BudgetService { get; set; } = new();
-
-    /// <summary>Switches the guard from the embedded ledger to the budget service at <paramref name="address"/>.</summary>
-    public KeybrakeOptions UseBudgetService(Uri address)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        BudgetService.Address = address;
-        return this;
-    }
 
     /// <summary>Configuration values that could not be bound; reported by validation at start-up.</summary>
     internal List<string> ConfigurationErrors { get; } = [];

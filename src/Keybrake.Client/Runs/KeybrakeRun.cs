@@ -16,7 +16,7 @@ namespace Keybrake.Client;
 public static class KeybrakeRun
 {
     /// <summary>The longest run id accepted.</summary>
-    public const int MaxRunIdLength = 200;
+    public const int MaxRunIdLength = RunIds.MaxLength;
 
     // The only static mutable state in the library: an AsyncLocal flows with the ExecutionContext,
     // so each logical flow (await, Task.Run, thread-pool work) sees its own value.
@@ -49,24 +49,7 @@ public static class KeybrakeRun
 
     internal static void Restore(string? previous) => s_current.Value = previous;
 
-    internal static void Validate(string runId)
-    {
-        ArgumentNullException.ThrowIfNull(runId);
-        if (runId.Length is 0 or > MaxRunIdLength)
-        {
-            throw new ArgumentException($"A run id has 1 to {MaxRunIdLength} characters; this one has {runId.Length}.", nameof(runId));
-        }
-
-        foreach (var c in runId)
-        {
-            if (c is < '!' or > '~')
-            {
-                throw new ArgumentException(
-                    "A run id is made of visible ASCII characters without spaces, because it travels in HTTP headers.",
-                    nameof(runId));
-            }
-        }
-    }
+    internal static void Validate(string runId) => RunIds.Validate(runId);
 }
 
 /// <summary>The scope returned by <see cref="KeybrakeRun.Begin(string)"/>; dispose it to end the run scope.</summary>

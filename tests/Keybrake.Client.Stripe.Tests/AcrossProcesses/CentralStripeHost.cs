@@ -1,3 +1,4 @@
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Microsoft.Extensions.DependencyInjection;
 using Stripe;
@@ -30,19 +31,13 @@ internal sealed class CentralStripeHost : IAsyncDisposable
     /// <param name="stripe">The Stripe stand-in's URL.</param>
     /// <param name="keyId">The key, as the service knows it.</param>
     /// <param name="caCertificatePath">The private CA file, for an https service.</param>
-    /// <param name="options">Changes to the options, after the defaults (a list of replicas, say).</param>
-    public static CentralStripeHost Start(Uri service, string stripe, string keyId, string? caCertificatePath = null, Action<KeybrakeOptions>? options = null)
+    /// <param name="budgetService">Changes to the budget service options, after the defaults (a list of replicas, say).</param>
+    public static CentralStripeHost Start(Uri service, string stripe, string keyId, string? caCertificatePath = null, Action<KeybrakeBudgetServiceOptions>? budgetService = null)
     {
         var folder = Directory.CreateTempSubdirectory("keybrake-cross-process-host-").FullName;
         var services = new ServiceCollection();
         services.AddKeybrake(o =>
             {
-                o.UseBudgetService(service);
-                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                o.BudgetService.CaCertificatePath = caCertificatePath;
-                o.BudgetService.OutboxPath = Path.Combine(folder, "outbox.db");
-                o.BudgetService.CallTimeout = TimeSpan.FromMilliseconds(int.Parse(AgentProcess.CallTimeoutMilliseconds, System.Globalization.CultureInfo.InvariantCulture));
                 o.AddKey(keyId, key =>
                 {
                     key.BrakeKey = BrakeKey;
@@ -50,7 +45,16 @@ internal sealed class CentralStripeHost : IAsyncDisposable
                     key.VendorSecret = StripeGuardHost.VendorSecret;
                     key.VendorEndpoint = stripe;
                 });
-                options?.Invoke(o);
+            })
+            .UseBudgetService(o =>
+            {
+                o.Address = service;
+                o.AdminToken = BudgetServiceHost.AdminToken;
+                o.ClientToken = BudgetServiceHost.ClientToken;
+                o.CaCertificatePath = caCertificatePath;
+                o.OutboxPath = Path.Combine(folder, "outbox.db");
+                o.CallTimeout = TimeSpan.FromMilliseconds(int.Parse(AgentProcess.CallTimeoutMilliseconds, System.Globalization.CultureInfo.InvariantCulture));
+                budgetService?.Invoke(o);
             })
             .AddStripeClient(o =>
             {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Keybrake.Client.Central;
 
 namespace Keybrake.Client.TestUtilities.Tls;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Keybrake.Client.Central;
 using Microsoft.Extensions.Time.Testing;
 using static Keybrake.Client.Tests.CentralGuardHost;
 
@@ -13,7 +14,7 @@ public sealed class CentralAdminTests
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, time: clock, options: o => o.BudgetService.KeyStatusCacheDuration = s_statusCache);
+        await using var host = CentralGuardHost.Start(service.Address, time: clock, budgetService: o => o.KeyStatusCacheDuration = s_statusCache);
         using var before = await host.SpendAsync(100);
 
         await host.Admin.RevokeKeyAsync(CentralGuardHost.KeyId);
@@ -34,7 +35,7 @@ public sealed class CentralAdminTests
         // The clock stands still, so the status cache (a minute) never expires: only the pushed event can deny.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, time: clock, options: o => o.BudgetService.KeyStatusCacheDuration = s_statusCache);
+        await using var host = CentralGuardHost.Start(service.Address, time: clock, budgetService: o => o.KeyStatusCacheDuration = s_statusCache);
         using var before = await host.ReadAsync();
         await TestUtilities.Poll.UntilAsync(() => Task.FromResult(host.Ledger.IsWatchingKeys), watching => watching);
 
@@ -59,7 +60,7 @@ public sealed class CentralAdminTests
     public async Task A_restored_key_can_spend_again()
     {
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, options: o => o.BudgetService.KeyStatusCacheDuration = TimeSpan.Zero);
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o => o.KeyStatusCacheDuration = TimeSpan.Zero);
         await host.Admin.RevokeKeyAsync(CentralGuardHost.KeyId);
         using var revoked = await host.SpendAsync(100);
 

@@ -67,7 +67,7 @@ public sealed class CentralAuditTests
         var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
         string[] firstProcessRecords;
         await service.StopAsync();
-        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, options: o => o.BudgetService.MaxRetries = 0))
+        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, budgetService: o => o.MaxRetries = 0))
         {
             using (await first.SpendAsync(100))
             using (await first.SpendAsync(200))
@@ -99,10 +99,10 @@ public sealed class CentralAuditTests
         await using var service = await CentralGuardHost.StartServiceAsync();
         var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
         string recordId;
-        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, options: o =>
+        await using (var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, budgetService: o =>
         {
-            o.BudgetService.CallTimeout = TimeSpan.FromSeconds(30);
-            o.BudgetService.MaxRetries = 0;
+            o.CallTimeout = TimeSpan.FromSeconds(30);
+            o.MaxRetries = 0;
         }))
         {
             var shipping = first.Wire.HangNext(BudgetServiceWire.SubmitAudit);
@@ -136,7 +136,7 @@ public sealed class CentralAuditTests
         await using var service = await CentralGuardHost.StartServiceAsync();
         var outboxPath = Path.Combine(service.Directory, "shared-outbox.db");
         await service.StopAsync();
-        await using var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, options: o => o.BudgetService.MaxRetries = 0);
+        await using var first = CentralGuardHost.Start(service.Address, outboxPath: outboxPath, budgetService: o => o.MaxRetries = 0);
         using (var response = await first.SpendAsync(100))
         {
             Assert.That(DecisionOf(response), Is.EqualTo(ReasonCodes.BudgetServiceUnavailable));

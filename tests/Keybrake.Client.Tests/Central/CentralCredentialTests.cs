@@ -20,7 +20,7 @@ public sealed class CentralCredentialTests
         using var channel = GrpcChannel.ForAddress(service.Address);
         var admin = BudgetServiceHost.AdminClient(channel);
         var issued = await admin.CreateClientAsync(new CreateClientRequest { ClientId = "fleet-a", KeyIds = { KeyId } });
-        await using var host = Start(service.Address, options: o => o.BudgetService.ClientToken = issued.Token);
+        await using var host = Start(service.Address, budgetService: o => o.ClientToken = issued.Token);
         using (var charge = await host.SpendAsync(500))
         using (var read = await host.ReadAsync())
         {
@@ -55,11 +55,11 @@ public sealed class CentralCredentialTests
         await using var service = await StartServiceAsync();
         using var channel = GrpcChannel.ForAddress(service.Address);
         var issued = await BudgetServiceHost.AdminClient(channel).CreateClientAsync(new CreateClientRequest { ClientId = "elsewhere", KeyIds = { "some-other-key" } });
-        await using var host = Start(service.Address, options: o =>
+        await using var host = Start(service.Address, budgetService: o =>
         {
-            o.BudgetService.ClientToken = issued.Token;
-            o.BudgetService.EmergencyAllowance = Usd.FromDollars(100);
-            o.BudgetService.MaxRetries = 0;
+            o.ClientToken = issued.Token;
+            o.EmergencyAllowance = Usd.FromDollars(100);
+            o.MaxRetries = 0;
         });
 
         using var charge = await host.SpendAsync(500);
@@ -80,7 +80,7 @@ public sealed class CentralCredentialTests
     {
         const string Wrong = "kbc_aCredentialTheServiceNeverIssued0123456789";
         await using var service = await StartServiceAsync();
-        await using var host = Start(service.Address, options: o => o.BudgetService.ClientToken = Wrong);
+        await using var host = Start(service.Address, budgetService: o => o.ClientToken = Wrong);
 
         using var charge = await host.SpendAsync(500);
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
 using static Keybrake.Client.Tests.CentralGuardHost;
@@ -11,10 +12,10 @@ public sealed class CentralEmergencyAllowanceTests
     public async Task The_emergency_allowance_allows_calls_while_the_service_is_down_up_to_its_cap_then_fails_closed()
     {
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, options: o =>
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o =>
         {
-            o.BudgetService.EmergencyAllowance = Usd.FromDollars(10);
-            o.BudgetService.MaxRetries = 0;
+            o.EmergencyAllowance = Usd.FromDollars(10);
+            o.MaxRetries = 0;
         });
         await service.StopAsync();
 
@@ -45,10 +46,10 @@ public sealed class CentralEmergencyAllowanceTests
     public async Task Calls_on_the_emergency_allowance_are_logged_and_their_audit_records_reach_the_service_when_it_returns()
     {
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, options: o =>
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o =>
         {
-            o.BudgetService.EmergencyAllowance = Usd.FromDollars(10);
-            o.BudgetService.MaxRetries = 0;
+            o.EmergencyAllowance = Usd.FromDollars(10);
+            o.MaxRetries = 0;
         });
         await service.StopAsync();
 
@@ -81,11 +82,11 @@ public sealed class CentralEmergencyAllowanceTests
         await using var host = CentralGuardHost.Start(
             service.Address,
             policy: p => p.ReadsDuringOutage = OutageBehavior.Deny,
-            options: o =>
+            budgetService: o =>
             {
-                o.BudgetService.EmergencyAllowance = Usd.FromDollars(10);
-                o.BudgetService.MaxRetries = 0;
-                o.BudgetService.KeyStatusCacheDuration = TimeSpan.Zero;
+                o.EmergencyAllowance = Usd.FromDollars(10);
+                o.MaxRetries = 0;
+                o.KeyStatusCacheDuration = TimeSpan.Zero;
             });
         await service.StopAsync();
 

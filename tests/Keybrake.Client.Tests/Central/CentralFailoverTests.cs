@@ -1,4 +1,5 @@
 using System.Net;
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Network;
@@ -213,11 +214,11 @@ public sealed class CentralFailoverTests
 
         public CentralGuardHost Guard(Action<IServiceCollection>? replace = null) => Start(
             First.Address,
-            options: o =>
+            budgetService: o =>
             {
-                o.BudgetService.Address = null;
-                o.BudgetService.Addresses.Add(First.Address);
-                o.BudgetService.Addresses.Add(Second.Address);
+                o.Address = null;
+                o.Addresses.Add(First.Address);
+                o.Addresses.Add(Second.Address);
             },
             replace: replace);
 

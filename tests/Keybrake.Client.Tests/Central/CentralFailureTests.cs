@@ -18,11 +18,11 @@ public sealed class CentralFailureTests
 
         // Two 2 s attempts would overrun the 3 s total: the second is cut to what is left of it, and the call
         // used to end in an RpcException (Cancelled) that reached the caller.
-        await using var host = CentralGuardHost.Start(service.Address, options: o =>
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o =>
         {
-            o.BudgetService.CallTimeout = TimeSpan.FromSeconds(2);
-            o.BudgetService.TotalTimeout = TimeSpan.FromSeconds(3);
-            o.BudgetService.MaxRetries = 2;
+            o.CallTimeout = TimeSpan.FromSeconds(2);
+            o.TotalTimeout = TimeSpan.FromSeconds(3);
+            o.MaxRetries = 2;
         });
         host.Wire.HangAll(BudgetServiceWire.Authorize);
 

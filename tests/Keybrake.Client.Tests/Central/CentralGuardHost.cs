@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Keybrake.Client.Central;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Guard;
 using Keybrake.Client.TestUtilities.Logging;
@@ -56,17 +57,19 @@ internal sealed class CentralGuardHost : IAsyncDisposable
 
     /// <param name="service">The budget service's address.</param>
     /// <param name="policy">Changes to the key's policy.</param>
-    /// <param name="options">Changes to the options (after the address is set).</param>
+    /// <param name="options">Changes to the options.</param>
     /// <param name="time">The guard's clock; the system's unless given.</param>
     /// <param name="outboxPath">An outbox file to share with another host; a fresh one unless given.</param>
     /// <param name="replace">Registrations that replace the guard's own (after AddKeybrake).</param>
+    /// <param name="budgetService">Changes to the budget service options (after the address is set).</param>
     public static CentralGuardHost Start(
         Uri service,
         Action<KeybrakePolicyOptions>? policy = null,
         Action<KeybrakeOptions>? options = null,
         TimeProvider? time = null,
         string? outboxPath = null,
-        Action<IServiceCollection>? replace = null)
+        Action<IServiceCollection>? replace = null,
+        Action<KeybrakeBudgetServiceOptions>? budgetService = null)
     {
         var ownedFolder = outboxPath is null ? Directory.CreateTempSubdirectory("keybrake-central-").FullName : null;
         outboxPath ??= Path.Combine(ownedFolder!, "outbox.db");
@@ -77,17 +80,21 @@ internal sealed class CentralGuardHost : IAsyncDisposable
             [key],
             o =>
             {
-                o.UseBudgetService(service);
-                o.BudgetService.AdminToken = BudgetServiceHost.AdminToken;
-                o.BudgetService.ClientToken = BudgetServiceHost.ClientToken;
-                o.BudgetService.OutboxPath = outboxPath;
-
-                // A busy test machine must not look like an outage; the tests about deadlines set their own.
-                o.BudgetService.CallTimeout = TimeSpan.FromSeconds(5);
                 options?.Invoke(o);
             },
             keybrake =>
             {
+                keybrake.UseBudgetService(o =>
+                {
+                    o.Address = service;
+                    o.AdminToken = BudgetServiceHost.AdminToken;
+                    o.ClientToken = BudgetServiceHost.ClientToken;
+                    o.OutboxPath = outboxPath;
+
+                    // A busy test machine must not look like an outage; the tests about deadlines set their own.
+                    o.CallTimeout = TimeSpan.FromSeconds(5);
+                    budgetService?.Invoke(o);
+                });
                 keybrake.AddVendor<TestVendorProfile>();
                 keybrake.Services.AddHttpClient(BudgetServiceClients.BudgetName).AddHttpMessageHandler(wire.CreateHandler);
                 keybrake.Services.AddHttpClient(ClientName)

@@ -50,7 +50,7 @@ public sealed class CentralOutageTests
         await using var host = CentralGuardHost.Start(
             service.Address,
             policy: p => p.ReadsDuringOutage = behavior,
-            options: o => o.BudgetService.KeyStatusCacheDuration = TimeSpan.Zero);
+            budgetService: o => o.KeyStatusCacheDuration = TimeSpan.Zero);
         using var beforeOutage = await host.ReadAsync();
         await service.StopAsync();
 
@@ -78,7 +78,7 @@ public sealed class CentralOutageTests
         // A fake clock: the circuit's break cannot end while the test looks, however slow the machine.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, time: clock, options: o => o.BudgetService.MaxRetries = 0);
+        await using var host = CentralGuardHost.Start(service.Address, time: clock, budgetService: o => o.MaxRetries = 0);
         using var beforeOutage = await host.SpendAsync(100);
         await host.SettledTodayAsync();
         await service.StopAsync();

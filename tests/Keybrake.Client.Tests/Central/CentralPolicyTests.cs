@@ -79,7 +79,7 @@ public sealed class CentralPolicyTests
         await using var first = await StartServiceAsync();
         var directory = first.Directory;
         var port = first.Address.Port;
-        await using var host = Start(service: first.Address, time: clock, options: o => o.BudgetService.KeyStatusCacheDuration = TimeSpan.FromMinutes(10));
+        await using var host = Start(service: first.Address, time: clock, budgetService: o => o.KeyStatusCacheDuration = TimeSpan.FromMinutes(10));
         using var before = await host.ReadAsync();
         await TestUtilities.Poll.UntilAsync(() => Task.FromResult(host.Ledger.IsWatchingKeys), watching => watching);
 

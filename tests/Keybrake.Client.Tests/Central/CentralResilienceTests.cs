@@ -53,7 +53,7 @@ public sealed class CentralResilienceTests
     public async Task Unavailable_is_retried_up_to_the_configured_number_of_times(int failures, HttpStatusCode status, string? decision)
     {
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, options: o => o.BudgetService.MaxRetries = 2);
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o => o.MaxRetries = 2);
         host.Wire.Fail(BudgetServiceWire.Authorize, failures);
 
         using var response = await host.SpendAsync(100);
@@ -87,7 +87,7 @@ public sealed class CentralResilienceTests
     public async Task An_Authorize_the_service_does_not_answer_in_time_is_retried_after_its_deadline()
     {
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, options: o => o.BudgetService.CallTimeout = TimeSpan.FromMilliseconds(300));
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o => o.CallTimeout = TimeSpan.FromMilliseconds(300));
         _ = host.Wire.HangNext(BudgetServiceWire.Authorize);
 
         using var response = await host.SpendAsync(100);
@@ -105,7 +105,7 @@ public sealed class CentralResilienceTests
         // gRPC measures deadlines against the system clock; a clock months behind must not make every deadline past.
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, time: clock, options: o => o.BudgetService.MaxRetries = 0);
+        await using var host = CentralGuardHost.Start(service.Address, time: clock, budgetService: o => o.MaxRetries = 0);
 
         using var read = await host.ReadAsync();
         using var spend = await host.SpendAsync(100);
@@ -123,7 +123,7 @@ public sealed class CentralResilienceTests
     public async Task A_caller_who_gives_up_while_the_service_hangs_gets_a_cancellation_and_nothing_is_forwarded()
     {
         await using var service = await CentralGuardHost.StartServiceAsync();
-        await using var host = CentralGuardHost.Start(service.Address, options: o => o.BudgetService.CallTimeout = TimeSpan.FromSeconds(30));
+        await using var host = CentralGuardHost.Start(service.Address, budgetService: o => o.CallTimeout = TimeSpan.FromSeconds(30));
         var hanging = host.Wire.HangNext(BudgetServiceWire.Authorize);
         using var giveUp = new CancellationTokenSource();
 

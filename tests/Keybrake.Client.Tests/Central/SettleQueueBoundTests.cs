@@ -1,4 +1,5 @@
 using Grpc.Net.Client;
+using Keybrake.Client.Central;
 using Keybrake.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 

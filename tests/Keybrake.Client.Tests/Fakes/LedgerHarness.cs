@@ -35,7 +35,7 @@ internal sealed class LedgerHarness : IDisposable
         });
 
         Time = new FakeTimeProvider(now ?? new DateTimeOffset(2026, 3, 10, 12, 0, 0, TimeSpan.Zero));
-        _catalog = new ConfiguredKeyCatalog(new StaticOptionsMonitor(options), NullLogger<ConfiguredKeyCatalog>.Instance);
+        _catalog = new ConfiguredKeyCatalog(new StaticOptionsMonitor(options), NullLogger<ConfiguredKeyCatalog>.Instance, []);
         Ledger = new EmbeddedBudgetLedger(_catalog, Time);
     }
 

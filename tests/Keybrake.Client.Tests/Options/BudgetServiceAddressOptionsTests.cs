@@ -1,3 +1,4 @@
+using Keybrake.Client.Central;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -17,7 +18,7 @@ public sealed class BudgetServiceAddressOptionsTests
             ["Keybrake:BudgetService:TlsHostName"] = "budget.internal",
         });
 
-        var options = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService;
+        var options = provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value;
 
         Assert.Multiple(() =>
         {
@@ -33,7 +34,7 @@ public sealed class BudgetServiceAddressOptionsTests
     {
         using var provider = Build(new() { ["Keybrake:BudgetService:Address"] = "http://127.0.0.1:7411" });
 
-        var addresses = new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService);
+        var addresses = new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value);
 
         Assert.Multiple(() =>
         {
@@ -47,7 +48,7 @@ public sealed class BudgetServiceAddressOptionsTests
     {
         using var provider = Build(new() { ["Keybrake:BudgetService:Address"] = "dns:///budget.internal:7411" });
 
-        var addresses = new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService);
+        var addresses = new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value);
 
         Assert.Multiple(() =>
         {
@@ -75,7 +76,7 @@ public sealed class BudgetServiceAddressOptionsTests
             ["Keybrake:BudgetService:ClientToken"] = "kbc_a_token_for_the_test",
         });
 
-        var error = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value)!;
+        var error = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value)!;
 
         Assert.That(error.Failures, Has.One.StartsWith(expected));
         Assert.That(error.Failures.Where(f => f.StartsWith("Keybrake:BudgetService", StringComparison.Ordinal)), Has.All.Not.Contains('\n'));
@@ -85,16 +86,17 @@ public sealed class BudgetServiceAddressOptionsTests
     public void An_empty_entry_in_the_list_fails_at_start_up()
     {
         var services = new ServiceCollection();
-        services.AddKeybrake(o =>
-        {
-            o.AddKey("agent", OptionsValidationTests.ValidKey);
-            o.BudgetService.ClientToken = "kbc_a_token_for_the_test";
-            o.BudgetService.Addresses.Add(new Uri("https://a.internal:7411"));
-            o.BudgetService.Addresses.Add(new Uri(" ", UriKind.RelativeOrAbsolute));
-        }).AddVendor<TestVendorProfile>();
+        services.AddKeybrake(o => o.AddKey("agent", OptionsValidationTests.ValidKey))
+            .UseBudgetService(o =>
+            {
+                o.ClientToken = "kbc_a_token_for_the_test";
+                o.Addresses.Add(new Uri("https://a.internal:7411"));
+                o.Addresses.Add(new Uri(" ", UriKind.RelativeOrAbsolute));
+            })
+            .AddVendor<TestVendorProfile>();
         using var provider = services.BuildServiceProvider();
 
-        var error = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value)!;
+        var error = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value)!;
 
         Assert.That(error.Failures, Has.One.EqualTo("Keybrake:BudgetService:Addresses:1 is empty"));
     }
@@ -110,7 +112,7 @@ public sealed class BudgetServiceAddressOptionsTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value.BudgetService).IsReplicated, Is.EqualTo(!oneAddress));
+            Assert.That(new BudgetServiceAddresses(provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value).IsReplicated, Is.EqualTo(!oneAddress));
             Assert.That(health.IsResting("127.0.0.1", 7411), Is.EqualTo(passedOver), "with one address there is nowhere else to go: nothing is noted or logged");
         });
     }
@@ -119,7 +121,7 @@ public sealed class BudgetServiceAddressOptionsTests
     {
         settings.TryAdd("Keybrake:BudgetService:ClientToken", "kbc_a_token_for_the_test");
         var services = new ServiceCollection().AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
-        services.AddKeybrake(o => o.AddKey("agent", OptionsValidationTests.ValidKey)).AddVendor<TestVendorProfile>();
+        services.AddKeybrake(o => o.AddKey("agent", OptionsValidationTests.ValidKey)).UseBudgetService().AddVendor<TestVendorProfile>();
         return services.BuildServiceProvider();
     }
 }

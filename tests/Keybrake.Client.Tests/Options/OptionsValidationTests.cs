@@ -1,3 +1,4 @@
+using Keybrake.Client.Central;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -167,7 +168,7 @@ public sealed class OptionsValidationTests
     [Test]
     public void Central_mode_without_a_client_credential_fails_start_up_in_one_line()
     {
-        var error = Validate(o => o.UseBudgetService(new Uri("http://127.0.0.1:7411")).AddKey("agent", ValidKey));
+        var error = ValidateCentral(o => o.Address = new Uri("http://127.0.0.1:7411"));
 
         Assert.That(error.Failures, Is.EqualTo(new[]
         {
@@ -186,18 +187,19 @@ public sealed class OptionsValidationTests
             File.WriteAllText(shortFile, "kbc_short\n");
             var bothToken = "kbc_bothSetAndThisMustNotBeEchoed0123456789";
 
-            var unreadable = Validate(o => o.UseBudgetService(new Uri("http://127.0.0.1:7411")).BudgetService.ClientTokenFile = missing);
-            var tooShort = Validate(o => o.UseBudgetService(new Uri("http://127.0.0.1:7411")).BudgetService.ClientTokenFile = shortFile);
-            var both = Validate(o =>
+            var address = new Uri("http://127.0.0.1:7411");
+            var unreadable = ValidateCentral(o => (o.Address, o.ClientTokenFile) = (address, missing));
+            var tooShort = ValidateCentral(o => (o.Address, o.ClientTokenFile) = (address, shortFile));
+            var both = ValidateCentral(o =>
             {
-                o.UseBudgetService(new Uri("http://127.0.0.1:7411"));
-                o.BudgetService.ClientToken = bothToken;
-                o.BudgetService.ClientTokenFile = shortFile;
+                o.Address = address;
+                o.ClientToken = bothToken;
+                o.ClientTokenFile = shortFile;
             });
-            var control = Validate(o =>
+            var control = ValidateCentral(o =>
             {
-                o.UseBudgetService(new Uri("http://127.0.0.1:7411"));
-                o.BudgetService.ClientToken = "kbc_withA\u0007BellInIt0123456789abcdef";
+                o.Address = address;
+                o.ClientToken = "kbc_withA\u0007BellInIt0123456789abcdef";
             });
 
             Assert.Multiple(() =>
@@ -226,6 +228,15 @@ public sealed class OptionsValidationTests
     {
         using var provider = Build(configure);
         return Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value)!;
+    }
+
+    /// <summary>Central mode's options (Keybrake.Client.Central), validated as the guard's first use would.</summary>
+    private static OptionsValidationException ValidateCentral(Action<KeybrakeBudgetServiceOptions> configure)
+    {
+        var services = new ServiceCollection();
+        services.AddKeybrake(o => o.AddKey("agent", ValidKey)).UseBudgetService(configure).AddVendor<TestVendorProfile>();
+        using var provider = services.BuildServiceProvider();
+        return Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeBudgetServiceOptions>>().Value)!;
     }
 
     private static TestCaseData Case(string name, Action<KeybrakeKeyOptions> breakIt, string expected) =>

@@ -1,3 +1,5 @@
+using Keybrake.Protocol;
+
 namespace Keybrake.Client.Tests;
 
 /// <summary>

@@ -43,17 +43,20 @@ internal sealed class CentralGuard : IAsyncDisposable
         services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(logs));
         services.AddKeybrake(o =>
             {
-                o.UseBudgetService(context.Service.Address);
-                o.BudgetService.ClientToken = clientToken;
-                o.BudgetService.OutboxPath = Path.Combine(context.Folder, name + "-outbox.db");
-                o.BudgetService.ProcessName = name;
-                o.BudgetService.CallTimeout = TimeSpan.FromSeconds(5);
                 o.AddKey(keyId, key =>
                 {
                     key.BrakeKey = brakeKey;
                     key.Vendor = "twilio";
                     key.VendorSecret = TwilioGuardHost.AuthToken;
                 });
+            })
+            .UseBudgetService(o =>
+            {
+                o.Address = context.Service.Address;
+                o.ClientToken = clientToken;
+                o.OutboxPath = Path.Combine(context.Folder, name + "-outbox.db");
+                o.ProcessName = name;
+                o.CallTimeout = TimeSpan.FromSeconds(5);
             })
             .AddTwilio(twilio =>
             {
