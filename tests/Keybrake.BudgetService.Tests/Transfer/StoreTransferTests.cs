@@ -59,7 +59,7 @@ public sealed class StoreTransferTests
     }
 
     [Test]
-    public async Task A_key_never_revoked_on_SQLite_gets_the_state_row_PostgreSQL_locks_against_a_revocation()
+    public async Task A_key_never_revoked_on_SQLite_gets_its_state_row_on_PostgreSQL_as_keys_made_there_do()
     {
         var sqlite = await SqliteAsync("fresh.db");
         await sqlite.Keys.TryInsertAsync(new StoredKey("fresh", "stripe", [1], 1, null, KeySource.Admin, Noon, Noon), CancellationToken.None);
@@ -72,7 +72,7 @@ public sealed class StoreTransferTests
         Assert.Multiple(() =>
         {
             Assert.That(original.ContainsKey("key_state"), Is.False, "SQLite keeps no state row for a key never revoked");
-            Assert.That(inPostgres.GetValueOrDefault("key_state"), Has.Exactly(1).StartsWith("\"fresh\" | false | "), "Authorize on PostgreSQL holds this row for share");
+            Assert.That(inPostgres.GetValueOrDefault("key_state"), Has.Exactly(1).StartsWith("\"fresh\" | false | "), "as a key created on PostgreSQL has");
         });
     }
 

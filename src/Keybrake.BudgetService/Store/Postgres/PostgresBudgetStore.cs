@@ -98,12 +98,17 @@ internal sealed partial class PostgresBudgetStore : IBudgetStore
         }, cancellationToken);
 
     /// <summary>
-    /// Takes the key's state row for update (an Authorize holds it for share while it reserves, so no reservation
-    /// commits after this revocation), and tells the other replicas when it commits.
+    /// Takes the key's lock exclusively (every Authorize holds it shared until it commits, so no reservation commits
+    /// after this revocation: see <see cref="KeyLock"/>), and tells the other replicas when it commits.
     /// </summary>
     public async ValueTask SetRevokedAsync(string keyId, bool revoked, DateTimeOffset now, CancellationToken cancellationToken) =>
         await _database.InTransactionAsync(async (connection, transaction) =>
         {
+            await using (var locked = Command(connection, transaction, KeyLock.Exclusive, Text(keyId)))
+            {
+                await locked.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             await using (var command = Command(connection, transaction,
                 """
                 INSERT INTO key_state (key_id, revoked, updated_at) VALUES ($1, $2, $3)

@@ -13,7 +13,7 @@ namespace Keybrake.BudgetService.Store.Postgres;
 /// changes in one conditional statement (<c>... WHERE settled + reserved + estimate &lt;= cap</c>) that takes the
 /// row's lock and evaluates its condition on the newest committed version, so caps hold across any number of
 /// writers without SERIALIZABLE's aborts and retries under contention on one hot key. Rows are locked in one order
-/// (the key's state row, for share; then reservation, day counter, run counter), so two transactions never wait on each other in a circle;
+/// (the key's advisory lock, shared, see KeyLock; then reservation, day counter, run counter), so two transactions never wait on each other in a circle;
 /// should PostgreSQL still report a deadlock or a serialization failure, the transaction is run again, a bounded
 /// number of times.
 /// </remarks>

@@ -17,8 +17,8 @@ internal sealed class PostgresKeyStore : IKeyStore
         await ReadAsync($"SELECT {StoreRows.KeyColumns} FROM api_key WHERE key_id = $1", cancellationToken, Text(keyId)) is [var key] ? key : null;
 
     /// <summary>
-    /// Adds the key with its state row (never revoked yet), so that an Authorize always finds a row to hold for share
-    /// against a revocation; and tells the other replicas when it commits.
+    /// Adds the key with its state row (never revoked yet), so every key on PostgreSQL has one; and tells the other
+    /// replicas when it commits.
     /// </summary>
     public async ValueTask<bool> TryInsertAsync(StoredKey key, CancellationToken cancellationToken) =>
         await _database.InTransactionAsync(async (connection, transaction) =>

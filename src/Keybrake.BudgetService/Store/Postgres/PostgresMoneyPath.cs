@@ -49,13 +49,11 @@ internal static class PostgresMoneyPath
     // and only then (the counters read the insert's output) reserves on the day counter and, if that fit, the run counter;
     // the locks are taken in the same order as on the slow path. Nothing inserted: revoked, or a retry (the slow path says which).
     //
-    // The key's state row is held for share (a revocation takes it for update) and read as locked, which is its newest
-    // committed version: a reservation either commits before a revocation of its key can, or sees it. A plain read would
-    // use the statement's snapshot, and a call that waited on the hot day counter could commit after the revocation
-    // returned.
+    // It runs after KeyLock.Shared, in the same batch (one round trip) but as a statement of its own, so its snapshot is
+    // taken once the key's lock is held: a reservation either commits before a revocation of its key can, or sees it.
     private const string ReserveNewCall = """
         WITH ks AS (
-            SELECT revoked FROM key_state WHERE key_id = $2 FOR SHARE
+            SELECT revoked FROM key_state WHERE key_id = $2
         ), ins AS (
             INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
             SELECT $1, $2, $3, $4, $5, $6, $7, 0, $8
@@ -86,7 +84,13 @@ internal static class PostgresMoneyPath
             return reserved;
         }
 
-        await using (var revoked = Command(connection, transaction, "SELECT revoked FROM key_state WHERE key_id = $1 FOR SHARE", Text(call.KeyId)))
+        // The fast path took the key's lock already; taking it twice in a transaction is harmless.
+        await using (var locked = Command(connection, transaction, KeyLock.Shared, Text(call.KeyId)))
+        {
+            await locked.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var revoked = Command(connection, transaction, "SELECT revoked FROM key_state WHERE key_id = $1", Text(call.KeyId)))
         {
             if (await revoked.ExecuteScalarAsync(cancellationToken) is true)
             {
@@ -166,11 +170,19 @@ internal static class PostgresMoneyPath
         var day = SqliteCommands.DayText(call.Day);
         long inserted;
         long? dayAfter, runAfter;
-        await using (var command = Command(connection, transaction, ReserveNewCall,
-            Text(call.ReservationId), Text(call.KeyId), Text(call.RunId), Text(call.IdempotencyKey), Bytes(SqliteCommands.HashBytes(call.RequestHash)), Text(day),
-            Bigint(call.EstimateMicroUsd), Millis(call.Now), Bigint(call.DailyCapMicroUsd), Bigint(runCap)))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        await using (var batch = new NpgsqlBatch(connection, transaction)
         {
+            BatchCommands =
+            {
+                BatchCommand(KeyLock.Shared, Text(call.KeyId)),
+                BatchCommand(ReserveNewCall,
+                    Text(call.ReservationId), Text(call.KeyId), Text(call.RunId), Text(call.IdempotencyKey), Bytes(SqliteCommands.HashBytes(call.RequestHash)), Text(day),
+                    Bigint(call.EstimateMicroUsd), Millis(call.Now), Bigint(call.DailyCapMicroUsd), Bigint(runCap)),
+            },
+        })
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             inserted = reader.GetInt64(0);
             dayAfter = reader.NullableInt64(1);

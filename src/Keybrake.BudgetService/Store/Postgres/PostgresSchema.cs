@@ -140,8 +140,8 @@ internal static class PostgresSchema
         ALTER TABLE run_counter ADD COLUMN overrun bigint NOT NULL DEFAULT 0;
         """,
 
-        // 3: every key has a state row from its creation on, so that Authorize can hold it for share against a
-        // revocation (which takes it for update): keys stored before this version get theirs here.
+        // 3: every key has a state row from its creation on (revocation itself is serialized by KeyLock, which needs
+        // no row): keys stored before this version get theirs here.
         """
         INSERT INTO key_state (key_id, revoked, updated_at)
         SELECT key_id, false, updated_at FROM api_key

@@ -33,8 +33,8 @@ internal sealed class PostgresStoreTransfer : StoreTransfer
     }
 
     /// <summary>
-    /// Every key needs its state row on PostgreSQL, where Authorize holds it for share against a revocation; a store
-    /// from SQLite has rows only for keys that were once revoked or restored.
+    /// On PostgreSQL every key has its state row from its creation on (see migration 3); a store from SQLite has rows
+    /// only for keys that were once revoked or restored.
     /// </summary>
     protected override async Task CompleteImportAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
     {
