@@ -34,20 +34,12 @@ public static class BudgetStoreDatabase
     public static async Task<IReadOnlyList<StoredReservationRow>> ReadReservationsAsync(string connectionString)
     {
         await using var connection = await OpenAsync(connectionString);
-        await using var command = new NpgsqlCommand("SELECT reservation_id, key_id, run_id, idempotency_key, estimate, state, actual, created_at FROM reservation ORDER BY created_at", connection);
+        await using var command = new NpgsqlCommand($"SELECT {StoredReservationRow.Columns} FROM reservation ORDER BY created_at", connection);
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new List<StoredReservationRow>();
         while (await reader.ReadAsync())
         {
-            rows.Add(new StoredReservationRow(
-                reader.GetString(0),
-                reader.GetString(1),
-                reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.GetString(3),
-                reader.GetInt64(4),
-                reader.GetInt16(5) switch { 0 => "pending", 1 => "committed", _ => "released" },
-                reader.IsDBNull(6) ? null : reader.GetInt64(6),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
+            rows.Add(StoredReservationRow.Read(reader));
         }
 
         return rows;

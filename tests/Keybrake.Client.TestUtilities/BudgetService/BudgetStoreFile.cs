@@ -37,20 +37,12 @@ public static class BudgetStoreFile
     {
         using var connection = Open(storagePath);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT reservation_id, key_id, run_id, idempotency_key, estimate, state, actual, created_at FROM reservation ORDER BY created_at";
+        command.CommandText = $"SELECT {StoredReservationRow.Columns} FROM reservation ORDER BY created_at";
         using var reader = command.ExecuteReader();
         var rows = new List<StoredReservationRow>();
         while (reader.Read())
         {
-            rows.Add(new StoredReservationRow(
-                reader.GetString(0),
-                reader.GetString(1),
-                reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.GetString(3),
-                reader.GetInt64(4),
-                reader.GetInt32(5) switch { 0 => "pending", 1 => "committed", _ => "released" },
-                reader.IsDBNull(6) ? null : reader.GetInt64(6),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
+            rows.Add(StoredReservationRow.Read(reader));
         }
 
         return rows;
@@ -102,4 +94,19 @@ public sealed record StoredReservationRow(
     long EstimateMicroUsd,
     string State,
     long? ActualMicroUsd,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>The columns each store is read with, in this order.</summary>
+    public const string Columns = "reservation_id, key_id, run_id, idempotency_key, estimate, state, actual, created_at";
+
+    /// <summary>The row at the reader, read with <see cref="Columns"/> from either engine.</summary>
+    public static StoredReservationRow Read(System.Data.Common.DbDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.IsDBNull(2) ? null : reader.GetString(2),
+        reader.GetString(3),
+        reader.GetInt64(4),
+        Convert.ToInt32(reader.GetValue(5), System.Globalization.CultureInfo.InvariantCulture) switch { 0 => "pending", 1 => "committed", _ => "released" },
+        reader.IsDBNull(6) ? null : reader.GetInt64(6),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)));
+}

@@ -4,7 +4,7 @@ namespace Keybrake.Client.Tests;
 /// Dollars as an operator types them (the CLI's options) and reads them: <see cref="Usd.TryParse(string?, out Usd, out string)"/>
 /// says why it refuses an amount, and what <see cref="Usd.ToString"/> shows parses back to the same amount.
 /// </summary>
-public sealed class UsdTextTests
+public sealed class UsdOperatorTextTests
 {
     [TestCase("100", 100_000_000L)]
     [TestCase("12.50", 12_500_000L)]
