@@ -29,6 +29,8 @@ public static class TwilioErrorCodes
         [ReasonCodes.MalformedRequest] = 900015,
         [ReasonCodes.HostNotAllowed] = 900016,
         [ReasonCodes.ObjectLookupFailed] = 900017,
+        [ReasonCodes.SecretRotated] = 900018,
+        [ReasonCodes.SecretRefused] = 900019,
     };
 
     /// <summary>The prefix of the message's first word, before the reason code.</summary>

@@ -8,13 +8,14 @@ public sealed class ResolvedKey
 {
     private volatile SecretForms? _forms;
 
-    internal ResolvedKey(string id, string vendor, string vendorSecret, KeyPolicy policy, Uri? vendorEndpoint = null)
+    internal ResolvedKey(string id, string vendor, string vendorSecret, KeyPolicy policy, Uri? vendorEndpoint = null, long secretVersion = 0)
     {
         Id = id;
         Vendor = vendor;
         VendorSecret = vendorSecret;
         Policy = policy;
         VendorEndpoint = vendorEndpoint;
+        SecretVersion = secretVersion;
     }
 
     /// <summary>The key id: safe to log and audit.</summary>
@@ -26,6 +27,18 @@ public sealed class ResolvedKey
     /// <summary>The real vendor secret. Goes on the outgoing request and nowhere else.</summary>
     internal string VendorSecret { get; }
 
+    /// <summary>
+    /// Whether the key has a vendor secret to put on its calls: its own from the configuration, or one the budget
+    /// service delivered (<see cref="WithVendorSecret"/>).
+    /// </summary>
+    public bool HasVendorSecret => VendorSecret.Length > 0;
+
+    /// <summary>
+    /// The version of the budget service's secret this key carries (sent on <c>Authorize</c>, so that the service can
+    /// refuse a rotated one); 0 for a secret from the process's own configuration.
+    /// </summary>
+    public long SecretVersion { get; }
+
     /// <summary>The compiled policy the key's calls are checked against.</summary>
     public KeyPolicy Policy { get; }
 
@@ -36,7 +49,18 @@ public sealed class ResolvedKey
     public ResolvedKey WithPolicy(KeyPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        return new ResolvedKey(Id, Vendor, VendorSecret, policy, VendorEndpoint);
+        return new ResolvedKey(Id, Vendor, VendorSecret, policy, VendorEndpoint, SecretVersion);
+    }
+
+    /// <summary>
+    /// The same key carrying <paramref name="vendorSecret"/>, version <paramref name="version"/> of the secret the
+    /// budget service holds for it. The secret can be given to a key, never read back from one outside this assembly.
+    /// </summary>
+    public ResolvedKey WithVendorSecret(string vendorSecret, long version)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(vendorSecret);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(version);
+        return new ResolvedKey(Id, Vendor, vendorSecret, Policy, VendorEndpoint, version);
     }
 
     /// <summary>

@@ -77,7 +77,11 @@ public readonly record struct KeyResolution(KeyState State, ResolvedKey Key, Gua
 /// <param name="IdempotencyKey">Makes retries the same call; <see langword="null"/> when the call has none.</param>
 /// <param name="Estimate">What to reserve.</param>
 /// <param name="RequestHash">A hash of the request, to catch an idempotency key reused for a different request.</param>
-public readonly record struct AuthorizationRequest(string KeyId, string? RunId, string? IdempotencyKey, Usd Estimate, UInt128 RequestHash);
+public readonly record struct AuthorizationRequest(string KeyId, string? RunId, string? IdempotencyKey, Usd Estimate, UInt128 RequestHash)
+{
+    /// <summary>The version of the budget service's secret the call will carry (<see cref="ResolvedKey.SecretVersion"/>); 0 for the process's own.</summary>
+    public long SecretVersion { get; init; }
+}
 
 /// <summary>How an authorization relates to an earlier call with the same idempotency key.</summary>
 public enum ReservationReuse

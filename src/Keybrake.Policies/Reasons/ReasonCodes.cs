@@ -64,12 +64,24 @@ public static class ReasonCodes
     /// </summary>
     public const string ObjectLookupFailed = "object_lookup_failed";
 
+    /// <summary>
+    /// The call carried a vendor secret the budget service has since rotated, and the rotation's overlap window has
+    /// passed. The guard fetches the new secret and asks once more, so an agent sees this only when that fails too.
+    /// </summary>
+    public const string SecretRotated = "secret_rotated";
+
+    /// <summary>
+    /// A client credential asked the budget service for the vendor secret of a key outside its scope. Refused, and
+    /// audited by the service under that key.
+    /// </summary>
+    public const string SecretRefused = "secret_refused";
+
     /// <summary>Every reason code, for validation and documentation.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         KeyRevoked, KeyUnknown, EndpointNotAllowed, CustomerNotAllowed, AccountNotAllowed, RecipientNotAllowed,
         AmountOverRequestLimit, DailyCapExceeded, RunCapExceeded, RateLimited, LoopDetected, UnknownCurrency,
-        BudgetServiceUnavailable, RequestTooLarge, MalformedRequest, HostNotAllowed, ObjectLookupFailed,
+        BudgetServiceUnavailable, RequestTooLarge, MalformedRequest, HostNotAllowed, ObjectLookupFailed, SecretRotated, SecretRefused,
     ];
 
     /// <summary>
@@ -80,9 +92,9 @@ public static class ReasonCodes
     /// </summary>
     public static int StatusCodeFor(string reason) => reason switch
     {
-        KeyRevoked or KeyUnknown => 401,
+        KeyRevoked or KeyUnknown or SecretRotated => 401,
         AmountOverRequestLimit or DailyCapExceeded or RunCapExceeded => 402,
-        EndpointNotAllowed or CustomerNotAllowed or AccountNotAllowed or RecipientNotAllowed or HostNotAllowed => 403,
+        EndpointNotAllowed or CustomerNotAllowed or AccountNotAllowed or RecipientNotAllowed or HostNotAllowed or SecretRefused => 403,
         RateLimited or LoopDetected => 429,
         RequestTooLarge => 413,
         BudgetServiceUnavailable or ObjectLookupFailed => 424,
