@@ -4,15 +4,21 @@ using System.CommandLine.Invocation;
 using Keybrake.Cli.Commands;
 using Keybrake.Cli.Connection;
 using Keybrake.Cli.Output;
+using Keybrake.Cli.Secrets;
 
 namespace Keybrake.Cli;
 
 /// <summary>The <c>keybrake</c> command line: its commands, its help, and how a run ends (output and exit code).</summary>
 internal static class KeybrakeCli
 {
-    public static Command Build(TimeProvider time, Func<string, string?> environment, string currentDirectory)
+    /// <summary>The command tree.</summary>
+    /// <param name="time">The clock (times given as a span ago count from it).</param>
+    /// <param name="environment">Reads an environment variable (the server, the token).</param>
+    /// <param name="currentDirectory">Where the service's admin-token file is looked for.</param>
+    /// <param name="secrets">Where vendor secrets are read (standard input when not given).</param>
+    public static Command Build(TimeProvider time, Func<string, string?> environment, string currentDirectory, SecretInput? secrets = null)
     {
-        var globals = new GlobalOptions(time, environment, currentDirectory);
+        var globals = new GlobalOptions(time, environment, currentDirectory, secrets ?? SecretInput.Console());
         var examples = new HelpExamples();
         // A plain command named keybrake rather than a RootCommand, which takes its name from the executable:
         // run as a dotnet tool that is the assembly, Keybrake.Cli, and the help's usage lines would say so.
@@ -20,7 +26,8 @@ internal static class KeybrakeCli
             "keybrake",
             """
             keybrake drives the Keybrake budget service's operator API: create keys and set their policies, revoke
-            and restore them (every guarded process denies the next call), watch spend by key, day, vendor and run,
+            and restore them (every guarded process denies the next call), hold and rotate their vendor secrets at
+            the service, watch spend by key, day, vendor and run,
             read and export the audit, resolve reservations left open by processes that died mid-call, and issue
             and revoke the client credentials guarded processes present.
             Amounts are in US dollars (100, 12.50, 0.0075; at most six decimals); the service holds them as
@@ -67,6 +74,13 @@ internal static class KeybrakeCli
     public static async Task<int> RunAsync(Command root, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction && KeySecretCommands.ReadsSecret(parse.CommandResult.Command) && parse.UnmatchedTokens.Count > 0)
+        {
+            // The usual message quotes the unexpected argument, which here is most likely the secret itself.
+            await error.WriteLineAsync($"error: {CommandPath(parse.CommandResult.Command)} reads the secret from standard input, never from an argument (a command line is visible to other users and stays in shell history); nothing was sent").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         if (parse.Action is ParseErrorAction)
         {
             // One line, as the docs promise and as scripts read it: every problem, then where the help is.

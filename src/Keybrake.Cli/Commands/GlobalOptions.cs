@@ -2,11 +2,12 @@ using System.CommandLine;
 using Grpc.Core;
 using Keybrake.Cli.Connection;
 using Keybrake.Cli.Output;
+using Keybrake.Cli.Secrets;
 
 namespace Keybrake.Cli.Commands;
 
 /// <summary>The options every command takes, and the one place a command's body is run and its failures explained.</summary>
-internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> environment, string currentDirectory)
+internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> environment, string currentDirectory, SecretInput secrets)
 {
     public Option<string?> Server { get; } = new("--server")
     {
@@ -36,6 +37,9 @@ internal sealed class GlobalOptions(TimeProvider time, Func<string, string?> env
     };
 
     public TimeProvider Time { get; } = time;
+
+    /// <summary>Where the commands that store a vendor secret read it.</summary>
+    public SecretInput Secrets { get; } = secrets;
 
     public void AddTo(Command root)
     {

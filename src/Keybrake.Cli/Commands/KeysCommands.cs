@@ -7,18 +7,20 @@ using Keybrake.Protocol;
 
 namespace Keybrake.Cli.Commands;
 
-/// <summary><c>keybrake keys create|list|show|update|revoke|restore</c>.</summary>
+/// <summary><c>keybrake keys create|list|show|update|revoke|restore</c>, and <c>set-secret|rotate-secret</c> (<see cref="KeySecretCommands"/>).</summary>
 internal static class KeysCommands
 {
     public static Command Build(GlobalOptions globals, HelpExamples examples)
     {
-        var keys = new Command("keys", "Create keys, show them, change their policies, revoke and restore them.");
+        var keys = new Command("keys", "Create keys, show them, change their policies, revoke and restore them, and set and rotate their vendor secrets.");
         keys.Subcommands.Add(Create(globals, examples));
         keys.Subcommands.Add(List(globals, examples));
         keys.Subcommands.Add(Show(globals, examples));
         keys.Subcommands.Add(Update(globals, examples));
         keys.Subcommands.Add(SetRevoked(globals, examples, revoke: true));
         keys.Subcommands.Add(SetRevoked(globals, examples, revoke: false));
+        keys.Subcommands.Add(KeySecretCommands.Set(globals, examples));
+        keys.Subcommands.Add(KeySecretCommands.Rotate(globals, examples));
         examples.Add(keys,
             "keybrake keys list",
             "keybrake keys create refund-agent --vendor stripe --daily-cap 100 --run-cap 25 --allow \"POST /v1/refunds\"",
@@ -227,6 +229,7 @@ internal static class KeysCommands
             ("Brake key", key.BrakeKeyIssued ? "issued (only its hash is kept)" : "none (a key from the service's configuration)"),
             ("Created", key.CreatedAt.Length > 0 ? TimeText.Cell(key.CreatedAt) + " UTC" : string.Empty),
             ("Updated", key.UpdatedAt.Length > 0 ? TimeText.Cell(key.UpdatedAt) + " UTC" : string.Empty),
+            ("Vendor secret", KeySecretCommands.Describe(key)),
             ("Policy version", key.PolicyVersion.ToString(CultureInfo.InvariantCulture)),
             ("Daily cap", (policy.HasDailyCapMicroUsd ? Usd.FromMicros(policy.DailyCapMicroUsd).ToString() : "none (no money may move)") + " per day, " + (policy.TimeZone.Length > 0 ? policy.TimeZone : "UTC")),
             ("Run cap", policy.HasRunCapMicroUsd ? Usd.FromMicros(policy.RunCapMicroUsd).ToString() : "none"),

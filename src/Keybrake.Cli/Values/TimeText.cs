@@ -47,6 +47,9 @@ internal static class TimeText
 
     public static string CellFromUnixMicros(long micros) => Cell(DateTimeOffset.UnixEpoch.AddTicks(micros * 10));
 
+    /// <summary>Parses a span such as <c>90s</c>, <c>15m</c>, <c>2h</c> or <c>7d</c> (<c>0s</c> included).</summary>
+    public static bool TryParseSpan(string text, out TimeSpan span) => TryParseAgo(text.Trim(), out span);
+
     private static bool TryParseAgo(string text, out TimeSpan ago)
     {
         ago = default;

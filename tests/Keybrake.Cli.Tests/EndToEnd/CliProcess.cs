@@ -31,7 +31,8 @@ public static class CliProcess
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
 
-    public static async Task<CliResult> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? workingDirectory = null)
+    // standardInput: what the tool reads on standard input (then closed); nothing when null.
+    public static async Task<CliResult> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? workingDirectory = null, string? standardInput = null)
     {
         var start = new ProcessStartInfo(DotnetProcess.DotnetHost)
         {
@@ -56,6 +57,11 @@ public static class CliProcess
         }
 
         using var process = Process.Start(start)!;
+        if (standardInput is not null)
+        {
+            await process.StandardInput.WriteAsync(standardInput);
+        }
+
         process.StandardInput.Close();
         using var timeout = new CancellationTokenSource(s_timeout);
         var output = process.StandardOutput.ReadToEndAsync(timeout.Token);

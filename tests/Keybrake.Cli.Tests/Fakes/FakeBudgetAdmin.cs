@@ -69,6 +69,33 @@ public sealed class FakeBudgetAdmin : BudgetAdmin.BudgetAdminBase
         return Task.FromResult(key);
     }
 
+    public override Task<KeyInfo> SetKeySecret(SetKeySecretRequest request, ServerCallContext context)
+    {
+        Accept(request, context);
+        var key = Find(request.KeyId).Clone();
+        if (key.SecretVersion > 0)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"key '{request.KeyId}' has a vendor secret already: rotate it"));
+        }
+
+        key.SecretVersion = 1;
+        key.SecretSetAt = "2025-06-01T12:00:00Z";
+        _keys[key.KeyId] = key;
+        return Task.FromResult(key);
+    }
+
+    public override Task<KeyInfo> RotateKeySecret(SetKeySecretRequest request, ServerCallContext context)
+    {
+        Accept(request, context);
+        var key = Find(request.KeyId).Clone();
+        key.SecretVersion++;
+        key.SecretSetAt = "2025-06-01T13:00:00Z";
+        key.PreviousSecretValidUntil = request.OverlapSeconds > 0 ? "2025-06-01T13:15:00Z" : string.Empty;
+        key.Delivery = new KeyEventDelivery { Processes = 2, Confirmed = 2, WaitedMs = 3 };
+        _keys[key.KeyId] = key;
+        return Task.FromResult(key);
+    }
+
     public override Task<KeyInfo> RevokeKey(KeyActionRequest request, ServerCallContext context) => SetRevoked(request, context, revoked: true);
 
     public override Task<KeyInfo> RestoreKey(KeyActionRequest request, ServerCallContext context) => SetRevoked(request, context, revoked: false);
