@@ -19,7 +19,9 @@ internal sealed record AgentArguments
           --stripe <url>            Stripe's API base, such as a stub (required)
           --key-id <id>             the key id, as the service knows it (required)
           --brake-key <key>         the vault_key_... the Stripe client presents (required)
-          --secret <sk>             the vendor secret the guard puts in its place (default sk_test_load_agent)
+          --secret <sk|none>        the vendor secret the guard puts in its place (default sk_test_load_agent); none
+                                    configures no secret, so the guard fetches the one the budget service holds
+          --stamp-start             each charge carries metadata[started_us]: when its task began it (Unix microseconds)
           --outbox <path>           the audit outbox path (required): the agent writes its own file beside it
           --tasks <n>               concurrent tasks (default 16)
           --charges <n|until-denied>  charges per task, or until the task is denied (default until-denied)
@@ -56,7 +58,11 @@ internal sealed record AgentArguments
 
     public required string BrakeKey { get; init; }
 
+    /// <summary>The key's VendorSecret; empty for none (the budget service's, fetched by the guard).</summary>
     public string Secret { get; init; } = "sk_test_load_agent";
+
+    /// <summary>Whether each charge carries, in its metadata, when its task began it.</summary>
+    public bool StampStart { get; init; }
 
     public required string Outbox { get; init; }
 
@@ -106,6 +112,7 @@ internal sealed record AgentArguments
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var waitForGo = false;
         var untilStop = false;
+        var stampStart = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--wait-for-go")
@@ -115,6 +122,10 @@ internal sealed record AgentArguments
             else if (args[i] == "--until-stop")
             {
                 untilStop = true;
+            }
+            else if (args[i] == "--stamp-start")
+            {
+                stampStart = true;
             }
             else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
             {
@@ -147,7 +158,8 @@ internal sealed record AgentArguments
             Stripe = Required("stripe"),
             KeyId = Required("key-id"),
             BrakeKey = Required("brake-key"),
-            Secret = Optional("secret") ?? "sk_test_load_agent",
+            Secret = Optional("secret") switch { null => "sk_test_load_agent", "none" => string.Empty, var given => given },
+            StampStart = stampStart,
             Outbox = Required("outbox"),
             Tasks = Int("tasks", 16),
             Charges = charges == "until-denied" ? null : int.Parse(charges, CultureInfo.InvariantCulture),

@@ -169,8 +169,15 @@ static async Task ChargeAsync(StripeClient stripe, AgentArguments arguments, int
         var cents = random.NextInt64(arguments.MinCents, arguments.MaxCents + 1);
         try
         {
+            var charge = new ChargeCreateOptions { Amount = cents, Currency = "usd", Source = "tok_visa" };
+            if (arguments.StampStart)
+            {
+                // The same machine's clock as the test's: it tells calls begun after an operator's change from those before.
+                charge.Metadata = new() { ["started_us"] = ((TimeProvider.System.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10).ToString(CultureInfo.InvariantCulture) };
+            }
+
             await charges.CreateAsync(
-                new ChargeCreateOptions { Amount = cents, Currency = "usd", Source = "tok_visa" },
+                charge,
                 new RequestOptions { IdempotencyKey = $"{caller}-t{task}-c{n}" },
                 CancellationToken.None); // a stop ends the loop between charges, never a charge under way
             summary.Allowed(cents);

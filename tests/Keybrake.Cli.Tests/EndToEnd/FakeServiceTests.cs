@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities.Processes;
 using System.Net;
 using System.Net.Sockets;
 using Keybrake.Cli.Tests.Fakes;

@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities.Processes;
 using Keybrake.Cli.Tests.Fakes;
 using Keybrake.Protocol;
 

@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities.Processes;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Net.Client;

@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities.Processes;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Tls;
 

@@ -111,6 +111,21 @@ public sealed class StripeStub : IDisposable
             .RespondWith(Response.Create().WithStatusCode(402).WithHeader("Content-Type", "application/json")
                 .WithBody("""{"error":{"type":"card_error","code":"card_declined","message":"Your card was declined."}}"""));
 
+    /// <summary>
+    /// Answers every request that does not carry one of <paramref name="secrets"/> as its bearer token the way Stripe
+    /// answers a wrong API key (401 <c>invalid_request_error</c>), as the real vendor would; the others as usual.
+    /// </summary>
+    public void AcceptOnly(params string[] secrets)
+    {
+        var accepted = secrets.Select(secret => "Bearer " + secret).ToHashSet(StringComparer.Ordinal);
+        Server.Given(Request.Create().WithPath("/*").WithHeader(headers =>
+                headers.Where(header => string.Equals(header.Key, "Authorization", StringComparison.OrdinalIgnoreCase)).SelectMany(header => header.Value).ToList()
+                    is not [var authorization] || !accepted.Contains(authorization)))
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithStatusCode(401).WithHeader("Content-Type", "application/json")
+                .WithBody("""{"error":{"type":"invalid_request_error","message":"Invalid API Key provided."}}"""));
+    }
+
     public void Dispose() => Server.Stop();
 
     private static NameValueCollection ParseForm(string? body) => HttpUtility.ParseQueryString(body ?? string.Empty);

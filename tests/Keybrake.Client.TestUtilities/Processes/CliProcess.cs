@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Keybrake.Client.TestUtilities.Processes;
-
-namespace Keybrake.Cli.Tests.EndToEnd;
+namespace Keybrake.Client.TestUtilities.Processes;
 
 /// <summary>What one run of the tool did.</summary>
 public sealed record CliResult(int ExitCode, string Out, string Error)
@@ -16,7 +14,7 @@ public sealed record CliResult(int ExitCode, string Out, string Error)
         }
         catch (JsonException e)
         {
-            throw new AssertionException($"Standard output is not one JSON document ({e.Message}).\n{this}");
+            throw new InvalidOperationException($"Standard output is not one JSON document ({e.Message}).\n{this}");
         }
     }
 
@@ -24,7 +22,8 @@ public sealed record CliResult(int ExitCode, string Out, string Error)
 }
 
 /// <summary>
-/// The built tool run as its own process, <c>dotnet Keybrake.Cli.dll ...</c>, to completion, in a folder of its
+/// The built tool run as its own process, <c>dotnet Keybrake.Cli.dll ...</c> from the test's output folder (a test
+/// project references Keybrake.Cli to have it there), to completion, in a folder of its
 /// own and with no KEYBRAKE_ variables but the ones a test gives: what a user's shell would do.
 /// </summary>
 public static class CliProcess
