@@ -119,4 +119,25 @@ internal static partial class Log
 
     [LoggerMessage(301, LogLevel.Error, "Pruning audit records, vendor objects, duty claims or revoked credentials failed")]
     public static partial void PruneRecordsFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(320, LogLevel.Information, "Key '{KeyId}': vendor secret version {Version} stored, sealed under master key {MasterKeyId}")]
+    public static partial void SecretSet(ILogger logger, string keyId, long version, string masterKeyId);
+
+    [LoggerMessage(321, LogLevel.Warning, "Key '{KeyId}': vendor secret rotated to version {Version}; the previous one is accepted until {PreviousValidUntil}")]
+    public static partial void SecretRotated(ILogger logger, string keyId, long version, string previousValidUntil);
+
+    [LoggerMessage(322, LogLevel.Information, "Delivered the vendor secret of key '{KeyId}' (version {Version}) to client '{ClientId}'")]
+    public static partial void SecretDelivered(ILogger logger, string keyId, long version, string clientId);
+
+    [LoggerMessage(323, LogLevel.Warning, "Refused client '{ClientId}' ({Peer}) the vendor secret of key '{KeyId}': outside its scope; audited")]
+    public static partial void SecretRefused(ILogger logger, string clientId, string peer, string keyId);
+
+    [LoggerMessage(324, LogLevel.Error, "The vendor secret of key '{KeyId}' (version {Version}) does not open under the master key it names ({MasterKeyId}): the row was altered or copied from another key; set the secret again")]
+    public static partial void SecretUnreadable(ILogger logger, string keyId, long version, string masterKeyId);
+
+    [LoggerMessage(325, LogLevel.Information, "Erased {Count} previous vendor secrets whose rotation overlap window has closed")]
+    public static partial void PreviousSecretsErased(ILogger logger, int count);
+
+    [LoggerMessage(326, LogLevel.Information, "Denied a call of key '{KeyId}' carrying vendor secret version {Version}: rotated to version {Current}, and the overlap window has closed")]
+    public static partial void SecretVersionRefused(ILogger logger, string keyId, long version, long current);
 }

@@ -26,9 +26,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     private readonly ILogger<BudgetAdminGrpcService> _logger;
     private readonly ClientAdmin _clients;
     private readonly OverrunReports _overruns;
+    private readonly Vault.SecretAdmin _secrets;
 
-    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, ILogger<BudgetAdminGrpcService> logger)
     {
+        _secrets = secrets;
         _overruns = overruns;
         _clients = clients;
         _store = store;
@@ -118,6 +120,19 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         Log.PolicyChanged(_logger, key.Id, key.PolicyVersion);
 
         // A tighter policy is in force only once the processes dropped the old one: wait for them, as a revocation does.
+        var info = Info(key, revoked);
+        info.Delivery = await ConfirmedAsync(key.Id, published, context.CancellationToken);
+        return info;
+    }
+
+    public override Task<KeyInfo> SetKeySecret(SetKeySecretRequest request, ServerCallContext context) => WriteSecretAsync(request, rotation: false, context);
+
+    public override Task<KeyInfo> RotateKeySecret(SetKeySecretRequest request, ServerCallContext context) => WriteSecretAsync(request, rotation: true, context);
+
+    /// <summary>Stores the secret (sealed), then waits, outside the lock, for the processes to drop the one they hold.</summary>
+    private async Task<KeyInfo> WriteSecretAsync(SetKeySecretRequest request, bool rotation, ServerCallContext context)
+    {
+        var (key, revoked, published) = await _secrets.WriteAsync(request, rotation, context.CancellationToken);
         var info = Info(key, revoked);
         info.Delivery = await ConfirmedAsync(key.Id, published, context.CancellationToken);
         return info;
@@ -337,10 +352,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
     internal static KeyEvent Event(KeyEventKind kind, ServiceKey key, bool revoked) => new()
     {
         Kind = kind,
-        Keys = { new WatchedKey { KeyId = key.Id, Known = true, Revoked = revoked, PolicyVersion = key.PolicyVersion } },
+        Keys = { new WatchedKey { KeyId = key.Id, Known = true, Revoked = revoked, PolicyVersion = key.PolicyVersion, SecretVersion = key.SecretVersion } },
     };
 
-    private static KeyInfo Info(ServiceKey key, bool revoked) => new()
+    /// <summary>The key as the admin API shows it: the version of its vendor secret, never the secret.</summary>
+    private KeyInfo Info(ServiceKey key, bool revoked) => new()
     {
         KeyId = key.Id,
         Vendor = key.Vendor,
@@ -350,6 +366,11 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         CreatedAt = key.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
         UpdatedAt = key.UpdatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
         BrakeKeyIssued = key.BrakeKeySha256 is not null,
+        SecretVersion = key.SecretVersion,
+        SecretSetAt = key.SecretSetAt is { } setAt ? setAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) : string.Empty,
+        PreviousSecretValidUntil = key.PreviousSecretValidUntil is { } until && until > _time.GetUtcNow()
+            ? until.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)
+            : string.Empty,
     };
 }
 

@@ -27,9 +27,11 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly IHostApplicationLifetime _lifetime;
     private readonly OverrunReports _overruns;
     private readonly ChangeFeed _feed;
+    private readonly Vault.SecretDelivery _secrets;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, ILogger<BudgetGrpcService> logger)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, Vault.SecretDelivery secrets, ILogger<BudgetGrpcService> logger)
     {
+        _secrets = secrets;
         _feed = feed;
         _overruns = overruns;
         _store = store;
@@ -56,6 +58,25 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         var key = _keys.Find(request.KeyId) ?? throw RequestChecks.UnknownKey(request.KeyId);
         var now = _time.GetUtcNow();
         var day = DayWindow.DayOf(now, key.Policy.TimeZone);
+
+        // Checked against this replica's copy of the key, which a rotation updates before its reply (and, on other
+        // replicas, before their streams hear of it): no extra round trip on the money path.
+        if (request.SecretVersion < 0)
+        {
+            throw RequestChecks.Invalid("secret_version must not be negative");
+        }
+
+        if (!key.AcceptsSecret(request.SecretVersion, now))
+        {
+            Log.SecretVersionRefused(_logger, key.Id, request.SecretVersion, key.SecretVersion);
+            return new AuthorizeReply
+            {
+                Allowed = false,
+                Reason = ReasonCodes.SecretRotated,
+                Message = $"the vendor secret of key '{key.Id}' was rotated to version {key.SecretVersion}; version {request.SecretVersion} is no longer accepted (its overlap window has closed)",
+            };
+        }
+
         var outcome = await _store.AuthorizeAsync(
             new AuthorizeCommand(
                 key.Id,
@@ -203,6 +224,8 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         return new SubmitAuditReply { Stored = stored, Duplicates = records.Count - stored };
     }
 
+    public override Task<VendorSecretReply> GetVendorSecret(GetVendorSecretRequest request, ServerCallContext context) => _secrets.DeliverAsync(request, context);
+
     public override Task<PingReply> Ping(PingRequest request, ServerCallContext context) => Task.FromResult(new PingReply());
 
     public override async Task<KeyPolicyReply> GetKeyPolicy(GetKeyPolicyRequest request, ServerCallContext context)
@@ -272,7 +295,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
             foreach (var id in ids)
             {
                 var key = _keys.Find(id);
-                snapshot.Keys.Add(new WatchedKey { KeyId = id, Known = key is not null, Revoked = revoked.Contains(id), PolicyVersion = key?.PolicyVersion ?? 0 });
+                snapshot.Keys.Add(new WatchedKey { KeyId = id, Known = key is not null, Revoked = revoked.Contains(id), PolicyVersion = key?.PolicyVersion ?? 0, SecretVersion = key?.SecretVersion ?? 0 });
             }
 
             await responseStream.WriteAsync(snapshot, writeToken);

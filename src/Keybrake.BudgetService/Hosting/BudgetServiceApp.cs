@@ -32,6 +32,7 @@ public static class BudgetServiceApp
 
             // The store is opened before the host starts, so a failure is reported here, once, not logged by the host.
             await app.Services.GetRequiredService<IBudgetStore>().MigrateAsync(CancellationToken.None);
+            await app.Services.GetRequiredService<Vault.SecretVault>().CheckStoreAsync(app.Services.GetRequiredService<IKeyStore>(), CancellationToken.None);
         }
         catch (Exception exception) when (exception is ServiceStartException or OptionsValidationException)
         {
@@ -72,6 +73,9 @@ public static class BudgetServiceApp
         // The confirmation bound is a network timer, on the system clock like the stream's heartbeat.
         builder.Services.TryAddSingleton(sp => new KeyEventHub(sp.GetRequiredService<IOptions<BudgetServiceOptions>>().Value.KeyEventAckTimeout, TimeProvider.System));
         builder.Services.TryAddSingleton<AdminToken>();
+        builder.Services.TryAddSingleton<Vault.SecretVault>();
+        builder.Services.TryAddSingleton<Vault.SecretAdmin>();
+        builder.Services.TryAddSingleton<Vault.SecretDelivery>();
         builder.Services.TryAddSingleton<StoreFaults>();
         builder.Services.TryAddSingleton<ClientRegistry>();
         builder.Services.TryAddSingleton<ClientAdmin>();
@@ -118,6 +122,7 @@ public static class BudgetServiceApp
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();
+        app.Services.GetRequiredService<Vault.SecretVault>(); // the master key files, likewise
         return app;
     }
 

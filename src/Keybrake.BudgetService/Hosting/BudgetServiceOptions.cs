@@ -49,6 +49,12 @@ public sealed class BudgetServiceOptions
     /// </summary>
     public string? AdminTokenFile { get; set; }
 
+    /// <summary>
+    /// The vault's master key, which encrypts the vendor secrets the service holds (<c>BudgetService:Vault</c>); none
+    /// configured: the service stores no secret.
+    /// </summary>
+    public Vault.BudgetServiceVaultOptions Vault { get; } = new();
+
     /// <summary>Whether <see cref="Store"/> names PostgreSQL.</summary>
     internal bool OnPostgreSql => Store.Equals(PostgreSqlStore, StringComparison.OrdinalIgnoreCase);
 

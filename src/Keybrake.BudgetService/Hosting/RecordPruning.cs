@@ -8,7 +8,8 @@ namespace Keybrake.BudgetService.Hosting;
 /// What the stores forget beside finished reservations, on the maintenance's hourly round: audit records past
 /// <see cref="BudgetServiceOptions.AuditRetention"/> (when set), vendor objects past
 /// <see cref="BudgetServiceOptions.ObjectRetention"/>, expired duty claims, and admin-issued credentials revoked
-/// longer ago than <see cref="BudgetServiceOptions.RevokedClientRetention"/>.
+/// longer ago than <see cref="BudgetServiceOptions.RevokedClientRetention"/>, and previous vendor secrets whose rotation's
+/// overlap window has closed.
 /// </summary>
 internal sealed class RecordPruning
 {
@@ -18,8 +19,11 @@ internal sealed class RecordPruning
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<RecordPruning> _logger;
 
-    public RecordPruning(IBudgetStore store, ClientRegistry clients, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<RecordPruning> logger)
+    private readonly IKeyStore _keys;
+
+    public RecordPruning(IBudgetStore store, IKeyStore keys, ClientRegistry clients, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, ILogger<RecordPruning> logger)
     {
+        _keys = keys;
         _store = store;
         _clients = clients;
         _time = time;
@@ -39,6 +43,13 @@ internal sealed class RecordPruning
             if (records.Total + clients > 0)
             {
                 Log.PrunedRecords(_logger, records.AuditRecords, records.VendorObjects, records.DutyClaims, clients);
+            }
+
+            // A rotation's previous secret is erased once its overlap window closed (reads ignore it from then on anyway).
+            var secrets = await _keys.PruneExpiredSecretsAsync(now, cancellationToken);
+            if (secrets > 0)
+            {
+                Log.PreviousSecretsErased(_logger, secrets);
             }
         }
         catch (Exception exception) when (exception is not OperationCanceledException)

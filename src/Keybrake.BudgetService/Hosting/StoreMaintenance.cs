@@ -26,9 +26,13 @@ internal sealed class StoreMaintenance : BackgroundService
     private readonly IOptionsMonitor<BudgetServiceOptions> _options;
     private readonly ILogger<StoreMaintenance> _logger;
     private readonly IClusterDuties _duties;
+    private readonly Vault.SecretVault _vault;
+    private readonly IKeyStore _keyStore;
 
-    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, RecordPruning records, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, IClusterDuties duties, ILogger<StoreMaintenance> logger)
+    public StoreMaintenance(IBudgetStore store, KeyRegistry keys, ClientRegistry clients, RecordPruning records, TimeProvider time, IOptionsMonitor<BudgetServiceOptions> options, IClusterDuties duties, Vault.SecretVault vault, IKeyStore keyStore, ILogger<StoreMaintenance> logger)
     {
+        _vault = vault;
+        _keyStore = keyStore;
         _duties = duties;
         _store = store;
         _keys = keys;
@@ -42,6 +46,9 @@ internal sealed class StoreMaintenance : BackgroundService
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await _store.MigrateAsync(cancellationToken);
+
+        // Before any call: a store whose secrets this service cannot open (a wrong master key) does not start.
+        await _vault.CheckStoreAsync(_keyStore, cancellationToken);
         await _keys.LoadAsync(cancellationToken);
         await _clients.LoadAsync(cancellationToken);
         await base.StartAsync(cancellationToken);

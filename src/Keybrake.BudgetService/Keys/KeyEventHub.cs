@@ -17,7 +17,7 @@ internal sealed class KeyEventHub
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Subscription> _subscribers = new(StringComparer.Ordinal);
     private readonly List<Published> _unconfirmed = [];
-    private readonly Dictionary<string, (bool Known, bool Revoked, long PolicyVersion)> _announced = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (bool Known, bool Revoked, long PolicyVersion, long SecretVersion)> _announced = new(StringComparer.Ordinal);
     private readonly TimeSpan _bound;
     private readonly TimeProvider _clock;
     private long _sequence;
@@ -68,7 +68,7 @@ internal sealed class KeyEventHub
             keyEvent.Sequence = ++_sequence;
             foreach (var key in keyEvent.Keys)
             {
-                _announced[key.KeyId] = (key.Known, key.Revoked, key.PolicyVersion);
+                _announced[key.KeyId] = (key.Known, key.Revoked, key.PolicyVersion, key.SecretVersion);
             }
 
             var published = new Published(keyEvent.Sequence, clientRevoked);
@@ -95,8 +95,8 @@ internal sealed class KeyEventHub
         }
     }
 
-    /// <summary>The state this hub last announced for a key (known, revoked, policy version); <see langword="null"/> when it announced none.</summary>
-    public (bool Known, bool Revoked, long PolicyVersion)? Announced(string keyId)
+    /// <summary>The state this hub last announced for a key (known, revoked, policy and secret versions); <see langword="null"/> when it announced none.</summary>
+    public (bool Known, bool Revoked, long PolicyVersion, long SecretVersion)? Announced(string keyId)
     {
         lock (_lock)
         {

@@ -88,9 +88,12 @@ internal sealed class KeyRegistry
         }
 
         var key = Load(stored);
-        _keys.AddOrUpdate(keyId, key, (_, current) => current.PolicyVersion > key.PolicyVersion ? current : key);
+        _keys.AddOrUpdate(keyId, key, (_, current) => current.IsAtLeast(key) && (current.PolicyVersion > key.PolicyVersion || current.SecretVersion > key.SecretVersion) ? current : key);
         return key;
     }
+
+    /// <summary>Takes a key as a secret write read it back (a new secret version); returns the key in force.</summary>
+    public ServiceKey Apply(StoredKey stored) => Refresh(stored);
 
     /// <summary>
     /// Takes a key as another replica stored it (created, or its policy changed); an older version than the one held
@@ -99,7 +102,7 @@ internal sealed class KeyRegistry
     public ServiceKey Refresh(StoredKey stored)
     {
         var key = Load(stored);
-        return _keys.AddOrUpdate(stored.KeyId, key, (_, current) => current.PolicyVersion >= key.PolicyVersion ? current : key);
+        return _keys.AddOrUpdate(stored.KeyId, key, (_, current) => current.IsAtLeast(key) ? current : key);
     }
 
     /// <summary>
@@ -152,6 +155,8 @@ internal sealed class KeyRegistry
             policy = PolicyMessages.TryCompile(stored.KeyId, new Policy { DailyCapMicroUsd = 0 }, [])!;
         }
 
-        return new ServiceKey(stored.KeyId, stored.Vendor, policy, message, stored.PolicyVersion, stored.BrakeKeySha256, stored.CreatedAt, stored.UpdatedAt);
+        return new ServiceKey(
+            stored.KeyId, stored.Vendor, policy, message, stored.PolicyVersion, stored.BrakeKeySha256, stored.CreatedAt, stored.UpdatedAt,
+            stored.SecretVersion, stored.SecretSetAt, stored.PreviousSecretValidUntil);
     }
 }

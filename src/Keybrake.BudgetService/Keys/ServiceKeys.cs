@@ -69,6 +69,8 @@ internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetSer
             errors.Add($"{BudgetServiceOptions.SectionName}:AdminToken {problem}");
         }
 
+        errors.AddRange(Vault.SecretVault.Problems(options.Vault));
+
         foreach (var (id, client) in options.Clients)
         {
             var path = $"{BudgetServiceOptions.SectionName}:Clients:{id}";

@@ -34,7 +34,7 @@ internal sealed class ReplicaChanges
         _logger = logger;
     }
 
-    /// <summary>A key was created, revoked, restored or its policy changed somewhere.</summary>
+    /// <summary>A key was created, revoked, restored, its policy changed or its vendor secret set or rotated somewhere.</summary>
     public async Task KeyChangedAsync(string keyId, CancellationToken cancellationToken)
     {
         var announced = new List<Announcement>();
@@ -119,24 +119,37 @@ internal sealed class ReplicaChanges
     private void Announce(StoredKey stored, bool revoked, List<Announcement> announced)
     {
         var key = _keys.Refresh(stored);
-        KeyEventKind kind;
+        var kinds = new List<KeyEventKind>(2);
         switch (_hub.Announced(key.Id))
         {
             case null or { Known: false }:
-                kind = KeyEventKind.Created;
+                kinds.Add(KeyEventKind.Created);
                 break;
             case { } before when before.Revoked != revoked:
-                kind = revoked ? KeyEventKind.Revoked : KeyEventKind.Restored;
+                kinds.Add(revoked ? KeyEventKind.Revoked : KeyEventKind.Restored);
                 break;
-            case { } before when before.PolicyVersion != key.PolicyVersion:
-                kind = KeyEventKind.PolicyChanged;
+            case { } before:
+                // A policy change and a secret change heard of together (a notification missed) are two events: a
+                // process that drops its secret only on SECRET_CHANGED must see that one.
+                if (before.PolicyVersion != key.PolicyVersion)
+                {
+                    kinds.Add(KeyEventKind.PolicyChanged);
+                }
+
+                if (before.SecretVersion != key.SecretVersion)
+                {
+                    kinds.Add(KeyEventKind.SecretChanged);
+                }
+
                 break;
-            default:
-                return; // announced already: by this replica's own admin call, or an earlier notification
         }
 
-        Log.ReplicaKeyChanged(_logger, key.Id, kind.ToString());
-        announced.Add(new Announcement(_hub.Publish(BudgetAdminGrpcService.Event(kind, key, revoked)), null));
+        // announced already (by this replica's own admin call, or an earlier notification) when there is none
+        foreach (var kind in kinds)
+        {
+            Log.ReplicaKeyChanged(_logger, key.Id, kind.ToString());
+            announced.Add(new Announcement(_hub.Publish(BudgetAdminGrpcService.Event(kind, key, revoked)), null));
+        }
     }
 
     private void Apply(StoredClient stored, List<Announcement> announced)

@@ -21,9 +21,55 @@ internal interface IKeyStore
     /// <see langword="null"/> when there is none.
     /// </summary>
     ValueTask<StoredKey?> UpdatePolicyAsync(string keyId, byte[] policy, KeySource source, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores a key's first vendor secret (<see cref="SealedSecret.Version"/> 1), conditionally: nothing changes when
+    /// the key has a secret already (<see cref="SecretWriteStatus.Conflict"/>) or does not exist.
+    /// </summary>
+    ValueTask<SecretWrite> SetFirstSecretAsync(string keyId, SealedSecret secret, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces a key's secret with <paramref name="secret"/>, whose version must be one past the current one
+    /// (<see cref="SecretWriteStatus.Conflict"/> otherwise, and when the key has none). The replaced secret is kept until
+    /// <paramref name="previousValidUntil"/>, or erased now when that is <see langword="null"/>; an older one is erased.
+    /// </summary>
+    ValueTask<SecretWrite> RotateSecretAsync(string keyId, SealedSecret secret, DateTimeOffset? previousValidUntil, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>A key's current secret, then the previous one if its overlap window is still open at <paramref name="now"/>; empty when it has none.</summary>
+    ValueTask<IReadOnlyList<StoredSecret>> ReadSecretsAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Erases previous secrets whose overlap window closed at or before <paramref name="now"/>; returns how many.</summary>
+    ValueTask<int> PruneExpiredSecretsAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The ids of the master keys the stored secrets were sealed under.</summary>
+    ValueTask<IReadOnlyList<string>> ListMasterKeyIdsAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>A key as stored: its policy as the serialized <c>Policy</c> message.</summary>
+/// <summary>A vendor secret as the vault sealed it: never the plaintext.</summary>
+internal sealed record SealedSecret(long Version, string MasterKeyId, byte[] Sealed);
+
+/// <summary>A stored secret; <see cref="ValidUntil"/> is <see langword="null"/> for the current one.</summary>
+internal sealed record StoredSecret(long Version, string MasterKeyId, byte[] Sealed, DateTimeOffset SetAt, DateTimeOffset? ValidUntil);
+
+/// <summary>How a secret write went: with the key read back when it was written.</summary>
+internal sealed record SecretWrite(SecretWriteStatus Status, StoredKey? Key);
+
+/// <summary>The outcome of a conditional secret write.</summary>
+internal enum SecretWriteStatus
+{
+    Written,
+
+    /// <summary>No such key.</summary>
+    NoKey,
+
+    /// <summary>The key's secret is not in the state the write expects (one exists, none exists, or another write came first).</summary>
+    Conflict,
+}
+
+/// <summary>
+/// A key as stored: its policy as the serialized <c>Policy</c> message; the version of the vendor secret the service
+/// holds for it (0: none), when that was set, and until when the previous one stays valid (never the secret).
+/// </summary>
 internal sealed record StoredKey(
     string KeyId,
     string Vendor,
@@ -32,7 +78,10 @@ internal sealed record StoredKey(
     byte[]? BrakeKeySha256,
     KeySource Source,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    long SecretVersion = 0,
+    DateTimeOffset? SecretSetAt = null,
+    DateTimeOffset? PreviousSecretValidUntil = null);
 
 /// <summary>Where a key came from.</summary>
 internal enum KeySource

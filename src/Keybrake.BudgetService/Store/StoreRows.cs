@@ -9,7 +9,7 @@ namespace Keybrake.BudgetService.Store;
 /// </summary>
 internal static class StoreRows
 {
-    public const string KeyColumns = "key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at";
+    public const string KeyColumns = "key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at, secret_version, secret_set_at, previous_secret_valid_until";
 
     public const string ClientColumns = "client_id, token_sha256, key_ids, source, created_at, revoked_at";
 
@@ -22,7 +22,24 @@ internal static class StoreRows
         reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4),
         reader.GetString(5) == "admin" ? KeySource.Admin : KeySource.Configuration,
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
-        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)));
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)),
+        reader.GetInt64(8),
+        Moment(reader, 9),
+        Moment(reader, 10));
+
+    /// <summary>The columns of a key's secrets, for <see cref="Secret"/>.</summary>
+    public const string SecretColumns = "version, master_key_id, sealed, set_at, valid_until";
+
+    /// <summary>A stored secret from a row of <see cref="SecretColumns"/>.</summary>
+    public static StoredSecret Secret(DbDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        (byte[])reader.GetValue(2),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+        Moment(reader, 4));
+
+    private static DateTimeOffset? Moment(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
 
     /// <summary>A client credential from a row of <see cref="ClientColumns"/>.</summary>
     public static StoredClient Client(DbDataReader reader) => new(

@@ -531,6 +531,77 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task A_first_secret_is_stored_once_and_a_rotation_needs_one_and_the_next_version()
+    {
+        var keys = (await OpenAsync()).Keys;
+        await keys.TryInsertAsync(new StoredKey("agent", "stripe", [1], 1, null, KeySource.Admin, Noon, Noon), CancellationToken.None);
+
+        var rotateNone = await keys.RotateSecretAsync("agent", Sealed(1), null, Noon, CancellationToken.None);
+        var first = await keys.SetFirstSecretAsync("agent", Sealed(1), Noon.AddMinutes(1), CancellationToken.None);
+        var again = await keys.SetFirstSecretAsync("agent", Sealed(1), Noon.AddMinutes(2), CancellationToken.None);
+        var missing = await keys.SetFirstSecretAsync("nobody", Sealed(1), Noon, CancellationToken.None);
+        var skipped = await keys.RotateSecretAsync("agent", Sealed(3), null, Noon.AddMinutes(3), CancellationToken.None);
+        var rotated = await keys.RotateSecretAsync("agent", Sealed(2), Noon.AddHours(1), Noon.AddMinutes(4), CancellationToken.None);
+        var found = await keys.FindAsync("agent", CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((rotateNone.Status, first.Status, again.Status, missing.Status, skipped.Status, rotated.Status), Is.EqualTo(
+                (SecretWriteStatus.Conflict, SecretWriteStatus.Written, SecretWriteStatus.Conflict, SecretWriteStatus.NoKey, SecretWriteStatus.Conflict, SecretWriteStatus.Written)));
+            Assert.That((first.Key!.SecretVersion, first.Key.SecretSetAt, first.Key.PreviousSecretValidUntil), Is.EqualTo((1L, (DateTimeOffset?)Noon.AddMinutes(1), (DateTimeOffset?)null)));
+            Assert.That((found!.SecretVersion, found.SecretSetAt, found.PreviousSecretValidUntil, found.PolicyVersion),
+                Is.EqualTo((2L, (DateTimeOffset?)Noon.AddMinutes(4), (DateTimeOffset?)Noon.AddHours(1), 1L)), "a secret change is no policy change");
+        });
+    }
+
+    [Test]
+    public async Task Reading_secrets_gives_the_current_then_the_previous_only_inside_its_window_and_pruning_erases_it_after()
+    {
+        var keys = (await OpenAsync()).Keys;
+        await keys.TryInsertAsync(new StoredKey("agent", "stripe", [1], 1, null, KeySource.Admin, Noon, Noon), CancellationToken.None);
+        await keys.SetFirstSecretAsync("agent", Sealed(1), Noon, CancellationToken.None);
+        await keys.RotateSecretAsync("agent", Sealed(2), Noon.AddHours(1), Noon, CancellationToken.None);
+
+        var inside = await keys.ReadSecretsAsync("agent", Noon.AddMinutes(59), CancellationToken.None);
+        var after = await keys.ReadSecretsAsync("agent", Noon.AddHours(1), CancellationToken.None);
+        var prunedEarly = await keys.PruneExpiredSecretsAsync(Noon.AddMinutes(59), CancellationToken.None);
+        var pruned = await keys.PruneExpiredSecretsAsync(Noon.AddHours(1), CancellationToken.None);
+        var stillInside = await keys.ReadSecretsAsync("agent", Noon, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(inside.Select(s => (s.Version, s.ValidUntil)), Is.EqualTo(new[] { (2L, (DateTimeOffset?)null), (1L, (DateTimeOffset?)Noon.AddHours(1)) }));
+            Assert.That(inside[0].Sealed, Is.EqualTo(Sealed(2).Sealed), "the sealed bytes come back as stored");
+            Assert.That(inside[0].MasterKeyId, Is.EqualTo("0123456789abcdef"));
+            Assert.That(after.Select(s => s.Version), Is.EqualTo(new[] { 2L }), "a closed window hides the previous secret before pruning");
+            Assert.That((prunedEarly, pruned), Is.EqualTo((0, 1)));
+            Assert.That(stillInside.Select(s => s.Version), Is.EqualTo(new[] { 2L }), "pruned means erased, not hidden");
+        });
+    }
+
+    [Test]
+    public async Task A_rotation_without_overlap_erases_the_previous_secret_and_one_with_overlap_erases_any_older()
+    {
+        var keys = (await OpenAsync()).Keys;
+        await keys.TryInsertAsync(new StoredKey("agent", "stripe", [1], 1, null, KeySource.Admin, Noon, Noon), CancellationToken.None);
+        await keys.SetFirstSecretAsync("agent", Sealed(1), Noon, CancellationToken.None);
+        await keys.RotateSecretAsync("agent", Sealed(2), Noon.AddDays(1), Noon, CancellationToken.None);
+        await keys.RotateSecretAsync("agent", Sealed(3), Noon.AddDays(1), Noon, CancellationToken.None);
+        var withOverlap = await keys.ReadSecretsAsync("agent", Noon, CancellationToken.None);
+        var rotated = await keys.RotateSecretAsync("agent", Sealed(4), null, Noon, CancellationToken.None);
+        var withoutOverlap = await keys.ReadSecretsAsync("agent", Noon, CancellationToken.None);
+        var masterKeys = await keys.ListMasterKeyIdsAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(withOverlap.Select(s => s.Version), Is.EqualTo(new[] { 3L, 2L }), "at most the previous secret is kept");
+            Assert.That(withoutOverlap.Select(s => s.Version), Is.EqualTo(new[] { 4L }));
+            Assert.That(rotated.Key!.PreviousSecretValidUntil, Is.Null);
+            Assert.That(masterKeys, Is.EqualTo(new[] { "0123456789abcdef" }));
+        });
+    }
+
+    [Test]
     public async Task Client_credentials_keep_their_hash_and_scope_and_a_taken_id_or_hash_inserts_nothing()
     {
         var clients = (await OpenAsync()).Clients;
@@ -605,4 +676,7 @@ public abstract class StoreContractTests
             Assert.That(listed.Select(c => c.ClientId), Is.EqualTo(new[] { "active", "configured", "revoked-lately" }), "a configured one would come back valid on the next start if forgotten");
         });
     }
+
+    /// <summary>Sealed bytes as a store sees them: opaque, distinct per version.</summary>
+    private static SealedSecret Sealed(long version) => new(version, "0123456789abcdef", [.. Enumerable.Repeat((byte)version, 40)]);
 }

@@ -183,7 +183,7 @@ public sealed class StoreTransferTests
         });
     }
 
-    /// <summary>A row in every table: keys, a revocation, credentials (one revoked), counters with an overrun, pending, held and finished reservations, a deferral, a duty, a vendor object, audit records.</summary>
+    /// <summary>A row in every table: keys, a revocation, a vendor secret (sealed) and its previous one, credentials (one revoked), counters with an overrun, pending, held and finished reservations, a deferral, a duty, a vendor object, audit records.</summary>
     private static async Task FillAsync(StoreUnderTest store)
     {
         var budget = store.Budget;
@@ -191,6 +191,8 @@ public sealed class StoreTransferTests
         await store.Keys.TryInsertAsync(new StoredKey("sms", "twilio", [4], 3, null, KeySource.Configuration, Noon, Noon.AddHours(1)), CancellationToken.None);
         await budget.SetRevokedAsync("sms", true, Noon, CancellationToken.None);
         await budget.SetRevokedAsync("agent", false, Noon, CancellationToken.None);
+        await store.Keys.SetFirstSecretAsync("agent", new SealedSecret(1, "0123456789abcdef", [1, 2, 3, 4]), Noon, CancellationToken.None);
+        await store.Keys.RotateSecretAsync("agent", new SealedSecret(2, "0123456789abcdef", [5, 6, 7, 8]), Noon.AddHours(1), Noon.AddMinutes(1), CancellationToken.None);
         await store.Clients.TryInsertAsync(new StoredClient("fleet", [1, 1, 1], ["agent", "sms"], ClientSource.Admin, Noon, null), CancellationToken.None);
         await store.Clients.TryInsertAsync(new StoredClient("gone", [2, 2], ["*"], ClientSource.Configuration, Noon, Noon.AddMinutes(5)), CancellationToken.None);
 

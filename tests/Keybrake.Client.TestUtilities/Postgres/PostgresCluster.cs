@@ -43,7 +43,8 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>The superuser's generated password: tests check that it appears in no log or message.</summary>
     public string Password { get; }
 
-    private string DataDirectory => Path.Combine(_folder, "data");
+    /// <summary>The server's data directory: tests read its files to prove what the database never holds.</summary>
+    public string DataDirectory => Path.Combine(_folder, "data");
 
     private string LogFile => Path.Combine(_folder, "server.log");
 

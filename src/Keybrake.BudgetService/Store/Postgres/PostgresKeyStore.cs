@@ -24,7 +24,7 @@ internal sealed class PostgresKeyStore : IKeyStore
         await _database.InTransactionAsync(async (connection, transaction) =>
         {
             await using (var command = Command(connection, transaction,
-                $"INSERT INTO api_key ({StoreRows.KeyColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key_id) DO NOTHING",
+                "INSERT INTO api_key (key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key_id) DO NOTHING",
                 Text(key.KeyId), Text(key.Vendor), Bytes(key.Policy), Bigint(key.PolicyVersion), Bytes(key.BrakeKeySha256), Text(StoreRows.SourceName(key.Source)),
                 Millis(key.CreatedAt), Millis(key.UpdatedAt)))
             {
@@ -75,6 +75,108 @@ internal sealed class PostgresKeyStore : IKeyStore
             }
 
             return updated;
+        }, cancellationToken);
+
+    /// <summary>Conditional on the key's row, locked for the transaction: two replicas storing a secret at once cannot both win.</summary>
+    public async ValueTask<SecretWrite> SetFirstSecretAsync(string keyId, SealedSecret secret, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await WriteSecretAsync(keyId, current => current == 0 && secret.Version == 1, secret, null, now, cancellationToken);
+
+    public async ValueTask<SecretWrite> RotateSecretAsync(string keyId, SealedSecret secret, DateTimeOffset? previousValidUntil, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await WriteSecretAsync(keyId, current => current > 0 && secret.Version == current + 1, secret, previousValidUntil, now, cancellationToken);
+
+    public async ValueTask<IReadOnlyList<StoredSecret>> ReadSecretsAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await _database.OnConnectionAsync(async connection =>
+        {
+            await using var command = Command(connection, null,
+                $"SELECT {StoreRows.SecretColumns} FROM key_secret WHERE key_id = $1 AND (valid_until IS NULL OR valid_until > $2) ORDER BY version DESC",
+                Text(keyId), Millis(now));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var secrets = new List<StoredSecret>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                secrets.Add(StoreRows.Secret(reader));
+            }
+
+            return secrets;
+        }, cancellationToken);
+
+    public async ValueTask<int> PruneExpiredSecretsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        await _database.OnConnectionAsync(async connection =>
+        {
+            await using var command = Command(connection, null, "DELETE FROM key_secret WHERE valid_until IS NOT NULL AND valid_until <= $1", Millis(now));
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
+
+    public async ValueTask<IReadOnlyList<string>> ListMasterKeyIdsAsync(CancellationToken cancellationToken) =>
+        await _database.OnConnectionAsync(async connection =>
+        {
+            await using var command = Command(connection, null, "SELECT DISTINCT master_key_id FROM key_secret ORDER BY master_key_id");
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var ids = new List<string>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+
+            return ids;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Locks the key's row, checks its current secret version with <paramref name="expected"/>, then stores the new
+    /// secret, keeps the replaced one until <paramref name="previousValidUntil"/> (or erases it), erases any older one,
+    /// and tells the other replicas when it commits.
+    /// </summary>
+    private async Task<SecretWrite> WriteSecretAsync(string keyId, Func<long, bool> expected, SealedSecret secret, DateTimeOffset? previousValidUntil, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await _database.InTransactionAsync(async (connection, transaction) =>
+        {
+            long current;
+            await using (var read = Command(connection, transaction, "SELECT secret_version FROM api_key WHERE key_id = $1 FOR UPDATE", Text(keyId)))
+            {
+                if (await read.ExecuteScalarAsync(cancellationToken) is not long version)
+                {
+                    return new SecretWrite(SecretWriteStatus.NoKey, null);
+                }
+
+                current = version;
+            }
+
+            if (!expected(current))
+            {
+                return new SecretWrite(SecretWriteStatus.Conflict, null);
+            }
+
+            var until = previousValidUntil?.ToUnixTimeMilliseconds();
+            var batch = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    BatchCommand("DELETE FROM key_secret WHERE key_id = $1 AND (version <> $2 OR $3::bigint IS NULL)", Text(keyId), Bigint(current), Bigint(until)),
+                    BatchCommand("UPDATE key_secret SET valid_until = $3 WHERE key_id = $1 AND version = $2", Text(keyId), Bigint(current), Bigint(until)),
+                    BatchCommand(
+                        "INSERT INTO key_secret (key_id, version, master_key_id, sealed, set_at, valid_until) VALUES ($1, $2, $3, $4, $5, NULL)",
+                        Text(keyId), Bigint(secret.Version), Text(secret.MasterKeyId), Bytes(secret.Sealed), Millis(now)),
+                    BatchCommand(
+                        "UPDATE api_key SET secret_version = $2, secret_set_at = $3, previous_secret_valid_until = $4, updated_at = $3 WHERE key_id = $1",
+                        Text(keyId), Bigint(secret.Version), Millis(now), Bigint(until)),
+                },
+            };
+            await using (batch)
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            StoredKey? written = null;
+            await using (var command = Command(connection, transaction, $"SELECT {StoreRows.KeyColumns} FROM api_key WHERE key_id = $1", Text(keyId)))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    written = StoreRows.Key(reader);
+                }
+            }
+
+            await PostgresChanges.NotifyAsync(connection, transaction, PostgresChanges.KeyChanged(keyId), cancellationToken);
+            return new SecretWrite(SecretWriteStatus.Written, written);
         }, cancellationToken);
 
     private Task<List<StoredKey>> ReadAsync(string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>

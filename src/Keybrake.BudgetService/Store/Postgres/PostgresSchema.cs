@@ -147,6 +147,24 @@ internal static class PostgresSchema
         SELECT key_id, false, updated_at FROM api_key
         ON CONFLICT (key_id) DO NOTHING;
         """,
+
+        // 4: the vault, as SQLite's migration 7: each key's vendor secret sealed by the master key, the current one
+        // (valid_until NULL) and at most the previous one until its overlap window closes; the key's row carries the
+        // current version, so a replica reading a key back has it.
+        """
+        CREATE TABLE key_secret (
+            key_id text NOT NULL,
+            version bigint NOT NULL,
+            master_key_id text NOT NULL,
+            sealed bytea NOT NULL,
+            set_at bigint NOT NULL,
+            valid_until bigint,
+            PRIMARY KEY (key_id, version)
+        );
+        ALTER TABLE api_key ADD COLUMN secret_version bigint NOT NULL DEFAULT 0;
+        ALTER TABLE api_key ADD COLUMN secret_set_at bigint;
+        ALTER TABLE api_key ADD COLUMN previous_secret_valid_until bigint;
+        """,
     ];
 
     public static int Version => s_migrations.Length;

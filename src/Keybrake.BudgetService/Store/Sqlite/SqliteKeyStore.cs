@@ -65,6 +65,91 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
             return command.ExecuteNonQuery() == 1 ? Find(connection, keyId, transaction) : null;
         }, cancellationToken);
 
+    public ValueTask<SecretWrite> SetFirstSecretAsync(string keyId, SealedSecret secret, DateTimeOffset now, CancellationToken cancellationToken) =>
+        _connection.WriteAsync((connection, transaction) =>
+        {
+            if (Find(connection, keyId, transaction) is not { } key)
+            {
+                return new SecretWrite(SecretWriteStatus.NoKey, null);
+            }
+
+            if (key.SecretVersion != 0 || secret.Version != 1)
+            {
+                return new SecretWrite(SecretWriteStatus.Conflict, key);
+            }
+
+            Execute(connection, transaction, "DELETE FROM key_secret WHERE key_id = $id", ("$id", keyId));
+            InsertSecret(connection, transaction, keyId, secret, now);
+            Execute(connection, transaction,
+                "UPDATE api_key SET secret_version = $version, secret_set_at = $now, previous_secret_valid_until = NULL, updated_at = $now WHERE key_id = $id",
+                ("$id", keyId), ("$version", secret.Version), ("$now", now.ToUnixTimeMilliseconds()));
+            return new SecretWrite(SecretWriteStatus.Written, Find(connection, keyId, transaction));
+        }, cancellationToken);
+
+    public ValueTask<SecretWrite> RotateSecretAsync(string keyId, SealedSecret secret, DateTimeOffset? previousValidUntil, DateTimeOffset now, CancellationToken cancellationToken) =>
+        _connection.WriteAsync((connection, transaction) =>
+        {
+            if (Find(connection, keyId, transaction) is not { } key)
+            {
+                return new SecretWrite(SecretWriteStatus.NoKey, null);
+            }
+
+            var replaced = key.SecretVersion;
+            if (replaced == 0 || secret.Version != replaced + 1)
+            {
+                return new SecretWrite(SecretWriteStatus.Conflict, key);
+            }
+
+            // Only the replaced secret may stay (for its overlap window); any older one goes now.
+            var until = previousValidUntil?.ToUnixTimeMilliseconds();
+            Execute(connection, transaction, "DELETE FROM key_secret WHERE key_id = $id AND (version <> $replaced OR $until IS NULL)",
+                ("$id", keyId), ("$replaced", replaced), ("$until", until));
+            Execute(connection, transaction, "UPDATE key_secret SET valid_until = $until WHERE key_id = $id AND version = $replaced",
+                ("$id", keyId), ("$replaced", replaced), ("$until", until));
+            InsertSecret(connection, transaction, keyId, secret, now);
+            Execute(connection, transaction,
+                "UPDATE api_key SET secret_version = $version, secret_set_at = $now, previous_secret_valid_until = $until, updated_at = $now WHERE key_id = $id",
+                ("$id", keyId), ("$version", secret.Version), ("$now", now.ToUnixTimeMilliseconds()), ("$until", until));
+            return new SecretWrite(SecretWriteStatus.Written, Find(connection, keyId, transaction));
+        }, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StoredSecret>> ReadSecretsAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<StoredSecret>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {StoreRows.SecretColumns} FROM key_secret WHERE key_id = $id AND (valid_until IS NULL OR valid_until > $now) ORDER BY version DESC";
+            command.Parameters.AddWithValue("$id", keyId);
+            command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+            var secrets = new List<StoredSecret>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                secrets.Add(StoreRows.Secret(reader));
+            }
+
+            return secrets;
+        }, cancellationToken);
+
+    public ValueTask<int> PruneExpiredSecretsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        _connection.WriteAsync(
+            (connection, transaction) => Execute(connection, transaction, "DELETE FROM key_secret WHERE valid_until IS NOT NULL AND valid_until <= $now", ("$now", now.ToUnixTimeMilliseconds())),
+            cancellationToken);
+
+    public ValueTask<IReadOnlyList<string>> ListMasterKeyIdsAsync(CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<string>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT DISTINCT master_key_id FROM key_secret ORDER BY master_key_id";
+            var ids = new List<string>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                ids.Add(reader.GetString(0));
+            }
+
+            return ids;
+        }, cancellationToken);
+
     public void Dispose()
     {
         _connection.Dispose();
@@ -79,6 +164,24 @@ internal sealed class SqliteKeyStore : IKeyStore, IDisposable
         command.CommandText = $"{SelectKey} WHERE key_id = $id";
         command.Parameters.AddWithValue("$id", keyId);
         return ReadAll(command) is [var key] ? key : null;
+    }
+
+    private static void InsertSecret(SqliteConnection connection, SqliteTransaction transaction, string keyId, SealedSecret secret, DateTimeOffset now) =>
+        Execute(connection, transaction,
+            "INSERT INTO key_secret (key_id, version, master_key_id, sealed, set_at, valid_until) VALUES ($id, $version, $master, $sealed, $now, NULL)",
+            ("$id", keyId), ("$version", secret.Version), ("$master", secret.MasterKeyId), ("$sealed", secret.Sealed), ("$now", now.ToUnixTimeMilliseconds()));
+
+    private static int Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command.ExecuteNonQuery();
     }
 
     private static List<StoredKey> ReadAll(SqliteCommand command)

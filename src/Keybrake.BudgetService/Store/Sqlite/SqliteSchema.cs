@@ -153,6 +153,23 @@ internal static class SqliteSchema
         ALTER TABLE day_counter ADD COLUMN overrun INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE run_counter ADD COLUMN overrun INTEGER NOT NULL DEFAULT 0;
         """,
+        // 7: the vault. Each key's vendor secret sealed by the master key (AES-256-GCM; the id of the master key that
+        // sealed it beside it), the current one (valid_until NULL) and at most the previous one, kept until the end of
+        // its rotation's overlap window. The key's row carries its current version, so every read of a key has it.
+        """
+        CREATE TABLE key_secret (
+            key_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            master_key_id TEXT NOT NULL,
+            sealed BLOB NOT NULL,
+            set_at INTEGER NOT NULL,
+            valid_until INTEGER,
+            PRIMARY KEY (key_id, version)
+        ) WITHOUT ROWID;
+        ALTER TABLE api_key ADD COLUMN secret_version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE api_key ADD COLUMN secret_set_at INTEGER;
+        ALTER TABLE api_key ADD COLUMN previous_secret_valid_until INTEGER;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>

@@ -23,7 +23,7 @@ internal sealed record StoreColumn(string Name, ColumnKind Kind);
 internal sealed record StoreTable(string Name, string Label, IReadOnlyList<StoreColumn> Columns);
 
 /// <summary>
-/// Every table of the store at the schema both engines reach today (SQLite 6, PostgreSQL 2): what an export carries
+/// Every table of the store at the schema both engines reach today (SQLite 7, PostgreSQL 4): what an export carries
 /// and an import writes. A migration that adds a table or a column adds it here, or the move leaves it behind.
 /// </summary>
 internal static class StoreTables
@@ -31,7 +31,11 @@ internal static class StoreTables
     public static IReadOnlyList<StoreTable> All { get; } =
     [
         Table("api_key", "keys", ("key_id", ColumnKind.Text), ("vendor", ColumnKind.Text), ("policy", ColumnKind.Blob), ("policy_version", ColumnKind.Integer),
-            ("brake_key_sha256", ColumnKind.Blob), ("source", ColumnKind.Text), ("created_at", ColumnKind.Integer), ("updated_at", ColumnKind.Integer)),
+            ("brake_key_sha256", ColumnKind.Blob), ("source", ColumnKind.Text), ("created_at", ColumnKind.Integer), ("updated_at", ColumnKind.Integer),
+            ("secret_version", ColumnKind.Integer), ("secret_set_at", ColumnKind.Integer), ("previous_secret_valid_until", ColumnKind.Integer)),
+        // Sealed bytes travel as they are: the imported store opens only under the master key that sealed them.
+        Table("key_secret", "vendor secrets (sealed)", ("key_id", ColumnKind.Text), ("version", ColumnKind.Integer), ("master_key_id", ColumnKind.Text),
+            ("sealed", ColumnKind.Blob), ("set_at", ColumnKind.Integer), ("valid_until", ColumnKind.Integer)),
         Table("key_state", "revocation states", ("key_id", ColumnKind.Text), ("revoked", ColumnKind.Boolean), ("updated_at", ColumnKind.Integer)),
         Table("client_credential", "client credentials", ("client_id", ColumnKind.Text), ("token_sha256", ColumnKind.Blob), ("key_ids", ColumnKind.Text),
             ("source", ColumnKind.Text), ("created_at", ColumnKind.Integer), ("revoked_at", ColumnKind.Integer)),
