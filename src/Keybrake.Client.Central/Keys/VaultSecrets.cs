@@ -28,6 +28,7 @@ internal sealed class VaultSecrets
     private readonly ConcurrentDictionary<string, Announced> _announced = new(StringComparer.Ordinal);
 
     private readonly Budget.BudgetClient _client;
+    private int _waiting;
     private readonly BudgetServiceResilience _resilience;
     private readonly ILogger _logger;
 
@@ -39,6 +40,9 @@ internal sealed class VaultSecrets
         watcher.KeySeen += OnKeySeen;
         watcher.CredentialRevoked += () => DropAll("the budget service revoked or refused this process's client credential");
     }
+
+    /// <summary>How many calls are waiting for a fetch (tests look at it).</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>How many keys' secrets this process holds (tests look at it).</summary>
     public int Count => _held.Count;
@@ -60,7 +64,17 @@ internal sealed class VaultSecrets
             return (held.Carrying(key), null);
         }
 
-        var fetched = await FetchOnceAsync(key.Id).WaitAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _waiting);
+        Fetched fetched;
+        try
+        {
+            fetched = await FetchOnceAsync(key.Id).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
         return fetched.Secret is { } secret ? (secret.Carrying(key), null) : (null, fetched.Denial);
     }
 
