@@ -140,6 +140,30 @@ public sealed class VaultSecretTests
     }
 
     [Test]
+    public async Task A_snapshot_after_a_reconnect_naming_a_newer_secret_version_drops_the_held_one()
+    {
+        using var stub = StripeStub.Start();
+        await using var service = await StartServiceAsync();
+        await using var host = VaultStripeHost.Start(service.Address, stub);
+        Assert.That(await host.ChargeAsync(500, "before"), Is.Null);
+        Assert.That(await service.State.WaitForSubscriberAsync(), Is.True);
+
+        // Rotated while no event reached this process; the stream then ends, and the new one starts with a snapshot.
+        service.State.SetSecret(KeyId, SecondSecret);
+        service.State.EndStreams();
+        var dropped = await Poll.UntilAsync(() => host.Ledger.HoldsSecret(KeyId), held => !held);
+        var denied = await host.ChargeAsync(600, "after");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(dropped, Is.False, "the snapshot's version 2 dropped version 1");
+            Assert.That(denied, Is.Null);
+            Assert.That(AuthorizationOf(stub, "after"), Is.EqualTo("Bearer " + SecondSecret));
+            Assert.That(service.State.SecretRequests(KeyId), Is.EqualTo(2));
+        });
+    }
+
+    [Test]
     public async Task A_secret_rotated_denial_fetches_the_new_secret_once_and_the_charge_goes_out_with_it()
     {
         using var stub = StripeStub.Start();

@@ -164,7 +164,8 @@ public sealed class FakeBudgetState
         return true;
     }
 
-    internal void EndStreams()
+    /// <summary>Ends every open stream normally: the guard reconnects and gets a new snapshot.</summary>
+    public void EndStreams()
     {
         foreach (var subscriber in _subscribers.Values)
         {
