@@ -61,6 +61,15 @@ internal sealed class KeyWatcher : IAsyncDisposable
     public event Action<string, long>? PolicyVersionSeen;
 
     /// <summary>
+    /// Raised for each key an event or a snapshot names (its state as the service sends it), and for each key a
+    /// snapshot no longer names (as unknown). Raised while the event is applied, before it is confirmed to the service.
+    /// </summary>
+    public event Action<WatchedKey>? KeySeen;
+
+    /// <summary>Raised when the service revoked, or refused, this process's credential: no key may be used here.</summary>
+    public event Action? CredentialRevoked;
+
+    /// <summary>
     /// Whether the service revoked, or ended or refused the stream because it no longer accepts, this process's
     /// credential (revoked, or not scoped to the keys). Until a stream opens again, every key counts as revoked here.
     /// </summary>
@@ -156,6 +165,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
             {
                 // Set before the view stops counting, so that no call in between trusts a status cached earlier.
                 Volatile.Write(ref _credentialRefused, true);
+                CredentialRevoked?.Invoke();
                 Log.BudgetServiceRefusedCredential(_logger, "WatchKeys", exception.Status.Detail);
             }
             catch (Exception exception) when (exception is RpcException or IOException or HttpRequestException or InvalidOperationException)
@@ -222,6 +232,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
             foreach (var stale in _keys.Keys.Where(id => !seen.Contains(id)))
             {
                 _keys.TryRemove(stale, out _);
+                KeySeen?.Invoke(new WatchedKey { KeyId = stale, Known = false });
             }
 
             Volatile.Write(ref _snapshotSeen, true);
@@ -231,6 +242,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
         {
             // Applied before it is confirmed: once the operator's revoke returns, no call here trusts a key.
             Volatile.Write(ref _credentialRefused, true);
+            CredentialRevoked?.Invoke();
             Log.BudgetServiceRefusedCredential(_logger, "WatchKeys", $"client credential '{keyEvent.ClientId}' is revoked");
         }
         else
@@ -238,7 +250,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
             foreach (var key in keyEvent.Keys)
             {
                 Update(key);
-                if (keyEvent.Kind is KeyEventKind.Revoked or KeyEventKind.Restored)
+                if (keyEvent.Kind is KeyEventKind.Revoked or KeyEventKind.Restored or KeyEventKind.SecretChanged)
                 {
                     Log.KeyEventApplied(_logger, key.KeyId, keyEvent.Kind.ToString());
                 }
@@ -253,10 +265,12 @@ internal sealed class KeyWatcher : IAsyncDisposable
         if (!key.Known)
         {
             _keys.TryRemove(key.KeyId, out _);
+            KeySeen?.Invoke(key);
             return;
         }
 
         _keys[key.KeyId] = (key.Revoked, key.PolicyVersion);
         PolicyVersionSeen?.Invoke(key.KeyId, key.PolicyVersion);
+        KeySeen?.Invoke(key);
     }
 }

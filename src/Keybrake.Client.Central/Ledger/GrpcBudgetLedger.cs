@@ -27,6 +27,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     private readonly KeyWatcher _watcher;
     private readonly KeyStatusCache _keyStatus;
     private readonly ServiceKeyPolicies _policies;
+    private readonly VaultSecrets _secrets;
     private readonly EmergencyAllowance _emergency;
     private readonly SettleSender _settlements;
     private readonly IdGenerator _ids;
@@ -59,6 +60,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         _watcher = new KeyWatcher(_client, TimeProvider.System, settings.RevocationStaleness, logger, settings.ProcessName, replicas);
         _keyStatus = new KeyStatusCache(time, settings.KeyStatusCacheDuration, _watcher, logger);
         _policies = new ServiceKeyPolicies(_client, _resilience, _watcher, TimeProvider.System, settings.RevocationStaleness, logger);
+        _secrets = new VaultSecrets(_client, _resilience, _watcher, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
         _settlements = new SettleSender(_client, _resilience, time, TimeProvider.System, SettleSender.DefaultLinger, ObjectsSent, logger, outbox.SetAsideSettlements);
         _ids = ids;
@@ -70,6 +72,12 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     /// <summary>The key event stream (tests look at its state).</summary>
     internal KeyWatcher Watcher => _watcher;
+
+    /// <summary>The vendor secrets fetched from the service, in memory only (tests look at their state).</summary>
+    internal VaultSecrets Secrets => _secrets;
+
+    /// <summary>Whether this process holds the service's vendor secret for the key (tests look at it).</summary>
+    internal bool HoldsSecret(string keyId) => _secrets.Holds(keyId);
 
     /// <summary>The sender of settlements (tests look at its state).</summary>
     internal SettleSender Settlements => _settlements;
@@ -86,7 +94,14 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         }
 
         var (effective, denial) = await _policies.ResolveAsync(key, brakeKey, cancellationToken).ConfigureAwait(false);
-        return new KeyResolution(state, effective ?? key, denial);
+        if (denial is not null || key.HasVendorSecret)
+        {
+            // A secret in the process's own configuration wins: the service is never asked for one.
+            return new KeyResolution(state, effective ?? key, denial);
+        }
+
+        var (carrying, secretDenial) = await _secrets.ResolveAsync(effective ?? key, cancellationToken).ConfigureAwait(false);
+        return new KeyResolution(state, carrying ?? key, secretDenial);
     }
 
     /// <summary>Whether the key event stream is open and current (tests and benchmarks wait for it).</summary>
@@ -105,6 +120,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
             IdempotencyKey = request.IdempotencyKey ?? _ids.New("call_"),
             EstimateMicroUsd = request.Estimate.Micros,
             RequestHash = ByteString.CopyFrom(hash),
+            SecretVersion = request.SecretVersion,
         };
 
         try
@@ -114,6 +130,12 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
                 cancellationToken).ConfigureAwait(false);
             if (!reply.Allowed)
             {
+                if (reply.Reason == ReasonCodes.SecretRotated && request.SecretVersion > 0)
+                {
+                    // The pipeline resolves the key again and asks once more: it must find the new secret.
+                    _secrets.Rotated(request.KeyId, request.SecretVersion);
+                }
+
                 return AuthorizationResult.Denied(reply.Reason, reply.Message);
             }
 

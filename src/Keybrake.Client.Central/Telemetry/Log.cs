@@ -43,4 +43,16 @@ internal static partial class Log
 
     [LoggerMessage(33, LogLevel.Warning, "Could not confirm key event {Sequence} to the budget service ({Problem}); the operator's call names this process as unconfirmed")]
     public static partial void KeyEventNotAcknowledged(ILogger logger, long sequence, string problem);
+
+    [LoggerMessage(331, LogLevel.Information, "Key '{KeyId}': vendor secret version {Version} fetched from the budget service, held in memory")]
+    public static partial void VendorSecretFetched(ILogger logger, string keyId, long version);
+
+    [LoggerMessage(332, LogLevel.Information, "Key '{KeyId}': vendor secret version {Version} dropped from memory ({Reason})")]
+    public static partial void VendorSecretDropped(ILogger logger, string keyId, long version, string reason);
+
+    [LoggerMessage(333, LogLevel.Information, "Key '{KeyId}': the budget service answered with vendor secret version {Version}, older than version {Announced} its key events announced; asking again")]
+    public static partial void VendorSecretStale(ILogger logger, string keyId, long version, long announced);
+
+    [LoggerMessage(334, LogLevel.Error, "The budget service refused this process the vendor secret of key '{KeyId}': {Problem}")]
+    public static partial void VendorSecretRefused(ILogger logger, string keyId, string problem);
 }

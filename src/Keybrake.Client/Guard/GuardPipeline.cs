@@ -123,12 +123,13 @@ internal sealed class GuardPipeline
                 "the request carries no brake key; configure the SDK with a vault_key_... brake key, never with the vendor secret");
         }
 
-        var key = _catalog.FindByBrakeKey(presented);
-        if (key is null)
+        var configured = _catalog.FindByBrakeKey(presented);
+        if (configured is null)
         {
             return new GuardDenial(ReasonCodes.KeyUnknown, "the brake key is not one this process knows");
         }
 
+        var key = configured;
         if (!string.Equals(key.Vendor, vendor.Vendor, StringComparison.Ordinal))
         {
             return new GuardDenial(ReasonCodes.KeyUnknown, $"key '{key.Id}' is for {key.Vendor}, not {vendor.Vendor}");
@@ -156,9 +157,14 @@ internal sealed class GuardPipeline
             return unresolved;
         }
 
-        // In central mode, the key with the budget service's policy (tightened by this process's own).
+        // In central mode, the key with the budget service's policy (tightened by this process's own), and the
+        // vendor secret the service holds for it when the process has none of its own.
         key = resolution.Key;
         call.Key = key;
+        if (!key.HasVendorSecret)
+        {
+            return new GuardDenial(ReasonCodes.KeyUnknown, $"key '{key.Id}' has no vendor secret: neither this process's configuration nor its ledger gave one");
+        }
 
         // 2. Endpoint rules: only the method and path are needed.
         if (key.Policy.Endpoints.Check(call.Method, call.PathSegments) is { } why)
@@ -218,8 +224,35 @@ internal sealed class GuardPipeline
         }
 
         var authorization = await _ledger.AuthorizeAsync(
-            new AuthorizationRequest(key.Id, call.RunId, call.IdempotencyKey, call.Estimate, fingerprint),
+            new AuthorizationRequest(key.Id, call.RunId, call.IdempotencyKey, call.Estimate, fingerprint) { SecretVersion = key.SecretVersion },
             cancellationToken).ConfigureAwait(false);
+        if (authorization.Denial is { Reason: ReasonCodes.SecretRotated } && key.SecretVersion > 0)
+        {
+            // The service rotated the key's secret past its overlap window and the ledger dropped the old one: the
+            // key resolves again (fetching the new secret) and the same reservation is asked for once more. Once only:
+            // a second refusal stands.
+            Log.SecretRotatedRetry(_logger, key.Id, key.SecretVersion);
+            var again = await _ledger.ResolveKeyAsync(configured, presented, cancellationToken).ConfigureAwait(false);
+            if (again.State == KeyState.Revoked)
+            {
+                return again.Denial ?? new GuardDenial(ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked");
+            }
+
+            if (again.Denial is { } unresolvedAgain)
+            {
+                return unresolvedAgain;
+            }
+
+            if (again.Key.HasVendorSecret && again.Key.SecretVersion > key.SecretVersion)
+            {
+                key = again.Key;
+                call.Key = key;
+                authorization = await _ledger.AuthorizeAsync(
+                    new AuthorizationRequest(key.Id, call.RunId, call.IdempotencyKey, call.Estimate, fingerprint) { SecretVersion = key.SecretVersion },
+                    cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         if (authorization.Denial is { } ledgerDenial)
         {
             return ledgerDenial;

@@ -22,9 +22,10 @@ public sealed class KeybrakeKeyOptions
 
     /// <summary>
     /// The real vendor secret the guard puts on the request in place of the brake key. It never reaches a
-    /// log, an audit record or an exception message.
+    /// log, an audit record or an exception message. Required on the embedded ledger; in central mode it may be
+    /// left out, and the guard then asks the budget service for the secret it holds for the key on first use
+    /// (kept in memory only). When set in central mode, it wins: the service is never asked.
     /// </summary>
-    [Required]
     public string VendorSecret { get; set; } = string.Empty;
 
     /// <summary>

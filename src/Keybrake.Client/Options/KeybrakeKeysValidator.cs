@@ -14,7 +14,8 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
     private readonly KeybrakeKeyOptionsValidator _keyValidator = new();
     private readonly Dictionary<string, VendorProfile> _vendors;
 
-    // With an external ledger (central mode) the budget service enforces the caps: a key here need not set them.
+    // With an external ledger (central mode) the budget service enforces the caps, and may hold the vendor secret:
+    // a key here need set neither.
     private readonly bool _capsAreCentral;
 
     public KeybrakeKeysValidator(IEnumerable<VendorProfile> vendors, IEnumerable<ExternalBudgetLedger> externalLedgers)
@@ -45,6 +46,13 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
             if (annotations.Failed)
             {
                 errors.AddRange(annotations.Failures.Select(failure => AnnotationMessages.Reshape(failure, field, field)));
+            }
+
+            // In central mode the budget service may hold the secret instead (fetched on first use); embedded, nobody does.
+            // The message is the one the [Required] annotation gave when the field was required in every mode.
+            if (string.IsNullOrEmpty(key.VendorSecret) && !_capsAreCentral)
+            {
+                errors.Add($"{field}:VendorSecret: a value is required");
             }
 
             if (!string.IsNullOrEmpty(key.BrakeKey))

@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(41, LogLevel.Debug, "Keybrake redacted the vendor secret of key '{KeyId}' from the response to {Method} {Endpoint}")]
     public static partial void SecretRedacted(ILogger logger, string keyId, string method, string endpoint);
+
+    [LoggerMessage(330, LogLevel.Information, "The budget service rotated the vendor secret of key '{KeyId}' past version {Version}; fetching the new one and asking once more")]
+    public static partial void SecretRotatedRetry(ILogger logger, string keyId, long version);
 }

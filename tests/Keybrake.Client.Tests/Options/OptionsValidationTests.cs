@@ -157,6 +157,42 @@ public sealed class OptionsValidationTests
         Assert.That(error.ToString(), Does.Not.Contain("tv_live_super_secret_value"));
     }
 
+    [Test]
+    public void On_the_embedded_ledger_a_key_without_a_vendor_secret_fails_start_up_with_the_one_line_it_always_had()
+    {
+        var error = Validate(o => o.AddKey("agent", key => { ValidKey(key); key.VendorSecret = string.Empty; }));
+
+        Assert.That(error.Failures, Is.EqualTo(new[] { "Keybrake:Keys:agent:VendorSecret: a value is required" }));
+    }
+
+    [Test]
+    public void In_central_mode_a_key_without_a_vendor_secret_passes_validation_as_the_budget_service_holds_it()
+    {
+        var services = new ServiceCollection();
+        services.AddKeybrake(o => o.AddKey("agent", key => { ValidKey(key); key.VendorSecret = string.Empty; key.Policy.DailyCap = null; }))
+            .UseBudgetService(o => (o.Address, o.ClientToken) = (new Uri("http://127.0.0.1:7411"), "kbc_testClientCredential0123456789abcdefABCDEF"))
+            .AddVendor<TestVendorProfile>();
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value;
+
+        Assert.That(options.Keys["agent"].VendorSecret, Is.Empty);
+    }
+
+    [Test]
+    public void In_central_mode_a_vendor_secret_that_is_a_brake_key_still_fails()
+    {
+        var services = new ServiceCollection();
+        services.AddKeybrake(o => o.AddKey("agent", key => { ValidKey(key); key.VendorSecret = "vault_key_0000000000000000000"; }))
+            .UseBudgetService(o => (o.Address, o.ClientToken) = (new Uri("http://127.0.0.1:7411"), "kbc_testClientCredential0123456789abcdefABCDEF"))
+            .AddVendor<TestVendorProfile>();
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value)!;
+
+        Assert.That(error.Failures, Has.Some.Contains("Keybrake:Keys:agent:VendorSecret is a brake key"));
+    }
+
     internal static void ValidKey(KeybrakeKeyOptions key)
     {
         key.BrakeKey = "vault_key_" + new string('0', 16);
