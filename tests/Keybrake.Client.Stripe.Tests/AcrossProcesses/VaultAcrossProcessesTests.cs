@@ -80,6 +80,10 @@ public sealed class VaultAcrossProcessesTests
             Assert.That(rotation.Out, Does.Contain("now v2").And.Contain("all 4 processes on the key event stream confirmed"), "every agent applied the rotation before the command returned");
 
             await Poll.UntilAsync(() => Charges(stripeA).Count(c => StartedAt(c) > rotatedAt), count => count >= ChargesEachSide);
+
+            // The outboxes while the agents run and write to them: an agent deletes its own once shipped, at exit.
+            var outboxesMidRun = Directory.EnumerateFiles(agentsFolder, "*outbox*").Count();
+            var inOutboxesMidRun = SecretScan.InFiles(agentsFolder, secrets);
             await Task.WhenAll(agents.Select(a => a.StopAsync()));
             var reports = await Task.WhenAll(agents.Select(a => a.FinishAsync()));
 
@@ -114,9 +118,10 @@ public sealed class VaultAcrossProcessesTests
             {
                 Assert.That(SecretScan.InTexts(places, secrets), Is.Empty);
                 Assert.That(SecretScan.InFiles(service.Directory, secrets), Is.Empty, "the service's database files");
-                Assert.That(SecretScan.InFiles(agentsFolder, secrets), Is.Empty, "the agents' outbox files");
+                Assert.That(inOutboxesMidRun, Is.Empty, "the agents' outbox files, mid-run");
+                Assert.That(SecretScan.InFiles(agentsFolder, secrets), Is.Empty, "the agents' files after they exited");
                 Assert.That(SecretScan.FileCount(service.Directory), Is.GreaterThan(0));
-                Assert.That(Directory.EnumerateFiles(agentsFolder, "*outbox*").Count(), Is.GreaterThan(0));
+                Assert.That(outboxesMidRun, Is.GreaterThanOrEqualTo(4), "each agent's outbox was there to scan");
             });
         }
         finally
