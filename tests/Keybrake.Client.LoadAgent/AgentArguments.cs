@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Client.LoadAgent;
 
-/// <summary>The agent's command line: <c>--name value</c> pairs, and the flag <c>--wait-for-go</c>.</summary>
+/// <summary>The agent's command line: <c>--name value</c> pairs, and the flags <c>--wait-for-go</c>, <c>--until-stop</c> and <c>--no-secret</c>.</summary>
 internal sealed record AgentArguments
 {
     public const string Usage =
@@ -20,6 +20,7 @@ internal sealed record AgentArguments
           --key-id <id>             the key id, as the service knows it (required)
           --brake-key <key>         the vault_key_... the Stripe client presents (required)
           --secret <sk>             the vendor secret the guard puts in its place (default sk_test_load_agent)
+          --no-secret               configure no vendor secret: the guard fetches the one the budget service holds
           --outbox <path>           the audit outbox path (required): the agent writes its own file beside it
           --tasks <n>               concurrent tasks (default 16)
           --charges <n|until-denied>  charges per task, or until the task is denied (default until-denied)
@@ -56,6 +57,7 @@ internal sealed record AgentArguments
 
     public required string BrakeKey { get; init; }
 
+    /// <summary>The vendor secret in the agent's configuration; empty with <c>--no-secret</c> (the budget service's is fetched).</summary>
     public string Secret { get; init; } = "sk_test_load_agent";
 
     public required string Outbox { get; init; }
@@ -106,6 +108,7 @@ internal sealed record AgentArguments
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var waitForGo = false;
         var untilStop = false;
+        var noSecret = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--wait-for-go")
@@ -115,6 +118,10 @@ internal sealed record AgentArguments
             else if (args[i] == "--until-stop")
             {
                 untilStop = true;
+            }
+            else if (args[i] == "--no-secret")
+            {
+                noSecret = true;
             }
             else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
             {
@@ -147,7 +154,7 @@ internal sealed record AgentArguments
             Stripe = Required("stripe"),
             KeyId = Required("key-id"),
             BrakeKey = Required("brake-key"),
-            Secret = Optional("secret") ?? "sk_test_load_agent",
+            Secret = noSecret ? string.Empty : Optional("secret") ?? "sk_test_load_agent",
             Outbox = Required("outbox"),
             Tasks = Int("tasks", 16),
             Charges = charges == "until-denied" ? null : int.Parse(charges, CultureInfo.InvariantCulture),
@@ -167,6 +174,11 @@ internal sealed record AgentArguments
             Pause = TimeSpan.FromMilliseconds(Int("pause-ms", 0)),
             Records = Int("records", 10_000),
         };
+
+        if (noSecret && values.ContainsKey("secret"))
+        {
+            throw new ArgumentException("--secret and --no-secret cannot both be given");
+        }
 
         if (values.Count > 0)
         {

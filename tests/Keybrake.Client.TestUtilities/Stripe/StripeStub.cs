@@ -111,6 +111,16 @@ public sealed class StripeStub : IDisposable
             .RespondWith(Response.Create().WithStatusCode(402).WithHeader("Content-Type", "application/json")
                 .WithBody("""{"error":{"type":"card_error","code":"card_declined","message":"Your card was declined."}}"""));
 
+    /// <summary>
+    /// Answers every request whose <c>Authorization</c> header does not match <paramref name="wildcard"/> (such as
+    /// <c>Bearer sk_test_51Vault*</c>) the way Stripe answers an invalid API key (401), ahead of every other mapping.
+    /// </summary>
+    public void RefuseAuthorizationsOtherThan(string wildcard) =>
+        Server.Given(Request.Create().WithPath("/*").WithHeader("Authorization", wildcard, WireMock.Matchers.MatchBehaviour.RejectOnMatch))
+            .AtPriority(0)
+            .RespondWith(Response.Create().WithStatusCode(401).WithHeader("Content-Type", "application/json")
+                .WithBody("""{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}"""));
+
     public void Dispose() => Server.Stop();
 
     private static NameValueCollection ParseForm(string? body) => HttpUtility.ParseQueryString(body ?? string.Empty);
