@@ -49,7 +49,8 @@ public sealed class VaultRotationAcrossProcessesTests
                     "--no-secret", "--tasks", $"{TasksPerAgent}", "--until-stop", "--pause-ms", "10"))),
                 running);
             Assert.That(await state.WaitForSubscriberAsync(Agents), Is.True, "every agent watches its keys");
-            await Poll.UntilAsync(() => Charges(stub).Count, count => count >= 40);
+            var tasks = Enumerable.Range(0, Agents).SelectMany(i => Enumerable.Range(0, TasksPerAgent).Select(t => $"agent{i}-t{t}")).ToList();
+            await Poll.UntilAsync(() => Charges(stub), charges => tasks.All(task => charges.Any(c => c.Task == task)));
 
             var rotation = state.RotateSecret(KeyId, SecondSecret);
             var confirmed = await state.WaitForAcknowledgementAsync(rotation, Agents);
@@ -57,7 +58,10 @@ public sealed class VaultRotationAcrossProcessesTests
             // Each task has at most one charge under way when its process applies the event; every charge it starts
             // after that one carries the new secret.
             var lastBeforeConfirmed = Charges(stub).GroupBy(c => c.Task).ToDictionary(g => g.Key, g => g.Max(c => c.Number));
-            await Poll.UntilAsync(() => Charges(stub).Count(c => c.Authorization == "Bearer " + SecondSecret), count => count >= 40);
+            bool StartedAfter((string Task, int Number, string Authorization) charge) => charge.Number >= lastBeforeConfirmed.GetValueOrDefault(charge.Task, -1) + 2;
+
+            // Every task of every agent makes a few charges it started after its process applied the event.
+            await Poll.UntilAsync(() => Charges(stub), charges => tasks.All(task => charges.Count(c => c.Task == task && StartedAfter(c)) >= 3));
             await Task.WhenAll(agents.Select(a => a.StopAsync()));
             var reports = await Task.WhenAll(agents.Select(a => a.FinishAsync()));
             var charges = Charges(stub);
@@ -68,10 +72,11 @@ public sealed class VaultRotationAcrossProcessesTests
                 Assert.That(reports.SelectMany(r => r.Denied.Keys), Is.Empty, "no call was denied");
                 Assert.That(reports.SelectMany(r => r.Errors.Keys), Is.Empty, "no call failed");
                 Assert.That(reports.Sum(r => r.Allowed), Is.EqualTo(charges.Count));
+                Assert.That(tasks.Select(task => charges.Count(c => c.Task == task && StartedAfter(c))), Has.All.GreaterThanOrEqualTo(3), "every task charged after the event");
                 Assert.That(charges.Select(c => c.Authorization).Distinct().Order(), Is.EqualTo(new[] { "Bearer " + FirstSecret, "Bearer " + SecondSecret }), "only the service's secrets, never a brake key");
                 Assert.That(stub.Received.Select(r => r.Headers.GetValueOrDefault("Authorization") ?? string.Empty), Has.None.Contains("vault_key_"));
                 Assert.That(
-                    charges.Where(c => lastBeforeConfirmed.TryGetValue(c.Task, out var last) && c.Number >= last + 2).Select(c => c.Authorization),
+                    charges.Where(StartedAfter).Select(c => c.Authorization),
                     Has.All.EqualTo("Bearer " + SecondSecret),
                     "every charge started after its process applied the event carries the new secret");
                 foreach (var task in charges.GroupBy(c => c.Task))
@@ -80,7 +85,8 @@ public sealed class VaultRotationAcrossProcessesTests
                     Assert.That(secrets.SkipWhile(s => s == "Bearer " + FirstSecret), Has.All.EqualTo("Bearer " + SecondSecret), $"{task.Key} never went back to the old secret");
                 }
 
-                Assert.That(state.SecretRequests(KeyId), Is.EqualTo(2 * Agents), "each process fetched each version once");
+                Assert.That(reports.Select(r => r.WarmUps), Has.All.EqualTo(1), "each agent's warm-up read fetched the first secret");
+                Assert.That(state.SecretRequests(KeyId), Is.EqualTo(2 * Agents), "each process fetched each version once\n" + string.Join("\n", agents.Select(a => a.Diagnostics)));
             });
         }
         finally
