@@ -117,12 +117,15 @@ public sealed class FakeBudgetState
         return gate;
     }
 
-    /// <summary>Waits until an open stream confirmed <paramref name="sequence"/> (the guard applied the event); false after a generous wait.</summary>
-    public async Task<bool> WaitForAcknowledgementAsync(long sequence) =>
-        await Poll.UntilAsync(() => _subscribers.Values.Any(s => Volatile.Read(ref s.Acknowledged) >= sequence), done => done);
+    /// <summary>
+    /// Waits until <paramref name="streams"/> open streams confirmed <paramref name="sequence"/> (their guards applied the
+    /// event); false after a generous wait.
+    /// </summary>
+    public async Task<bool> WaitForAcknowledgementAsync(long sequence, int streams = 1) =>
+        await Poll.UntilAsync(() => _subscribers.Values.Count(s => Volatile.Read(ref s.Acknowledged) >= sequence) >= streams, done => done);
 
-    /// <summary>Waits until a stream is open (it has had its snapshot); false after a generous wait.</summary>
-    public async Task<bool> WaitForSubscriberAsync() => await Poll.UntilAsync(() => !_subscribers.IsEmpty, done => done);
+    /// <summary>Waits until <paramref name="streams"/> streams are open (each has had its snapshot); false after a generous wait.</summary>
+    public async Task<bool> WaitForSubscriberAsync(int streams = 1) => await Poll.UntilAsync(() => _subscribers.Count >= streams, done => done);
 
     internal long Push(KeyEventKind kind, string keyId)
     {
