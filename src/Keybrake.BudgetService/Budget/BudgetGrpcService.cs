@@ -68,6 +68,13 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
 
         if (!key.AcceptsSecret(request.SecretVersion, now))
         {
+            // A revoked key says so rather than send the guard to fetch a secret it will not be given. Only this
+            // denial pays the extra read.
+            if ((await _store.GetRevokedAsync([key.Id], context.CancellationToken)).Contains(key.Id))
+            {
+                return new AuthorizeReply { Allowed = false, Reason = ReasonCodes.KeyRevoked, Message = $"key '{key.Id}' is revoked" };
+            }
+
             Log.SecretVersionRefused(_logger, key.Id, request.SecretVersion, key.SecretVersion);
             return new AuthorizeReply
             {

@@ -37,10 +37,6 @@ internal sealed class SecretDelivery
     public async Task<VendorSecretReply> DeliverAsync(GetVendorSecretRequest request, ServerCallContext context)
     {
         RequestChecks.Id(request.KeyId, "key_id");
-        if (!KeyIds.IsValid(request.KeyId))
-        {
-            throw RequestChecks.Invalid($"key_id '{RequestChecks.Shown(request.KeyId)}' {KeyIds.Rule}");
-        }
 
         var client = ClientCredentialInterceptor.ClientOf(context);
         if (!client.Covers(request.KeyId))

@@ -246,9 +246,13 @@ public sealed class VaultAdminTests
         using var set = await http.PostAsync("/v1/keys/agent/secret", Json($$"""{"secret":"{{Secret}}"}"""));
         using var rotated = await http.PostAsync("/v1/keys/agent/secret/rotate", Json($$"""{"secret":"{{Rotated}}","overlapSeconds":"120"}"""));
         using var bad = await http.PostAsync("/v1/keys/agent/secret/rotate", Json($$"""{"secret":"{{Rotated}} x"}"""));
+        using var malformed = await http.PostAsync("/v1/keys/agent/secret/rotate", Json($$"""{"secret":{{Rotated}}}"""));
+        using var misnamed = await http.PostAsync("/v1/keys/agent/secret/rotate", Json($$"""{"secrett":"{{Rotated}}"}"""));
+        using var mistyped = await http.PostAsync("/v1/keys/agent/secret/rotate", Json($$"""{"secret":"{{Rotated}}","overlapSeconds":"{{Rotated}}"}"""));
         var setBody = await set.Content.ReadAsStringAsync();
         var rotatedBody = await rotated.Content.ReadAsStringAsync();
         var badBody = await bad.Content.ReadAsStringAsync();
+        var malformedBodies = await Task.WhenAll(new[] { malformed, misnamed, mistyped }.Select(response => response.Content.ReadAsStringAsync()));
         var shown = await http.GetStringAsync("/v1/keys/agent");
         var listed = await http.GetStringAsync("/v1/keys");
         var delivered = await service.Budget.GetVendorSecretAsync(new GetVendorSecretRequest { KeyId = "agent" });
@@ -260,7 +264,9 @@ public sealed class VaultAdminTests
             Assert.That(JsonDocument.Parse(rotatedBody).RootElement.GetProperty("previousSecretValidUntil").GetString(), Is.EqualTo("2026-03-10T12:02:00.0000000Z"));
             Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That((delivered.Secret, delivered.Version), Is.EqualTo((Rotated, 2L)));
-            foreach (var body in new[] { setBody, rotatedBody, badBody, shown, listed })
+            Assert.That(new[] { malformed.StatusCode, misnamed.StatusCode, mistyped.StatusCode }, Has.All.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That(malformedBodies, Has.All.Contain("the request body is not valid: send"), "a fixed refusal, quoting nothing of the body");
+            foreach (var body in new[] { setBody, rotatedBody, badBody, shown, listed }.Concat(malformedBodies))
             {
                 Assert.That(body, Does.Not.Contain(Secret).And.Not.Contain(Rotated).And.Not.Contain("sk_test_"));
             }

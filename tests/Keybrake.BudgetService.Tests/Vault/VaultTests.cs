@@ -164,6 +164,8 @@ public sealed class VaultTests(StoreEngine engine)
         var own = await service.Budget.AuthorizeAsync(Authorize("agent", 1));
         await service.Admin.RotateKeySecretAsync(new SetKeySecretRequest { KeyId = "agent", Secret = VaultSettings.NewSecret() });
         var noOverlap = await service.Budget.AuthorizeAsync(WithSecret(Authorize("agent", 1), 2));
+        await service.Admin.RevokeKeyAsync(new KeyActionRequest { KeyId = "agent" });
+        var revoked = await service.Budget.AuthorizeAsync(WithSecret(Authorize("agent", 1), 2));
 
         Assert.Multiple(() =>
         {
@@ -172,6 +174,7 @@ public sealed class VaultTests(StoreEngine engine)
             Assert.That(afterWindow.Message, Is.EqualTo("the vendor secret of key 'agent' was rotated to version 2; version 1 is no longer accepted (its overlap window has closed)"));
             Assert.That((current.Allowed, own.Allowed), Is.EqualTo((true, true)), "the current secret, and a process's own (version 0)");
             Assert.That((noOverlap.Allowed, noOverlap.Reason), Is.EqualTo((false, ReasonCodes.SecretRotated)), "a rotation without overlap ends the previous secret at once");
+            Assert.That((revoked.Allowed, revoked.Reason), Is.EqualTo((false, ReasonCodes.KeyRevoked)), "a revoked key is not sent to fetch a new secret");
         });
     }
 
