@@ -23,7 +23,7 @@ internal sealed record StoreColumn(string Name, ColumnKind Kind);
 internal sealed record StoreTable(string Name, string Label, IReadOnlyList<StoreColumn> Columns);
 
 /// <summary>
-/// Every table of the store at the schema both engines reach today (SQLite 6, PostgreSQL 2): what an export carries
+/// Every table of the store at the schema both engines reach today (SQLite 7, PostgreSQL 4): what an export carries
 /// and an import writes. A migration that adds a table or a column adds it here, or the move leaves it behind.
 /// </summary>
 internal static class StoreTables
@@ -51,6 +51,12 @@ internal static class StoreTables
         Table("audit_record", "audit records", ("record_id", ColumnKind.Text), ("received_at", ColumnKind.Integer), ("timestamp", ColumnKind.Integer),
             ("key_id", ColumnKind.Text), ("vendor", ColumnKind.Text), ("run_id", ColumnKind.Text), ("decision", ColumnKind.Text), ("reason", ColumnKind.Text),
             ("record", ColumnKind.Text), ("client_id", ColumnKind.Text), ("host", ColumnKind.Text)),
+        Table("alert", "alerts", ("alert_id", ColumnKind.Text), ("dedupe_key", ColumnKind.Text), ("type", ColumnKind.Text), ("key_id", ColumnKind.Text),
+            ("scope", ColumnKind.Text), ("alert_window", ColumnKind.Text), ("threshold_percent", ColumnKind.Integer), ("message", ColumnKind.Text),
+            ("payload", ColumnKind.Text), ("created_at", ColumnKind.Integer)),
+        Table("alert_delivery", "alert deliveries", ("alert_id", ColumnKind.Text), ("webhook", ColumnKind.Text), ("state", ColumnKind.Integer),
+            ("attempts", ColumnKind.Integer), ("next_attempt_at", ColumnKind.Integer), ("claimed_until", ColumnKind.Integer), ("last_error", ColumnKind.Text),
+            ("delivered_at", ColumnKind.Integer)),
     ];
 
     public static StoreTable? Find(string name) => All.FirstOrDefault(table => table.Name == name);
