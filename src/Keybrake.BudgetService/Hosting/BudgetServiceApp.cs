@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
@@ -81,6 +82,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddBudgetAlerts();
         builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
@@ -118,6 +120,7 @@ public static class BudgetServiceApp
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();
+        app.Services.CheckAlertSettings();
         return app;
     }
 
