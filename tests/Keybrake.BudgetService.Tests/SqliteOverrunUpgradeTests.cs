@@ -17,9 +17,9 @@ public sealed class SqliteOverrunUpgradeTests
         await first.SettleAsync(Commit(spent.ReservationId, 8));
         await first.StopAsync();
 
-        // Back to schema version 4: the counters as they were, without the overrun columns (6) or the deferred objects (5).
+        // Back to schema version 4: the counters as they were, without the overrun columns (6), the deferred objects (5) or the alerts (7).
         var path = Path.Combine(first.Host.Directory, "budget.db");
-        await StoreFile.ExecuteAsync(path, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DELETE FROM schema_version WHERE version >= 5;");
+        await StoreFile.ExecuteAsync(path, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DROP TABLE alert; DROP TABLE alert_delivery; DELETE FROM schema_version WHERE version >= 5;");
 
         await using var second = await TestService.StartAsync(settings, time, first.Host.Directory);
         var today = await second.TodayAsync("agent");

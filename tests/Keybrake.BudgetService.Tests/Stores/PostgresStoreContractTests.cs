@@ -159,8 +159,8 @@ public sealed class PostgresStoreContractTests : StoreContractTests
             await first.Budget.SettleAsync(Commit(spent.ReservationId!, 8), dailyCap: 10);
         }
 
-        // Back to version 1: the counters as they were, without what migration 2 added.
-        await QueryAsync(database, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DELETE FROM schema_version WHERE version >= 2");
+        // Back to version 1: the counters as they were, without what migrations 2 and 4 (alerts) added.
+        await QueryAsync(database, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DROP TABLE alert; DROP TABLE alert_delivery; DELETE FROM schema_version WHERE version >= 2");
         await using var second = await StoreUnderTest.PostgreSql(database).MigratedAsync();
         var before = await second.Budget.DayAsync("agent");
         var more = await second.Budget.AuthorizeAsync(Authorize("agent", 2, dailyCap: 10), CancellationToken.None);
