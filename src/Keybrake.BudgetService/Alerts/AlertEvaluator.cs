@@ -16,7 +16,6 @@ internal sealed class AlertEvaluator : BackgroundService
     private readonly KeyRegistry _keys;
     private readonly IBudgetStore _store;
     private readonly AlertOptions _options;
-    private readonly IReadOnlyList<int> _thresholds;
     private readonly ILogger<AlertEvaluator> _logger;
 
     // Denials per key and reason in the current window; only this loop touches it.
@@ -29,7 +28,6 @@ internal sealed class AlertEvaluator : BackgroundService
         _keys = keys;
         _store = store;
         _options = options.Value;
-        _thresholds = _options.EffectiveThresholds;
         _logger = logger;
     }
 
@@ -76,32 +74,33 @@ internal sealed class AlertEvaluator : BackgroundService
             return;
         }
 
+        var thresholds = _options.ThresholdsFor(key.Id);
         var day = DayWindow.DayOf(signal.At, key.Policy.TimeZone).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         var dailyCap = key.Policy.DailyCap.Micros;
-        if (dailyCap > 0 && Pending(key.Id, "day", day) is { Count: > 0 })
+        if (dailyCap > 0 && Pending(key.Id, "day", day, thresholds) is { Count: > 0 })
         {
             var spent = signal.DaySpentMicroUsd ?? Spent(await _store.GetDaySpendAsync(key.Id, DateOnly.ParseExact(day, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), cancellationToken));
-            await CrossedAsync(key, "daily", "day", day, spent, dailyCap, cancellationToken);
+            await CrossedAsync(key, "daily", "day", day, spent, dailyCap, thresholds, cancellationToken);
         }
 
-        if (signal.RunId is { } runId && key.Policy.RunCap is { Micros: > 0 } runCap && Pending(key.Id, "run", runId) is { Count: > 0 })
+        if (signal.RunId is { } runId && key.Policy.RunCap is { Micros: > 0 } runCap && Pending(key.Id, "run", runId, thresholds) is { Count: > 0 })
         {
             var spent = signal.RunSpentMicroUsd ?? Spent(await _store.GetRunSpendAsync(key.Id, runId, cancellationToken));
-            await CrossedAsync(key, "run", "run", runId, spent, runCap.Micros, cancellationToken);
+            await CrossedAsync(key, "run", "run", runId, spent, runCap.Micros, thresholds, cancellationToken);
         }
     }
 
     private static long Spent(StoredSpend spend) => spend.SettledMicroUsd + spend.ReservedMicroUsd;
 
     /// <summary>The thresholds not yet seen fired for this window.</summary>
-    private List<int> Pending(string keyId, string kind, string window) =>
-        [.. _thresholds.Where(threshold => !_firing.Seen(ThresholdKey(keyId, kind, window, threshold)))];
+    private List<int> Pending(string keyId, string kind, string window, IReadOnlyList<int> thresholds) =>
+        [.. thresholds.Where(threshold => !_firing.Seen(ThresholdKey(keyId, kind, window, threshold)))];
 
     private static string ThresholdKey(string keyId, string kind, string window, int threshold) => $"threshold|{keyId}|{kind}|{window}|{threshold}";
 
-    private async Task CrossedAsync(ServiceKey key, string scope, string kind, string window, long spent, long cap, CancellationToken cancellationToken)
+    private async Task CrossedAsync(ServiceKey key, string scope, string kind, string window, long spent, long cap, IReadOnlyList<int> thresholds, CancellationToken cancellationToken)
     {
-        foreach (var threshold in _thresholds)
+        foreach (var threshold in thresholds)
         {
             // spent / cap >= threshold %, in integers (and wide enough for any cap).
             if ((Int128)spent * 100 < (Int128)threshold * cap)

@@ -11,6 +11,13 @@ internal sealed class AlertOptions
     /// <summary>The thresholds in force: the configured ones, or 50, 80 and 100 when none are configured.</summary>
     public IReadOnlyList<int> EffectiveThresholds => Thresholds.Count == 0 ? [50, 80, 100] : [.. Thresholds.Distinct().Order()];
 
+    /// <summary>Thresholds of particular keys, by key id, in place of <see cref="Thresholds"/> for those keys.</summary>
+    public Dictionary<string, List<int>> KeyThresholds { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The thresholds in force for one key: its own, or the service's.</summary>
+    public IReadOnlyList<int> ThresholdsFor(string keyId) =>
+        KeyThresholds.TryGetValue(keyId, out var own) && own.Count > 0 ? [.. own.Distinct().Order()] : EffectiveThresholds;
+
     /// <summary>Denials of these reasons, <see cref="BurstCount"/> or more for one key within <see cref="BurstWindow"/>, fire one alert per window.</summary>
     public List<string> BurstReasons { get; set; } = [];
 

@@ -19,6 +19,14 @@ internal sealed partial class AlertOptionsValidator : IValidateOptions<AlertOpti
             failures.Add($"{section}:Thresholds has {threshold}: use percentages from 1 to 1000");
         }
 
+        foreach (var (keyId, thresholds) in options.KeyThresholds)
+        {
+            foreach (var threshold in thresholds.Where(threshold => threshold is < 1 or > 1000))
+            {
+                failures.Add($"{section}:KeyThresholds:{keyId} has {threshold}: use percentages from 1 to 1000");
+            }
+        }
+
         if (options.BurstCount < 0)
         {
             failures.Add($"{section}:BurstCount is {options.BurstCount}: use 0 (off) or more");

@@ -57,10 +57,22 @@ internal sealed class AlertSignals
         }
     }
 
-    /// <summary>Settlements committed: a price above its estimate raises the day's spend (read again from the store).</summary>
-    public void Settled(IReadOnlyList<SettleResult> results, DateTimeOffset now)
+    /// <summary>
+    /// Settlements: only a commit above its estimate raises spend (a release or a lower price lowers it), so only those
+    /// have the evaluator read the key's day again from the store; a run past its cap comes with the overrun.
+    /// </summary>
+    public void Settled(IReadOnlyList<SettleCommand> commands, IReadOnlyList<SettleResult> results, DateTimeOffset now)
     {
-        foreach (var keyId in results.Where(result => result.Status == SettleStatus.Settled && result.KeyId is not null).Select(result => result.KeyId!).Distinct())
+        HashSet<string>? raised = null;
+        for (var i = 0; i < results.Count && i < commands.Count; i++)
+        {
+            if (results[i] is { Status: SettleStatus.Settled, KeyId: { } keyId } result && commands[i].Commit && commands[i].ActualMicroUsd > result.EstimateMicroUsd)
+            {
+                (raised ??= new HashSet<string>(StringComparer.Ordinal)).Add(keyId);
+            }
+        }
+
+        foreach (var keyId in raised ?? [])
         {
             Write(new SpendSignal(keyId, null, now, null, null));
         }

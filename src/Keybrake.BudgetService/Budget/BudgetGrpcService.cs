@@ -109,7 +109,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         // cap, is not trusted: it waits for an operator. One that fits but takes the day past the cap is settled and
         // reported (a price above its estimate): never silent.
         var results = await _store.SettleAsync(commands, client.Covers, now, _overruns.CapsOf, context.CancellationToken);
-        Alerts.AlertSignals.Of(context).Settled(results, now);
+        Alerts.AlertSignals.Of(context).Settled(commands, results, now);
         var outOfScope = 0;
         for (var i = 0; i < results.Count; i++)
         {

@@ -28,8 +28,11 @@ public sealed class ThresholdAlertTests(StoreEngine engine)
         await service.Budget.AuthorizeAsync(Authorize("runner", 6, runId: "run-1"));
         await service.Budget.AuthorizeAsync(Authorize("runner", 3, runId: "run-1"));
 
-        var received = await Poll.UntilAsync(() => receiver.Received(), posts => posts.Count >= 5);
-        var listed = await service.Admin.ListAlertsAsync(new ListAlertsRequest());
+        // Delivered is recorded after the receiver answered: wait for the books, then read the receiver.
+        var listed = await Poll.UntilAsync(
+            async () => await service.Admin.ListAlertsAsync(new ListAlertsRequest()),
+            reply => reply.Alerts.Count >= 5 && reply.Alerts.SelectMany(alert => alert.Deliveries).All(delivery => delivery.State == "delivered"));
+        var received = receiver.Received();
         Assert.Multiple(() =>
         {
             Assert.That(received.Select(post => (post.Json.GetProperty("key_id").GetString(), post.Json.GetProperty("scope").GetString(), post.Threshold)),
@@ -51,6 +54,42 @@ public sealed class ThresholdAlertTests(StoreEngine engine)
             Assert.That(listed.Alerts, Has.Count.EqualTo(5));
             Assert.That(listed.Alerts.SelectMany(alert => alert.Deliveries).Select(delivery => (delivery.Webhook, delivery.State, delivery.Attempts)),
                 Has.All.EqualTo(("ops", "delivered", 1)));
+        });
+    }
+
+    [Test]
+    public async Task Configured_thresholds_replace_the_defaults_and_a_key_may_have_its_own()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(
+            BudgetServiceHost.Key("agent", "100"), BudgetServiceHost.Key("quiet", "100"), receiver.Webhook(),
+            new Dictionary<string, string?> { ["BudgetService:Alerts:Thresholds:0"] = "25", ["BudgetService:Alerts:KeyThresholds:quiet:0"] = "90" }));
+
+        await service.Budget.AuthorizeAsync(Authorize("quiet", 50));
+        await service.Budget.AuthorizeAsync(Authorize("agent", 60));
+        await service.Budget.AuthorizeAsync(Authorize("quiet", 45));
+
+        // The store lists alerts in the order the evaluator fired them: once quiet's 90% is there, every call before it was evaluated.
+        var listed = await Poll.UntilAsync(
+            async () => (await service.Admin.ListAlertsAsync(new ListAlertsRequest())).Alerts,
+            alerts => alerts.Any(alert => alert.KeyId == "quiet"));
+        Assert.That(listed.Select(alert => (alert.KeyId, alert.ThresholdPercent)), Is.EquivalentTo(new[] { ("agent", 25), ("quiet", 90) }));
+    }
+
+    [Test]
+    public async Task A_price_settled_above_its_estimate_that_takes_the_day_past_a_threshold_fires_it()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var service = await TestService.StartAsync(engine, TestService.Settings(BudgetServiceHost.Key("agent", "100"), receiver.Webhook()));
+        var reserved = await service.Budget.AuthorizeAsync(Authorize("agent", 45));
+
+        await service.SettleAsync(Commit(reserved.ReservationId, 55));
+
+        var post = (await Poll.UntilAsync(() => receiver.Received(), posts => posts.Count >= 1)).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(post.Threshold, Is.EqualTo(50));
+            Assert.That(post.Json.GetProperty("spent_micro_usd").GetInt64(), Is.EqualTo(Dollars(55)), "settled spend, read after the commit");
         });
     }
 
