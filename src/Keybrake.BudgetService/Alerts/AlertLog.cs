@@ -23,4 +23,7 @@ internal static partial class AlertLog
 
     [LoggerMessage(356, LogLevel.Warning, "Alert signals are arriving faster than they are evaluated; {Count} dropped (a later signal of the same key evaluates its spend again)")]
     public static partial void SignalsDropped(ILogger logger, long count);
+
+    [LoggerMessage(357, LogLevel.Information, "Forgot {Count} alerts fired before {Before:O} with nothing left to send")]
+    public static partial void Pruned(ILogger logger, int count, DateTimeOffset before);
 }

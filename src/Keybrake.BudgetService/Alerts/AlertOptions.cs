@@ -36,6 +36,9 @@ internal sealed class AlertOptions
     /// <summary>A delivery not made within this time of its alert is given up (failed), and stays listed.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>How long fired alerts stay listed; older ones with nothing left to send are forgotten (hourly).</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>How long one POST may take.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

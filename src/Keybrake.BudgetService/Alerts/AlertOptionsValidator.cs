@@ -36,6 +36,7 @@ internal sealed partial class AlertOptionsValidator : IValidateOptions<AlertOpti
         Positive(failures, nameof(AlertOptions.RetryBaseDelay), options.RetryBaseDelay);
         Positive(failures, nameof(AlertOptions.RetryMaxDelay), options.RetryMaxDelay);
         Positive(failures, nameof(AlertOptions.MaxAge), options.MaxAge);
+        Positive(failures, nameof(AlertOptions.Retention), options.Retention);
         Positive(failures, nameof(AlertOptions.RequestTimeout), options.RequestTimeout);
         Positive(failures, nameof(AlertOptions.PollInterval), options.PollInterval);
         foreach (var (webhook, settings) in options.Webhooks)

@@ -47,6 +47,23 @@ internal static class AlertRows
         }
     }
 
+    /// <summary>
+    /// Deletes the deliveries, then the alerts, of old alerts with nothing left to send (<paramref name="before"/>: the
+    /// cutoff's parameter); the second statement's count is the alerts forgotten.
+    /// </summary>
+    public static string[] PruneStatements(string before) =>
+    [
+        $"""
+        DELETE FROM alert_delivery WHERE alert_id IN (
+            SELECT a.alert_id FROM alert a WHERE a.created_at < {before}
+            AND NOT EXISTS (SELECT 1 FROM alert_delivery p WHERE p.alert_id = a.alert_id AND p.state = 0))
+        """,
+        $"""
+        DELETE FROM alert WHERE created_at < {before}
+            AND NOT EXISTS (SELECT 1 FROM alert_delivery p WHERE p.alert_id = alert.alert_id)
+        """,
+    ];
+
     /// <summary>The filter and order of a listing: newest first, the undelivered only when asked.</summary>
     public static string ListWhere(bool undeliveredOnly, string limitParameter) =>
         "\n" + $"""

@@ -21,6 +21,7 @@ internal sealed class AlertSender : BackgroundService
     private readonly AlertOptions _options;
     private readonly ILogger<AlertSender> _logger;
     private readonly HttpClient _http;
+    private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
 
     public AlertSender(IAlertStore store, AlertWebhooks webhooks, DeliveryWakeup wakeup, TimeProvider time, IOptions<AlertOptions> options, ILogger<AlertSender> logger)
     {
@@ -45,6 +46,7 @@ internal sealed class AlertSender : BackgroundService
         {
             try
             {
+                await PruneWhenDueAsync(stoppingToken);
                 var sent = await SendDueAsync(stoppingToken);
                 if (sent < BatchSize)
                 {
@@ -61,6 +63,26 @@ internal sealed class AlertSender : BackgroundService
                 AlertLog.SendingFailed(_logger, exception);
                 await Task.Delay(_options.PollInterval, _time, stoppingToken);
             }
+        }
+    }
+
+    /// <summary>
+    /// Hourly, forgets alerts past <see cref="AlertOptions.Retention"/> with nothing left to send. On PostgreSQL each
+    /// replica may run it: the deletes are idempotent.
+    /// </summary>
+    private async Task PruneWhenDueAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (now < _nextPrune)
+        {
+            return;
+        }
+
+        _nextPrune = now + TimeSpan.FromHours(1);
+        var before = now - _options.Retention;
+        if (await _store.PruneAsync(before, cancellationToken) is > 0 and var forgotten)
+        {
+            AlertLog.Pruned(_logger, forgotten, before);
         }
     }
 

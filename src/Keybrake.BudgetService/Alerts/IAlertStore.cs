@@ -22,6 +22,12 @@ internal interface IAlertStore
     /// <summary>Records one attempt: delivered, or failed with the next attempt's time (<see langword="null"/>: given up).</summary>
     ValueTask RecordAttemptAsync(string alertId, string webhook, DeliveryOutcome outcome, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Forgets alerts fired before <paramref name="firedBefore"/> whose deliveries are all finished (delivered or
+    /// failed), with their deliveries; returns how many alerts. A pending delivery keeps its alert.
+    /// </summary>
+    ValueTask<int> PruneAsync(DateTimeOffset firedBefore, CancellationToken cancellationToken);
+
     /// <summary>The newest alerts first with their deliveries; <paramref name="undeliveredOnly"/> keeps those with a delivery not made.</summary>
     ValueTask<IReadOnlyList<ListedAlert>> ListAsync(bool undeliveredOnly, int limit, CancellationToken cancellationToken);
 }

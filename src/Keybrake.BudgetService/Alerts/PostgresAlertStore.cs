@@ -82,6 +82,19 @@ internal sealed class PostgresAlertStore : IAlertStore
             return await command.ExecuteNonQueryAsync(cancellationToken);
         }, cancellationToken);
 
+    public async ValueTask<int> PruneAsync(DateTimeOffset firedBefore, CancellationToken cancellationToken) =>
+        await _database.InTransactionAsync(async (connection, transaction) =>
+        {
+            var forgotten = 0;
+            foreach (var statement in AlertRows.PruneStatements("$1"))
+            {
+                await using var command = Command(connection, transaction, statement, Millis(firedBefore));
+                forgotten = await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return forgotten;
+        }, cancellationToken);
+
     public async ValueTask<IReadOnlyList<ListedAlert>> ListAsync(bool undeliveredOnly, int limit, CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync<IReadOnlyList<ListedAlert>>(async connection =>
         {

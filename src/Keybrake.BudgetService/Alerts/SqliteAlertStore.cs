@@ -9,6 +9,9 @@ namespace Keybrake.BudgetService.Alerts;
 internal sealed class SqliteAlertStore : IAlertStore, IDisposable
 {
     private readonly SqliteSideConnection _connection;
+    private int _inFlight;
+    private int _disposed;
+    private int _closed;
 
     public SqliteAlertStore(string path)
     {
@@ -16,7 +19,7 @@ internal sealed class SqliteAlertStore : IAlertStore, IDisposable
     }
 
     public ValueTask<bool> TryFireAsync(StoredAlert alert, IReadOnlyList<string> webhooks, CancellationToken cancellationToken) =>
-        _connection.WriteAsync((connection, transaction) =>
+        Guarded(() => _connection.WriteAsync((connection, transaction) =>
         {
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
@@ -52,10 +55,10 @@ internal sealed class SqliteAlertStore : IAlertStore, IDisposable
             }
 
             return true;
-        }, cancellationToken);
+        }, cancellationToken));
 
     public ValueTask<IReadOnlyList<DueDelivery>> ClaimDueAsync(DateTimeOffset now, DateTimeOffset claimUntil, int limit, CancellationToken cancellationToken) =>
-        _connection.WriteAsync<IReadOnlyList<DueDelivery>>((connection, transaction) =>
+        Guarded(() => _connection.WriteAsync<IReadOnlyList<DueDelivery>>((connection, transaction) =>
         {
             var due = new List<DueDelivery>();
             using (var select = connection.CreateCommand())
@@ -89,10 +92,10 @@ internal sealed class SqliteAlertStore : IAlertStore, IDisposable
             }
 
             return due;
-        }, cancellationToken);
+        }, cancellationToken));
 
     public async ValueTask RecordAttemptAsync(string alertId, string webhook, DeliveryOutcome outcome, CancellationToken cancellationToken) =>
-        await _connection.WriteAsync((connection, transaction) =>
+        await Guarded(() => _connection.WriteAsync((connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -109,10 +112,26 @@ internal sealed class SqliteAlertStore : IAlertStore, IDisposable
             command.Parameters.AddWithValue("$id", alertId);
             command.Parameters.AddWithValue("$webhook", webhook);
             return command.ExecuteNonQuery();
-        }, cancellationToken);
+        }, cancellationToken));
+
+    public ValueTask<int> PruneAsync(DateTimeOffset firedBefore, CancellationToken cancellationToken) =>
+        Guarded(() => _connection.WriteAsync((connection, transaction) =>
+        {
+            var forgotten = 0;
+            foreach (var statement in AlertRows.PruneStatements("$before"))
+            {
+                using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = statement;
+                command.Parameters.AddWithValue("$before", firedBefore.ToUnixTimeMilliseconds());
+                forgotten = command.ExecuteNonQuery();
+            }
+
+            return forgotten;
+        }, cancellationToken));
 
     public ValueTask<IReadOnlyList<ListedAlert>> ListAsync(bool undeliveredOnly, int limit, CancellationToken cancellationToken) =>
-        _connection.RunAsync<IReadOnlyList<ListedAlert>>(connection =>
+        Guarded(() => _connection.RunAsync<IReadOnlyList<ListedAlert>>(connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = AlertRows.ListSelect + AlertRows.ListWhere(undeliveredOnly, "$limit");
@@ -125,10 +144,39 @@ internal sealed class SqliteAlertStore : IAlertStore, IDisposable
             }
 
             return alerts;
-        }, cancellationToken);
+        }, cancellationToken));
 
+    /// <summary>
+    /// Closes the connection once no operation runs on it: the evaluator or the sender may still be in one when the
+    /// container is disposed (a host disposed without being stopped first), and SQLite must not lose its connection
+    /// in the middle of a transaction.
+    /// </summary>
     public void Dispose()
     {
-        _connection.Dispose();
+        Volatile.Write(ref _disposed, 1);
+        CloseWhenIdle();
+    }
+
+    private async ValueTask<T> Guarded<T>(Func<ValueTask<T>> operation)
+    {
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+            return await operation();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            CloseWhenIdle();
+        }
+    }
+
+    private void CloseWhenIdle()
+    {
+        if (Volatile.Read(ref _disposed) == 1 && Volatile.Read(ref _inFlight) == 0 && Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            _connection.Dispose();
+        }
     }
 }

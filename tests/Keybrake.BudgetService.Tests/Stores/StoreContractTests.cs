@@ -664,4 +664,28 @@ public abstract class StoreContractTests
                 Is.EqualTo(new[] { (DeliveryState.Delivered, 1, (DateTimeOffset?)now) }));
         });
     }
+
+    [Test]
+    public async Task Pruning_alerts_forgets_old_ones_with_nothing_left_to_send_and_keeps_a_pending_delivery_and_newer_alerts()
+    {
+        var store = (await OpenAsync()).Alerts;
+        var old = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        var cutoff = old.AddDays(1);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_delivered", "a", old), ["ops"], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_pending", "b", old), ["ops"], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_nowhere", "c", old), [], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_new", "d", cutoff), ["ops"], CancellationToken.None);
+        await store.RecordAttemptAsync("alt_delivered", "ops", new DeliveryOutcome(DeliveryState.Delivered, old, null, null), CancellationToken.None);
+        await store.RecordAttemptAsync("alt_new", "ops", new DeliveryOutcome(DeliveryState.Delivered, cutoff, null, null), CancellationToken.None);
+
+        var forgotten = await store.PruneAsync(cutoff, CancellationToken.None);
+        var again = await store.PruneAsync(cutoff, CancellationToken.None);
+
+        var left = await store.ListAsync(undeliveredOnly: false, 10, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That((forgotten, again), Is.EqualTo((2, 0)));
+            Assert.That(left.Select(alert => (alert.Alert.AlertId, alert.Deliveries.Count)), Is.EquivalentTo(new[] { ("alt_pending", 1), ("alt_new", 1) }));
+        });
+    }
 }
