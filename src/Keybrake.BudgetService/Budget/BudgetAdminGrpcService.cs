@@ -13,7 +13,7 @@ namespace Keybrake.BudgetService.Budget;
 /// The operator API: keys and policies, revocation, spend, audit and unsettled reservations. Every call must
 /// carry the admin token (checked by <see cref="AdminTokenInterceptor"/> before any of this runs).
 /// </summary>
-internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
+internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
 {
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 1000;
@@ -307,6 +307,7 @@ internal sealed class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBase
         }
 
         Log.RevocationChanged(_logger, key.Id, revoked);
+        Alerts.AlertSignals.Of(context).KeyRevocation(key.Id, revoked, _time.GetUtcNow());
         // Outside the lock: other changes need not queue behind this one's confirmations. A restoration waits too,
         // so that the operator's next call through any process is not denied by a copy the event has not reached.
         var info = Info(key, revoked);

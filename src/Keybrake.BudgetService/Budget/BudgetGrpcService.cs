@@ -98,6 +98,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
                 now),
             context.CancellationToken);
 
+        Alerts.AlertSignals.Of(context).Authorized(key, request.RunId.Length == 0 ? null : request.RunId, now, outcome);
         return Reply(key, request, day, outcome);
     }
 
@@ -136,6 +137,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         // cap, is not trusted: it waits for an operator. One that fits but takes the day past the cap is settled and
         // reported (a price above its estimate): never silent.
         var results = await _store.SettleAsync(commands, client.Covers, now, _overruns.CapsOf, context.CancellationToken);
+        Alerts.AlertSignals.Of(context).Settled(commands, results, now);
         var outOfScope = 0;
         for (var i = 0; i < results.Count; i++)
         {
@@ -228,6 +230,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
 
         var stored = await _store.AppendAuditAsync(records, _time.GetUtcNow(), context.CancellationToken);
+        Alerts.AlertSignals.Of(context).Audited(records);
         return new SubmitAuditReply { Stored = stored, Duplicates = records.Count - stored };
     }
 

@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
@@ -85,6 +86,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddBudgetAlerts();
         builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
@@ -123,6 +125,7 @@ public static class BudgetServiceApp
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();
         app.Services.GetRequiredService<Vault.SecretVault>(); // the master key files, likewise
+        app.Services.CheckAlertSettings();
         return app;
     }
 

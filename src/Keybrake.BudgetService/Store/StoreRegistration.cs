@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Replicas;
@@ -56,6 +57,7 @@ internal static class StoreRegistration
         services.TryAddSingleton<IAdminQueries>(sp => new SqliteAdminQueries(StoragePath(sp)));
         services.TryAddSingleton<IClientStore>(sp => new SqliteClientStore(StoragePath(sp)));
         services.TryAddSingleton<StoreTransfer>(sp => new SqliteStoreTransfer(StoragePath(sp)));
+        services.TryAddSingleton<IAlertStore>(sp => new SqliteAlertStore(StoragePath(sp)));
 
         // One process makes every change itself and runs every duty.
         services.TryAddSingleton(new ChangeFeed(listening: true));
@@ -72,6 +74,7 @@ internal static class StoreRegistration
         services.TryAddSingleton<IAdminQueries>(sp => new PostgresAdminQueries(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<IClientStore>(sp => new PostgresClientStore(sp.GetRequiredService<PostgresDatabase>()));
         services.TryAddSingleton<StoreTransfer>(sp => new PostgresStoreTransfer(sp.GetRequiredService<PostgresDatabase>()));
+        services.TryAddSingleton<IAlertStore>(sp => new PostgresAlertStore(sp.GetRequiredService<PostgresDatabase>()));
 
         // Replicas: each hears of the others' changes (LISTEN/NOTIFY), and periodic work runs once per cluster.
         services.TryAddSingleton(new ChangeFeed(listening: false));

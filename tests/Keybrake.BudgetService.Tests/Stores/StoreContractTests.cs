@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Store;
 using static Keybrake.BudgetService.Tests.Stores.StoreCalls;
@@ -674,6 +675,88 @@ public abstract class StoreContractTests
         {
             Assert.That(pruned, Is.EqualTo(new[] { "revoked-long-ago" }));
             Assert.That(listed.Select(c => c.ClientId), Is.EqualTo(new[] { "active", "configured", "revoked-lately" }), "a configured one would come back valid on the next start if forgotten");
+        });
+    }
+
+    [Test]
+    public async Task An_alert_fires_once_per_dedupe_key_however_many_callers_try_at_once_with_one_delivery_per_webhook()
+    {
+        var store = (await OpenAsync()).Alerts;
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        var fired = await Task.WhenAll(Enumerable.Range(0, 16).Select(caller => Task.Run(() =>
+            store.TryFireAsync(AlertStoreCalls.Alert($"alt_{caller}", "threshold|agent|day|2026-03-10|80", now), ["ops", "slack"], CancellationToken.None).AsTask())));
+        var other = await store.TryFireAsync(AlertStoreCalls.Alert("alt_other", "threshold|agent|day|2026-03-10|100", now), [], CancellationToken.None);
+
+        var listed = await store.ListAsync(undeliveredOnly: false, 10, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(fired.Count(won => won), Is.EqualTo(1), "exactly one insert wins");
+            Assert.That(other, Is.True, "another threshold is another alert");
+            Assert.That(listed.Select(alert => alert.Alert.DedupeKey), Is.EquivalentTo(new[] { "threshold|agent|day|2026-03-10|80", "threshold|agent|day|2026-03-10|100" }));
+            var first = listed.Single(alert => alert.Alert.ThresholdPercent == 80);
+            Assert.That(first.Alert.AlertId, Is.EqualTo($"alt_{Array.IndexOf(fired, true)}"), "the winner's alert is the one stored");
+            Assert.That(first.Alert.Payload, Is.EqualTo("{\"id\":\"x\"}"));
+            Assert.That(first.Deliveries.Select(delivery => (delivery.Webhook, delivery.State, delivery.Attempts)),
+                Is.EqualTo(new[] { ("ops", DeliveryState.Pending, 0), ("slack", DeliveryState.Pending, 0) }));
+            Assert.That(listed.Single(alert => alert.Alert.ThresholdPercent == 100).Deliveries, Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task A_claimed_delivery_is_not_claimed_again_until_its_claim_runs_out_and_attempts_are_recorded_until_delivered()
+    {
+        var store = (await OpenAsync()).Alerts;
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_1", "a", now), ["ops"], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_2", "b", now), ["ops"], CancellationToken.None);
+
+        var claims = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => store.ClaimDueAsync(now, now.AddMinutes(1), 10, CancellationToken.None).AsTask())));
+        Assert.That(claims.SelectMany(claim => claim).Select(delivery => delivery.AlertId), Is.EquivalentTo(new[] { "alt_1", "alt_2" }), "each due delivery claimed once");
+
+        // alt_1 fails and is due again in 10 seconds; alt_2 is delivered.
+        await store.RecordAttemptAsync("alt_1", "ops", new DeliveryOutcome(DeliveryState.Pending, now, "HTTP 500", now.AddSeconds(10)), CancellationToken.None);
+        await store.RecordAttemptAsync("alt_2", "ops", new DeliveryOutcome(DeliveryState.Delivered, now, null, null), CancellationToken.None);
+        Assert.That(await store.ClaimDueAsync(now.AddSeconds(5), now.AddMinutes(1), 10, CancellationToken.None), Is.Empty, "not due before its next attempt");
+        var again = await store.ClaimDueAsync(now.AddSeconds(10), now.AddSeconds(20), 10, CancellationToken.None);
+        Assert.That(again.Select(delivery => (delivery.AlertId, delivery.Attempts)), Is.EqualTo(new[] { ("alt_1", 1) }));
+        Assert.That(await store.ClaimDueAsync(now.AddSeconds(15), now.AddMinutes(1), 10, CancellationToken.None), Is.Empty, "claimed");
+        Assert.That((await store.ClaimDueAsync(now.AddSeconds(20), now.AddMinutes(1), 10, CancellationToken.None)).Select(delivery => delivery.AlertId),
+            Is.EqualTo(new[] { "alt_1" }), "a claim that ran out (its holder died) is taken again");
+        await store.RecordAttemptAsync("alt_1", "ops", new DeliveryOutcome(DeliveryState.Failed, now.AddSeconds(21), "HTTP 503", null), CancellationToken.None);
+
+        var undelivered = await store.ListAsync(undeliveredOnly: true, 10, CancellationToken.None);
+        var all = await store.ListAsync(undeliveredOnly: false, 10, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(undelivered.Select(alert => alert.Alert.AlertId), Is.EqualTo(new[] { "alt_1" }));
+            Assert.That(undelivered[0].Deliveries.Select(delivery => (delivery.State, delivery.Attempts, delivery.LastError)),
+                Is.EqualTo(new[] { (DeliveryState.Failed, 2, (string?)"HTTP 503") }));
+            Assert.That(all.Single(alert => alert.Alert.AlertId == "alt_2").Deliveries.Select(delivery => (delivery.State, delivery.Attempts, delivery.DeliveredAt)),
+                Is.EqualTo(new[] { (DeliveryState.Delivered, 1, (DateTimeOffset?)now) }));
+        });
+    }
+
+    [Test]
+    public async Task Pruning_alerts_forgets_old_ones_with_nothing_left_to_send_and_keeps_a_pending_delivery_and_newer_alerts()
+    {
+        var store = (await OpenAsync()).Alerts;
+        var old = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        var cutoff = old.AddDays(1);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_delivered", "a", old), ["ops"], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_pending", "b", old), ["ops"], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_nowhere", "c", old), [], CancellationToken.None);
+        await store.TryFireAsync(AlertStoreCalls.Alert("alt_new", "d", cutoff), ["ops"], CancellationToken.None);
+        await store.RecordAttemptAsync("alt_delivered", "ops", new DeliveryOutcome(DeliveryState.Delivered, old, null, null), CancellationToken.None);
+        await store.RecordAttemptAsync("alt_new", "ops", new DeliveryOutcome(DeliveryState.Delivered, cutoff, null, null), CancellationToken.None);
+
+        var forgotten = await store.PruneAsync(cutoff, CancellationToken.None);
+        var again = await store.PruneAsync(cutoff, CancellationToken.None);
+
+        var left = await store.ListAsync(undeliveredOnly: false, 10, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That((forgotten, again), Is.EqualTo((2, 0)));
+            Assert.That(left.Select(alert => (alert.Alert.AlertId, alert.Deliveries.Count)), Is.EquivalentTo(new[] { ("alt_pending", 1), ("alt_new", 1) }));
         });
     }
 

@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Store;
@@ -28,6 +29,9 @@ internal sealed class StoreUnderTest : IAsyncDisposable
     public IClientStore Clients => _services.GetRequiredService<IClientStore>();
 
     public IAdminQueries Admin => _services.GetRequiredService<IAdminQueries>();
+
+    /// <summary>Fired alerts and their deliveries.</summary>
+    public IAlertStore Alerts => _services.GetRequiredService<IAlertStore>();
 
     /// <summary>The engine's export and import.</summary>
     public Store.Transfer.StoreTransfer Transfer => _services.GetRequiredService<Store.Transfer.StoreTransfer>();

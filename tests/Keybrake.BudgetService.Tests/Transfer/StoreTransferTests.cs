@@ -1,3 +1,4 @@
+using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Store;
@@ -212,6 +213,11 @@ public sealed class StoreTransferTests
             ],
             Noon,
             CancellationToken.None);
+        await store.Alerts.TryFireAsync(
+            new StoredAlert("alt_1", "threshold|agent|day|2026-03-10|80", AlertTypes.Threshold, "agent", "daily", "2026-03-10", 80, "80% of the daily cap", "{\"id\":\"alt_1\"}", Noon),
+            ["ops"],
+            CancellationToken.None);
+        await store.Alerts.RecordAttemptAsync("alt_1", "ops", new DeliveryOutcome(DeliveryState.Pending, Noon, "HTTP 500", Noon.AddSeconds(5)), CancellationToken.None);
     }
 
     private static async Task<Dictionary<string, List<string>>> RowsAsync(StoreUnderTest store)

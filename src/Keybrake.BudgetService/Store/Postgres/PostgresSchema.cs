@@ -165,6 +165,37 @@ internal static class PostgresSchema
         ALTER TABLE api_key ADD COLUMN secret_set_at bigint;
         ALTER TABLE api_key ADD COLUMN previous_secret_valid_until bigint;
         """,
+
+        // 5: budget alerts, fired once each across replicas (the dedupe key is unique: the insert that wins fires it),
+        // and their deliveries to each webhook (an outbox; a replica claims a delivery for a time before sending it).
+        """
+        CREATE TABLE alert (
+            alert_id text PRIMARY KEY,
+            dedupe_key text NOT NULL UNIQUE,
+            type text NOT NULL,
+            key_id text NOT NULL,
+            scope text,
+            alert_window text,
+            threshold_percent bigint,
+            message text NOT NULL,
+            payload text NOT NULL,
+            created_at bigint NOT NULL
+        );
+        CREATE INDEX alert_by_time ON alert (created_at);
+        -- state: 0 pending, 1 delivered, 2 failed (given up).
+        CREATE TABLE alert_delivery (
+            alert_id text NOT NULL,
+            webhook text NOT NULL,
+            state smallint NOT NULL,
+            attempts bigint NOT NULL DEFAULT 0,
+            next_attempt_at bigint NOT NULL,
+            claimed_until bigint NOT NULL DEFAULT 0,
+            last_error text,
+            delivered_at bigint,
+            PRIMARY KEY (alert_id, webhook)
+        );
+        CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt_at) WHERE state = 0;
+        """,
     ];
 
     public static int Version => s_migrations.Length;

@@ -170,6 +170,37 @@ internal static class SqliteSchema
         ALTER TABLE api_key ADD COLUMN secret_set_at INTEGER;
         ALTER TABLE api_key ADD COLUMN previous_secret_valid_until INTEGER;
         """,
+
+        // 8: budget alerts, fired once each (the dedupe key is unique: the insert that wins fires it), and their
+        // deliveries to each webhook (an outbox the sender works through, retrying with backoff).
+        """
+        CREATE TABLE alert (
+            alert_id TEXT PRIMARY KEY,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            scope TEXT,
+            alert_window TEXT,
+            threshold_percent INTEGER,
+            message TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX alert_by_time ON alert (created_at);
+        -- state: 0 pending, 1 delivered, 2 failed (given up).
+        CREATE TABLE alert_delivery (
+            alert_id TEXT NOT NULL,
+            webhook TEXT NOT NULL,
+            state INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            claimed_until INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            delivered_at INTEGER,
+            PRIMARY KEY (alert_id, webhook)
+        ) WITHOUT ROWID;
+        CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt_at) WHERE state = 0;
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>
