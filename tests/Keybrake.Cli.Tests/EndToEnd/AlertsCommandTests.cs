@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities.Processes;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities;
