@@ -1,6 +1,7 @@
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.OperatorConsole;
 using Keybrake.BudgetService.Store;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -81,6 +82,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddOperatorConsole();
         builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
@@ -115,6 +117,7 @@ public static class BudgetServiceApp
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();
         app.MapHealthEndpoints();
+        app.MapOperatorConsole();
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();

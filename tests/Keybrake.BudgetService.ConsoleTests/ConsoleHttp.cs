@@ -1,0 +1,49 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Keybrake.Client.TestUtilities.BudgetService;
+
+namespace Keybrake.BudgetService.ConsoleTests;
+
+/// <summary>The console as a plain HTTP client sees it: its own cookie jar, redirects not followed.</summary>
+internal sealed partial class ConsoleHttp : IDisposable
+{
+    private readonly HttpClientHandler _handler;
+
+    public ConsoleHttp(Uri service)
+    {
+        _handler = new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer(), UseCookies = true };
+        Client = new HttpClient(_handler) { BaseAddress = service };
+    }
+
+    public HttpClient Client { get; }
+
+    public CookieCollection Cookies => _handler.CookieContainer.GetAllCookies();
+
+    /// <summary>The anti-forgery token of the first form on a page (the one the page gives this client's cookie).</summary>
+    public async Task<string> FormTokenAsync(string path)
+    {
+        var page = await Client.GetStringAsync(path);
+        return VerificationToken().Match(page) is { Success: true } match ? WebUtility.HtmlDecode(match.Groups[1].Value) : throw new InvalidOperationException($"{path} has no anti-forgery token");
+    }
+
+    /// <summary>Signs in through the sign-in form, as a browser would; returns the response to the form's post.</summary>
+    public async Task<HttpResponseMessage> SignInAsync(string token = BudgetServiceHost.AdminToken)
+    {
+        var form = await FormTokenAsync("/console/sign-in");
+        return await Client.PostAsync("/console/sign-in", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "sign-in",
+            ["__RequestVerificationToken"] = form,
+            ["Form.Token"] = token,
+        }));
+    }
+
+    public void Dispose()
+    {
+        Client.Dispose();
+        _handler.Dispose();
+    }
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex VerificationToken();
+}
