@@ -68,6 +68,30 @@ public sealed partial class AgentSpendTests : BrowserTest
         await ScreenshotAsync("runs");
     }
 
+    [Test]
+    public async Task A_run_page_left_open_shows_the_runs_calls_and_denials_as_the_agent_makes_them()
+    {
+        const string LiveRun = "run-console-live";
+        await SignInAsync($"/console/runs/{LiveRun}");
+        await Expect(Page.Locator("#run-calls tr.call")).ToHaveCountAsync(0);
+        await Page.EvaluateAsync("() => { window.keybrakeMark = 'same page'; }");
+
+        using (KeybrakeRun.Begin(LiveRun))
+        {
+            Assert.That(await Service.ChargeAsync(3_000), Is.Null);
+            Assert.That(await Service.ChargeAsync(2_500), Is.EqualTo("run_cap_exceeded"), "$30 + $25 is past the $50 run cap");
+        }
+
+        var calls = Page.Locator("#run-calls tr.call");
+        await Expect(calls).ToHaveCountAsync(2);
+        await Expect(calls.Nth(0)).ToContainTextAsync("allow");
+        await Expect(calls.Nth(1)).ToContainTextAsync("run_cap_exceeded");
+        await Expect(Page.Locator("#run-denials")).ToContainTextAsync("run_cap_exceeded");
+        await Expect(Page.Locator("#run-total")).ToHaveTextAsync("$30.00");
+        Assert.That(await Page.EvaluateAsync<string>("() => window.keybrakeMark"), Is.EqualTo("same page"));
+        await ScreenshotAsync("run-with-denial");
+    }
+
     [GeneratedRegex("/console/runs/run-console-refunds$")]
     private static partial Regex RunUrl();
 }

@@ -7,12 +7,17 @@ namespace Keybrake.BudgetService.ConsoleTests;
 /// <summary>The console as a plain HTTP client sees it: its own cookie jar, redirects not followed.</summary>
 internal sealed partial class ConsoleHttp : IDisposable
 {
-    private readonly HttpClientHandler _handler;
+    private readonly SocketsHttpHandler _handler;
 
-    public ConsoleHttp(Uri service)
+    /// <param name="service">The REST address.</param>
+    /// <param name="handler">A handler of the caller's (one that trusts a private CA, say); redirects and cookies are set here.</param>
+    public ConsoleHttp(Uri service, SocketsHttpHandler? handler = null)
     {
-        _handler = new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer(), UseCookies = true };
-        Client = new HttpClient(_handler) { BaseAddress = service };
+        _handler = handler ?? new SocketsHttpHandler();
+        _handler.AllowAutoRedirect = false;
+        _handler.UseCookies = true;
+        _handler.CookieContainer = new CookieContainer();
+        Client = new HttpClient(_handler) { BaseAddress = service, DefaultRequestVersion = HttpVersion.Version11 };
     }
 
     public HttpClient Client { get; }

@@ -34,9 +34,12 @@ internal sealed class ConsoleAdmin(IServiceProvider services, IHttpContextAccess
 
     public Task<KeyInfo> RestoreAsync(string keyId) => Call((admin, context) => admin.RestoreKey(new KeyActionRequest { KeyId = keyId }, context));
 
+    /// <summary>Runs one admin call as gRPC would, store faults included: a store that fails is the same one-line refusal.</summary>
     private Task<T> Call<T>(Func<BudgetAdminGrpcService, ServerCallContext, Task<T>> call, [CallerMemberName] string method = "")
+        where T : class
     {
         var admin = ActivatorUtilities.CreateInstance<BudgetAdminGrpcService>(services);
-        return call(admin, new ConsoleCallContext("console/" + method, Aborted));
+        var faults = new StoreFaultInterceptor(services.GetRequiredService<StoreFaults>());
+        return faults.UnaryServerHandler<string, T>(method, new ConsoleCallContext("console/" + method, Aborted), (_, context) => call(admin, context));
     }
 }
