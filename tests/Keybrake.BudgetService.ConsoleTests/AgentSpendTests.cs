@@ -42,7 +42,7 @@ public sealed partial class AgentSpendTests : BrowserTest
         await Expect(mailerRow).ToContainTextAsync("America/New_York");
         Assert.That(await Page.EvaluateAsync<string>("() => window.keybrakeMark"), Is.EqualTo("same page"));
         await ScreenshotAsync("keys");
-        File.Copy(Path.Combine(Screenshots.Folder, "keys.png"), Path.Combine(Screenshots.RepositoryRoot, "docs", "console.png"), overwrite: true);
+        Screenshots.UpdateDocs("keys.png");
 
         await keyRow.Locator("a").First.ClickAsync();
         await Expect(Page.Locator("#key-runs")).ToContainTextAsync(RunId);

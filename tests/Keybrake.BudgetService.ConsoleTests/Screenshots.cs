@@ -22,5 +22,17 @@ internal static class Screenshots
         }
     }
 
+    /// <summary>
+    /// Copies a screenshot over docs/console.png, the README's picture, when <c>KEYBRAKE_UPDATE_DOCS_SCREENSHOT=1</c>: an
+    /// ordinary test run (CI's included) leaves the repository's files alone.
+    /// </summary>
+    public static void UpdateDocs(string screenshot)
+    {
+        if (Environment.GetEnvironmentVariable("KEYBRAKE_UPDATE_DOCS_SCREENSHOT") == "1")
+        {
+            File.Copy(Path.Combine(Folder, screenshot), Path.Combine(RepositoryRoot, "docs", "console.png"), overwrite: true);
+        }
+    }
+
     private static string Create() => Directory.CreateDirectory(Path.Combine(RepositoryRoot, "artifacts", "console-screenshots")).FullName;
 }
