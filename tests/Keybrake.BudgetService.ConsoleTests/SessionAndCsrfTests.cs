@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Protocol;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Keybrake.BudgetService.ConsoleTests;
 
@@ -121,8 +123,13 @@ public sealed class SessionAndCsrfTests
         // The console's own export is the same stream, behind the session.
         using var consoleExport = await http.Client.GetAsync("/console/audit/export?format=csv");
         var key = await _service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = ConsoleService.KeyId });
+
+        // Nor is the console's scheme anyone's default: no handler reads the cookie on a gRPC or REST call.
+        var schemes = _service.Service.Services.GetRequiredService<IAuthenticationSchemeProvider>();
+        var defaultScheme = await schemes.GetDefaultAuthenticateSchemeAsync();
         Assert.Multiple(() =>
         {
+            Assert.That(defaultScheme, Is.Null);
             Assert.That(session.Path, Is.EqualTo("/console"));
             Assert.That(session.HttpOnly, Is.True);
             Assert.That(cookieOnly.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));

@@ -37,6 +37,10 @@ internal static class ConsoleSetup
         // Data Protection warns that keys are stored unencrypted: they are, in this process's memory, which holds the admin token too.
         services.AddLogging(logging => logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error));
 
+        // No default scheme: ASP.NET Core would make the only scheme, the console's, everyone's, and run its handler on
+        // every gRPC and REST call. Only the console's routes, whose policy names the scheme, read its cookie. (A constant,
+        // process-wide setting; ASP.NET Core offers it as this switch only.)
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         services.AddAuthentication().AddCookie(Scheme, cookie =>
         {
             cookie.Cookie.Name = SessionCookie;
