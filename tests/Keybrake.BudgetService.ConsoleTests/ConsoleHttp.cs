@@ -32,15 +32,21 @@ internal sealed partial class ConsoleHttp : IDisposable
     }
 
     /// <summary>Signs in through the sign-in form, as a browser would; returns the response to the form's post.</summary>
-    public async Task<HttpResponseMessage> SignInAsync(string token = BudgetServiceHost.AdminToken)
+    public async Task<HttpResponseMessage> SignInAsync(string token = BudgetServiceHost.AdminToken, string? returnUrl = null)
     {
         var form = await FormTokenAsync("/console/sign-in");
-        return await Client.PostAsync("/console/sign-in", new FormUrlEncodedContent(new Dictionary<string, string>
+        var fields = new Dictionary<string, string>
         {
             ["_handler"] = "sign-in",
             ["__RequestVerificationToken"] = form,
             ["Form.Token"] = token,
-        }));
+        };
+        if (returnUrl is not null)
+        {
+            fields["Form.ReturnUrl"] = returnUrl;
+        }
+
+        return await Client.PostAsync("/console/sign-in", new FormUrlEncodedContent(fields));
     }
 
     public void Dispose()

@@ -50,6 +50,19 @@ public sealed class SessionAndCsrfTests
         });
     }
 
+    [TestCase("/console/audit?run=run-1", "/console/audit?run=run-1")]
+    [TestCase("//attacker.example/console", "/console/keys")]
+    [TestCase("https://attacker.example/console", "/console/keys")]
+    [TestCase("/console.attacker", "/console/keys")]
+    [TestCase("/v1/keys", "/console/keys")]
+    public async Task After_sign_in_the_page_asked_for_opens_but_never_a_page_outside_the_console(string returnUrl, string landsOn)
+    {
+        using var http = new ConsoleHttp(_service.Service.RestAddress);
+        using var signedIn = await http.SignInAsync(returnUrl: returnUrl);
+        Assert.That(signedIn.Headers.Location?.PathAndQuery, Is.EqualTo(landsOn));
+        Assert.That(signedIn.Headers.Location?.Authority, Is.EqualTo(_service.Service.RestAddress.Authority));
+    }
+
     [Test]
     public async Task A_wrong_token_buys_no_session()
     {
