@@ -141,4 +141,27 @@ public sealed class UnsettledTests(StoreEngine engine)
             Assert.That(unsettled.Select(r => r.ReservationId), Is.EqualTo(new[] { held.ReservationId }));
         });
     }
+
+    [Test]
+    public async Task A_resolution_is_audited_with_the_operators_reason_and_a_release_too()
+    {
+        await using var service = await TestService.StartAsync(engine, BudgetServiceHost.Key("agent", "100"));
+        var committed = await service.Budget.AuthorizeAsync(Authorize("agent", 80, runId: "run-1"));
+        var released = await service.Budget.AuthorizeAsync(Authorize("agent", 5, idempotencyKey: "call-2"));
+
+        await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = committed.ReservationId, ActualMicroUsd = Dollars(12), Reason = "Stripe dashboard shows $12" });
+        await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = released.ReservationId });
+        var tooLong = Assert.ThrowsAsync<RpcException>(async () => await service.Admin.ResolveReservationAsync(new ResolveReservationRequest { ReservationId = "rsv_x", Reason = new string('x', 501) }));
+
+        var audit = (await service.Admin.QueryAuditAsync(new QueryAuditRequest { KeyId = "agent" })).Records;
+        var first = audit.Single(r => r.ReservationId == committed.ReservationId);
+        var second = audit.Single(r => r.ReservationId == released.ReservationId);
+        Assert.Multiple(() =>
+        {
+            Assert.That((first.Decision, first.Message, first.Settlement, first.SettledMicroUsd, first.RunId, first.Vendor), Is.EqualTo(("resolve", "Stripe dashboard shows $12", "committed", Dollars(12), "run-1", "stripe")));
+            Assert.That((second.Decision, second.Message, second.Settlement, second.HasSettledMicroUsd), Is.EqualTo(("resolve", string.Empty, "released", false)));
+            Assert.That(tooLong!.StatusCode, Is.EqualTo(StatusCode.InvalidArgument));
+            Assert.That(tooLong.Status.Detail, Does.Contain("reason"));
+        });
+    }
 }

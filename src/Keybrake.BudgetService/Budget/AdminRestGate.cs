@@ -36,6 +36,13 @@ internal static class AdminRestGate
             return;
         }
 
+        // The console's routes check its session cookie instead (OperatorConsole); the cookie opens nothing else.
+        if (http.GetEndpoint()?.Metadata.GetMetadata<OperatorConsole.ConsoleEndpoint>() is not null)
+        {
+            await next(http);
+            return;
+        }
+
         var token = http.RequestServices.GetRequiredService<AdminToken>();
         if (!token.Accepts(http.Request.Headers.Authorization))
         {

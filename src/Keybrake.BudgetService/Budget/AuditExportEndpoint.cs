@@ -22,6 +22,12 @@ internal static class AuditExportEndpoint
             return;
         }
 
+        await StreamAsync(http, queries);
+    }
+
+    /// <summary>The export itself, for a caller already checked: the admin token above, or the console's session.</summary>
+    public static async Task StreamAsync(HttpContext http, IAdminQueries queries)
+    {
         string format;
         AuditFilter filter;
         try

@@ -27,10 +27,12 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
     private readonly ClientAdmin _clients;
     private readonly OverrunReports _overruns;
     private readonly Vault.SecretAdmin _secrets;
+    private readonly IdGenerator _ids;
 
-    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, IdGenerator ids, ILogger<BudgetAdminGrpcService> logger)
     {
         _secrets = secrets;
+        _ids = ids;
         _overruns = overruns;
         _clients = clients;
         _store = store;
@@ -274,8 +276,20 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
             RequestChecks.Amount(amount, "actual_micro_usd");
         }
 
-        var result = await _store.ResolveAsync(request.ReservationId, actual, _time.GetUtcNow(), _overruns.CapsOf, context.CancellationToken);
+        ResolutionAudit.CheckReason(request.Reason);
+
+        // Read first, for the audit record's run: the store's answer names the key only.
+        var reservation = (await _store.ListUnsettledAsync(null, context.CancellationToken)).FirstOrDefault(r => r.ReservationId == request.ReservationId);
+        var now = _time.GetUtcNow();
+        var result = await _store.ResolveAsync(request.ReservationId, actual, now, _overruns.CapsOf, context.CancellationToken);
         _overruns.Report(result);
+        if (result.Status == SettleStatus.Settled && result.KeyId is { } keyId)
+        {
+            var record = ResolutionAudit.Record(_ids.New("aud_"), now, keyId, _keys.Find(keyId)?.Vendor ?? string.Empty, request.ReservationId, reservation?.RunId, actual, request.Reason);
+            await _store.AppendAuditAsync([record], now, context.CancellationToken);
+            Log.ReservationResolved(_logger, request.ReservationId, keyId, actual is null ? "released" : "committed");
+        }
+
         return result.Status switch
         {
             SettleStatus.Settled => new ResolveReservationReply(),

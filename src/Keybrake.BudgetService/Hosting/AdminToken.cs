@@ -56,9 +56,12 @@ internal sealed class AdminToken
             return false;
         }
 
-        var presented = SHA256.HashData(Encoding.UTF8.GetBytes(authorizationHeader[Scheme.Length..].Trim()));
-        return CryptographicOperations.FixedTimeEquals(presented, _hash);
+        return AcceptsToken(authorizationHeader[Scheme.Length..]);
     }
+
+    /// <summary>Whether <paramref name="presented"/> is the token (the console's sign-in form): the same fixed-time comparison of hashes.</summary>
+    public bool AcceptsToken(string presented) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented.Trim())), _hash);
 
     private static string ReadOrCreate(BudgetServiceOptions options, ILogger logger)
     {

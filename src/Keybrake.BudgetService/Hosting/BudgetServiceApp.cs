@@ -2,6 +2,7 @@ using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.OperatorConsole;
 using Keybrake.BudgetService.Store;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -87,6 +88,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddBudgetAlerts();
+        builder.Services.AddOperatorConsole();
         builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
@@ -121,6 +123,7 @@ public static class BudgetServiceApp
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();
         app.MapHealthEndpoints();
+        app.MapOperatorConsole();
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();
