@@ -2,6 +2,7 @@ using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
+using Keybrake.BudgetService.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -77,7 +78,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<ClientAdmin>();
         builder.Services.AddServiceHealthChecks();
         builder.Services.AddMetrics();
-        builder.Services.TryAddSingleton<Telemetry.BudgetServiceMetrics>();
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<BudgetServiceOptions>>((host, service) => host.ShutdownTimeout = service.Value.ShutdownTimeout);
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
@@ -85,6 +86,7 @@ public static class BudgetServiceApp
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
+                grpc.Interceptors.Add<RpcTelemetryInterceptor>();
                 grpc.Interceptors.Add<StoreFaultInterceptor>();
             })
             .AddServiceOptions<BudgetAdminGrpcService>(admin => admin.Interceptors.Add<AdminTokenInterceptor>())
@@ -105,8 +107,10 @@ public static class BudgetServiceApp
 
         configure?.Invoke(builder);
 
-        // After the caller's additions: the engine is read from the whole configuration, and a store a test registered wins.
+        // After the caller's additions: the engine and the exporters are read from the whole configuration, and a store a
+        // test registered wins.
         builder.Services.AddBudgetStore(builder.Configuration);
+        builder.Services.AddServiceTelemetry(builder.Configuration);
 
         var app = builder.Build();
         app.UseAdminRestGate();
@@ -115,6 +119,7 @@ public static class BudgetServiceApp
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();
         app.MapHealthEndpoints();
+        app.MapMetricsEndpoint();
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();

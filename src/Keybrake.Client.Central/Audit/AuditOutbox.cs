@@ -246,7 +246,8 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
         var shipped = 0;
         while (Claim(connection, gate) is { Count: > 0 } batch)
         {
-            var request = new SubmitAuditRequest();
+            // The file's backlog rides along for the service's dashboards: an operator sees an outbox that grows.
+            var request = new SubmitAuditRequest { OutboxBacklog = Backlog(connection, gate) };
             foreach (var (_, payload) in batch)
             {
                 request.Records.Add(Protocol.AuditRecord.Parser.ParseFrom(payload));
@@ -450,6 +451,14 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
             }
 
             return batch;
+        }
+    }
+
+    private static long Backlog(SqliteConnection connection, Lock gate)
+    {
+        lock (gate)
+        {
+            return Scalar(connection, "SELECT COUNT(*) FROM outbox");
         }
     }
 
