@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Telemetry;
 using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;

@@ -1,9 +1,9 @@
 using System.Collections.ObjectModel;
 
-namespace Keybrake.BudgetService.Tests.Telemetry;
+namespace Keybrake.Client.TestUtilities.Telemetry;
 
 /// <summary>What an in-memory exporter writes from the service's threads while the test reads: a list behind a lock.</summary>
-internal sealed class LockedCollection<T> : Collection<T>
+public sealed class LockedCollection<T> : Collection<T>
 {
     private readonly Lock _gate = new();
 
