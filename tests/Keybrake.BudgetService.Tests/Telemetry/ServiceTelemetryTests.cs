@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
 using Keybrake.Client.TestUtilities.Telemetry;
@@ -8,6 +9,9 @@ using Keybrake.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
 using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests.Telemetry;
@@ -129,6 +133,38 @@ public sealed class ServiceTelemetryTests
             Assert.That(anonymous.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
             Assert.That(empty.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
             Assert.That(byAdmin.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        });
+    }
+
+    [Test]
+    public async Task With_an_otlp_endpoint_the_service_sends_its_spans_and_metrics_to_the_collector()
+    {
+        // A stand-in for an OpenTelemetry collector's OTLP/HTTP receiver.
+        using var collector = WireMockServer.Start();
+        collector.Given(Request.Create().UsingPost().WithPath("/v1/traces", "/v1/metrics")).RespondWith(Response.Create().WithStatusCode(200));
+        await using var service = await TestService.StartAsync(TestService.Settings(
+            BudgetServiceHost.Key("otel-agent", "100"),
+            new Dictionary<string, string?>
+            {
+                ["BudgetService:Telemetry:OtlpEndpoint"] = collector.Url,
+                ["BudgetService:Telemetry:OtlpProtocol"] = "http/protobuf",
+            }));
+
+        await service.Budget.AuthorizeAsync(Authorize("otel-agent", 10));
+        service.Host.Services.GetRequiredService<TracerProvider>().ForceFlush();
+        service.Host.Services.GetRequiredService<MeterProvider>().ForceFlush();
+
+        // OTLP is protobuf, whose strings are plain UTF-8: the span's and the histogram's names are readable in the bodies.
+        var received = await Poll.UntilAsync(
+            () => collector.LogEntries.Select(entry => (entry.RequestMessage.Path, Body: Encoding.UTF8.GetString(entry.RequestMessage.BodyAsBytes ?? []))).ToList(),
+            bodies => bodies.Any(b => b.Path == "/v1/traces" && b.Body.Contains("Budget/Authorize", StringComparison.Ordinal))
+                && bodies.Any(b => b.Path == "/v1/metrics" && b.Body.Contains("keybrake.authorize.duration", StringComparison.Ordinal)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(received.Where(b => b.Path == "/v1/traces").Select(b => b.Body), Has.Some.Contains("Budget/Authorize"));
+            Assert.That(received.Where(b => b.Path == "/v1/metrics").Select(b => b.Body), Has.Some.Contains("keybrake.authorize.duration"));
+            Assert.That(received.Select(b => b.Body), Has.None.Contains(BudgetServiceHost.ClientToken));
         });
     }
 
