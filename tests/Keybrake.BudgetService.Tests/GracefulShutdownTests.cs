@@ -3,11 +3,13 @@ using Grpc.Net.Client;
 using Keybrake.BudgetService.Budget;
 using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Postgres;
 using Keybrake.Protocol;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using static Keybrake.BudgetService.Tests.Calls;
 
 namespace Keybrake.BudgetService.Tests;
@@ -70,6 +72,24 @@ public sealed class GracefulShutdownTests
     }
 
     [Test]
+    public async Task A_stopped_service_on_postgresql_leaves_no_session_open_its_listening_one_included()
+    {
+        await using var service = await TestService.StartAsync(StoreEngine.PostgreSql, BudgetServiceHost.Key("agent", "100"));
+        var database = new NpgsqlConnectionStringBuilder(service.Postgres).Database!;
+        await service.Budget.AuthorizeAsync(Authorize("agent", 10));
+        var before = await Poll.UntilAsync(() => SessionsAsync(database), sessions => sessions.Listening > 0);
+
+        await service.StopAsync();
+        var after = await Poll.UntilAsync(() => SessionsAsync(database), sessions => sessions.All == 0);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before.Listening, Is.EqualTo(1), "the replica listened for the others' changes while it ran");
+            Assert.That(after, Is.EqualTo((0L, 0L)), "every session, the LISTEN one included, closed with the service");
+        });
+    }
+
+    [Test]
     public async Task The_shutdown_timeout_is_how_long_the_host_lets_calls_under_way_finish()
     {
         await using var service = await TestService.StartAsync(TestService.Settings(
@@ -87,6 +107,20 @@ public sealed class GracefulShutdownTests
         var failure = Assert.CatchAsync(async () => await BudgetServiceHost.StartAsync(settings));
 
         Assert.That(failure!.Message, Does.Contain("ShutdownTimeout"));
+    }
+
+    /// <summary>The sessions the server has on <paramref name="database"/>, and those of them that listen for notifications.</summary>
+    private static async Task<(long All, long Listening)> SessionsAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection((await PostgresCluster.SharedAsync()).ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE query ILIKE 'LISTEN%') FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            connection);
+        command.Parameters.AddWithValue(database);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Reads the stream (heartbeats, say) until it ends; the status it ended with, or null for a plain end.</summary>
