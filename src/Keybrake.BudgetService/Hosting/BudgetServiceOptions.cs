@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Keybrake.BudgetService.Telemetry;
 
 namespace Keybrake.BudgetService.Hosting;
 

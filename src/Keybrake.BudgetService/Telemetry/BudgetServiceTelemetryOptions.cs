@@ -1,4 +1,4 @@
-namespace Keybrake.BudgetService.Hosting;
+namespace Keybrake.BudgetService.Telemetry;
 
 /// <summary>Where the service's traces and metrics go (<c>BudgetService:Telemetry</c>): see docs/budget-service.md, "Telemetry".</summary>
 public sealed class BudgetServiceTelemetryOptions
