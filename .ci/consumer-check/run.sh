@@ -47,12 +47,13 @@ rm -rf "$here/obj/project.assets.json" "$here/bin"
 dotnet restore "$here/ConsumerCheck.csproj" -v quiet -p:KeybrakeVersion="$version"
 
 # This project is an embedded-only user (the Stripe package, no central mode): central mode's dependencies live in
-# Keybrake.Client.Central, so none of them may reach it, through the packed nuspecs or transitively.
-central_only='"(Grpc\.[^"/]*|Google\.Protobuf|Polly[^"/]*|Microsoft\.Data\.Sqlite[^"/]*|SQLitePCLRaw[^"/]*|Keybrake\.Protocol|Keybrake\.Client\.Central)/'
+# Keybrake.Client.Central, so none of them may reach it, through the packed nuspecs or transitively. Nor may
+# OpenTelemetry: Keybrake.Client.OpenTelemetry is the package of a user who exports telemetry.
+central_only='"(Grpc\.[^"/]*|Google\.Protobuf|Polly[^"/]*|Microsoft\.Data\.Sqlite[^"/]*|SQLitePCLRaw[^"/]*|Keybrake\.Protocol|Keybrake\.Client\.Central|OpenTelemetry[^"/]*|Keybrake\.Client\.OpenTelemetry)/'
 if leaked="$(grep -oE "$central_only" "$here/obj/project.assets.json" | sort -u | tr '\n' ' ')" && [ -n "$leaked" ]; then
-  echo "consumer check: an embedded-only install of Keybrake.Client.Stripe pulls central mode's packages: $leaked"
+  echo "consumer check: an embedded-only install of Keybrake.Client.Stripe pulls central mode's or OpenTelemetry's packages: $leaked"
   exit 1
 fi
-echo "consumer check: an embedded-only install pulls no gRPC, Polly or SQLite"
+echo "consumer check: an embedded-only install pulls no gRPC, Polly, SQLite or OpenTelemetry"
 
 dotnet run --project "$here/ConsumerCheck.csproj" -nologo -v quiet --no-restore -p:KeybrakeVersion="$version"

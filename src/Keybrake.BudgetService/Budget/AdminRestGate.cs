@@ -43,8 +43,11 @@ internal static class AdminRestGate
             return;
         }
 
+        // The Prometheus scrape endpoint also takes its own token, which opens nothing else.
         var token = http.RequestServices.GetRequiredService<AdminToken>();
-        if (!token.Accepts(http.Request.Headers.Authorization))
+        var scraper = http.GetEndpoint()?.Metadata.GetMetadata<Telemetry.ScrapeEndpoint>() is not null
+            && http.RequestServices.GetRequiredService<Telemetry.ScrapeToken>().Accepts(http.Request.Headers.Authorization);
+        if (!scraper && !token.Accepts(http.Request.Headers.Authorization))
         {
             var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminRestGate));
             Log.AdminRejected(logger, $"{ShownValue.Of(http.Request.Method)} {ShownValue.Of(http.Request.Path.Value)}");

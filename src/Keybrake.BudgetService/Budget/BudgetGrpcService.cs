@@ -142,6 +142,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         for (var i = 0; i < results.Count; i++)
         {
             _overruns.Report(results[i]);
+            _overruns.CountSettled(commands[i], results[i]);
             if (results[i].Status == SettleStatus.Held)
             {
                 Log.SettlementHeld(_logger, commands[i].ReservationId, results[i].KeyId!, commands[i].ActualMicroUsd, results[i].EstimateMicroUsd);
@@ -352,7 +353,17 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         {
             throw NotListening();
         }
+
+        // A stopping service says so, rather than end the stream as if all were well: the process reconnects at once
+        // (to another replica) instead of waiting for the silence of a missed heartbeat.
+        if (_lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, ShuttingDown));
+        }
     }
+
+    /// <summary>The status detail of the streams a stopping service ends.</summary>
+    internal const string ShuttingDown = "the budget service is shutting down; watch another replica";
 
     private static RpcException NotListening() => new(new Status(
         StatusCode.Unavailable,

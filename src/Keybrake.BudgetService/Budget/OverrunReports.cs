@@ -25,6 +25,15 @@ internal sealed class OverrunReports
     public KeyCaps? CapsOf(string keyId) =>
         _keys.Find(keyId)?.Policy is { } policy ? new KeyCaps(policy.DailyCap.Micros, policy.RunCap?.Micros) : null;
 
+    /// <summary>Counts what a settlement committed on <c>keybrake.spend.settled</c>: the actual cost, once the counters moved.</summary>
+    public void CountSettled(SettleCommand command, SettleResult result)
+    {
+        if (command.Commit && result.Status == SettleStatus.Settled && result.KeyId is not null)
+        {
+            _metrics.SettledMicroUsd.Add(command.ActualMicroUsd, new KeyValuePair<string, object?>("key", result.KeyId));
+        }
+    }
+
     public void Report(SettleResult result)
     {
         foreach (var overrun in result.Overruns ?? [])

@@ -4,6 +4,7 @@ using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.OperatorConsole;
 using Keybrake.BudgetService.Store;
+using Keybrake.BudgetService.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -83,7 +84,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<ClientAdmin>();
         builder.Services.AddServiceHealthChecks();
         builder.Services.AddMetrics();
-        builder.Services.TryAddSingleton<Telemetry.BudgetServiceMetrics>();
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<BudgetServiceOptions>>((host, service) => host.ShutdownTimeout = service.Value.ShutdownTimeout);
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
@@ -93,6 +94,7 @@ public static class BudgetServiceApp
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
+                grpc.Interceptors.Add<RpcTelemetryInterceptor>();
                 grpc.Interceptors.Add<StoreFaultInterceptor>();
             })
             .AddServiceOptions<BudgetAdminGrpcService>(admin => admin.Interceptors.Add<AdminTokenInterceptor>())
@@ -113,8 +115,10 @@ public static class BudgetServiceApp
 
         configure?.Invoke(builder);
 
-        // After the caller's additions: the engine is read from the whole configuration, and a store a test registered wins.
+        // After the caller's additions: the engine and the exporters are read from the whole configuration, and a store a
+        // test registered wins.
         builder.Services.AddBudgetStore(builder.Configuration);
+        builder.Services.AddServiceTelemetry(builder.Configuration);
 
         var app = builder.Build();
         app.UseAdminRestGate();
@@ -124,6 +128,7 @@ public static class BudgetServiceApp
         app.MapAuditExport();
         app.MapHealthEndpoints();
         app.MapOperatorConsole();
+        app.MapMetricsEndpoint();
 
         // Checked at start-up (and the token file written, when there is none) rather than on the first admin call.
         app.Services.GetRequiredService<AdminToken>();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Keybrake.BudgetService.Telemetry;
 
 namespace Keybrake.BudgetService.Hosting;
 
@@ -105,6 +106,16 @@ public sealed class BudgetServiceOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan KeyEventAckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Where traces and metrics go: OTLP, and the scrape token of <c>/metrics</c> (docs/budget-service.md, "Telemetry").</summary>
+    public BudgetServiceTelemetryOptions Telemetry { get; } = new();
+
+    /// <summary>
+    /// How long a stopping service (SIGTERM) lets the calls under way finish before it ends them (default 30 s); key
+    /// event streams end at once, with a status that sends their processes to another replica.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The keys the service holds caps for, by key id (the same ids the clients use).</summary>
     public IDictionary<string, ServiceKeyOptions> Keys { get; } = new Dictionary<string, ServiceKeyOptions>(StringComparer.Ordinal);

@@ -33,6 +33,18 @@ internal sealed class KeyEventHub
     /// <summary>Held while a key change is stored and announced, so announcements follow the order of the store's writes.</summary>
     public SemaphoreSlim Changes { get; } = new(1, 1);
 
+    /// <summary>The open streams, for the <c>keybrake.keys.watchers</c> gauge.</summary>
+    public int SubscriberCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _subscribers.Count;
+            }
+        }
+    }
+
     /// <summary>
     /// Starts receiving events for <paramref name="keys"/> (null: every key); dispose the subscription to stop.
     /// <paramref name="name"/> is how the operator sees the process when it does not confirm a change;

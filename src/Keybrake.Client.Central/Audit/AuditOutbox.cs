@@ -246,7 +246,9 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
         var shipped = 0;
         while (Claim(connection, gate) is { Count: > 0 } batch)
         {
-            var request = new SubmitAuditRequest();
+            // What still waits behind this batch rides along for the service's dashboards: an operator sees an outbox
+            // that grows, and 0 once the last batch of a drain went.
+            var request = new SubmitAuditRequest { OutboxBacklog = Math.Max(0, Backlog(connection, gate) - batch.Count) };
             foreach (var (_, payload) in batch)
             {
                 request.Records.Add(Protocol.AuditRecord.Parser.ParseFrom(payload));
@@ -450,6 +452,14 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
             }
 
             return batch;
+        }
+    }
+
+    private static long Backlog(SqliteConnection connection, Lock gate)
+    {
+        lock (gate)
+        {
+            return Scalar(connection, "SELECT COUNT(*) FROM outbox");
         }
     }
 

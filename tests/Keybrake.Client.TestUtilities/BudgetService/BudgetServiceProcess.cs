@@ -88,6 +88,25 @@ public sealed class BudgetServiceProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// Stops the service as an orchestrator does (<c>SIGTERM</c>) and waits until it exits: the graceful stop, which
+    /// lets the calls under way finish and closes the store. Returns the exit code.
+    /// </summary>
+    /// <exception cref="TimeoutException">It was still running after <paramref name="timeout"/>.</exception>
+    public async Task<int> StopGracefullyAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("The budget service is not running.");
+        await SignalAsync("TERM");
+        return await process.WaitForExitAsync(timeout);
+    }
+
+    /// <summary>Sends <c>SIGTERM</c> and returns at once: the service is stopping, and <see cref="WaitForExitAsync"/> waits for the end.</summary>
+    public Task BeginStopAsync() => SignalAsync("TERM");
+
+    /// <summary>Waits until the service process exits on its own, and returns its exit code.</summary>
+    public Task<int> WaitForExitAsync(TimeSpan timeout) =>
+        (_process ?? throw new InvalidOperationException("The budget service is not running.")).WaitForExitAsync(timeout);
+
+    /// <summary>
     /// Freezes the service process with <c>SIGSTOP</c>, as a hung service (a stalled disk, a paused VM): its
     /// port stays open and connections are accepted by the kernel, but nothing answers until
     /// <see cref="ContinueAsync"/>.

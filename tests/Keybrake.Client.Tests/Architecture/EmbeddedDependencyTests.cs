@@ -5,7 +5,8 @@ namespace Keybrake.Client.Tests;
 
 /// <summary>
 /// An embedded-only user installs Keybrake.Client (and a vendor package) and gets no gRPC, Polly or native SQLite:
-/// central mode and what it needs live in Keybrake.Client.Central.
+/// central mode and what it needs live in Keybrake.Client.Central. Nor any of OpenTelemetry: that is
+/// Keybrake.Client.OpenTelemetry's, which needs OpenTelemetry's API and never its SDK.
 /// </summary>
 public sealed class EmbeddedDependencyTests
 {
@@ -41,6 +42,26 @@ public sealed class EmbeddedDependencyTests
     }
 
     [Test]
+    public void The_core_package_pulls_in_nothing_of_OpenTelemetry()
+    {
+        var packages = RestoredClosure("Keybrake.Client");
+
+        Assert.That(packages, Does.Contain("Microsoft.Extensions.Http"), "the closure was read");
+        Assert.That(packages.Where(name => name.StartsWith("OpenTelemetry", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    public void The_OpenTelemetry_package_brings_the_OpenTelemetry_api_and_never_its_sdk()
+    {
+        var packages = RestoredClosure("Keybrake.Client.OpenTelemetry");
+
+        // The application that exports brings the SDK (and its version); the instrumentation needs the API only.
+        Assert.That(packages, Does.Contain("OpenTelemetry.Api.ProviderBuilderExtensions").And.Contain("Keybrake.Client"));
+        Assert.That(packages, Does.Not.Contain("OpenTelemetry"));
+        Assert.That(packages.Where(IsCentralOnly), Is.Empty);
+    }
+
+    [Test]
     public void The_central_package_brings_what_central_mode_needs()
     {
         var packages = RestoredClosure("Keybrake.Client.Central");
@@ -51,7 +72,7 @@ public sealed class EmbeddedDependencyTests
     [Test]
     public void The_central_package_uses_the_core_through_its_public_surface_only()
     {
-        string[] shipped = ["Keybrake.Client", "Keybrake.Client.Central", "Keybrake.Client.Stripe", "Keybrake.Client.Twilio", "Keybrake.Client.Resend", "Keybrake.Policies", "Keybrake.Protocol"];
+        string[] shipped = ["Keybrake.Client", "Keybrake.Client.Central", "Keybrake.Client.Stripe", "Keybrake.Client.Twilio", "Keybrake.Client.Resend", "Keybrake.Client.OpenTelemetry", "Keybrake.Policies", "Keybrake.Protocol"];
         var central = typeof(Central.KeybrakeBudgetServiceOptions).Assembly;
 
         foreach (var assembly in new[] { typeof(KeybrakeOptions).Assembly, central })
