@@ -11,6 +11,7 @@ internal static class AlertRegistration
         services.AddOptions<AlertOptions>().BindConfiguration(AlertOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>());
         services.TryAddSingleton<AlertSignals>();
+        services.TryAddSingleton<AlertParts>();
         services.TryAddSingleton<AlertWebhooks>();
         services.TryAddSingleton<DeliveryWakeup>();
         services.TryAddSingleton<AlertFiring>();

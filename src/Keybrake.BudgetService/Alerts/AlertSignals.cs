@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Grpc.Core;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Store;
 
@@ -44,9 +43,6 @@ internal sealed class AlertSignals
 
     /// <summary>Signals dropped because the evaluator was behind, since the last call.</summary>
     public long TakeDropped() => Interlocked.Exchange(ref _dropped, 0);
-
-    /// <summary>The signals of the service a call runs in (an RPC's dependencies stay as they are).</summary>
-    public static AlertSignals Of(ServerCallContext context) => context.GetHttpContext().RequestServices.GetRequiredService<AlertSignals>();
 
     /// <summary>A reservation was made: the outcome carries the day's and the run's spend with it.</summary>
     public void Authorized(ServiceKey key, string? runId, DateTimeOffset now, AuthorizeOutcome outcome)

@@ -18,8 +18,7 @@ internal sealed partial class BudgetAdminGrpcService
             throw RequestChecks.Invalid($"limit must be from 0 (the default, {DefaultAlertLimit}) to {MaxAlertLimit}");
         }
 
-        var store = context.GetHttpContext().RequestServices.GetRequiredService<IAlertStore>();
-        var alerts = await store.ListAsync(request.UndeliveredOnly, request.Limit == 0 ? DefaultAlertLimit : request.Limit, context.CancellationToken);
+        var alerts = await _alerts.Store.ListAsync(request.UndeliveredOnly, request.Limit == 0 ? DefaultAlertLimit : request.Limit, context.CancellationToken);
         var reply = new ListAlertsReply();
         foreach (var listed in alerts)
         {
@@ -62,8 +61,7 @@ internal sealed partial class BudgetAdminGrpcService
 
     public override async Task<TestFireAlertReply> TestFireAlert(TestFireAlertRequest request, ServerCallContext context)
     {
-        var services = context.GetHttpContext().RequestServices;
-        var webhooks = services.GetRequiredService<AlertWebhooks>();
+        var webhooks = _alerts.Webhooks;
         IReadOnlyList<Webhook> targets;
         if (request.Webhook.Length > 0)
         {
@@ -78,8 +76,8 @@ internal sealed partial class BudgetAdminGrpcService
                 : throw new RpcException(new Status(StatusCode.FailedPrecondition, "no webhook is configured (see BudgetService:Alerts:Webhooks)"));
         }
 
-        var sender = services.GetRequiredService<AlertSender>();
-        var ids = services.GetRequiredService<Keybrake.Policies.IdGenerator>();
+        var sender = _alerts.Sender;
+        var ids = _ids;
         var reply = new TestFireAlertReply();
         foreach (var webhook in targets)
         {

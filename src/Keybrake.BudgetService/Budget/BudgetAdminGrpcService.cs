@@ -28,11 +28,13 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
     private readonly OverrunReports _overruns;
     private readonly Vault.SecretAdmin _secrets;
     private readonly IdGenerator _ids;
+    private readonly Alerts.AlertParts _alerts;
 
-    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, IdGenerator ids, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, IdGenerator ids, Alerts.AlertParts alerts, ILogger<BudgetAdminGrpcService> logger)
     {
         _secrets = secrets;
         _ids = ids;
+        _alerts = alerts;
         _overruns = overruns;
         _clients = clients;
         _store = store;
@@ -321,7 +323,7 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
         }
 
         Log.RevocationChanged(_logger, key.Id, revoked);
-        Alerts.AlertSignals.Of(context).KeyRevocation(key.Id, revoked, _time.GetUtcNow());
+        _alerts.Signals.KeyRevocation(key.Id, revoked, _time.GetUtcNow());
         // Outside the lock: other changes need not queue behind this one's confirmations. A restoration waits too,
         // so that the operator's next call through any process is not denied by a copy the event has not reached.
         var info = Info(key, revoked);

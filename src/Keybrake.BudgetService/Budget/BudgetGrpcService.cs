@@ -28,10 +28,12 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly OverrunReports _overruns;
     private readonly ChangeFeed _feed;
     private readonly Vault.SecretDelivery _secrets;
+    private readonly Alerts.AlertSignals _alerts;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, Vault.SecretDelivery secrets, ILogger<BudgetGrpcService> logger)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, Vault.SecretDelivery secrets, Alerts.AlertSignals alerts, ILogger<BudgetGrpcService> logger)
     {
         _secrets = secrets;
+        _alerts = alerts;
         _feed = feed;
         _overruns = overruns;
         _store = store;
@@ -98,7 +100,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
                 now),
             context.CancellationToken);
 
-        Alerts.AlertSignals.Of(context).Authorized(key, request.RunId.Length == 0 ? null : request.RunId, now, outcome);
+        _alerts.Authorized(key, request.RunId.Length == 0 ? null : request.RunId, now, outcome);
         return Reply(key, request, day, outcome);
     }
 
@@ -137,7 +139,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         // cap, is not trusted: it waits for an operator. One that fits but takes the day past the cap is settled and
         // reported (a price above its estimate): never silent.
         var results = await _store.SettleAsync(commands, client.Covers, now, _overruns.CapsOf, context.CancellationToken);
-        Alerts.AlertSignals.Of(context).Settled(commands, results, now);
+        _alerts.Settled(commands, results, now);
         var outOfScope = 0;
         for (var i = 0; i < results.Count; i++)
         {
@@ -231,7 +233,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
 
         var stored = await _store.AppendAuditAsync(records, _time.GetUtcNow(), context.CancellationToken);
-        Alerts.AlertSignals.Of(context).Audited(records);
+        _alerts.Audited(records);
         return new SubmitAuditReply { Stored = stored, Duplicates = records.Count - stored };
     }
 
