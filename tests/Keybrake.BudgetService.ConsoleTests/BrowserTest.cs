@@ -20,6 +20,9 @@ public abstract class BrowserTest : PlaywrightTest
 
     public static string ChromiumPath => Environment.GetEnvironmentVariable("KEYBRAKE_CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium";
 
+    /// <summary>Settings a fixture adds to the service's (a webhook, say); none by default.</summary>
+    protected virtual IDictionary<string, string?>? ServiceSettings => null;
+
     [SetUp]
     public async Task StartBrowserAndServiceAsync()
     {
@@ -27,7 +30,7 @@ public abstract class BrowserTest : PlaywrightTest
 
         // The machine may be busy: states are waited for, generously, never slept for.
         SetDefaultExpectTimeout(30_000);
-        Service = await ConsoleService.StartAsync();
+        Service = await ConsoleService.StartAsync(ServiceSettings);
         _browser = await BrowserType.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = ChromiumPath,

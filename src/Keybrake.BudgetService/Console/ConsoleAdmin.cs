@@ -28,6 +28,8 @@ internal sealed class ConsoleAdmin(IServiceProvider services, IHttpContextAccess
 
     public Task<ResolveReservationReply> ResolveAsync(ResolveReservationRequest request) => Call((admin, context) => admin.ResolveReservation(request, context));
 
+    public Task<ListAlertsReply> AlertsAsync(bool undeliveredOnly) => Call((admin, context) => admin.ListAlerts(new ListAlertsRequest { UndeliveredOnly = undeliveredOnly }, context));
+
     public Task<ListClientsReply> ClientsAsync() => Call((admin, context) => admin.ListClients(new ListClientsRequest(), context));
 
     public Task<KeyInfo> RevokeAsync(string keyId) => Call((admin, context) => admin.RevokeKey(new KeyActionRequest { KeyId = keyId }, context));
