@@ -1,12 +1,5 @@
-using System.Net;
+using Keybrake.Client.TestUtilities.Network;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Cli.Tests.Fakes;
 
@@ -28,17 +21,9 @@ public sealed class FakeAdminServer : IAsyncDisposable
 
     public static async Task<FakeAdminServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
         var admin = new FakeBudgetAdmin();
-        builder.Services.AddSingleton(admin);
-        var app = builder.Build();
-        app.MapGrpcService<FakeBudgetAdmin>();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new FakeAdminServer(app, admin, new Uri(address));
+        var (app, address) = await LoopbackGrpcServer.StartAsync<FakeBudgetAdmin, FakeBudgetAdmin>(admin);
+        return new FakeAdminServer(app, admin, address);
     }
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();

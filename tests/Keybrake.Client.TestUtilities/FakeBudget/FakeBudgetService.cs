@@ -1,13 +1,6 @@
-using System.Net;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Network;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Client.TestUtilities.FakeBudget;
 
@@ -38,16 +31,8 @@ public sealed class FakeBudgetService : IAsyncDisposable
     public static async Task<FakeBudgetService> StartAsync(FakeBudgetState? state = null)
     {
         state ??= new FakeBudgetState();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton(state);
-        var app = builder.Build();
-        app.MapGrpcService<FakeBudgetGrpc>();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new FakeBudgetService(app, state, new Uri(address));
+        var (app, address) = await LoopbackGrpcServer.StartAsync<FakeBudgetGrpc, FakeBudgetState>(state);
+        return new FakeBudgetService(app, state, address);
     }
 
     public async ValueTask DisposeAsync()
