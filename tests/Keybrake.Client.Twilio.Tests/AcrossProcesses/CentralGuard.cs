@@ -84,6 +84,10 @@ internal sealed class CentralGuard : IAsyncDisposable
 
     public bool Logged(int eventId) => Logs.Logs.Any(log => log.EventId.Id == eventId);
 
+    /// <summary>What the guard logged, one line each (event id, level, message, exception), for a failure message.</summary>
+    public string Describe() =>
+        string.Join('\n', Logs.Logs.Select(log => $"{log.EventId.Id} {log.Level}: {log.Message}{(log.Exception is null ? string.Empty : " (" + log.Exception + ")")}"));
+
     /// <summary>How many fetches of the message this guard let through to Twilio.</summary>
     public int FetchesOf(string sid) => _sent.Count(sid);
 

@@ -58,7 +58,7 @@ public sealed class ReconcilerElectionTests
 
         // The other guard is elected once the holder gave the duty up (or its claim expired), and reconciles a message
         // sent after the handover by a guard that has gone since.
-        await Poll.UntilAsync(() => other.Logged(Won), won => won);
+        Assert.That(await Poll.UntilAsync(() => other.Logged(Won), won => won), Is.True, () => "the other guard was never elected:\n" + other.Describe());
         Assert.That(holder.Logged(HandedOver) || holder.Logged(GaveUpAsItStopped), Is.True, "the holder gave the duty up as it stopped, not only by its claim expiring");
         string second;
         await using (var gone = CentralGuard.Start(context, "sender", reconcile: false))
@@ -69,7 +69,7 @@ public sealed class ReconcilerElectionTests
         var final = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0 && spend.SettledMicroUsd == 15_000);
         Assert.Multiple(() =>
         {
-            Assert.That(final.SettledMicroUsd, Is.EqualTo(15_000L));
+            Assert.That(final.SettledMicroUsd, Is.EqualTo(15_000L), () => $"still reserved: {final.ReservedMicroUsd}; the new holder's log:\n{other.Describe()}");
             Assert.That(other.FetchesOf(second), Is.GreaterThanOrEqualTo(1), "the new holder fetched the message");
             Assert.That(other.FetchesOf(first), Is.Zero, "the first message was settled already, and is not fetched again");
         });
