@@ -61,7 +61,8 @@ public sealed class ReconcilerElectionTests
         Assert.That(await Poll.UntilAsync(() => other.Logged(Won), won => won), Is.True, () => "the other guard was never elected:\n" + other.Describe());
         Assert.That(holder.Logged(HandedOver) || holder.Logged(GaveUpAsItStopped), Is.True, "the holder gave the duty up as it stopped, not only by its claim expiring");
         string second;
-        await using (var gone = CentralGuard.Start(context, "sender", reconcile: false))
+        var gone = CentralGuard.Start(context, "sender", reconcile: false);
+        await using (gone)
         {
             second = await gone.SendAsync("Your code is 4711");
         }
@@ -69,7 +70,7 @@ public sealed class ReconcilerElectionTests
         var final = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0 && spend.SettledMicroUsd == 15_000);
         Assert.Multiple(() =>
         {
-            Assert.That(final.SettledMicroUsd, Is.EqualTo(15_000L), () => $"still reserved: {final.ReservedMicroUsd}; the new holder's log:\n{other.Describe()}");
+            Assert.That(final.SettledMicroUsd, Is.EqualTo(15_000L), () => $"still reserved: {final.ReservedMicroUsd}; the new holder's log:\n{other.Describe()}\nthe sender's log (did its deferral reach the service before it stopped?):\n{gone.Describe()}");
             Assert.That(other.FetchesOf(second), Is.GreaterThanOrEqualTo(1), "the new holder fetched the message");
             Assert.That(other.FetchesOf(first), Is.Zero, "the first message was settled already, and is not fetched again");
         });
