@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using Keybrake.Client.TestUtilities.BudgetService;
 
 namespace Keybrake.BudgetService.Tests.Vault;
@@ -26,29 +25,4 @@ internal static class VaultSettings
 
     /// <summary>A Stripe-shaped secret key nobody else has.</summary>
     public static string NewSecret() => "sk_test_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
-
-    /// <summary>Whether any file under <paramref name="folder"/> holds <paramref name="secret"/> (as UTF-8 or UTF-16 text); names the file.</summary>
-    public static string? FileHolding(string folder, string secret)
-    {
-        var patterns = new[] { Encoding.UTF8.GetBytes(secret), Encoding.Unicode.GetBytes(secret) };
-        foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
-        {
-            byte[] bytes;
-            try
-            {
-                bytes = File.ReadAllBytes(file);
-            }
-            catch (IOException)
-            {
-                continue; // a socket or a file the server holds open exclusively: nothing of the store's data
-            }
-
-            if (patterns.Any(pattern => bytes.AsSpan().IndexOf(pattern) >= 0))
-            {
-                return file;
-            }
-        }
-
-        return null;
-    }
 }

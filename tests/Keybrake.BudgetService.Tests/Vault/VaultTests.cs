@@ -2,6 +2,7 @@ using Grpc.Core;
 using Keybrake.BudgetService.Hosting;
 using Keybrake.BudgetService.Store;
 using Keybrake.Client.TestUtilities.Logging;
+using Keybrake.Client.TestUtilities.Secrets;
 using Keybrake.BudgetService.Tests.Replicas;
 using Keybrake.Client.TestUtilities.Postgres;
 using Keybrake.Protocol;
@@ -115,9 +116,9 @@ public sealed class VaultTests(StoreEngine engine)
         {
             Assert.That(delivered.Secret, Is.EqualTo(second), "the secret was stored and opens");
             Assert.That(sealedRows.Select(s => s.Version), Is.EqualTo(new[] { 2L, 1L }), "both are in the store, sealed");
-            Assert.That(VaultSettings.FileHolding(folder, clientId), Is.Not.Null, "the scan reads the store's files");
-            Assert.That(VaultSettings.FileHolding(folder, first), Is.Null, "the first secret in plaintext");
-            Assert.That(VaultSettings.FileHolding(folder, second), Is.Null, "the second secret in plaintext");
+            Assert.That(SecretScan.InFiles(folder, [clientId]), Is.Not.Empty, "the scan reads the store's files");
+            Assert.That(SecretScan.InFiles(folder, [first]), Is.Empty, "the first secret in plaintext");
+            Assert.That(SecretScan.InFiles(folder, [second]), Is.Empty, "the second secret in plaintext");
             Assert.That(logged, Does.Contain($"Delivered the vendor secret of key 'agent' (version 2) to client '{clientId}'"));
             Assert.That(logged, Does.Not.Contain(first).And.Not.Contain(second));
         });
