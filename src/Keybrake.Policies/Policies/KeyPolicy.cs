@@ -53,6 +53,12 @@ public sealed class KeyPolicy
     /// <summary>The window the loop breaker counts identical requests in.</summary>
     public TimeSpan LoopWindow { get; private init; }
 
+    /// <summary>Budget leases: whether the key leases (<see langword="null"/> for automatic), the largest slice, and a slice's lifetime.</summary>
+    public LeaseSettings Lease { get; private init; } = LeaseSettings.Automatic;
+
+    /// <summary>Whether the run cap also counts the LLM spend reported for the run (<c>RunCapIncludes: [ "llm" ]</c>).</summary>
+    public bool RunCapIncludesLlm { get; private init; }
+
     /// <summary>Compiles validated options. Throws <see cref="ArgumentException"/> naming the field for anything invalid.</summary>
     /// <param name="keyId">The key, for messages.</param>
     /// <param name="options">The policy.</param>
@@ -127,6 +133,20 @@ public sealed class KeyPolicy
             }
         }
 
+        var lease = LeaseSettings.TryCompile(errors, $"{prefix}:Lease", options.Lease);
+        var includesLlm = false;
+        foreach (var include in options.RunCapIncludes)
+        {
+            if (string.Equals(include, LeaseSettings.LlmVendor, StringComparison.OrdinalIgnoreCase))
+            {
+                includesLlm = true;
+            }
+            else
+            {
+                errors.Add($"{prefix}:RunCapIncludes '{ShownValue.Of(include ?? string.Empty)}' is not something a run cap can include (it can include: llm)");
+            }
+        }
+
         if (errors.Count > before)
         {
             return null;
@@ -149,6 +169,8 @@ public sealed class KeyPolicy
             UnknownObjectsSetting = options.UnknownObjects,
             LoopMaxRepeats = options.LoopBreaker.MaxRepeats,
             LoopWindow = options.LoopBreaker.Window,
+            Lease = lease,
+            RunCapIncludesLlm = includesLlm,
         };
     }
 
@@ -200,6 +222,9 @@ public sealed class KeyPolicy
             UnknownObjectsSetting = local.UnknownObjectsSetting == UnknownObjectBehavior.Deny ? UnknownObjectBehavior.Deny : service.UnknownObjectsSetting,
             LoopMaxRepeats = repeats,
             LoopWindow = service.LoopWindow > local.LoopWindow ? service.LoopWindow : local.LoopWindow,
+            // Leasing and what the run cap counts are the service's; a process can only turn leasing off for itself.
+            Lease = local.Lease.Enabled == false ? LeaseSettings.Off : service.Lease,
+            RunCapIncludesLlm = service.RunCapIncludesLlm,
         };
     }
 

@@ -65,6 +65,21 @@ public sealed class KeybrakePolicyOptions
     [ValidateObjectMembers]
     public LoopBreakerOptions LoopBreaker { get; set; } = new();
 
+    /// <summary>
+    /// In central mode, budget leases: a process decides money calls against a slice of the budget the service leased
+    /// to it, with no round trip per call, and the caps stay exact. The budget service's policy decides; a process can
+    /// only turn leasing off for itself (<see cref="LeaseOptions.Enabled"/> <see langword="false"/>).
+    /// </summary>
+    [ValidateObjectMembers]
+    public LeaseOptions Lease { get; set; } = new();
+
+    /// <summary>
+    /// What else a run's spend includes when checked against <see cref="RunCap"/>: <c>llm</c> adds the LLM spend the
+    /// budget service received for the run from LiteLLM's spend logs, so that a money call is denied once tokens plus
+    /// this key's calls would pass the run cap. Central mode only: only the service receives LLM spend.
+    /// </summary>
+    public IList<string> RunCapIncludes { get; } = [];
+
     /// <summary>Adds values to a vendor allowlist, creating it when absent.</summary>
     public KeybrakePolicyOptions Allow(string scopeName, params string[] values)
     {
@@ -109,6 +124,27 @@ public sealed class LoopBreakerOptions
     /// <summary>The window identical requests are counted in (default one minute).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>
+/// Budget leases for a key in central mode (see <see cref="KeybrakePolicyOptions.Lease"/>). The service sizes each slice
+/// as a fair share of what remains, shrinks slices as the cap nears, and leaves the last part of the budget to go call
+/// by call, so the whole cap stays usable.
+/// </summary>
+public sealed class LeaseOptions
+{
+    /// <summary>
+    /// <see langword="true"/> to lease, <see langword="false"/> never to (every money call asks the service), empty for
+    /// automatic: a process leases once its calls on the key come fast enough for the round trip to matter.
+    /// </summary>
+    public bool? Enabled { get; set; }
+
+    /// <summary>The largest slice one process holds at a time. Empty for 2% of the daily cap.</summary>
+    public Usd? MaxSlice { get; set; }
+
+    /// <summary>How long a slice lasts unless topped up (1 second to 1 hour). Empty for 30 seconds. A process that dies strands its slice this long.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan? Ttl { get; set; }
 }
 
 /// <summary>What a call does when the object it refers to cannot be looked up at the vendor.</summary>

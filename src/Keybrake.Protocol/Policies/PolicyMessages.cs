@@ -22,6 +22,9 @@ public static class PolicyMessages
         ("Scope", "scope"),
         ("Limits", "limits"),
         ("UnknownObjects", "unknown_objects"),
+        ("Lease:MaxSlice", "lease.max_slice_micro_usd"),
+        ("Lease:Ttl", "lease.ttl_milliseconds"),
+        ("RunCapIncludes", "run_cap_includes"),
     ];
 
     /// <summary>The message's spelling of <see cref="UnknownObjectBehavior.ReservePerRequestMax"/>.</summary>
@@ -77,6 +80,26 @@ public static class PolicyMessages
             message.Limits[name] = value;
         }
 
+        if (options.Lease is { } lease && (lease.Enabled is not null || lease.MaxSlice is not null || lease.Ttl is not null))
+        {
+            message.Lease = new LeasePolicy();
+            if (lease.Enabled is { } enabled)
+            {
+                message.Lease.Enabled = enabled;
+            }
+
+            if (lease.MaxSlice is { } maxSlice)
+            {
+                message.Lease.MaxSliceMicroUsd = maxSlice.Micros;
+            }
+
+            if (lease.Ttl is { } ttl)
+            {
+                message.Lease.TtlMilliseconds = (long)ttl.TotalMilliseconds;
+            }
+        }
+
+        message.RunCapIncludes.AddRange(options.RunCapIncludes);
         return message;
     }
 
@@ -198,6 +221,22 @@ public static class PolicyMessages
             }
 
             options.Limits[name] = value;
+        }
+
+        if (message.Lease is { } lease)
+        {
+            options.Lease.Enabled = lease.HasEnabled ? lease.Enabled : null;
+            options.Lease.MaxSlice = lease.HasMaxSliceMicroUsd ? Usd.FromMicros(lease.MaxSliceMicroUsd) : null;
+            if (lease.HasTtlMilliseconds)
+            {
+                // Out of range is reported by the compile below, in the message's own words.
+                options.Lease.Ttl = TimeSpan.FromMilliseconds(Math.Clamp(lease.TtlMilliseconds, 0, (long)TimeSpan.FromDays(1).TotalMilliseconds));
+            }
+        }
+
+        foreach (var include in message.RunCapIncludes)
+        {
+            options.RunCapIncludes.Add(include);
         }
 
         var compileErrors = new List<string>();

@@ -196,6 +196,57 @@ internal static class PostgresSchema
         );
         CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt_at) WHERE state = 0;
         """,
+
+        // 6: budget leases (as SQLite's migration 9).
+        """
+        CREATE TABLE lease (
+            lease_id text PRIMARY KEY,
+            key_id text NOT NULL,
+            run_id text,
+            day text NOT NULL,
+            client_id text NOT NULL,
+            holder text NOT NULL,
+            holder_name text NOT NULL,
+            sequence bigint NOT NULL,
+            granted bigint NOT NULL,
+            last_granted bigint NOT NULL,
+            used bigint NOT NULL DEFAULT 0,
+            state smallint NOT NULL,
+            granted_at bigint NOT NULL,
+            expires_at bigint NOT NULL,
+            ended_at bigint
+        );
+        CREATE INDEX lease_by_key ON lease (key_id, state);
+        ALTER TABLE reservation ADD COLUMN lease_id text;
+        ALTER TABLE day_counter ADD COLUMN leased bigint NOT NULL DEFAULT 0;
+        ALTER TABLE run_counter ADD COLUMN leased bigint NOT NULL DEFAULT 0;
+        """,
+
+        // 7: LLM spend and intake credentials (as SQLite's migration 10).
+        """
+        CREATE TABLE llm_spend (
+            log_id text PRIMARY KEY,
+            run_id text NOT NULL,
+            cost bigint NOT NULL,
+            model text NOT NULL,
+            provider text NOT NULL,
+            prompt_tokens bigint,
+            completion_tokens bigint,
+            status text NOT NULL,
+            started_at bigint NOT NULL,
+            received_at bigint NOT NULL,
+            client_id text NOT NULL
+        );
+        CREATE INDEX llm_spend_by_run ON llm_spend (run_id, started_at);
+        CREATE TABLE llm_run_total (
+            run_id text PRIMARY KEY,
+            cost bigint NOT NULL,
+            calls bigint NOT NULL,
+            first_at bigint NOT NULL,
+            last_at bigint NOT NULL
+        );
+        ALTER TABLE client_credential ADD COLUMN integrations text NOT NULL DEFAULT '';
+        """,
     ];
 
     public static int Version => s_migrations.Length;

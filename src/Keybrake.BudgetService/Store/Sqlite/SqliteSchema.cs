@@ -201,6 +201,60 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
         CREATE INDEX alert_delivery_due ON alert_delivery (next_attempt_at) WHERE state = 0;
         """,
+
+        // 9: budget leases. A lease's outstanding amount (granted - used, while active) is counted in the counters'
+        // reserved, and also in their leased so that spend can show it apart; a leased call moves its estimate from the
+        // lease to a reservation that names the lease. state: 0 active, 1 returned, 2 expired, 3 voided.
+        """
+        CREATE TABLE lease (
+            lease_id TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL,
+            run_id TEXT,
+            day TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            holder_name TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            granted INTEGER NOT NULL,
+            last_granted INTEGER NOT NULL,
+            used INTEGER NOT NULL DEFAULT 0,
+            state INTEGER NOT NULL,
+            granted_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            ended_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX lease_by_key ON lease (key_id, state);
+        ALTER TABLE reservation ADD COLUMN lease_id TEXT;
+        ALTER TABLE day_counter ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE run_counter ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
+        """,
+
+        // 10: LLM spend reported by LiteLLM's spend logs, once per log id, and each run's total of it (run_id '' for
+        // logs that name no run); credentials that may post to intake integrations.
+        """
+        CREATE TABLE llm_spend (
+            log_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            cost INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            status TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            received_at INTEGER NOT NULL,
+            client_id TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX llm_spend_by_run ON llm_spend (run_id, started_at);
+        CREATE TABLE llm_run_total (
+            run_id TEXT PRIMARY KEY,
+            cost INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            first_at INTEGER NOT NULL,
+            last_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        ALTER TABLE client_credential ADD COLUMN integrations TEXT NOT NULL DEFAULT '';
+        """,
     ];
 
     /// <summary>Applies the migrations the file has not seen, each in its own transaction.</summary>

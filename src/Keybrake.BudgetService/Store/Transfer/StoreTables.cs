@@ -23,7 +23,7 @@ internal sealed record StoreColumn(string Name, ColumnKind Kind);
 internal sealed record StoreTable(string Name, string Label, IReadOnlyList<StoreColumn> Columns);
 
 /// <summary>
-/// Every table of the store at the schema both engines reach today (SQLite 7, PostgreSQL 4): what an export carries
+/// Every table of the store at the schema both engines reach today (SQLite 10, PostgreSQL 7): what an export carries
 /// and an import writes. A migration that adds a table or a column adds it here, or the move leaves it behind.
 /// </summary>
 internal static class StoreTables
@@ -38,14 +38,24 @@ internal static class StoreTables
             ("sealed", ColumnKind.Blob), ("set_at", ColumnKind.Integer), ("valid_until", ColumnKind.Integer)),
         Table("key_state", "revocation states", ("key_id", ColumnKind.Text), ("revoked", ColumnKind.Boolean), ("updated_at", ColumnKind.Integer)),
         Table("client_credential", "client credentials", ("client_id", ColumnKind.Text), ("token_sha256", ColumnKind.Blob), ("key_ids", ColumnKind.Text),
-            ("source", ColumnKind.Text), ("created_at", ColumnKind.Integer), ("revoked_at", ColumnKind.Integer)),
+            ("source", ColumnKind.Text), ("created_at", ColumnKind.Integer), ("revoked_at", ColumnKind.Integer), ("integrations", ColumnKind.Text)),
         Table("day_counter", "day counters", ("key_id", ColumnKind.Text), ("day", ColumnKind.Text), ("settled", ColumnKind.Integer), ("reserved", ColumnKind.Integer),
-            ("overrun", ColumnKind.Integer)),
+            ("overrun", ColumnKind.Integer), ("leased", ColumnKind.Integer)),
         Table("run_counter", "run counters", ("key_id", ColumnKind.Text), ("run_id", ColumnKind.Text), ("settled", ColumnKind.Integer), ("reserved", ColumnKind.Integer),
-            ("overrun", ColumnKind.Integer)),
+            ("overrun", ColumnKind.Integer), ("leased", ColumnKind.Integer)),
         Table("reservation", "reservations", ("reservation_id", ColumnKind.Text), ("key_id", ColumnKind.Text), ("run_id", ColumnKind.Text),
             ("idempotency_key", ColumnKind.Text), ("request_hash", ColumnKind.Blob), ("day", ColumnKind.Text), ("estimate", ColumnKind.Integer),
-            ("state", ColumnKind.Integer), ("actual", ColumnKind.Integer), ("created_at", ColumnKind.Integer), ("finished_at", ColumnKind.Integer)),
+            ("state", ColumnKind.Integer), ("actual", ColumnKind.Integer), ("created_at", ColumnKind.Integer), ("finished_at", ColumnKind.Integer),
+            ("lease_id", ColumnKind.Text)),
+        Table("lease", "budget leases", ("lease_id", ColumnKind.Text), ("key_id", ColumnKind.Text), ("run_id", ColumnKind.Text), ("day", ColumnKind.Text),
+            ("client_id", ColumnKind.Text), ("holder", ColumnKind.Text), ("holder_name", ColumnKind.Text), ("sequence", ColumnKind.Integer),
+            ("granted", ColumnKind.Integer), ("last_granted", ColumnKind.Integer), ("used", ColumnKind.Integer), ("state", ColumnKind.Integer),
+            ("granted_at", ColumnKind.Integer), ("expires_at", ColumnKind.Integer), ("ended_at", ColumnKind.Integer)),
+        Table("llm_spend", "LLM spend logs", ("log_id", ColumnKind.Text), ("run_id", ColumnKind.Text), ("cost", ColumnKind.Integer), ("model", ColumnKind.Text),
+            ("provider", ColumnKind.Text), ("prompt_tokens", ColumnKind.Integer), ("completion_tokens", ColumnKind.Integer), ("status", ColumnKind.Text),
+            ("started_at", ColumnKind.Integer), ("received_at", ColumnKind.Integer), ("client_id", ColumnKind.Text)),
+        Table("llm_run_total", "LLM run totals", ("run_id", ColumnKind.Text), ("cost", ColumnKind.Integer), ("calls", ColumnKind.Integer),
+            ("first_at", ColumnKind.Integer), ("last_at", ColumnKind.Integer)),
         Table("deferred_object", "deferred objects", ("key_id", ColumnKind.Text), ("vendor", ColumnKind.Text), ("object_id", ColumnKind.Text),
             ("reservation_id", ColumnKind.Text), ("refetch", ColumnKind.Text), ("client_id", ColumnKind.Text), ("created_at", ColumnKind.Integer)),
         Table("duty_claim", "duty claims", ("key_id", ColumnKind.Text), ("duty", ColumnKind.Text), ("holder", ColumnKind.Text), ("expires_at", ColumnKind.Integer)),
