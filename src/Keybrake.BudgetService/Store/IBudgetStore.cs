@@ -5,7 +5,7 @@ namespace Keybrake.BudgetService.Store;
 /// Every operation is one atomic unit against the store and the service keeps no state of its own, so a
 /// store that supports conditional updates across connections (PostgreSQL) can serve several replicas.
 /// </summary>
-internal interface IBudgetStore
+internal partial interface IBudgetStore
 {
     /// <summary>Creates or upgrades the schema.</summary>
     Task MigrateAsync(CancellationToken cancellationToken);

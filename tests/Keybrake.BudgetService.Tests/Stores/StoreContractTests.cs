@@ -9,7 +9,7 @@ namespace Keybrake.BudgetService.Tests.Stores;
 /// What every store engine must do, with the same semantics: one subclass per engine opens a fresh store for each test.
 /// The service-level test classes (Authorize, Settle, Idempotency, Concurrency, ...) also run on both engines.
 /// </summary>
-public abstract class StoreContractTests
+public abstract partial class StoreContractTests
 {
     private readonly List<StoreUnderTest> _opened = [];
 

@@ -214,9 +214,12 @@ internal static class PostgresSchema
             state smallint NOT NULL,
             granted_at bigint NOT NULL,
             expires_at bigint NOT NULL,
-            ended_at bigint
+            ended_at bigint,
+            holder_gone_at bigint
         );
         CREATE INDEX lease_by_key ON lease (key_id, state);
+        CREATE INDEX lease_active_expiry ON lease (expires_at) WHERE state = 0;
+        CREATE INDEX lease_by_holder ON lease (holder) WHERE state = 0;
         ALTER TABLE reservation ADD COLUMN lease_id text;
         ALTER TABLE day_counter ADD COLUMN leased bigint NOT NULL DEFAULT 0;
         ALTER TABLE run_counter ADD COLUMN leased bigint NOT NULL DEFAULT 0;

@@ -204,7 +204,8 @@ internal static class SqliteSchema
 
         // 9: budget leases. A lease's outstanding amount (granted - used, while active) is counted in the counters'
         // reserved, and also in their leased so that spend can show it apart; a leased call moves its estimate from the
-        // lease to a reservation that names the lease. state: 0 active, 1 returned, 2 expired, 3 voided.
+        // lease to a reservation that names the lease. state: 0 active, 1 returned, 2 expired, 3 voided. holder_gone_at: when the
+        // holder's key event stream ended (the lease is stranded while active), cleared when the holder tops it up again.
         """
         CREATE TABLE lease (
             lease_id TEXT PRIMARY KEY,
@@ -221,9 +222,12 @@ internal static class SqliteSchema
             state INTEGER NOT NULL,
             granted_at INTEGER NOT NULL,
             expires_at INTEGER NOT NULL,
-            ended_at INTEGER
+            ended_at INTEGER,
+            holder_gone_at INTEGER
         ) WITHOUT ROWID;
         CREATE INDEX lease_by_key ON lease (key_id, state);
+        CREATE INDEX lease_active_expiry ON lease (expires_at) WHERE state = 0;
+        CREATE INDEX lease_by_holder ON lease (holder) WHERE state = 0;
         ALTER TABLE reservation ADD COLUMN lease_id TEXT;
         ALTER TABLE day_counter ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE run_counter ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
