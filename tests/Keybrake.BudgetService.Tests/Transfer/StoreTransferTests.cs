@@ -206,9 +206,9 @@ public sealed class StoreTransferTests
         await budget.RecordDeferralsAsync([new DeferralCommand("twilio-key", "twilio", "SM1", deferred.ReservationId!, "refetch it")], "fleet", Noon, CancellationToken.None);
         await budget.ClaimDutyAsync("twilio-key", "reconcile", "holder-1", Noon, TimeSpan.FromMinutes(5), CancellationToken.None);
         await budget.GrantLeaseAsync(
-            new LeaseCommand("lse_1", 1, "agent", "run-2", "fleet", "sub_1", "host/1/app at peer", Dollars(0.2m), Today, Dollars(10), null, false, Dollars(0.2m), TimeSpan.FromSeconds(30), Noon.AddHours(12), Noon),
+            new LeaseCommand("lse_1", 1, "leased-key", "run-2", "fleet", "sub_1", "host/1/app at peer", Dollars(0.2m), Today, Dollars(10), null, false, Dollars(0.2m), TimeSpan.FromSeconds(30), Noon.AddHours(12), Noon),
             CancellationToken.None);
-        await budget.RecordLeasedCallsAsync([new LeasedCallCommand("lse_1", "rsv_leased", "agent", "run-2", "idem-leased", 3, Dollars(0.1m), Noon)], "fleet", Noon, CancellationToken.None);
+        await budget.RecordLeasedCallsAsync([new LeasedCallCommand("lse_1", "rsv_leased", "leased-key", "run-2", "idem-leased", 3, Dollars(0.1m), Noon)], "fleet", Noon, CancellationToken.None);
         await budget.MarkHolderGoneAsync("sub_1", true, Noon, CancellationToken.None);
         await budget.RememberObjectsAsync("agent", "stripe", [new StoredObject("ch_1", "charge", "cus_1", null, "usd", 950, 0)], Noon, CancellationToken.None);
         await budget.AppendAuditAsync(
