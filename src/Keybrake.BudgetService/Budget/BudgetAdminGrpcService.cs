@@ -30,8 +30,9 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
     private readonly IdGenerator _ids;
     private readonly Alerts.AlertParts _alerts;
 
-    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, IdGenerator ids, Alerts.AlertParts alerts, ILogger<BudgetAdminGrpcService> logger)
+    public BudgetAdminGrpcService(IBudgetStore store, IAdminQueries queries, KeyRegistry keys, KeyEventHub events, TimeProvider time, ClientAdmin clients, OverrunReports overruns, Vault.SecretAdmin secrets, IdGenerator ids, Alerts.AlertParts alerts, Leases.LeaseEvents leases, ILogger<BudgetAdminGrpcService> logger)
     {
+        _leases = leases;
         _secrets = secrets;
         _ids = ids;
         _alerts = alerts;
@@ -88,7 +89,7 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
     public override async Task<KeyInfo> GetKey(GetKeyRequest request, ServerCallContext context)
     {
         var key = Key(request.KeyId);
-        return Info(key, await IsRevokedAsync(key.Id, context.CancellationToken));
+        return await WithLeasesAsync(Info(key, await IsRevokedAsync(key.Id, context.CancellationToken)), context.CancellationToken);
     }
 
     public override async Task<ListKeysReply> ListKeys(ListKeysRequest request, ServerCallContext context)
@@ -98,6 +99,7 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
         var revoked = await _store.GetRevokedAsync(keys.Select(key => key.Id).ToList(), context.CancellationToken);
         var reply = new ListKeysReply();
         reply.Keys.AddRange(keys.Select(key => Info(key, revoked.Contains(key.Id))));
+        await WithLeasesAsync(reply.Keys, context.CancellationToken);
         return reply;
     }
 
@@ -320,6 +322,11 @@ internal sealed partial class BudgetAdminGrpcService : BudgetAdmin.BudgetAdminBa
         finally
         {
             _events.Changes.Release();
+        }
+
+        if (revoked)
+        {
+            await VoidLeasesAsync(key.Id, context.CancellationToken);
         }
 
         Log.RevocationChanged(_logger, key.Id, revoked);

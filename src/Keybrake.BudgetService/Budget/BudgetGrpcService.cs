@@ -30,8 +30,11 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
     private readonly Vault.SecretDelivery _secrets;
     private readonly Alerts.AlertSignals _alerts;
 
-    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, Vault.SecretDelivery secrets, Alerts.AlertSignals alerts, ILogger<BudgetGrpcService> logger)
+    public BudgetGrpcService(IBudgetStore store, KeyRegistry keys, KeyEventHub events, TimeProvider time, IdGenerator ids, IHostApplicationLifetime lifetime, OverrunReports overruns, ChangeFeed feed, Vault.SecretDelivery secrets, Alerts.AlertSignals alerts, Leases.LeaseEvents leases, Microsoft.Extensions.Options.IOptions<Leases.LeaseServiceOptions> leaseOptions, Microsoft.Extensions.Options.IOptions<Hosting.BudgetServiceOptions> serviceOptions, ILogger<BudgetGrpcService> logger)
     {
+        _leases = leases;
+        _recallWait = leaseOptions.Value.RecallWait;
+        _replicated = serviceOptions.Value.Store == Hosting.BudgetServiceOptions.PostgreSqlStore;
         _secrets = secrets;
         _alerts = alerts;
         _feed = feed;
@@ -101,7 +104,7 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
             context.CancellationToken);
 
         _alerts.Authorized(key, request.RunId.Length == 0 ? null : request.RunId, now, outcome);
-        return Reply(key, request, day, outcome);
+        return await RecallLeasesAsync(Reply(key, request, day, outcome), key.Id, request.RunId, outcome.Status, context.CancellationToken);
     }
 
     public override async Task<SettleReply> Settle(SettleRequest request, ServerCallContext context)
@@ -120,17 +123,23 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
 
         var deferrals = CheckedDeferrals(request);
         var objectSettlements = CheckedObjectSettlements(request);
+        var leasedCalls = CheckedLeasedCalls(request, context);
+        var returnedLeases = CheckedReturnedLeases(request);
         var now = _time.GetUtcNow();
+
+        // Leased calls first of all, so that settlements in this request find their reservations.
+        var leasedRecorded = await RecordLeasedCallsAsync(leasedCalls, client, now, context.CancellationToken);
         foreach (var (keyId, vendor, objects) in objectGroups)
         {
             await _store.RememberObjectsAsync(keyId, vendor, objects, now, context.CancellationToken);
         }
 
         // Deferrals before the prices reported by object, so that a price in the same request finds its deferral.
-        var reply = new SettleReply { DeferralsRecorded = await RecordDeferralsAsync(deferrals, client, now, context.CancellationToken) };
+        var reply = new SettleReply { DeferralsRecorded = await RecordDeferralsAsync(deferrals, client, now, context.CancellationToken), LeasedCallsRecorded = leasedRecorded };
         reply.Changed = await SettleObjectsAsync(objectSettlements, client, now, context.CancellationToken);
         if (commands.Count == 0)
         {
+            await ReturnLeasesAsync(returnedLeases, client, now, context.CancellationToken);
             return reply;
         }
 
@@ -161,6 +170,9 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
         }
 
         reply.Changed += results.Count(result => result.Status is SettleStatus.Settled or SettleStatus.Held);
+
+        // Returned leases last: the calls decided on them are in by now.
+        await ReturnLeasesAsync(returnedLeases, client, now, context.CancellationToken);
         return reply;
     }
 

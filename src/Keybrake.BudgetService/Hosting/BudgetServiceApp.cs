@@ -2,6 +2,7 @@ using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Leases;
 using Keybrake.BudgetService.OperatorConsole;
 using Keybrake.BudgetService.Store;
 using Keybrake.BudgetService.Telemetry;
@@ -88,6 +89,7 @@ public static class BudgetServiceApp
         builder.Services.TryAddSingleton<Budget.OverrunReports>();
         builder.Services.TryAddSingleton<RecordPruning>();
         builder.Services.AddHostedService<StoreMaintenance>();
+        builder.Services.AddLeases();
         builder.Services.AddBudgetAlerts();
         builder.Services.AddOperatorConsole();
         builder.Services.AddGrpc(grpc =>

@@ -66,6 +66,26 @@ internal sealed class KeyEventHub
     public Published Publish(KeyEvent keyEvent) => Publish(keyEvent, clientRevoked: null);
 
     /// <summary>
+    /// Numbers a notice (a lease recall or return) and sends it to every stream that watches its key, without waiting for
+    /// confirmations and without taking it as the key's announced state: a process that misses one loses only a
+    /// moment (a recalled lease still ends at its TTL; a denied call was going to be denied anyway).
+    /// </summary>
+    public void Notify(KeyEvent keyEvent)
+    {
+        lock (_lock)
+        {
+            keyEvent.Sequence = ++_sequence;
+            foreach (var subscriber in _subscribers.Values)
+            {
+                if (subscriber.Watches(keyEvent))
+                {
+                    subscriber.Channel.Writer.TryWrite(keyEvent);
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Numbers a <c>CLIENT_REVOKED</c> event and sends it to every stream opened with <paramref name="clientId"/>;
     /// <see cref="ConfirmAsync"/> waits for their confirmations, which the revoked credential may still send
     /// (<see cref="AcknowledgeRevocation"/>).
@@ -196,6 +216,18 @@ internal sealed class KeyEventHub
         }
     }
 
+    /// <summary>Raised (outside the hub's lock) when a stream ends: the process it served may have gone.</summary>
+    public event Action<Subscription>? StreamEnded;
+
+    /// <summary>The open stream <paramref name="subscriberId"/>: its name and credential; <see langword="null"/> when no such stream is open here.</summary>
+    public (string Name, string? ClientId)? Stream(string subscriberId)
+    {
+        lock (_lock)
+        {
+            return _subscribers.TryGetValue(subscriberId, out var subscriber) ? (subscriber.Name, subscriber.ClientId) : null;
+        }
+    }
+
     private void Remove(Subscription subscription)
     {
         lock (_lock)
@@ -214,6 +246,7 @@ internal sealed class KeyEventHub
         }
 
         subscription.Channel.Writer.TryComplete();
+        StreamEnded?.Invoke(subscription);
     }
 
     /// <summary>One event on its way: the streams that have not confirmed it yet. Guarded by the hub's lock.</summary>

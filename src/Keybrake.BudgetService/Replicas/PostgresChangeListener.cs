@@ -19,11 +19,13 @@ internal sealed class PostgresChangeListener : BackgroundService
     private readonly PostgresDatabase _database;
     private readonly ReplicaChanges _changes;
     private readonly ChangeFeed _feed;
+    private readonly Leases.LeaseEvents _leases;
     private readonly ILogger<PostgresChangeListener> _logger;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public PostgresChangeListener(PostgresDatabase database, ReplicaChanges changes, ChangeFeed feed, ILogger<PostgresChangeListener> logger)
+    public PostgresChangeListener(PostgresDatabase database, ReplicaChanges changes, ChangeFeed feed, Leases.LeaseEvents leases, ILogger<PostgresChangeListener> logger)
     {
+        _leases = leases;
         _database = database;
         _changes = changes;
         _feed = feed;
@@ -125,6 +127,17 @@ internal sealed class PostgresChangeListener : BackgroundService
         {
             await foreach (var payload in heard.ReadAllAsync(ended.Token))
             {
+                // A lease event carries itself: to this replica's streams, unless this replica sent it.
+                if (Leases.PostgresLeaseRelay.Parse(payload) is { } lease)
+                {
+                    if (lease.Origin != _database.ReplicaName)
+                    {
+                        _leases.Heard(lease.Kind, lease.KeyId, lease.RunId);
+                    }
+
+                    continue;
+                }
+
                 switch (PostgresChanges.Parse(payload))
                 {
                     case ({ } keyId, _):
