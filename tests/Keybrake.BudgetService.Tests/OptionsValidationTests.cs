@@ -27,6 +27,9 @@ public sealed class OptionsValidationTests
         new TestCaseData(
             TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Clients:fleet:TokenSha256"] = new string('a', 64) }),
             "BudgetService:Clients:fleet:Keys: key_ids must name at least one key").SetName("A client declared without a scope"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Leases:RecallWait"] = "00:00:00" }),
+            "BudgetService:Leases:RecallWait is 00:00:00").SetName("A lease recall wait of nothing"),
     ];
 
     [TestCaseSource(nameof(s_badSettings))]

@@ -199,7 +199,7 @@ public sealed class LeaseServiceTests(StoreEngine engine)
     public async Task A_lease_whose_holder_s_stream_ended_is_shown_stranded()
     {
         await using var service = await TestService.StartAsync(engine, LeasingKey("agent", "10"));
-        var stream = await LeaseStream.OpenAsync(service.Budget, "agent");
+        await using var stream = await LeaseStream.OpenAsync(service.Budget, "agent");
         await using var other = await LeaseStream.OpenAsync(service.Budget, "agent");
         var gone = Lease("agent", stream.Holder, 2);
         await service.Budget.LeaseAsync(gone);

@@ -9,6 +9,7 @@ internal sealed class LeaseStream : IAsyncDisposable
     private readonly CancellationTokenSource _cancel = new(TimeSpan.FromSeconds(60));
     private readonly AsyncServerStreamingCall<KeyEvent> _call;
     private readonly IAsyncEnumerator<KeyEvent> _events;
+    private bool _disposed;
 
     private LeaseStream(AsyncServerStreamingCall<KeyEvent> call)
     {
@@ -42,6 +43,12 @@ internal sealed class LeaseStream : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return; // closed early by a test, then again at the end of its scope
+        }
+
+        _disposed = true;
         await _cancel.CancelAsync();
         try
         {
