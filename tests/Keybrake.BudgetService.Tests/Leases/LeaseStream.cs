@@ -27,6 +27,10 @@ internal sealed class LeaseStream : IAsyncDisposable
         return stream;
     }
 
+    /// <summary>The next event, whatever it is.</summary>
+    public async Task<KeyEvent> NextAsync() =>
+        await _events.MoveNextAsync() ? _events.Current : throw new InvalidOperationException("The stream ended.");
+
     /// <summary>The next event of <paramref name="kind"/>, skipping others.</summary>
     public async Task<KeyEvent> NextAsync(KeyEventKind kind)
     {
