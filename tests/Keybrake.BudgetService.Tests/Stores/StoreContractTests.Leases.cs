@@ -196,4 +196,17 @@ public abstract partial class StoreContractTests
             Assert.That(back, Is.EqualTo(new LeaseTotals(Dollars(4), 0)));
         });
     }
+
+    [Test]
+    public async Task Ended_leases_are_forgotten_with_finished_reservations_and_active_ones_never()
+    {
+        var store = (await OpenAsync()).Budget;
+        await store.GrantLeaseAsync(Lease("lse_old", 1), CancellationToken.None);
+        await store.GrantLeaseAsync(Lease("lse_kept", 1, holder: "sub_b"), CancellationToken.None);
+        await store.ReturnLeasesAsync(["lse_old"], "client", Noon, CancellationToken.None);
+
+        await store.PruneFinishedAsync(Noon.AddSeconds(1), CancellationToken.None);
+        var left = await store.ListLeasesAsync("agent", includeEnded: true, 10, CancellationToken.None);
+        Assert.That(left.Select(l => (l.LeaseId, l.State)), Is.EqualTo(new[] { ("lse_kept", LeaseState.Active) }));
+    }
 }

@@ -223,14 +223,15 @@ internal sealed partial class PostgresBudgetStore : IBudgetStore
             return list;
         }, cancellationToken);
 
-    /// <summary>One statement: the finished reservations, and the deferrals that named them (they have nothing left to settle).</summary>
+    /// <summary>One statement: the finished reservations, the deferrals that named them (they have nothing left to settle), and ended leases as old.</summary>
     public async ValueTask<int> PruneFinishedAsync(DateTimeOffset finishedBefore, CancellationToken cancellationToken) =>
         await _database.OnConnectionAsync(async connection =>
         {
             await using var command = Command(connection, null,
                 """
                 WITH gone AS (DELETE FROM reservation WHERE state IN (1, 2) AND finished_at < $1 RETURNING reservation_id),
-                     deferrals AS (DELETE FROM deferred_object WHERE reservation_id IN (SELECT reservation_id FROM gone))
+                     deferrals AS (DELETE FROM deferred_object WHERE reservation_id IN (SELECT reservation_id FROM gone)),
+                     leases AS (DELETE FROM lease WHERE state <> 0 AND ended_at < $1)
                 SELECT count(*) FROM gone
                 """,
                 Millis(finishedBefore));

@@ -230,6 +230,10 @@ internal sealed partial class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
                 // A deferral whose reservation is forgotten has nothing left to settle.
                 using var deferrals = c.AdHoc("DELETE FROM deferred_object WHERE reservation_id NOT IN (SELECT reservation_id FROM reservation)");
                 deferrals.ExecuteNonQuery();
+
+                // Ended leases are kept as long as finished reservations, for ListLeases and a late retry of a grant.
+                using var leases = c.AdHoc("DELETE FROM lease WHERE state <> 0 AND ended_at < $before", ("$before", finishedBefore.ToUnixTimeMilliseconds()));
+                leases.ExecuteNonQuery();
                 return pruned;
             },
             cancellationToken));
