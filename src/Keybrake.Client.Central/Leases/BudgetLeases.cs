@@ -187,7 +187,7 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
                 IdempotencyKey = idempotencyKey,
                 RequestHash = Google.Protobuf.ByteString.CopyFrom(hash),
                 EstimateMicroUsd = estimate,
-                DecidedAtUnixMicros = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000,
+                DecidedAtUnixMicros = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond,
             };
 
             // Queued before the call can settle, and under the lock, so that a return of the lease comes after it.
@@ -219,7 +219,7 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
                 return underWay;
             }
 
-            if (holder is null || _stopping.IsCancellationRequested || _clock.GetTimestamp() < slot.QuietUntil)
+            if (holder is null || slot.Retired || _stopping.IsCancellationRequested || _clock.GetTimestamp() < slot.QuietUntil)
             {
                 return null; // no stream, no lease: a recall could not reach this process
             }
@@ -419,12 +419,21 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
         try
         {
             var now = _clock.GetTimestamp();
-            foreach (var slot in _slots.Values)
+            foreach (var (id, slot) in _slots)
             {
                 lock (slot.Gate)
                 {
                     if (slot.LeaseId is null)
                     {
+                        // Runs come and go: a run's slot with nothing under way is forgotten (a grant still on its
+                        // way finds the slot retired and is given back).
+                        if (slot.RunId.Length > 0 && slot.Asking is null && now >= slot.QuietUntil)
+                        {
+                            slot.Retired = true;
+                            slot.Epoch++;
+                            _slots.TryRemove(new KeyValuePair<(string, string), LeaseSlot>(id, slot));
+                        }
+
                         continue;
                     }
 

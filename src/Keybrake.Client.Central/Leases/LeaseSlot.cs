@@ -47,6 +47,9 @@ internal sealed class LeaseSlot(string keyId, string runId)
     /// <summary>No new request before this moment (the service said no, or could not be reached).</summary>
     public long QuietUntil { get; set; }
 
+    /// <summary>Forgotten by the process (a run's slot with no lease): it takes no lease again.</summary>
+    public bool Retired { get; set; }
+
     /// <summary>Idempotency keys of the calls decided on the current lease (forgotten with it).</summary>
     public List<string> Decided { get; } = [];
 
