@@ -393,6 +393,78 @@ public sealed class BudgetLeaseTests
         });
     }
 
+    [Test]
+    public async Task A_call_in_a_run_is_decided_only_on_the_lease_of_its_run()
+    {
+        using var stub = StripeStub.Start();
+        await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 100 * Dollar });
+        await using var host = await StartHostAsync(service, stub);
+
+        Assert.That(await host.ChargeAsync(500, "outside"), Is.Null);
+        using (KeybrakeRun.Begin("run_lease_a"))
+        {
+            Assert.That(await host.ChargeAsync(500, "in-a-1"), Is.Null);
+            Assert.That(await host.ChargeAsync(500, "in-a-2"), Is.Null);
+        }
+
+        var state = service.State;
+        Assert.That(await state.WaitForAsync(s => s.LeasedCalls.Count == 3), Is.True);
+        var keyLease = state.LeaseRequests.Single(r => r.RunId.Length == 0).LeaseId;
+        var runLease = state.LeaseRequests.Single(r => r.RunId == "run_lease_a").LeaseId;
+        Assert.Multiple(() =>
+        {
+            Assert.That(runLease, Is.Not.EqualTo(keyLease));
+            Assert.That(state.LeasedCalls.Single(c => c.IdempotencyKey == "outside").LeaseId, Is.EqualTo(keyLease));
+            Assert.That(state.LeasedCalls.Where(c => c.RunId == "run_lease_a").Select(c => c.LeaseId), Is.EqualTo(new[] { runLease, runLease }));
+            Assert.That(host.Ledger.Leases.RemainingMicros(KeyId), Is.EqualTo(95 * Dollar));
+            Assert.That(host.Ledger.Leases.RemainingMicros(KeyId, "run_lease_a"), Is.EqualTo(90 * Dollar));
+        });
+    }
+
+    [Test]
+    public async Task A_lease_is_used_until_its_send_time_plus_TTL_minus_the_margin_then_given_back_and_a_new_one_taken()
+    {
+        using var stub = StripeStub.Start();
+
+        // A 3 s TTL with its 1 s margin: used for 2 s after it was asked for (before it could count as idle, 2 s after
+        // its grant arrived). The id comes from the request: on a loaded machine the first call may outlast the lease.
+        await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 100 * Dollar, TtlMilliseconds = 3_000 });
+        await using var host = await StartHostAsync(service, stub);
+        Assert.That(await host.ChargeAsync(500, "first"), Is.Null);
+        var first = service.State.LeaseRequests[0].LeaseId;
+
+        Assert.That(await service.State.WaitForAsync(s => s.ReturnedLeases.Contains(first)), Is.True, "given back once expired here");
+        Assert.That(await host.ChargeAsync(500, "second"), Is.Null);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(host.Logs.Logs.Any(l => l.EventId.Id == 392 && l.Message.Contains(first, StringComparison.Ordinal) && l.Message.Contains("expired", StringComparison.Ordinal)), Is.True);
+            Assert.That(service.State.LeaseRequests.Select(r => r.LeaseId).Distinct().Count(), Is.GreaterThanOrEqualTo(2), "a new lease, not a revival");
+            Assert.That(service.State.LeaseRequests.Where(r => r.LeaseId == first).Select(r => r.Sequence), Has.None.GreaterThan(1), "the expired lease is not topped up");
+            Assert.That(service.State.LeasedCalls.Where(c => c.IdempotencyKey == "second").Select(c => c.LeaseId), Has.None.EqualTo(first));
+        });
+    }
+
+    [Test]
+    public async Task An_idle_lease_is_given_back()
+    {
+        using var stub = StripeStub.Start();
+
+        // An 8 s TTL: idle after 2 s without a decision, well before it expires (7 s).
+        await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 100 * Dollar, TtlMilliseconds = 8_000 });
+        await using var host = await StartHostAsync(service, stub);
+        Assert.That(await host.ChargeAsync(500, "only"), Is.Null);
+        var leaseId = service.State.LeaseRequests[0].LeaseId;
+
+        Assert.That(await service.State.WaitForAsync(s => s.ReturnedLeases.Contains(leaseId)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(host.Ledger.Leases.LeaseOf(KeyId), Is.Null);
+            Assert.That(service.State.OutstandingMicros(leaseId), Is.Zero);
+            Assert.That(host.Logs.Logs.Any(l => l.EventId.Id == 392 && l.Message.Contains(leaseId, StringComparison.Ordinal) && l.Message.Contains("idle", StringComparison.Ordinal)), Is.True);
+        });
+    }
+
     private static async Task<FakeBudgetService> StartServiceAsync(LeasePolicy? lease, long dailyCapMicros = 10_000 * Dollar)
     {
         var state = new FakeBudgetState().AddKey(KeyId).SetLeasePolicy(KeyId, lease, dailyCapMicros);
