@@ -17,6 +17,9 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
     /// <summary>How long the process does not ask again after the service said no, or could not be reached.</summary>
     private static readonly TimeSpan s_quiet = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long the process does not ask a service that has no Lease call (an older version).</summary>
+    private static readonly TimeSpan s_notOffered = TimeSpan.FromMinutes(5);
+
     private static readonly TimeSpan s_sweepEvery = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_minIdle = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_minMargin = TimeSpan.FromSeconds(1);
@@ -256,6 +259,15 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
             // shutting down
+        }
+        catch (Grpc.Core.RpcException exception) when (exception.StatusCode == Grpc.Core.StatusCode.Unimplemented)
+        {
+            // A service older than leases: asked again only now and then, so its answer does not fill the log.
+            Log.LeasesNotOffered(_logger, slot.KeyId);
+            lock (slot.Gate)
+            {
+                slot.QuietUntil = _clock.GetTimestamp() + Ticks(s_notOffered);
+            }
         }
         catch (Exception exception)
         {

@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(395, LogLevel.Information, "A call on key {KeyId} was denied while other processes' leases were recalled; it asks once more after waiting {WaitedMilliseconds} ms (returned: {Returned})")]
     public static partial void RecallWaited(ILogger logger, string keyId, long waitedMilliseconds, bool returned);
+
+    [LoggerMessage(396, LogLevel.Information, "The budget service grants no budget leases (a version without them): calls on key {KeyId} go to Authorize one by one")]
+    public static partial void LeasesNotOffered(ILogger logger, string keyId);
 }

@@ -145,6 +145,7 @@ public sealed class BudgetLeaseTests
 
         // The whole $30 cap leased to the first process: the second is refused a lease (near_cap) and asks Authorize.
         await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 30 * Dollar }, dailyCapMicros: 30 * Dollar);
+        service.State.RecallWaitMilliseconds = 30_000; // the wait ends at the event: a generous bound keeps a loaded machine from timing out first
         await using var holder = await StartHostAsync(service, stub);
         Assert.That(await holder.ChargeAsync(500, "holder-1"), Is.Null);
         var leaseId = holder.Ledger.Leases.LeaseOf(KeyId)!;
@@ -169,7 +170,7 @@ public sealed class BudgetLeaseTests
     {
         using var stub = StripeStub.Start();
         await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 30 * Dollar }, dailyCapMicros: 30 * Dollar);
-        service.State.RecallWaitMilliseconds = 200;
+        service.State.RecallWaitMilliseconds = 200; // the wait ends at the event; this bound only keeps a lost one short
         await using var holder = await StartHostAsync(service, stub);
         Assert.That(await holder.ChargeAsync(500, "holder-1"), Is.Null);
 
