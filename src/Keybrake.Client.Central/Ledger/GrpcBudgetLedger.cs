@@ -141,9 +141,11 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
             {
                 // Other processes hold unused lease of the key and were asked to give it back: once one has (or the
                 // service's bound passed), the same call is asked for once more, with the same idempotency key.
+                // Transport timing, like the calls' deadlines; bounded here too, whatever the service asks for.
                 var wait = TimeSpan.FromMilliseconds(Math.Clamp(reply.RecallWaitMilliseconds, 0, 30_000));
+                var waitStarted = TimeProvider.System.GetTimestamp();
                 var returned = await _leases.Returns.WaitAsync(request.KeyId, returnsSeen, wait, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-                Log.RecallWaited(_logger, request.KeyId, (long)wait.TotalMilliseconds, returned);
+                Log.RecallWaited(_logger, request.KeyId, (long)TimeProvider.System.GetElapsedTime(waitStarted).TotalMilliseconds, returned);
                 reply = await AskAuthorizeAsync(rpc, cancellationToken).ConfigureAwait(false);
             }
 
