@@ -41,6 +41,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
     private long _lastHeard;
     private bool _snapshotSeen;
     private bool _credentialRefused;
+    private string? _subscriberId;
 
     public KeyWatcher(Budget.BudgetClient client, TimeProvider time, TimeSpan staleness, ILogger logger, string? name = null, ReplicaHealth? replicas = null)
     {
@@ -68,6 +69,15 @@ internal sealed class KeyWatcher : IAsyncDisposable
 
     /// <summary>Raised when the service revoked, or refused, this process's credential: no key may be used here.</summary>
     public event Action? CredentialRevoked;
+
+    /// <summary>
+    /// Raised for every change event (not snapshots or heartbeats) once the watcher itself has applied it, before it is
+    /// confirmed to the service: budget leases follow recalls, returns, policy changes and revocations from here.
+    /// </summary>
+    public event Action<KeyEvent>? EventApplied;
+
+    /// <summary>The open stream's id at the service (from its snapshot); <see langword="null"/> while no stream is open.</summary>
+    public string? SubscriberId => Volatile.Read(ref _subscriberId);
 
     /// <summary>
     /// Whether the service revoked, or ended or refused the stream because it no longer accepts, this process's
@@ -142,6 +152,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
                     if (keyEvent.Kind == KeyEventKind.Snapshot)
                     {
                         subscriberId = keyEvent.SubscriberId;
+                        Volatile.Write(ref _subscriberId, subscriberId.Length == 0 ? null : subscriberId);
                     }
                     else if (keyEvent.Sequence > 0 && subscriberId.Length > 0)
                     {
@@ -184,6 +195,7 @@ internal sealed class KeyWatcher : IAsyncDisposable
             }
 
             Volatile.Write(ref _snapshotSeen, false);
+            Volatile.Write(ref _subscriberId, null);
             try
             {
                 // Jittered, so that many processes do not all come back in the same millisecond.
@@ -255,6 +267,11 @@ internal sealed class KeyWatcher : IAsyncDisposable
                     Log.KeyEventApplied(_logger, key.KeyId, keyEvent.Kind.ToString());
                 }
             }
+        }
+
+        if (keyEvent.Kind is not (KeyEventKind.Snapshot or KeyEventKind.Heartbeat))
+        {
+            EventApplied?.Invoke(keyEvent);
         }
 
         Volatile.Write(ref _lastHeard, _time.GetTimestamp());

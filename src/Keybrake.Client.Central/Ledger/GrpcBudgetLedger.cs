@@ -30,6 +30,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     private readonly VaultSecrets _secrets;
     private readonly EmergencyAllowance _emergency;
     private readonly SettleSender _settlements;
+    private readonly BudgetLeases _leases;
     private readonly IdGenerator _ids;
     private readonly ILogger<GrpcBudgetLedger> _logger;
 
@@ -63,9 +64,13 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         _secrets = new VaultSecrets(_client, _resilience, _watcher, logger);
         _emergency = new EmergencyAllowance(settings.EmergencyAllowance, ids);
         _settlements = new SettleSender(_client, _resilience, time, TimeProvider.System, SettleSender.DefaultLinger, ObjectsSent, logger, outbox.SetAsideSettlements);
+        _leases = new BudgetLeases(_client, _resilience, _watcher, _settlements, ids, time, TimeProvider.System, logger);
         _ids = ids;
         _logger = logger;
     }
+
+    /// <summary>The budget leases this process holds (tests look at their state).</summary>
+    internal BudgetLeases Leases => _leases;
 
     /// <summary>Settlements not yet acknowledged by the service.</summary>
     internal long PendingSettlements => _settlements.Pending;
@@ -109,15 +114,20 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     public async ValueTask<AuthorizationResult> AuthorizeAsync(AuthorizationRequest request, CancellationToken cancellationToken)
     {
+        // Without the vendor's own idempotency key, one made for this call keeps the RPC's retries from reserving twice.
+        var idempotencyKey = request.IdempotencyKey ?? _ids.New("call_");
+        if (await _leases.TryDecideAsync(request, idempotencyKey, _policies.PolicyOf(request.KeyId), cancellationToken).ConfigureAwait(false) is { } leased)
+        {
+            return leased;
+        }
+
         var hash = new byte[16];
         BinaryPrimitives.WriteUInt128LittleEndian(hash, request.RequestHash);
         var rpc = new AuthorizeRequest
         {
             KeyId = request.KeyId,
             RunId = request.RunId ?? string.Empty,
-
-            // Without the vendor's own idempotency key, one made for this call keeps the RPC's retries from reserving twice.
-            IdempotencyKey = request.IdempotencyKey ?? _ids.New("call_"),
+            IdempotencyKey = idempotencyKey,
             EstimateMicroUsd = request.Estimate.Micros,
             RequestHash = ByteString.CopyFrom(hash),
             SecretVersion = request.SecretVersion,
@@ -125,9 +135,20 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
         try
         {
-            var reply = await _resilience.ExecuteAsync(
-                async (deadline, token) => await _client.AuthorizeAsync(rpc, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
-                cancellationToken).ConfigureAwait(false);
+            var returnsSeen = _leases.Returns.Seen(request.KeyId);
+            var reply = await AskAuthorizeAsync(rpc, cancellationToken).ConfigureAwait(false);
+            if (!reply.Allowed && reply.LeasesRecalled)
+            {
+                // Other processes hold unused lease of the key and were asked to give it back: once one has (or the
+                // service's bound passed), the same call is asked for once more, with the same idempotency key.
+                // Transport timing, like the calls' deadlines; bounded here too, whatever the service asks for.
+                var wait = TimeSpan.FromMilliseconds(Math.Clamp(reply.RecallWaitMilliseconds, 0, 30_000));
+                var waitStarted = TimeProvider.System.GetTimestamp();
+                var returned = await _leases.Returns.WaitAsync(request.KeyId, returnsSeen, wait, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                Log.RecallWaited(_logger, request.KeyId, (long)TimeProvider.System.GetElapsedTime(waitStarted).TotalMilliseconds, returned);
+                reply = await AskAuthorizeAsync(rpc, cancellationToken).ConfigureAwait(false);
+            }
+
             if (!reply.Allowed)
             {
                 if (reply.Reason == ReasonCodes.SecretRotated && request.SecretVersion > 0)
@@ -192,12 +213,18 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
         }
     }
 
+    private async Task<AuthorizeReply> AskAuthorizeAsync(AuthorizeRequest rpc, CancellationToken cancellationToken) =>
+        await _resilience.ExecuteAsync(
+            async (deadline, token) => await _client.AuthorizeAsync(rpc, deadline: deadline, cancellationToken: token).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+
     public ValueTask SettleAsync(IReadOnlyList<Settlement> settlements, CancellationToken cancellationToken)
     {
         foreach (var settlement in settlements)
         {
             if (!_emergency.TrySettle(settlement))
             {
+                _leases.Settled(settlement.ReservationId, settlement.Kind == SettlementKind.Commit);
                 _settlements.Enqueue(new Protocol.Settlement
                 {
                     ReservationId = settlement.ReservationId,
@@ -381,6 +408,8 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
 
     public async ValueTask DisposeAsync()
     {
+        // The leases go back behind the calls decided on them, and the settlement sender's drain carries them.
+        await _leases.DisposeAsync().ConfigureAwait(false);
         await GiveUpDutiesAsync().ConfigureAwait(false);
         await _watcher.DisposeAsync().ConfigureAwait(false);
         await _settlements.DisposeAsync().ConfigureAwait(false);
@@ -389,6 +418,7 @@ internal sealed class GrpcBudgetLedger : IBudgetLedger, IAsyncDisposable, IDispo
     /// <summary>For containers disposed synchronously: settlements not yet sent are left pending, counted as spent.</summary>
     public void Dispose()
     {
+        _leases.Dispose();
         _watcher.Stop();
         _settlements.Dispose();
     }

@@ -68,6 +68,12 @@ internal sealed class ServiceKeyPolicies
         return (entry.Effective, null);
     }
 
+    /// <summary>
+    /// The key's policy as the service holds it (tightened by this process's), as last resolved here; <see langword="null"/>
+    /// when the service's has not been seen: only a policy the service gave may lease its budget.
+    /// </summary>
+    public KeyPolicy? PolicyOf(string keyId) => _entries.TryGetValue(keyId, out var entry) ? entry.Effective?.Policy : null;
+
     private bool IsFresh(ResolvedKey local, Entry entry)
     {
         if (!ReferenceEquals(entry.Local, local))

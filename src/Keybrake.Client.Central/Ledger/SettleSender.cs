@@ -46,6 +46,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     private long _dropped;
     private long _setAsideCount;
     private bool _draining;
+    private bool _urgent;
     private int _disposed;
 
     /// <param name="client">The budget service.</param>
@@ -138,6 +139,25 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Queues a call decided on a lease, to become its reservation at the service. Called before the call's own
+    /// settlement can be queued, so the settlement finds it. <see langword="false"/> when the queue is full: the call
+    /// must not be allowed on the lease, since the service would never learn of the money it moved.
+    /// </summary>
+    public bool TryEnqueueLeasedCall(LeasedCall call) => TryEnqueue(new Outgoing(null, null, null, null, LeasedCall: call));
+
+    /// <summary>
+    /// Queues a lease given back, behind the calls already decided on it, and sends without the usual linger: a
+    /// recall is waited for by a denied caller. When the queue is full the lease simply runs to its TTL at the service.
+    /// </summary>
+    public void EnqueueReturnedLease(string leaseId)
+    {
+        if (TryEnqueue(new Outgoing(null, null, null, null, ReturnedLease: leaseId)))
+        {
+            Volatile.Write(ref _urgent, true);
+        }
+    }
+
     /// <summary>Queues objects to remember; they go with the next batch of settlements.</summary>
     public void EnqueueObjects(string keyId, string vendor, IReadOnlyList<VendorObject> objects)
     {
@@ -210,11 +230,12 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             // Between batches everything in flight is queued: a full batch goes at once.
-            if (_linger > TimeSpan.Zero && Pending < MaxBatch)
+            if (_linger > TimeSpan.Zero && Pending < MaxBatch && !Volatile.Read(ref _urgent))
             {
                 await Task.Delay(_linger, _transportTime, CancellationToken.None).ConfigureAwait(false);
             }
 
+            Volatile.Write(ref _urgent, false);
             var batch = new SettleRequest();
             var items = 0;
             while (items < MaxBatch && reader.TryRead(out var item))
@@ -231,6 +252,14 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
                 else if (item.ObjectSettlement is { } byObject)
                 {
                     batch.ObjectSettlements.Add(byObject);
+                }
+                else if (item.LeasedCall is { } leased)
+                {
+                    batch.LeasedCalls.Add(leased);
+                }
+                else if (item.ReturnedLease is { } returned)
+                {
+                    batch.ReturnedLeases.Add(returned);
                 }
                 else
                 {
@@ -355,9 +384,9 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
 
     private void LeftPending(SettleRequest batch)
     {
-        if (batch.Settlements.Count > 0)
+        if (batch.Settlements.Count + batch.LeasedCalls.Count > 0)
         {
-            Log.SettlementsLeftPending(_logger, batch.Settlements.Count);
+            Log.SettlementsLeftPending(_logger, batch.Settlements.Count + batch.LeasedCalls.Count);
         }
 
         ObjectsDropped(batch);
@@ -366,7 +395,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
     /// <summary>Keeps the refused batch where an operator can read it; its reservations stay pending at the service, counted as spent.</summary>
     private void SetAsideBatch(SettleRequest batch, string problem)
     {
-        var count = batch.Settlements.Count + batch.Deferrals.Count + batch.ObjectSettlements.Count;
+        var count = batch.Settlements.Count + batch.Deferrals.Count + batch.ObjectSettlements.Count + batch.LeasedCalls.Count;
         Interlocked.Add(ref _setAsideCount, count);
         ObjectsDropped(batch);
         if (count == 0)
@@ -406,5 +435,7 @@ internal sealed class SettleSender : IAsyncDisposable, IDisposable
         string? Vendor,
         IReadOnlyList<VendorObject>? Objects,
         Protocol.Deferral? Deferral = null,
-        Protocol.ObjectSettlement? ObjectSettlement = null);
+        Protocol.ObjectSettlement? ObjectSettlement = null,
+        LeasedCall? LeasedCall = null,
+        string? ReturnedLease = null);
 }

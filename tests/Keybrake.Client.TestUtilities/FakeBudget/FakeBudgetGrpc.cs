@@ -29,9 +29,9 @@ internal sealed class FakeBudgetGrpc(FakeBudgetState state) : Budget.BudgetBase
         {
             KeyId = key.KeyId,
             Vendor = key.Vendor,
-            Version = 1,
+            Version = key.PolicyVersion,
             Revoked = key.Revoked,
-            Policy = new Policy { DailyCapMicroUsd = 10_000_000_000, LoopBreakerMaxRepeats = 0 },
+            Policy = new Policy { DailyCapMicroUsd = key.DailyCapMicros, LoopBreakerMaxRepeats = 0, Lease = key.Lease },
         });
     }
 
@@ -104,7 +104,13 @@ internal sealed class FakeBudgetGrpc(FakeBudgetState state) : Budget.BudgetBase
     public override Task<SettleReply> Settle(SettleRequest request, ServerCallContext context)
     {
         Authenticate(context);
-        return Task.FromResult(new SettleReply { Changed = request.Settlements.Count });
+        return Task.FromResult(state.Settle(request));
+    }
+
+    public override Task<LeaseReply> Lease(LeaseRequest request, ServerCallContext context)
+    {
+        Authenticate(context);
+        return Task.FromResult(state.Lease(request));
     }
 
     public override Task<FindObjectReply> FindObject(FindObjectRequest request, ServerCallContext context)

@@ -10,7 +10,7 @@ namespace Keybrake.Client.TestUtilities.FakeBudget;
 /// Events go to every open <c>WatchKeys</c> stream; <see cref="WaitForAcknowledgementAsync"/> waits for the guard to
 /// confirm one, which it does once the event is applied.
 /// </summary>
-public sealed class FakeBudgetState
+public sealed partial class FakeBudgetState
 {
     private readonly ConcurrentDictionary<string, FakeKey> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Subscriber> _subscribers = new(StringComparer.Ordinal);
@@ -73,6 +73,7 @@ public sealed class FakeBudgetState
     public long Revoke(string keyId)
     {
         _keys[keyId].Revoked = true;
+        VoidLeases(keyId);
         return Push(KeyEventKind.Revoked, keyId);
     }
 
@@ -127,10 +128,10 @@ public sealed class FakeBudgetState
     /// <summary>Waits until <paramref name="streams"/> streams are open (each has had its snapshot); false after a generous wait.</summary>
     public async Task<bool> WaitForSubscriberAsync(int streams = 1) => await Poll.UntilAsync(() => _subscribers.Count >= streams, done => done);
 
-    internal long Push(KeyEventKind kind, string keyId)
+    internal long Push(KeyEventKind kind, string keyId, string runId = "")
     {
         var sequence = Interlocked.Increment(ref _sequence);
-        Send(new KeyEvent { Kind = kind, Sequence = sequence, Keys = { Watched(_keys[keyId]) } });
+        Send(new KeyEvent { Kind = kind, Sequence = sequence, Keys = { Watched(_keys[keyId]) }, RunId = runId });
         return sequence;
     }
 
@@ -235,7 +236,7 @@ public sealed class FakeBudgetState
             };
         }
 
-        return new AuthorizeReply { Allowed = true, ReservationId = "res_" + Interlocked.Increment(ref _reservations) };
+        return AuthorizeAtCap(request, key);
     }
 
     internal void Record(IEnumerable<Protocol.AuditRecord> records)
@@ -259,7 +260,7 @@ public sealed class FakeBudgetState
         KeyId = key.KeyId,
         Known = true,
         Revoked = key.Revoked,
-        PolicyVersion = 1,
+        PolicyVersion = key.PolicyVersion,
         SecretVersion = key.SecretVersion,
     };
 
@@ -276,6 +277,15 @@ public sealed class FakeBudgetState
         public volatile bool Revoked;
 
         public long MinimumSecretVersion { get; set; }
+
+        public LeasePolicy? Lease { get; set; }
+
+        public long DailyCapMicros { get; set; } = 10_000_000_000;
+
+        public long PolicyVersion { get; set; } = 1;
+
+        /// <summary>What Authorize allowed (the fake never gives it back).</summary>
+        public long AuthorizedMicros { get; set; }
     }
 
     private sealed class Subscriber(Channel<KeyEvent> events)
