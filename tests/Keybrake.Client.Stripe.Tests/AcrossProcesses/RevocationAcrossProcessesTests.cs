@@ -18,11 +18,13 @@ public sealed class RevocationAcrossProcessesTests
     private const int Processes = 4;
     private const int Trials = 10;
 
+    /// <param name="leases">Whether the key leases its budget: the charges are then decided on each process's lease, which the revocation voids.</param>
     [Test]
-    public async Task A_revocation_reaches_every_process_no_call_is_allowed_after_it_and_the_restoration_brings_every_process_back()
+    public async Task A_revocation_reaches_every_process_no_call_is_allowed_after_it_and_the_restoration_brings_every_process_back([Values(false, true)] bool leases)
     {
         await using var run = await RevocationTrials.StartAsync(new RevocationTrialOptions
         {
+            Leases = leases,
             Processes = Processes,
             TasksPerProcess = 3,
             ChargeEvery = 4,

@@ -53,4 +53,7 @@ public sealed record RevocationTrialOptions
     /// i mod <see cref="Replicas"/>; the key is revoked and restored through the first.
     /// </summary>
     public int Replicas { get; init; } = 1;
+
+    /// <summary>Whether the key's policy leases its budget (<c>Lease:Enabled</c>): the agents' charges are then decided on their leases.</summary>
+    public bool Leases { get; init; }
 }

@@ -198,6 +198,11 @@ public sealed class RevocationTrials : IAsyncDisposable
     {
         // A cap no trial can reach: the only denials are revocations.
         var settings = BudgetServiceHost.Key(KeyId, "1000000");
+        if (_options.Leases)
+        {
+            settings[$"BudgetService:Keys:{KeyId}:Policy:Lease:Enabled"] = "true";
+        }
+
         if (_options.KeyEventAckTimeout is { } ackTimeout)
         {
             settings["BudgetService:KeyEventAckTimeout"] = ackTimeout.ToString("c", CultureInfo.InvariantCulture);

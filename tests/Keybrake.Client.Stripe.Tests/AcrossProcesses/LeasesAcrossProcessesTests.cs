@@ -1,0 +1,167 @@
+using Grpc.Net.Client;
+using Keybrake.Client.TestUtilities;
+using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Client.TestUtilities.Stripe;
+using Keybrake.Protocol;
+using static Keybrake.Client.Stripe.Tests.SharedCapAcrossProcessesTests;
+
+namespace Keybrake.Client.Stripe.Tests;
+
+/// <summary>
+/// Budget leases across real processes: agent processes decide their charges on slices of the key's budget the service
+/// leased them, and the cap still holds exactly. Eight agents spend the whole cap and never more; a service killed and
+/// restarted with leases outstanding neither overspends nor doubles a lease.
+/// </summary>
+[NonParallelizable]
+public sealed class LeasesAcrossProcessesTests
+{
+    private const int TasksPerAgent = 16;
+
+    [Test]
+    public async Task Eight_agent_processes_on_leases_spend_at_least_99_dollars_of_a_100_dollar_cap_and_never_more()
+    {
+        const int Agents = 8;
+        using var stub = StripeStub.Start();
+        await using var service = await BudgetServiceHost.StartAsync(LeasingKey("100"));
+        await using var host = CentralStripeHost.Start(service.Address, stub.Url, KeyId);
+        var running = new List<AgentProcess>();
+        try
+        {
+            // 50 cents to $1 a charge: when the last task is denied, less than $1 of the cap can be left.
+            var agents = await AgentProcess.StartTogetherAsync(
+                Enumerable.Range(0, Agents).Select(i => (Func<Task<AgentProcess>>)(() => AgentProcess.StartAsync(
+                    service.Address, stub.Url, KeyId, service.Directory, $"lease-agent{i}", seed: i,
+                    "--tasks", $"{TasksPerAgent}", "--charges", "until-denied", "--min-cents", "50", "--max-cents", "100"))),
+                running);
+            var reports = await Task.WhenAll(agents.Select(a => a.FinishAsync()));
+
+            var spend = await host.Admin.GetDailySpendAsync(KeyId);
+            var leases = await ListLeasesAsync(service.Address);
+            var calls = reports.Sum(r => r.WarmUps + r.Calls);
+            var audit = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= calls);
+            var reservations = BudgetStoreFile.ReadReservations(service.StoragePath).ToDictionary(r => r.IdempotencyKey, StringComparer.Ordinal);
+            var charges = stub.Server.LogEntries.Where(e => e.RequestMessage is { Method: "POST", Path: "/v1/charges" }).ToList();
+            TestContext.Out.WriteLine($"settled {spend.Settled}, {charges.Count} charges, {leases.Leases.Count} leases: {string.Join("; ", leases.Leases.Select(l => $"{l.RunId} {l.State} granted {l.GrantedMicroUsd} used {l.UsedMicroUsd}"))}");
+            Assert.Multiple(() =>
+            {
+                Assert.That(stub.SumOfAmounts("/v1/charges"), Is.LessThanOrEqualTo(100_00), "the Stripe stand-in received at most $100");
+                Assert.That(spend.Settled, Is.GreaterThanOrEqualTo(Usd.FromCents(99_00)), "at least $99 of the cap was spent before the last denial: nothing was stranded in idle leases");
+                Assert.That(spend.Settled, Is.EqualTo(Usd.FromCents(stub.SumOfAmounts("/v1/charges"))), "what settled is exactly what reached Stripe");
+                Assert.That(spend.Reserved, Is.EqualTo(Usd.Zero), "every leased call was reported and settled, and every lease given back");
+                Assert.That(reports.Sum(r => r.Allowed), Is.EqualTo(charges.Count));
+                Assert.That(reports.Sum(r => r.AllowedCents), Is.EqualTo(stub.SumOfAmounts("/v1/charges")));
+                Assert.That(reports.SelectMany(r => r.Denied.Keys).Distinct(), Is.EqualTo(new[] { ReasonCodes.DailyCapExceeded }));
+                Assert.That(reports.Sum(r => r.DeniedFor(ReasonCodes.DailyCapExceeded)), Is.EqualTo(Agents * TasksPerAgent), "every task ran until the cap stopped it");
+                Assert.That(reports.SelectMany(r => r.Errors.Keys), Is.Empty);
+
+                // The calls were decided on leases, and the books agree with them.
+                Assert.That(leases.Leases.Select(l => l.RunId).Distinct().Count(), Is.EqualTo(Agents), "every agent leased a slice of its run");
+                Assert.That(leases.Leases.Select(l => l.State), Has.None.EqualTo("active"), "every lease was given back when its agent stopped");
+                Assert.That(leases.OutstandingMicroUsd, Is.Zero);
+                Assert.That(leases.Leases, Has.All.Matches<LeaseInfo>(l => l.UsedMicroUsd <= l.GrantedMicroUsd), "no lease was used past what it was granted");
+                Assert.That(audit.Count(r => r.Json.Contains("decided on lease", StringComparison.Ordinal)), Is.GreaterThan(charges.Count / 2), "most charges were decided on a lease");
+                Assert.That(
+                    charges.Select(c => c.RequestMessage.Headers?.FirstOrDefault(h => string.Equals(h.Key, "Idempotency-Key", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault()),
+                    Is.All.Matches<string?>(key => key is not null && reservations.TryGetValue(key, out var r) && r.State == "committed"),
+                    "every charge that reached Stripe has its committed reservation at the service");
+
+                // One audit record per call, none lost, none twice.
+                Assert.That(audit.Select(r => r.RecordId).Distinct().Count(), Is.EqualTo(audit.Count));
+                Assert.That(audit, Has.Count.EqualTo(calls));
+                foreach (var report in reports)
+                {
+                    Assert.That(audit.Count(r => r.RunId == report.RunId && r.Decision == "allow"), Is.EqualTo(report.Allowed), report.RunId);
+                    Assert.That(audit.Count(r => r.RunId == report.RunId && r.Decision == "deny"), Is.EqualTo(report.Calls - report.Allowed), report.RunId);
+                }
+
+                Assert.That(agents.Select(a => OutboxRecords(a.OutboxPath)), Is.All.Zero, "every agent shipped its outbox before it exited");
+            });
+        }
+        finally
+        {
+            await Task.WhenAll(running.Select(a => a.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Test]
+    public async Task A_service_killed_and_restarted_with_leases_outstanding_neither_overspends_nor_doubles_a_lease()
+    {
+        const int Agents = 4;
+        using var stub = StripeStub.Start();
+        await using var service = await BudgetServiceProcess.StartAsync(LeasingKey("100"));
+        var running = new List<AgentProcess>();
+        try
+        {
+            var agents = await AgentProcess.StartTogetherAsync(
+                Enumerable.Range(0, Agents).Select(i => (Func<Task<AgentProcess>>)(() => AgentProcess.StartAsync(
+                    service.Address, stub.Url, KeyId, service.Directory, $"lease-restart-agent{i}", seed: i,
+                    "--tasks", $"{TasksPerAgent}", "--charges", "until-denied", "--stop-on", ReasonCodes.DailyCapExceeded,
+                    "--pause-after-denial-ms", "200", "--min-cents", "50", "--max-cents", "60"))),
+                running);
+
+            // Leases are out once charges decided on them reach Stripe.
+            await Poll.UntilAsync(() => stub.Received.Count(r => r is { Method: "POST", Path: "/v1/charges" }), count => count >= 20);
+            await service.KillAsync();
+            var chargesWhileDown = stub.Received.Count(r => r is { Method: "POST", Path: "/v1/charges" });
+            await service.RestartAsync();
+            var reports = await Task.WhenAll(agents.Select(a => a.FinishAsync()));
+
+            await using var host = CentralStripeHost.Start(service.Address, stub.Url, KeyId);
+            var spend = await host.Admin.GetDailySpendAsync(KeyId);
+            var unsettled = await host.Admin.ListUnsettledAsync(KeyId);
+            var leases = await ListLeasesAsync(service.Address);
+            var reservations = BudgetStoreFile.ReadReservations(service.StoragePath);
+            var byIdempotencyKey = reservations.ToDictionary(r => r.IdempotencyKey, StringComparer.Ordinal);
+            var charges = stub.Server.LogEntries.Where(e => e.RequestMessage is { Method: "POST", Path: "/v1/charges" }).ToList();
+            var calls = reports.Sum(r => r.WarmUps + r.Calls);
+            var audit = await Poll.UntilAsync(() => BudgetStoreFile.ReadAudit(service.StoragePath), records => records.Count >= calls);
+            TestContext.Out.WriteLine($"{chargesWhileDown} charges at the kill, {charges.Count} in all; leases: {string.Join("; ", leases.Leases.Select(l => $"{l.LeaseId} {l.State} granted {l.GrantedMicroUsd} used {l.UsedMicroUsd}"))}");
+            Assert.Multiple(() =>
+            {
+                Assert.That(reports.SelectMany(r => r.Denied.Keys).Distinct(), Is.SubsetOf(new[] { ReasonCodes.BudgetServiceUnavailable, ReasonCodes.DailyCapExceeded }));
+                Assert.That(reports.Sum(r => r.DeniedFor(ReasonCodes.DailyCapExceeded)), Is.EqualTo(Agents * TasksPerAgent), "after the restart every task ran on to the cap");
+                Assert.That(reports.SelectMany(r => r.Errors.Keys), Is.Empty);
+
+                // No overspend: what reached Stripe is what the service counts, within the cap.
+                Assert.That(stub.SumOfAmounts("/v1/charges"), Is.LessThanOrEqualTo(100_00), "the Stripe stand-in received at most $100");
+                Assert.That(spend.Committed, Is.LessThanOrEqualTo(Usd.FromDollars(100)));
+                Assert.That(spend.Settled, Is.EqualTo(Usd.FromCents(stub.SumOfAmounts("/v1/charges"))), "what settled is exactly what reached Stripe");
+                Assert.That(spend.Reserved, Is.EqualTo(Usd.FromMicros(unsettled.Sum(u => u.Estimate.Micros))), "no lease still counts once its agents stopped");
+                Assert.That(
+                    charges.Select(c => c.RequestMessage.Headers?.FirstOrDefault(h => string.Equals(h.Key, "Idempotency-Key", StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault()),
+                    Is.All.Matches<string?>(key => key is not null && byIdempotencyKey.TryGetValue(key, out var r) && r.State == "committed"),
+                    "every charge, decided on a lease or not, has its committed reservation at the service");
+
+                // Leases honoured or expired, never doubled.
+                Assert.That(leases.Leases, Is.Not.Empty);
+                Assert.That(leases.Leases.Select(l => l.State), Has.None.EqualTo("active"));
+                Assert.That(leases.Leases, Has.All.Matches<LeaseInfo>(l => l.UsedMicroUsd <= l.GrantedMicroUsd), "no lease was used past what it was granted");
+                Assert.That(leases.Leases.Select(l => l.LeaseId).Distinct().Count(), Is.EqualTo(leases.Leases.Count));
+                Assert.That(reservations.Select(r => r.ReservationId).Distinct().Count(), Is.EqualTo(reservations.Count), "no leased call was recorded twice");
+
+                Assert.That(audit.Select(r => r.RecordId).Distinct().Count(), Is.EqualTo(audit.Count));
+                Assert.That(audit, Has.Count.EqualTo(calls), "one audit record per call: none lost, none twice");
+                Assert.That(agents.Select(a => OutboxRecords(a.OutboxPath)), Is.All.Zero, "every agent shipped its outbox before it exited");
+            });
+        }
+        finally
+        {
+            await Task.WhenAll(running.Select(a => a.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>The shared key with a daily cap, whose policy leases its budget.</summary>
+    internal static Dictionary<string, string?> LeasingKey(string dailyCap)
+    {
+        var settings = BudgetServiceHost.Key(KeyId, dailyCap);
+        settings[$"BudgetService:Keys:{KeyId}:Policy:Lease:Enabled"] = "true";
+        return settings;
+    }
+
+    /// <summary>Every lease of the key, ended ones too, through the admin API.</summary>
+    internal static async Task<ListLeasesReply> ListLeasesAsync(Uri service)
+    {
+        using var channel = GrpcChannel.ForAddress(service);
+        return await BudgetServiceHost.AdminClient(channel).ListLeasesAsync(new ListLeasesRequest { KeyId = KeyId, IncludeEnded = true, Limit = 1000 });
+    }
+}
