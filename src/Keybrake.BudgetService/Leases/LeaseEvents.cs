@@ -100,9 +100,12 @@ internal sealed class LeaseEvents
         {
             await _store.MarkHolderGoneAsync(subscriberId, gone: true, _time.GetUtcNow(), CancellationToken.None);
         }
+        catch (Exception exception) when (exception is ObjectDisposedException or OperationCanceledException)
+        {
+            // The store is closing with the service (its streams end too): the lease still ends at its TTL.
+        }
         catch (Exception exception)
         {
-            // The store may be closing with the service: the lease still ends at its TTL.
             LeaseLog.StrandedMarkFailed(_logger, exception.Message);
         }
     }

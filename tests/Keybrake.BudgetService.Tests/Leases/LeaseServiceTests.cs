@@ -208,7 +208,7 @@ public sealed class LeaseServiceTests(StoreEngine engine)
         await stream.DisposeAsync();
         var listed = await Poll.UntilAsync(
             async () => await service.Admin.ListLeasesAsync(new ListLeasesRequest { KeyId = "agent" }),
-            reply => reply.StrandedMicroUsd > 0);
+            reply => reply.StrandedMicroUsd > 0 && reply.Leases.Any(l => l.Stranded)); // the list and the sums are two reads
         var key = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "agent" });
         var keys = await service.Admin.ListKeysAsync(new ListKeysRequest());
 
