@@ -489,6 +489,25 @@ public sealed class BudgetLeaseTests
         });
     }
 
+    [Test]
+    public async Task A_policy_changed_while_the_stream_was_down_gives_the_lease_back_on_the_next_snapshot()
+    {
+        using var stub = StripeStub.Start();
+        await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 100 * Dollar });
+        await using var host = await StartHostAsync(service, stub);
+        Assert.That(await host.ChargeAsync(500, "leased"), Is.Null);
+        var leaseId = service.State.LeaseRequests[0].LeaseId;
+
+        service.State.ChangeLeasePolicyQuietly(KeyId, new LeasePolicy { Enabled = false });
+        service.State.EndStreams();
+
+        var ended = await Poll.UntilAsync(
+            () => host.Logs.Logs.FirstOrDefault(l => l.EventId.Id == 392 && l.Message.Contains(leaseId, StringComparison.Ordinal))?.Message,
+            message => message is not null);
+        Assert.That(await service.State.WaitForAsync(s => s.ReturnedLeases.Contains(leaseId)), Is.True);
+        Assert.That(ended, Does.Contain("policy changed"), "given back for the policy, not for idleness");
+    }
+
     private static async Task<FakeBudgetService> StartServiceAsync(LeasePolicy? lease, long dailyCapMicros = 10_000 * Dollar)
     {
         var state = new FakeBudgetState().AddKey(KeyId).SetLeasePolicy(KeyId, lease, dailyCapMicros);
