@@ -26,6 +26,7 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
 
     private readonly ConcurrentDictionary<(string KeyId, string RunId), LeaseSlot> _slots = new();
     private readonly ConcurrentDictionary<string, CallRate> _rates = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _policyVersions = new(StringComparer.Ordinal);
     private readonly LeasedReservations _reservations = new();
     private readonly Budget.BudgetClient _client;
     private readonly BudgetServiceResilience _resilience;
@@ -59,6 +60,7 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
         _logger = logger;
         watcher.EventApplied += OnEvent;
         watcher.KeySeen += OnKeySeen;
+        watcher.PolicyVersionSeen += OnPolicyVersion;
         watcher.CredentialRevoked += () => DropAll("the client credential was revoked");
         _sweep = clock.CreateTimer(_ => Sweep(), null, s_sweepEvery, s_sweepEvery);
     }
@@ -422,6 +424,20 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
         if (key.Revoked || !key.Known)
         {
             End(key.KeyId, null, giveBack: false, "the key is revoked or no longer known");
+        }
+    }
+
+    /// <summary>
+    /// A policy version other than the last seen (a POLICY_CHANGED event, or a snapshot after a reconnect when the
+    /// policy changed while the stream was down): the leases were taken under the old policy and go back.
+    /// </summary>
+    private void OnPolicyVersion(string keyId, long version)
+    {
+        var previous = _policyVersions.GetValueOrDefault(keyId, version);
+        _policyVersions[keyId] = version;
+        if (previous != version)
+        {
+            End(keyId, null, giveBack: true, "the key's policy changed");
         }
     }
 

@@ -110,6 +110,29 @@ public sealed class BudgetLeaseTests
     }
 
     [Test]
+    public async Task A_call_that_does_not_fit_in_the_lease_goes_to_Authorize_and_leaves_the_lease_as_it_was()
+    {
+        using var stub = StripeStub.Start();
+        await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 10 * Dollar });
+        await using var host = await StartHostAsync(service, stub);
+        Assert.That(await host.ChargeAsync(100, "small"), Is.Null);
+
+        Assert.That(await host.ChargeAsync(1500, "large"), Is.Null);
+
+        // What did not fit also asks for a top-up, in the background: the lease back to its largest slice.
+        var state = service.State;
+        Assert.That(await state.WaitForAsync(s => s.LeaseRequests.Count == 2 && s.LeasedCalls.Count == 1), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(state.Authorizations.Select(a => a.IdempotencyKey), Is.EqualTo(new[] { "large" }));
+            Assert.That(state.Authorizations.Single().EstimateMicroUsd, Is.EqualTo(15 * Dollar));
+            Assert.That(state.LeasedCalls.Single().IdempotencyKey, Is.EqualTo("small"));
+            Assert.That(state.LeaseRequests[1].RequestedMicroUsd, Is.EqualTo(1 * Dollar));
+            Assert.That(host.Audit.Records.Single(r => r.IdempotencyKey == "large").Message ?? string.Empty, Does.Not.Contain("decided on lease"));
+        });
+    }
+
+    [Test]
     public async Task LEASES_RECALLED_stops_decisions_on_the_lease_before_it_is_confirmed_and_gives_it_back_after_its_calls()
     {
         using var stub = StripeStub.Start();
@@ -464,6 +487,25 @@ public sealed class BudgetLeaseTests
             Assert.That(service.State.OutstandingMicros(leaseId), Is.Zero);
             Assert.That(host.Logs.Logs.Any(l => l.EventId.Id == 392 && l.Message.Contains(leaseId, StringComparison.Ordinal) && l.Message.Contains("idle", StringComparison.Ordinal)), Is.True);
         });
+    }
+
+    [Test]
+    public async Task A_policy_changed_while_the_stream_was_down_gives_the_lease_back_on_the_next_snapshot()
+    {
+        using var stub = StripeStub.Start();
+        await using var service = await StartServiceAsync(new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 100 * Dollar });
+        await using var host = await StartHostAsync(service, stub);
+        Assert.That(await host.ChargeAsync(500, "leased"), Is.Null);
+        var leaseId = service.State.LeaseRequests[0].LeaseId;
+
+        service.State.ChangeLeasePolicyQuietly(KeyId, new LeasePolicy { Enabled = false });
+        service.State.EndStreams();
+
+        var ended = await Poll.UntilAsync(
+            () => host.Logs.Logs.FirstOrDefault(l => l.EventId.Id == 392 && l.Message.Contains(leaseId, StringComparison.Ordinal))?.Message,
+            message => message is not null);
+        Assert.That(await service.State.WaitForAsync(s => s.ReturnedLeases.Contains(leaseId)), Is.True);
+        Assert.That(ended, Does.Contain("policy changed"), "given back for the policy, not for idleness");
     }
 
     private static async Task<FakeBudgetService> StartServiceAsync(LeasePolicy? lease, long dailyCapMicros = 10_000 * Dollar)

@@ -59,6 +59,14 @@ public sealed partial class FakeBudgetState
     /// <summary>Sends <c>LEASES_RECALLED</c> for the key (and run), as the service does when it denies a call at the cap; returns the event's sequence number.</summary>
     public long Recall(string keyId, string runId = "") => Push(KeyEventKind.LeasesRecalled, keyId, runId);
 
+    /// <summary>Changes the key's lease policy (a new policy version) with no event: a stream learns of it from its next snapshot.</summary>
+    public void ChangeLeasePolicyQuietly(string keyId, LeasePolicy? lease)
+    {
+        var key = _keys[keyId];
+        key.Lease = lease;
+        key.PolicyVersion++;
+    }
+
     /// <summary>What the key has spent or holds in leases: Authorize's reservations, leased calls, and what is left of active leases.</summary>
     public long CommittedMicros(string keyId) => Locked(() => Committed(_keys[keyId]));
 
