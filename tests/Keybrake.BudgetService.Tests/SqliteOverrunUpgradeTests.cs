@@ -17,11 +17,15 @@ public sealed class SqliteOverrunUpgradeTests
         await first.SettleAsync(Commit(spent.ReservationId, 8));
         await first.StopAsync();
 
-        // Back to schema version 4: the counters as they were, without the overrun columns (6), the deferred objects (5), the vault (7) or the alerts (8).
+        // Back to schema version 4: the counters as they were, without the overrun columns (6), the deferred objects (5), the vault (7), the alerts (8),
+        // the leases (9) or the LLM spend (10).
         var path = Path.Combine(first.Host.Directory, "budget.db");
         await StoreFile.ExecuteAsync(path, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DROP TABLE key_secret; "
             + "ALTER TABLE api_key DROP COLUMN secret_version; ALTER TABLE api_key DROP COLUMN secret_set_at; ALTER TABLE api_key DROP COLUMN previous_secret_valid_until; "
-            + "DROP TABLE alert; DROP TABLE alert_delivery; DELETE FROM schema_version WHERE version >= 5;");
+            + "DROP TABLE alert; DROP TABLE alert_delivery; "
+            + "DROP TABLE lease; ALTER TABLE reservation DROP COLUMN lease_id; ALTER TABLE day_counter DROP COLUMN leased; ALTER TABLE run_counter DROP COLUMN leased; "
+            + "DROP TABLE llm_spend; DROP TABLE llm_run_total; ALTER TABLE client_credential DROP COLUMN integrations; "
+            + "DELETE FROM schema_version WHERE version >= 5;");
 
         await using var second = await TestService.StartAsync(settings, time, first.Host.Directory);
         var today = await second.TodayAsync("agent");

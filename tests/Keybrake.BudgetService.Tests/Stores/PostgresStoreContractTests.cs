@@ -159,9 +159,11 @@ public sealed class PostgresStoreContractTests : StoreContractTests
             await first.Budget.SettleAsync(Commit(spent.ReservationId!, 8), dailyCap: 10);
         }
 
-        // Back to version 1: the counters as they were, without what migrations 2, 4 (the vault) and 5 (alerts) added.
+        // Back to version 1: the counters as they were, without what migrations 2, 4 (the vault), 5 (alerts), 6 (leases) and 7 (LLM spend) added.
         await QueryAsync(database, "ALTER TABLE day_counter DROP COLUMN overrun; ALTER TABLE run_counter DROP COLUMN overrun; DROP TABLE deferred_object; DROP TABLE duty_claim; DROP TABLE key_secret; "
-            + "ALTER TABLE api_key DROP COLUMN secret_version, DROP COLUMN secret_set_at, DROP COLUMN previous_secret_valid_until; DROP TABLE alert; DROP TABLE alert_delivery; DELETE FROM schema_version WHERE version >= 2");
+            + "ALTER TABLE api_key DROP COLUMN secret_version, DROP COLUMN secret_set_at, DROP COLUMN previous_secret_valid_until; DROP TABLE alert; DROP TABLE alert_delivery; "
+            + "DROP TABLE lease; ALTER TABLE reservation DROP COLUMN lease_id; ALTER TABLE day_counter DROP COLUMN leased; ALTER TABLE run_counter DROP COLUMN leased; "
+            + "DROP TABLE llm_spend; DROP TABLE llm_run_total; ALTER TABLE client_credential DROP COLUMN integrations; DELETE FROM schema_version WHERE version >= 2");
         await using var second = await StoreUnderTest.PostgreSql(database).MigratedAsync();
         var before = await second.Budget.DayAsync("agent");
         var more = await second.Budget.AuthorizeAsync(Authorize("agent", 2, dailyCap: 10), CancellationToken.None);
