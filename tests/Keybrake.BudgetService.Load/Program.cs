@@ -11,6 +11,8 @@ using Keybrake.BudgetService.Load;
 //     (PostgreSQL started by the harness; the service as one and two processes: see PostgresThroughputRun.cs)
 //   propagation [--processes 8] [--trials 100] [--tasks 2] [--warmup-trials 5] [--charge-every N] [--replicas N]
 //     (the service as its own process, agents as processes: see PropagationRun.cs)
+//   lease-throughput [--processes 8] [--tasks 16] [--warmup-seconds 5] [--seconds 10] [--with-lease | --without-lease]
+//     (agent processes charging one key through an in-process Stripe stub: see LeaseThroughputRun.cs)
 //   outbox      [--processes 8] [--records 20000] [--tasks 4]
 //     (agent processes sharing the default audit outbox file: see OutboxRun.cs)
 
@@ -50,6 +52,16 @@ const string Usage = """
                                         for the run), agents split between them, revoked through the first; after a
                                         baseline of 1 replica on PostgreSQL in the same run (default 1: SQLite)
 
+      lease-throughput  Guarded charges per second on ONE key from agent processes (Stripe.net through the guard in
+                   central mode, an in-process Stripe stub behind it), the key's policy without and with budget leases
+                   (Lease:Enabled false, then true, each on a fresh service), and the RPCs per 1,000 charges by method.
+                   --processes N        agent processes (default 8)
+                   --tasks N            charging tasks per agent (default 16)
+                   --warmup-seconds S   before the measured window (default 5)
+                   --seconds S          measured (default 10)
+                   --with-lease         only the phase with leases
+                   --without-lease      only the phase without
+
       outbox       Agent processes share the default audit outbox file and write records as guarded calls do, while
                    shipping them to the service; how long one write (the part of a call that waits on the file) takes.
                    --processes N        agent processes (default 8; a one-process round runs first)
@@ -71,6 +83,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
 string[] flags = args[0] switch
 {
     "latency" => ["tls", "postgres"],
+    "lease-throughput" => ["with-lease", "without-lease"],
     _ => [],
 };
 
@@ -81,6 +94,7 @@ string[] known = args[0] switch
     "pg-throughput" => ["callers", "keys", "warmup-seconds", "seconds"],
     "propagation" => ["processes", "trials", "tasks", "warmup-trials", "charge-every", "replicas"],
     "outbox" => ["processes", "records", "tasks"],
+    "lease-throughput" => ["processes", "tasks", "warmup-seconds", "seconds"],
     _ => [],
 };
 
@@ -118,6 +132,16 @@ switch (args[0])
             TimeSpan.FromSeconds(Option("seconds", 10)));
     case "propagation":
         return await PropagationRun.RunAsync(Option("processes", 8), Option("trials", 100), Option("tasks", 2), Option("warmup-trials", 5), Option("charge-every", 0), Option("replicas", 1));
+    case "lease-throughput":
+        var onlyWith = setFlags.Contains("with-lease");
+        var onlyWithout = setFlags.Contains("without-lease");
+        return await LeaseThroughputRun.RunAsync(
+            Option("processes", 8),
+            Option("tasks", 16),
+            TimeSpan.FromSeconds(Option("warmup-seconds", 5)),
+            TimeSpan.FromSeconds(Option("seconds", 10)),
+            without: onlyWithout || !onlyWith,
+            with: onlyWith || !onlyWithout);
     case "outbox":
         return await OutboxRun.RunAsync(Option("processes", 8), Option("records", 20_000), Option("tasks", 4));
     default:

@@ -105,7 +105,9 @@ public sealed class PolicyOptionsTests
               "allowEndpoints": ["POST /v1/refunds", "GET /v1/**"],
               "denyEndpoints": ["* /v1/payouts/**"],
               "scope": { "customers": { "values": ["cus_QXg1o8vcGmoR32"] } },
-              "requestsPerMinute": 60
+              "requestsPerMinute": 60,
+              "lease": { "enabled": true, "maxSliceMicroUsd": "2000000", "ttlMilliseconds": "30000" },
+              "runCapIncludes": ["llm"]
             }
             """,
             "docs/cli.md");
@@ -115,6 +117,8 @@ public sealed class PolicyOptionsTests
             Assert.That(policy.DailyCapMicroUsd, Is.EqualTo(100_000_000));
             Assert.That(policy.Scope["customers"].Values, Is.EqualTo(new[] { "cus_QXg1o8vcGmoR32" }));
             Assert.That(policy.RequestsPerMinute, Is.EqualTo(60));
+            Assert.That(policy.Lease.MaxSliceMicroUsd, Is.EqualTo(2_000_000));
+            Assert.That(policy.RunCapIncludes, Is.EqualTo(new[] { "llm" }));
         });
     }
 
@@ -144,6 +148,76 @@ public sealed class PolicyOptionsTests
     {
         var parse = _command.Parse(["agent", option, value]);
         Assert.That(parse.Errors.Select(e => e.Message), Has.Some.Contains(message));
+    }
+
+    [Test]
+    public void The_lease_options_set_the_lease_policy_and_the_run_cap_includes()
+    {
+        var policy = Build(null, "--daily-cap", "100", "--lease", "on", "--lease-max-slice", "2.50", "--lease-ttl", "45", "--run-cap-includes", "LLM");
+
+        Assert.That(policy, Is.EqualTo(new Policy
+        {
+            DailyCapMicroUsd = 100_000_000,
+            Lease = new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 2_500_000, TtlMilliseconds = 45_000 },
+            RunCapIncludes = { "llm" },
+        }));
+    }
+
+    [Test]
+    public void Lease_options_change_only_their_fields_and_auto_with_none_leaves_no_lease_policy()
+    {
+        var current = new Policy { DailyCapMicroUsd = 100_000_000, Lease = new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 1_000_000, TtlMilliseconds = 10_000 }, RunCapIncludes = { "llm" } };
+
+        var off = Build(current, "--lease", "off");
+        var cleared = Build(current, "--lease", "auto", "--lease-max-slice", "none", "--lease-ttl", "none", "--run-cap-includes", "none");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(off.Lease, Is.EqualTo(new LeasePolicy { Enabled = false, MaxSliceMicroUsd = 1_000_000, TtlMilliseconds = 10_000 }), "the other lease fields are kept");
+            Assert.That(off.RunCapIncludes, Is.EqualTo(new[] { "llm" }), "kept");
+            Assert.That(cleared.Lease, Is.Null, "automatic with the defaults: no lease policy at all");
+            Assert.That(cleared.RunCapIncludes, Is.Empty);
+            Assert.That(current.Lease.Enabled, Is.True, "the current policy itself is left alone");
+        });
+    }
+
+    [Test]
+    public void A_policy_file_with_a_lease_and_run_cap_includes_parses()
+    {
+        var policy = PolicyOptions.Parse(
+            """{ "dailyCapMicroUsd": "100000000", "lease": { "enabled": true, "maxSliceMicroUsd": "2000000", "ttlMilliseconds": "30000" }, "runCapIncludes": ["llm"] }""",
+            "docs/cli.md");
+
+        Assert.That((policy.Lease.Enabled, policy.Lease.MaxSliceMicroUsd, policy.Lease.TtlMilliseconds, policy.RunCapIncludes.Single()), Is.EqualTo((true, 2_000_000L, 30_000L, "llm")));
+    }
+
+    [TestCase("--lease", "maybe", "maybe")]
+    [TestCase("--lease-max-slice", "0", "--lease-max-slice: a slice must be more than $0")]
+    [TestCase("--lease-max-slice", "-1", "--lease-max-slice: '-1' is negative")]
+    [TestCase("--lease-ttl", "0", "--lease-ttl: '0' is not a whole number of 1 or more")]
+    [TestCase("--lease-ttl", "3601", "--lease-ttl: '3601' is more than 3600 seconds")]
+    [TestCase("--lease-ttl", "1.5", "--lease-ttl: '1.5' is not a whole number of 1 or more")]
+    [TestCase("--run-cap-includes", "tokens", "--run-cap-includes: 'tokens' is not something a run cap can include: write llm, or none")]
+    public void Bad_lease_values_are_parse_errors_that_name_the_option(string option, string value, string message)
+    {
+        var parse = _command.Parse(["agent", option, value]);
+        Assert.That(parse.Errors.Select(e => e.Message), Has.Some.Contains(message));
+    }
+
+    [Test]
+    public void Keys_show_says_how_the_key_leases_and_what_its_run_cap_counts()
+    {
+        string Leases(Policy policy) => Keybrake.Cli.Commands.KeysCommands.Describe(new KeyInfo { KeyId = "agent", Policy = policy }).Single(pair => pair.Item1 == "Leases").Item2;
+        string Includes(Policy policy) => Keybrake.Cli.Commands.KeysCommands.Describe(new KeyInfo { KeyId = "agent", Policy = policy }).Single(pair => pair.Item1 == "Run cap includes").Item2;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Leases(new Policy { DailyCapMicroUsd = 100_000_000 }), Is.EqualTo("automatic (once a process's calls on the key come fast enough), slices of at most $2.00 (2% of the daily cap) lasting 30 s"));
+            Assert.That(Leases(new Policy { DailyCapMicroUsd = 100_000_000, Lease = new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 500_000, TtlMilliseconds = 90_000 } }), Is.EqualTo("on, slices of at most $0.50 lasting 90 s"));
+            Assert.That(Leases(new Policy { DailyCapMicroUsd = 100_000_000, Lease = new LeasePolicy { Enabled = false } }), Is.EqualTo("off (every money call asks the service)"));
+            Assert.That(Includes(new Policy { RunCapIncludes = { "llm" } }), Is.EqualTo("the key's calls and the run's LLM spend"));
+            Assert.That(Includes(new Policy()), Is.EqualTo("the key's calls only"));
+        });
     }
 
     [TestCase("max_segments", "maxSegments")]

@@ -49,9 +49,9 @@ internal static class StripeCalls
     /// The same key in central mode: the budget service at <paramref name="service"/> holds the cap (its own
     /// configuration sets it; the client's is not needed), and audit records go through the durable outbox
     /// at <paramref name="outboxPath"/> to the service. The loop breaker is off. The secret goes to the
-    /// Stripe stand-in at <paramref name="stripeStandIn"/>.
+    /// Stripe stand-in at <paramref name="stripeStandIn"/> (none: to Stripe's own host, or to the handler the client is made with).
     /// </summary>
-    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath, string stripeStandIn, string? caCertificatePath = null) =>
+    public static KeybrakeGuard CreateCentralGuard(Uri service, string outboxPath, string? stripeStandIn, string? caCertificatePath = null) =>
         KeybrakeGuard.Create(k => k
             .Configure(o =>
             {

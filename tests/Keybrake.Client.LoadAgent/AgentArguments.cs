@@ -16,7 +16,8 @@ internal sealed record AgentArguments
                                     revocation and restoration it sees (see Revocation/RevocationTracker.cs)
           --service <uri>[,<uri>]   the budget service, or its replicas separated by commas (required)
           --client-token-file <path>  a file holding the client credential the guard presents (required)
-          --stripe <url>            Stripe's API base, such as a stub (required)
+          --stripe <url|stub>       Stripe's API base, such as a stand-in (required); stub: an in-process handler behind the
+                                    guard answers every call (a charge of USD 20.00), with no network hop
           --key-id <id>             the key id, as the service knows it (required)
           --brake-key <key>         the vault_key_... the Stripe client presents (required)
           --secret <sk|none>        the vendor secret the guard puts in its place (default sk_test_load_agent); none
@@ -34,7 +35,8 @@ internal sealed record AgentArguments
           --call-timeout-ms <n>     the deadline of each call to the budget service (default: the guard's)
           --total-timeout-ms <n>    the most one call to the budget service may take, retries included (default: the guard's)
           --until-stop              charges mode: tasks charge (pausing --pause-ms after each allowed charge) until
-                                    stdin says "stop" or closes, whatever the denials; then the agent shuts down
+                                    stdin says "stop" or closes, whatever the denials; then the agent shuts down.
+                                    A line "mark" on stdin is answered with "mark <charges allowed so far>"
           --log-level <level>       the least level logged to stderr (default Error)
           --charge-every <n>        revocation mode: every n-th call of a task is a charge, the rest reads (default 0: reads only)
           --pause-ms <n>            revocation mode: how long a task waits after an allowed call (default 0)
@@ -53,6 +55,9 @@ internal sealed record AgentArguments
     public required string ClientTokenFile { get; init; }
 
     public required string Stripe { get; init; }
+
+    /// <summary>Whether an in-process handler answers for Stripe (<c>--stripe stub</c>).</summary>
+    public bool StubStripe => Stripe == "stub";
 
     public required string KeyId { get; init; }
 

@@ -15,6 +15,9 @@ internal sealed class AgentSummary
     private int _allowed;
     private long _allowedCents;
 
+    /// <summary>The charges allowed so far.</summary>
+    public int AllowedSoFar => Volatile.Read(ref _allowed);
+
     /// <summary>The read made before the charges, outside any run.</summary>
     public void WarmedUp() => Interlocked.Increment(ref _warmUps);
 

@@ -33,7 +33,7 @@ services.AddKeybrake(options =>
             key.BrakeKey = arguments.BrakeKey;
             key.Vendor = "stripe";
             key.VendorSecret = arguments.Secret;
-            key.VendorEndpoint = arguments.Stripe; // the stand-in, in place of api.stripe.com
+            key.VendorEndpoint = arguments.StubStripe ? null : arguments.Stripe; // the stand-in, in place of api.stripe.com
 
             // Amounts repeat across many charges; the loop breaker would take them for a loop.
             key.Policy.LoopBreaker.MaxRepeats = 0;
@@ -68,12 +68,24 @@ services.AddKeybrake(options =>
     .AddStripeClient(options =>
     {
         options.BrakeKey = arguments.BrakeKey;
-        options.ApiBase = arguments.Stripe;
+        if (!arguments.StubStripe)
+        {
+            options.ApiBase = arguments.Stripe;
+        }
+
         if (arguments.Mode == AgentMode.Revocation)
         {
             options.MaxNetworkRetries = 0; // one pass through the guard per call, so each call is timed once
         }
     });
+
+if (arguments.StubStripe)
+{
+    // The guard's innermost handler answers in this process: no network hop behind the guard, so what is measured is
+    // the guard and the budget service.
+    services.Configure<HttpClientFactoryOptions>(KeybrakeStripeBuilderExtensions.HttpClientName, options => options.HttpMessageHandlerBuilderActions.Add(handlers =>
+        handlers.PrimaryHandler = new InProcessStripe()));
+}
 
 RevocationTracker? tracker = null;
 if (arguments.Mode == AgentMode.Revocation)
@@ -119,7 +131,7 @@ await using (var provider = services.BuildServiceProvider())
     {
         // With --until-stop, the tasks charge until a line on stdin (or its end) says stop.
         using var stop = new CancellationTokenSource();
-        var stopRead = arguments.UntilStop ? StopOnInputAsync(stop) : Task.CompletedTask;
+        var stopRead = arguments.UntilStop ? StopOnInputAsync(stop, summary) : Task.CompletedTask;
         using (arguments.RunId is { } runId ? KeybrakeRun.Begin(runId) : default)
         {
             var tasks = Enumerable.Range(0, arguments.Tasks).Select(task => Task.Run(() => ChargeAsync(stripe, arguments, task, summary, stop.Token)));
@@ -152,9 +164,15 @@ static async Task WarmUpAsync(StripeClient stripe, AgentSummary summary)
 }
 
 // Console.In reads synchronously, even through ReadLineAsync: on a thread of its own, so the charges run meanwhile.
-static Task StopOnInputAsync(CancellationTokenSource stop) => Task.Run(async () =>
+// A line "mark" is answered with "mark <allowed charges so far>" (a load harness times a window between two marks);
+// any other line, or the end of the input, stops the charges.
+static Task StopOnInputAsync(CancellationTokenSource stop, AgentSummary summary) => Task.Run(async () =>
 {
-    await Console.In.ReadLineAsync();
+    while (await Console.In.ReadLineAsync() == "mark")
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mark {summary.AllowedSoFar}"));
+    }
+
     await stop.CancelAsync();
 });
 

@@ -253,6 +253,8 @@ internal static class KeysCommands
         var repeats = policy.HasLoopBreakerMaxRepeats ? policy.LoopBreakerMaxRepeats : 3;
         var window = policy.HasLoopBreakerWindowSeconds ? policy.LoopBreakerWindowSeconds : 60;
         pairs.Add(("Loop breaker", repeats == 0 ? "off" : string.Create(CultureInfo.InvariantCulture, $"{repeats} repeats in {window} s")));
+        pairs.Add(("Leases", LeaseText.Describe(policy)));
+        pairs.Add(("Run cap includes", LeaseText.RunCapIncludes(policy)));
         return pairs;
     }
 }

@@ -115,14 +115,44 @@ internal sealed class PolicyOptions
         CustomParser = r => Count(r, "--loop-window", minimum: 1),
     };
 
+    public Option<string?> Lease { get; } = new("--lease")
+    {
+        Description = "Budget leases (central mode): on (a process decides money calls on a slice of the budget the service leased to it), off (every money call asks the service), or auto (a process leases once its calls on the key come fast enough; the default).",
+        HelpName = "on|off|auto",
+    };
+
+    public Option<Clearable<long>?> LeaseMaxSlice { get; } = new("--lease-max-slice")
+    {
+        Description = "The largest slice one process holds, in USD, or 'none' for 2% of the daily cap.",
+        HelpName = "usd|none",
+        CustomParser = r => PositiveUsdOrNone(r, "--lease-max-slice"),
+    };
+
+    public Option<Clearable<int>?> LeaseTtl { get; } = new("--lease-ttl")
+    {
+        Description = "How long a slice lasts unless topped up, in seconds (1 to 3600), or 'none' for 30. A process that dies strands its slice this long.",
+        HelpName = "seconds|none",
+        CustomParser = r => SecondsOrNone(r, "--lease-ttl", maximum: 3600),
+    };
+
+    public Option<string[]> RunCapIncludes { get; } = new("--run-cap-includes")
+    {
+        Description = "What else a run's spend includes when checked against the run cap: llm (the LLM spend LiteLLM reports for the run), or 'none' for the key's own calls only. Replaces the list.",
+        HelpName = "llm|none",
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = RunCapIncludeWords,
+    };
+
     public PolicyOptions()
     {
         ReadsDuringOutage.AcceptOnlyFromAmong("allow", "deny");
         UnknownObjects.AcceptOnlyFromAmong("deny", "reserve_per_request_max");
+        Lease.AcceptOnlyFromAmong("on", "off", "auto");
     }
 
     private IEnumerable<Option> All =>
-        [File, DailyCap, RunCap, PerRequestMax, TimeZone, Allow, Deny, Scope, VendorLimit, RequestsPerMinute, ReadsDuringOutage, UnknownObjects, LoopMaxRepeats, LoopWindow];
+        [File, DailyCap, RunCap, PerRequestMax, TimeZone, Allow, Deny, Scope, VendorLimit, RequestsPerMinute, ReadsDuringOutage, UnknownObjects, LoopMaxRepeats, LoopWindow,
+            Lease, LeaseMaxSlice, LeaseTtl, RunCapIncludes];
 
     public void AddTo(Command command)
     {
@@ -262,6 +292,53 @@ internal sealed class PolicyOptions
         {
             policy.LoopBreakerWindowSeconds = window;
         }
+
+        ApplyLease(parse, policy);
+        Replace(parse, policy.RunCapIncludes, RunCapIncludes);
+    }
+
+    /// <summary>The lease options change their fields of the lease policy; a lease policy left with none set is removed (automatic, the defaults).</summary>
+    private void ApplyLease(ParseResult parse, Policy policy)
+    {
+        var lease = policy.Lease?.Clone() ?? new LeasePolicy();
+        switch (parse.GetValue(Lease))
+        {
+            case "on":
+                lease.Enabled = true;
+                break;
+            case "off":
+                lease.Enabled = false;
+                break;
+            case "auto":
+                lease.ClearEnabled();
+                break;
+        }
+
+        if (parse.GetValue(LeaseMaxSlice) is { } maxSlice)
+        {
+            if (maxSlice.Value is { } micros)
+            {
+                lease.MaxSliceMicroUsd = micros;
+            }
+            else
+            {
+                lease.ClearMaxSliceMicroUsd();
+            }
+        }
+
+        if (parse.GetValue(LeaseTtl) is { } ttl)
+        {
+            if (ttl.Value is { } seconds)
+            {
+                lease.TtlMilliseconds = seconds * 1_000L;
+            }
+            else
+            {
+                lease.ClearTtlMilliseconds();
+            }
+        }
+
+        policy.Lease = lease.HasEnabled || lease.HasMaxSliceMicroUsd || lease.HasTtlMilliseconds ? lease : null;
     }
 
     /// <summary>A list option replaces the whole list when given (an option not given reads as an empty list).</summary>
@@ -291,6 +368,57 @@ internal sealed class PolicyOptions
         result.Tokens.Count > 0 && result.Tokens[0].Value == None ? new Clearable<long>(null)
         : Dollars(result, option) is { } micros ? new Clearable<long>(micros)
         : null;
+
+    private static Clearable<long>? PositiveUsdOrNone(ArgumentResult result, string option)
+    {
+        if (UsdOrNone(result, option) is not { } amount)
+        {
+            return null;
+        }
+
+        if (amount.Value is 0)
+        {
+            result.AddError($"{option}: a slice must be more than $0 (write 'none' for the default, 2% of the daily cap)");
+            return null;
+        }
+
+        return amount;
+    }
+
+    private static Clearable<int>? SecondsOrNone(ArgumentResult result, string option, int maximum)
+    {
+        if (result.Tokens.Count > 0 && result.Tokens[0].Value == None)
+        {
+            return new Clearable<int>(null);
+        }
+
+        if (Count(result, option, minimum: 1) is not { } seconds)
+        {
+            return null;
+        }
+
+        if (seconds > maximum)
+        {
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option}: '{seconds}' is more than {maximum} seconds"));
+            return null;
+        }
+
+        return new Clearable<int>(seconds);
+    }
+
+    private static string[] RunCapIncludeWords(ArgumentResult result)
+    {
+        var words = result.Tokens.Select(t => t.Value.Trim().ToLowerInvariant()).ToArray();
+        foreach (var word in words)
+        {
+            if (word != None && word != LeaseSettings.LlmVendor)
+            {
+                result.AddError($"--run-cap-includes: '{word}' is not something a run cap can include: write llm, or none");
+            }
+        }
+
+        return words;
+    }
 
     private static int? Count(ArgumentResult result, string option, int minimum)
     {

@@ -34,6 +34,7 @@ public static class KeybrakeTwilioBuilderExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeTwilioOptions>, KeybrakeTwilioOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeybrakeOptions>, TwilioKeyPolicyValidator>());
             services.TryAddSingleton<TwilioPriceReconciler>();
+            services.TryAddSingleton<TwilioReconcilerShutdown>();
             services.TryAddSingleton<TwilioPricingApi>();
 
             // The Pricing API's client: the guard's own question, so no guard on it (it sets the real credential

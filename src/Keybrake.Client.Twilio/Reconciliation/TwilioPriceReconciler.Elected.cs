@@ -21,6 +21,7 @@ internal sealed partial class TwilioPriceReconciler
     private readonly Dictionary<string, bool> _holding = new(StringComparer.Ordinal);
     private readonly Dictionary<(string KeyId, string Sid), Attempts> _attempts = [];
     private Task? _electionLoop;
+    private bool _shutdownMade;
 
     /// <summary>Whether deferred messages are kept at the budget service (central mode).</summary>
     private bool IsShared => _services.GetRequiredService<KeybrakeDeferredObjects>().IsShared;
@@ -104,10 +105,34 @@ internal sealed partial class TwilioPriceReconciler
         }
     }
 
+    /// <summary>Stops the election and gives up the duties held (the loop's last act), while the budget service client still works.</summary>
+    internal async ValueTask StopElectionAsync()
+    {
+        try
+        {
+            lock (_gate)
+            {
+                // Canceled under the lock Start takes: no loop starts after this.
+                _stopping.Cancel();
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // the reconciler itself was disposed first: its loop has stopped
+        }
+
+        if (_electionLoop is { } election)
+        {
+            await election.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
     private async Task ReconcileKeyAsync(KeybrakeDeferredObjects deferred, string keyId, string? brakeKey, CancellationToken stopping)
     {
         var claimed = _time.GetTimestamp();
-        if (!await ClaimAsync(deferred, keyId, stopping).ConfigureAwait(false) || string.IsNullOrEmpty(brakeKey))
+        var asked = await ClaimAsync(deferred, keyId, stopping).ConfigureAwait(false);
+        EnsureStoppedBeforeTheClient();
+        if (!asked || string.IsNullOrEmpty(brakeKey))
         {
             return;
         }
@@ -137,6 +162,28 @@ internal sealed partial class TwilioPriceReconciler
             }
 
             await CheckDeferredAsync(keyId, brakeKey, item, stopping).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Once a claim has been asked, the budget service client exists: the shutdown object made now is disposed before it
+    /// (<see cref="TwilioReconcilerShutdown"/>).
+    /// </summary>
+    private void EnsureStoppedBeforeTheClient()
+    {
+        if (Volatile.Read(ref _shutdownMade))
+        {
+            return;
+        }
+
+        try
+        {
+            _services.GetRequiredService<TwilioReconcilerShutdown>();
+            Volatile.Write(ref _shutdownMade, true);
+        }
+        catch (ObjectDisposedException)
+        {
+            // the container is stopping: the loop is being stopped too
         }
     }
 

@@ -10,10 +10,14 @@ namespace Keybrake.Protocol;
 /// </summary>
 public static class PolicyMessages
 {
-    /// <summary>The field names of <see cref="Policy"/> for each option a compile error can name.</summary>
+    /// <summary>
+    /// The field names of <see cref="Policy"/> for each option a compile error can name. The first option the error
+    /// starts with wins: an option that starts with another's name comes before it (RunCapIncludes before RunCap).
+    /// </summary>
     private static readonly (string Option, string Field)[] s_fieldNames =
     [
         ("DailyCap", "daily_cap_micro_usd"),
+        ("RunCapIncludes", "run_cap_includes"),
         ("RunCap", "run_cap_micro_usd"),
         ("PerRequestMax", "per_request_max_micro_usd"),
         ("TimeZone", "time_zone"),
@@ -24,7 +28,6 @@ public static class PolicyMessages
         ("UnknownObjects", "unknown_objects"),
         ("Lease:MaxSlice", "lease.max_slice_micro_usd"),
         ("Lease:Ttl", "lease.ttl_milliseconds"),
-        ("RunCapIncludes", "run_cap_includes"),
     ];
 
     /// <summary>The message's spelling of <see cref="UnknownObjectBehavior.ReservePerRequestMax"/>.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using Keybrake.Client.TestUtilities.BudgetService;
+using Keybrake.Cli.Policies;
 using Keybrake.Protocol;
 
 namespace Keybrake.Cli.Tests.EndToEnd;
@@ -232,6 +233,80 @@ public sealed class RealServiceTests
             Assert.That(result.Error.Trim(), Is.EqualTo("error: the admin token was refused (set --token or KEYBRAKE_ADMIN_TOKEN)"));
             Assert.That(after.Allowed, Is.True, "the key was not revoked");
         });
+    }
+
+    [Test]
+    public async Task A_lease_policy_and_run_cap_includes_round_trip_through_the_service()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"keybrake-policy-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "dailyCapMicroUsd": "100000000", "runCapMicroUsd": "25000000", "lease": { "enabled": true, "maxSliceMicroUsd": "2500000", "ttlMilliseconds": "45000" }, "runCapIncludes": ["llm"] }""");
+        try
+        {
+            await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--policy-file", file);
+            var created = (await Json("keys", "show", "cli-agent")).GetProperty("policy");
+            var createdTable = await Run("keys", "show", "cli-agent");
+            await Json("keys", "update", "cli-agent", "--lease", "off", "--lease-ttl", "none", "--run-cap-includes", "none");
+            var updated = PolicyOptions.Parse((await Json("keys", "show", "cli-agent")).GetProperty("policy").GetRawText(), "keys show");
+            var updatedTable = await Run("keys", "show", "cli-agent");
+
+            Assert.Multiple(() =>
+            {
+                var lease = created.GetProperty("lease");
+                Assert.That((lease.GetProperty("enabled").GetBoolean(), lease.GetProperty("maxSliceMicroUsd").GetString(), lease.GetProperty("ttlMilliseconds").GetString()), Is.EqualTo((true, "2500000", "45000")));
+                Assert.That(created.GetProperty("runCapIncludes").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "llm" }));
+                Assert.That(createdTable.Out, Does.Contain("Leases               on, slices of at most $2.50 lasting 45 s"));
+                Assert.That(createdTable.Out, Does.Contain("Run cap includes     the key's calls and the run's LLM spend"));
+                Assert.That(updated.Lease, Is.EqualTo(new LeasePolicy { Enabled = false, MaxSliceMicroUsd = 2_500_000 }), "--lease off kept the slice, --lease-ttl none removed the TTL");
+                Assert.That(updated.RunCapIncludes, Is.Empty);
+                Assert.That(updated.RunCapMicroUsd, Is.EqualTo(25_000_000), "kept");
+                Assert.That(updatedTable.Out, Does.Contain("Leases               off (every money call asks the service)").And.Contain("Run cap includes     the key's calls only"));
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
+    public async Task Bad_lease_values_exit_with_one_line_and_leave_the_policy_as_it_was()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100", "--lease", "on");
+        var file = Path.Combine(Path.GetTempPath(), $"keybrake-policy-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "dailyCapMicroUsd": "100000000", "lease": { "ttlMilliseconds": "500" }, "runCapIncludes": ["tokens"] }""");
+        try
+        {
+            var badTtl = await Run("keys", "update", "cli-agent", "--lease-ttl", "7200");
+            var badSlice = await Run("keys", "update", "cli-agent", "--lease-max-slice", "0");
+            var badInclude = await Run("keys", "update", "cli-agent", "--run-cap-includes", "tokens");
+            var badMode = await Run("keys", "update", "cli-agent", "--lease", "sometimes");
+            var refused = await Run("keys", "update", "cli-agent", "--policy-file", file);
+            var policy = PolicyOptions.Parse((await Json("keys", "show", "cli-agent")).GetProperty("policy").GetRawText(), "keys show");
+
+            Assert.Multiple(() =>
+            {
+                foreach (var (result, message) in new[]
+                {
+                    (badTtl, "--lease-ttl: '7200' is more than 3600 seconds"),
+                    (badSlice, "--lease-max-slice: a slice must be more than $0"),
+                    (badInclude, "--run-cap-includes: 'tokens' is not something a run cap can include"),
+                    (badMode, "sometimes"),
+                })
+                {
+                    Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+                    Assert.That(result.Error.Trim().Split('\n'), Has.Length.EqualTo(1).And.Some.Contains(message), result.ToString());
+                }
+
+                Assert.That(refused.ExitCode, Is.EqualTo(1), refused.ToString());
+                Assert.That(refused.Error, Does.StartWith("error: ").And.Contain("lease").And.Contain("run_cap_includes"), refused.ToString());
+                Assert.That(policy.Lease, Is.EqualTo(new LeasePolicy { Enabled = true }), "nothing changed");
+                Assert.That(policy.RunCapIncludes, Is.Empty);
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Test]

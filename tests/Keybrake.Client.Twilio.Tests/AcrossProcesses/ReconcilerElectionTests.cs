@@ -32,34 +32,31 @@ public sealed class ReconcilerElectionTests
         // A TTL well above the check interval (1 s): a guard stalled for a few seconds on a loaded machine keeps its claim.
         // The handover below is the holder giving the duty up as it stops (the TTL is the fallback: A_holder_process_that_dies...).
         var ttl = TimeSpan.FromSeconds(10);
-        var one = CentralGuard.Start(context, "guard-one", reconcile: true, electionTtl: ttl);
-        var two = CentralGuard.Start(context, "guard-two", reconcile: true, electionTtl: ttl);
-        await using var disposeTwo = two;
-        CentralGuard holder, other;
-        await using (one)
+        // Both are disposed at the end; the holder alone is stopped below (CentralGuard's disposal is idempotent).
+        await using var one = CentralGuard.Start(context, "guard-one", reconcile: true, electionTtl: ttl);
+        await using var two = CentralGuard.Start(context, "guard-two", reconcile: true, electionTtl: ttl);
+        var settled = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0);
+        var (holder, other) = one.Logged(Won) ? (one, two) : (two, one);
+        await Poll.UntilAsync(() => other.Logged(Lost), lost => lost);
+        Assert.Multiple(() =>
         {
-            var settled = await Poll.UntilAsync(context.TodayAsync, spend => spend.ReservedMicroUsd == 0);
-            (holder, other) = one.Logged(Won) ? (one, two) : (two, one);
-            await Poll.UntilAsync(() => other.Logged(Lost), lost => lost);
-            Assert.Multiple(() =>
-            {
-                Assert.That((settled.SettledMicroUsd, settled.ReservedMicroUsd), Is.EqualTo((7_500L, 0L)), "settled at the price the elected guard fetched");
-                Assert.That(holder.FetchesOf(first), Is.GreaterThanOrEqualTo(1));
-                Assert.That(other.Logged(Won), Is.False, "only one guard is elected");
-                Assert.That(other.FetchesOf(first), Is.Zero, "the guard not elected does not poll Twilio");
-            });
+            Assert.That((settled.SettledMicroUsd, settled.ReservedMicroUsd), Is.EqualTo((7_500L, 0L)), "settled at the price the elected guard fetched");
+            Assert.That(holder.FetchesOf(first), Is.GreaterThanOrEqualTo(1));
+            Assert.That(other.Logged(Won), Is.False, "only one guard is elected");
+            Assert.That(other.FetchesOf(first), Is.Zero, "the guard not elected does not poll Twilio");
+        });
 
-            // The holder stops (one's "await using" ends here when it is the holder; otherwise two is stopped below).
-            if (holder == two)
-            {
-                await two.DisposeAsync();
-            }
-        }
+        // The holder stops, whichever guard it is; the other keeps running. (Stopping "one" by the end of a using block
+        // also stopped the other guard whenever "two" had won: it could win and stop at once, and nobody reconciled.)
+        await holder.DisposeAsync();
+        var holderName = holder == one ? "guard-one/" : "guard-two/";
+        var claimAfterStop = await context.HolderAsync(TwilioPriceReconciler.Duty);
 
         // The other guard is elected once the holder gave the duty up (or its claim expired), and reconciles a message
         // sent after the handover by a guard that has gone since.
         Assert.That(await Poll.UntilAsync(() => other.Logged(Won), won => won), Is.True, () => "the other guard was never elected:\n" + other.Describe());
         Assert.That(holder.Logged(HandedOver) || holder.Logged(GaveUpAsItStopped), Is.True, "the holder gave the duty up as it stopped, not only by its claim expiring");
+        Assert.That(claimAfterStop, Does.Not.StartWith(holderName), () => "the stopped holder still has a claim at the service:\n" + holder.Describe());
         string second;
         var gone = CentralGuard.Start(context, "sender", reconcile: false);
         await using (gone)
