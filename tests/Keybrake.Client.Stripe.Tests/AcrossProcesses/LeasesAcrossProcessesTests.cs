@@ -150,12 +150,74 @@ public sealed class LeasesAcrossProcessesTests
         }
     }
 
+    [Test]
+    public async Task The_slice_of_a_process_killed_while_holding_a_lease_is_stranded_until_its_TTL_and_then_spent_by_the_others()
+    {
+        using var stub = StripeStub.Start();
+        var settings = LeasingKey("20");
+        settings[$"BudgetService:Keys:{KeyId}:Policy:Lease:MaxSlice"] = "5";
+        settings[$"BudgetService:Keys:{KeyId}:Policy:Lease:Ttl"] = "00:00:30";
+        await using var service = await BudgetServiceHost.StartAsync(settings);
+        await using var host = CentralStripeHost.Start(service.Address, stub.Url, KeyId);
+        var running = new List<AgentProcess>();
+        try
+        {
+            // The holder charges 50 cents on a $5 lease, then pauses (its lease is not idle long enough to be given back).
+            var holder = (await AgentProcess.StartTogetherAsync(
+                [() => AgentProcess.StartAsync(service.Address, stub.Url, KeyId, service.Directory, "holder", seed: 1,
+                    "--tasks", "1", "--until-stop", "--pause-ms", "600000", "--min-cents", "50", "--max-cents", "50")],
+                running)).Single();
+
+            // Killed once the service has its one leased call: nothing it decided is unknown to the service.
+            var held = await Poll.UntilAsync(() => ListLeasesAsync(service.Address), reply => reply.Leases.Any(l => l.State == "active" && l.UsedMicroUsd == 500_000));
+            var lease = held.Leases.Single();
+            await holder.KillAsync();
+            var stranded = await Poll.UntilAsync(() => ListLeasesAsync(service.Address), reply => reply.StrandedMicroUsd > 0);
+            var key = await KeyInfoAsync(service.Address);
+
+            // Another process spends what it can: everything but the stranded slice, and the slice once its TTL has passed.
+            var spender = (await AgentProcess.StartTogetherAsync(
+                [() => AgentProcess.StartAsync(service.Address, stub.Url, KeyId, service.Directory, "spender", seed: 2,
+                    "--tasks", "4", "--until-stop", "--pause-after-denial-ms", "200", "--min-cents", "50", "--max-cents", "50")],
+                running)).Single();
+            await Poll.UntilAsync(() => stub.SumOfAmounts("/v1/charges"), cents => cents >= 20_00, TimeSpan.FromSeconds(90));
+            await spender.StopAsync();
+            var report = await spender.FinishAsync();
+
+            var after = await ListLeasesAsync(service.Address);
+            var spend = await host.Admin.GetDailySpendAsync(KeyId);
+            Assert.Multiple(() =>
+            {
+                Assert.That(lease.GrantedMicroUsd, Is.EqualTo(5_000_000), "the holder leased a $5 slice");
+                Assert.That(stranded.Leases.Single(l => l.LeaseId == lease.LeaseId).Stranded, Is.True, "once its process was gone, the lease showed as stranded");
+                Assert.That(stranded.StrandedMicroUsd, Is.EqualTo(4_500_000), "what it still held: bounded by the slice");
+                Assert.That(key.StrandedMicroUsd, Is.EqualTo(4_500_000), "the key's info shows the stranded amount too");
+                Assert.That(after.Leases.Single(l => l.LeaseId == lease.LeaseId).State, Is.EqualTo("expired"), "the slice came back when its TTL ended");
+                Assert.That(report.AllowedCents, Is.EqualTo(19_50), "the other process spent the rest of the cap, the stranded slice included");
+                Assert.That(report.DeniedFor(ReasonCodes.DailyCapExceeded), Is.Positive, "it was denied while the slice was stranded");
+                Assert.That(stub.SumOfAmounts("/v1/charges"), Is.EqualTo(20_00), "Stripe received exactly the cap");
+                Assert.That(spend.Settled, Is.EqualTo(Usd.FromDollars(20)), "the books agree with Stripe");
+            });
+        }
+        finally
+        {
+            await Task.WhenAll(running.Select(a => a.DisposeAsync().AsTask()));
+        }
+    }
+
     /// <summary>The shared key with a daily cap, whose policy leases its budget.</summary>
     internal static Dictionary<string, string?> LeasingKey(string dailyCap)
     {
         var settings = BudgetServiceHost.Key(KeyId, dailyCap);
         settings[$"BudgetService:Keys:{KeyId}:Policy:Lease:Enabled"] = "true";
         return settings;
+    }
+
+    /// <summary>The key as the admin API shows it.</summary>
+    internal static async Task<KeyInfo> KeyInfoAsync(Uri service)
+    {
+        using var channel = GrpcChannel.ForAddress(service);
+        return await BudgetServiceHost.AdminClient(channel).GetKeyAsync(new GetKeyRequest { KeyId = KeyId });
     }
 
     /// <summary>Every lease of the key, ended ones too, through the admin API.</summary>
