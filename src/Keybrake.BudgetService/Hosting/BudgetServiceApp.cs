@@ -1,6 +1,7 @@
 using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
+using Keybrake.BudgetService.Integrations;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.OperatorConsole;
 using Keybrake.BudgetService.Store;
@@ -90,6 +91,7 @@ public static class BudgetServiceApp
         builder.Services.AddHostedService<StoreMaintenance>();
         builder.Services.AddBudgetAlerts();
         builder.Services.AddOperatorConsole();
+        builder.Services.AddIntakeIntegrations();
         builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
@@ -126,6 +128,7 @@ public static class BudgetServiceApp
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();
+        app.MapIntakeIntegrations();
         app.MapHealthEndpoints();
         app.MapOperatorConsole();
         app.MapMetricsEndpoint();

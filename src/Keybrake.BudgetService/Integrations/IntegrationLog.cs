@@ -17,4 +17,7 @@ internal static partial class IntegrationLog
 
     [LoggerMessage(404, LogLevel.Warning, "{Count} LiteLLM spend logs from client '{ClientId}' name no run (no x-agent-run-id, no trace_id): counted under no run, their LLM spend is in no run's total (first: {LogId})")]
     public static partial void SpendLogsWithoutRun(ILogger logger, string clientId, int count, string logId);
+
+    [LoggerMessage(405, LogLevel.Error, "LiteLLM spend logs from client '{ClientId}' could not be stored ({Reason}); nothing of the body was counted")]
+    public static partial void SpendLogsNotStored(ILogger logger, string clientId, string reason);
 }
