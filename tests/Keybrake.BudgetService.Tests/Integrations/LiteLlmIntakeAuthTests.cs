@@ -80,6 +80,27 @@ public sealed class LiteLlmIntakeAuthTests
         });
     }
 
+    [Test]
+    public async Task A_credential_issued_over_rest_with_the_integration_may_post()
+    {
+        await using var service = await TestService.StartAsync(BudgetServiceHost.Key("a", "100"));
+        using var admin = RestClient(service, BudgetServiceHost.AdminToken);
+
+        using var created = await admin.PostAsync("/v1/clients", new StringContent("{\"clientId\":\"rest-proxy\",\"integrations\":[\"litellm\"]}", Encoding.UTF8, "application/json"));
+        var reply = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        using var intake = RestClient(service, reply.GetProperty("token").GetString());
+        using var posted = await PostAsync(intake, Load(Jwt).ToJsonString());
+        using var withAdminToken = await PostAsync(admin, WithId(Jwt, "chatcmpl-admin").ToJsonString());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(reply.GetProperty("client").GetProperty("integrations").EnumerateArray().Select(i => i.GetString()), Is.EqualTo(new[] { "litellm" }));
+            Assert.That(posted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(withAdminToken.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "the admin token opens no intake");
+        });
+    }
+
     [TestCase("", "", "key_ids must name at least one key (or \"*\" for every key), or integrations an intake integration (\"litellm\")")]
     [TestCase("a", "langfuse", "integration 'langfuse' is not known: use \"litellm\"")]
     public async Task A_credential_needs_keys_or_a_known_integration(string keyId, string integration, string expected)
