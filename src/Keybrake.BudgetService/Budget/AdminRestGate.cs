@@ -43,6 +43,13 @@ internal static class AdminRestGate
             return;
         }
 
+        // The intake integrations (LiteLLM's spend logs) check a client credential that names them, and set their own body limit.
+        if (http.GetEndpoint()?.Metadata.GetMetadata<Integrations.IntakeEndpoint>() is not null)
+        {
+            await next(http);
+            return;
+        }
+
         // The Prometheus scrape endpoint also takes its own token, which opens nothing else.
         var token = http.RequestServices.GetRequiredService<AdminToken>();
         var scraper = http.GetEndpoint()?.Metadata.GetMetadata<Telemetry.ScrapeEndpoint>() is not null

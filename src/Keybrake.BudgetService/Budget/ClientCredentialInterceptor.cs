@@ -46,6 +46,13 @@ internal sealed class ClientCredentialInterceptor : CallerCheckInterceptor
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"client credential '{client.Id}' is revoked"));
         }
 
+        // A credential for intake integrations only (LiteLLM's spend logs) has no key in scope: the money path is not for it.
+        if (client.IntegrationOnly)
+        {
+            Log.ClientRejected(_logger, context.Method, $"credential '{client.Id}' is for intake integrations only");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"client credential '{client.Id}' is for intake integrations only ({string.Join(", ", client.Integrations)}); it may make no Budget call"));
+        }
+
         context.UserState[typeof(ServiceClient)] = client;
     }
 }

@@ -28,7 +28,13 @@ internal sealed class ClientAdmin
         }
 
         var keyIds = request.KeyIds.Distinct(StringComparer.Ordinal).ToList();
-        if (ClientIds.ScopeProblem(keyIds) is { } scopeProblem)
+        var integrations = request.Integrations.Distinct(StringComparer.Ordinal).ToList();
+        if (Integrations.KnownIntegrations.Problem(integrations) is { } integrationProblem)
+        {
+            throw RequestChecks.Invalid(integrationProblem);
+        }
+
+        if (ClientIds.ScopeProblem(keyIds, integrations.Count > 0) is { } scopeProblem)
         {
             throw RequestChecks.Invalid(scopeProblem);
         }
@@ -40,7 +46,7 @@ internal sealed class ClientAdmin
         await _events.Changes.WaitAsync(cancellationToken);
         try
         {
-            created = await _clients.CreateAsync(request.ClientId, keyIds, cancellationToken)
+            created = await _clients.CreateAsync(request.ClientId, keyIds, integrations, cancellationToken)
                 ?? throw new RpcException(new Status(StatusCode.AlreadyExists, $"client '{request.ClientId}' already exists"));
         }
         finally
@@ -49,6 +55,11 @@ internal sealed class ClientAdmin
         }
 
         Log.ClientCreated(_logger, created.Client.Id, string.Join(',', created.Client.KeyIds));
+        if (integrations.Count > 0)
+        {
+            Integrations.IntegrationLog.CredentialAllowed(_logger, created.Client.Id, string.Join(',', integrations));
+        }
+
         return new CreateClientReply { Client = Info(created.Client), Token = created.Token };
     }
 
@@ -115,6 +126,7 @@ internal sealed class ClientAdmin
             Source = client.Source == ClientSource.Configuration ? "configuration" : "admin",
         };
         info.KeyIds.AddRange(client.KeyIds);
+        info.Integrations.AddRange(client.Integrations);
         return info;
     }
 }

@@ -11,12 +11,15 @@ internal static class ClientIds
             ? $"client_id '{Shorten(clientId)}' must be 1 to 64 letters, digits, '-', '_' or '.'"
             : null;
 
-    /// <summary>The problem with a scope, or <see langword="null"/>: at least one key id, or <c>*</c> for every key.</summary>
-    public static string? ScopeProblem(IReadOnlyCollection<string> keyIds)
+    /// <summary>
+    /// The problem with a scope, or <see langword="null"/>: at least one key id, or <c>*</c> for every key; none only for
+    /// a credential that has intake integrations instead (<paramref name="hasIntegrations"/>), which can make no Budget call.
+    /// </summary>
+    public static string? ScopeProblem(IReadOnlyCollection<string> keyIds, bool hasIntegrations = false)
     {
         if (keyIds.Count == 0)
         {
-            return "key_ids must name at least one key (or \"*\" for every key)";
+            return hasIntegrations ? null : "key_ids must name at least one key (or \"*\" for every key), or integrations an intake integration (\"litellm\")";
         }
 
         if (keyIds.Count > RequestChecks.MaxBatch)

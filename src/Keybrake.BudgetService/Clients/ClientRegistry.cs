@@ -56,7 +56,7 @@ internal sealed class ClientRegistry
         foreach (var (id, configured) in _options.CurrentValue.Clients)
         {
             // Inserted once: a credential declared in configuration and revoked through the admin API stays revoked.
-            var stored = new StoredClient(id, Convert.FromHexString(configured.TokenSha256), [.. configured.Keys], ClientSource.Configuration, now, null);
+            var stored = new StoredClient(id, Convert.FromHexString(configured.TokenSha256), [.. configured.Keys], ClientSource.Configuration, now, null, [.. configured.Integrations]);
             await _store.TryInsertAsync(stored, cancellationToken);
         }
 
@@ -68,11 +68,11 @@ internal sealed class ClientRegistry
         Log.ClientsLoaded(_logger, _byId.Values.Count(client => !client.IsRevoked));
     }
 
-    /// <summary>Issues a credential for checked key ids; the client and its token (shown once), or <see langword="null"/> when the id is taken.</summary>
-    public async Task<(ServiceClient Client, string Token)?> CreateAsync(string clientId, IReadOnlyList<string> keyIds, CancellationToken cancellationToken)
+    /// <summary>Issues a credential for checked key ids and integrations; the client and its token (shown once), or <see langword="null"/> when the id is taken.</summary>
+    public async Task<(ServiceClient Client, string Token)?> CreateAsync(string clientId, IReadOnlyList<string> keyIds, IReadOnlyList<string> integrations, CancellationToken cancellationToken)
     {
         var token = ClientTokens.Create();
-        var stored = new StoredClient(clientId, ClientTokens.Hash(token), keyIds, ClientSource.Admin, _time.GetUtcNow(), null);
+        var stored = new StoredClient(clientId, ClientTokens.Hash(token), keyIds, ClientSource.Admin, _time.GetUtcNow(), null, integrations);
         if (!await _store.TryInsertAsync(stored, cancellationToken))
         {
             return null;
@@ -138,7 +138,7 @@ internal sealed class ClientRegistry
 
     private ServiceClient Add(StoredClient stored)
     {
-        var client = new ServiceClient(stored.ClientId, stored.TokenSha256, stored.KeyIds, stored.Source, stored.CreatedAt, stored.RevokedAt);
+        var client = new ServiceClient(stored.ClientId, stored.TokenSha256, stored.KeyIds, stored.Source, stored.CreatedAt, stored.RevokedAt, stored.Integrations);
         _byId[client.Id] = client;
         _byHash[Convert.ToHexString(client.TokenSha256)] = client;
         return client;

@@ -19,5 +19,5 @@ internal interface IClientStore
     ValueTask<IReadOnlyList<string>> PruneRevokedAsync(DateTimeOffset revokedBefore, CancellationToken cancellationToken);
 }
 
-/// <summary>One stored credential.</summary>
-internal sealed record StoredClient(string ClientId, byte[] TokenSha256, IReadOnlyList<string> KeyIds, ClientSource Source, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+/// <summary>One stored credential: the keys it may act on, and the intake integrations it may post to (none when <see langword="null"/>).</summary>
+internal sealed record StoredClient(string ClientId, byte[] TokenSha256, IReadOnlyList<string> KeyIds, ClientSource Source, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, IReadOnlyList<string>? Integrations = null);

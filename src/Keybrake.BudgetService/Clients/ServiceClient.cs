@@ -16,11 +16,12 @@ internal sealed class ServiceClient
     private readonly HashSet<string> _keyIds;
     private readonly bool _allKeys;
 
-    public ServiceClient(string id, byte[] tokenSha256, IReadOnlyList<string> keyIds, ClientSource source, DateTimeOffset createdAt, DateTimeOffset? revokedAt)
+    public ServiceClient(string id, byte[] tokenSha256, IReadOnlyList<string> keyIds, ClientSource source, DateTimeOffset createdAt, DateTimeOffset? revokedAt, IReadOnlyList<string>? integrations = null)
     {
         Id = id;
         TokenSha256 = tokenSha256;
         KeyIds = keyIds;
+        Integrations = integrations ?? [];
         Source = source;
         CreatedAt = createdAt;
         RevokedAt = revokedAt;
@@ -39,6 +40,12 @@ internal sealed class ServiceClient
     /// <summary>The keys in scope, as the operator gave them (<c>*</c> for every key).</summary>
     public IReadOnlyList<string> KeyIds { get; }
 
+    /// <summary>The intake integrations it may post to (<c>litellm</c>); none for most credentials.</summary>
+    public IReadOnlyList<string> Integrations { get; }
+
+    /// <summary>A credential for intake integrations only: it has no key in scope, and the money path refuses it.</summary>
+    public bool IntegrationOnly => KeyIds.Count == 0;
+
     public ClientSource Source { get; }
 
     public DateTimeOffset CreatedAt { get; }
@@ -49,6 +56,9 @@ internal sealed class ServiceClient
 
     /// <summary>Cancelled once the revocation reached the credential's streams (<see cref="EndStreams"/>), or from the start for one revoked earlier.</summary>
     public CancellationToken Revocation => _revocation.Token;
+
+    /// <summary>Whether the credential may post to the intake integration <paramref name="integration"/>.</summary>
+    public bool Allows(string integration) => Integrations.Contains(integration, StringComparer.Ordinal);
 
     /// <summary>Whether the credential may act on <paramref name="keyId"/>.</summary>
     public bool Covers(string keyId) => _allKeys || _keyIds.Contains(keyId);

@@ -1,6 +1,7 @@
 using Keybrake.BudgetService.Alerts;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Clients;
+using Keybrake.BudgetService.Integrations;
 using Keybrake.BudgetService.Keys;
 using Keybrake.BudgetService.Leases;
 using Keybrake.BudgetService.OperatorConsole;
@@ -92,6 +93,7 @@ public static class BudgetServiceApp
         builder.Services.AddLeases();
         builder.Services.AddBudgetAlerts();
         builder.Services.AddOperatorConsole();
+        builder.Services.AddIntakeIntegrations();
         builder.Services.AddGrpc(grpc =>
             {
                 grpc.MaxReceiveMessageSize = MaxMessageBytes;
@@ -128,6 +130,7 @@ public static class BudgetServiceApp
         app.MapGrpcService<BudgetGrpcService>();
         app.MapGrpcService<BudgetAdminGrpcService>();
         app.MapAuditExport();
+        app.MapIntakeIntegrations();
         app.MapHealthEndpoints();
         app.MapOperatorConsole();
         app.MapMetricsEndpoint();

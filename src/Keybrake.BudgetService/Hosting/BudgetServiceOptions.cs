@@ -135,6 +135,9 @@ public sealed class ServiceClientOptions
 
     /// <summary>The key ids the credential may act on; <c>*</c> for every key, present and future.</summary>
     public IList<string> Keys { get; } = [];
+
+    /// <summary>The intake integrations it may post to (<c>litellm</c>); with none of <see cref="Keys"/>, it can make no Budget call.</summary>
+    public IList<string> Integrations { get; } = [];
 }
 
 /// <summary>One key as the service sees it: its vendor and policy. The service enforces the caps; the rest of the policy is the clients'.</summary>

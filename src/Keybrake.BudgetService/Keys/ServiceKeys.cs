@@ -84,7 +84,12 @@ internal sealed class BudgetServiceOptionsValidator : IValidateOptions<BudgetSer
                 errors.Add($"{path}:TokenSha256 must be the SHA-256 of the token as 64 hexadecimal digits (never the token itself)");
             }
 
-            if (Clients.ClientIds.ScopeProblem([.. client.Keys]) is { } scopeProblem)
+            if (Integrations.KnownIntegrations.Problem([.. client.Integrations]) is { } integrationProblem)
+            {
+                errors.Add($"{path}:Integrations: {integrationProblem}");
+            }
+
+            if (Clients.ClientIds.ScopeProblem([.. client.Keys], client.Integrations.Count > 0) is { } scopeProblem)
             {
                 errors.Add($"{path}:Keys: {scopeProblem}");
             }

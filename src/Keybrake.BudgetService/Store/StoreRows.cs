@@ -11,7 +11,7 @@ internal static class StoreRows
 {
     public const string KeyColumns = "key_id, vendor, policy, policy_version, brake_key_sha256, source, created_at, updated_at, secret_version, secret_set_at, previous_secret_valid_until";
 
-    public const string ClientColumns = "client_id, token_sha256, key_ids, source, created_at, revoked_at";
+    public const string ClientColumns = "client_id, token_sha256, key_ids, source, created_at, revoked_at, integrations";
 
     /// <summary>A key from a row of <see cref="KeyColumns"/>.</summary>
     public static StoredKey Key(DbDataReader reader) => new(
@@ -48,7 +48,8 @@ internal static class StoreRows
         reader.GetString(2).Split('\n', StringSplitOptions.RemoveEmptyEntries),
         reader.GetString(3) == "configuration" ? ClientSource.Configuration : ClientSource.Admin,
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-        reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)));
+        reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+        reader.GetString(6).Split(',', StringSplitOptions.RemoveEmptyEntries));
 
     public static string SourceName(KeySource source) => source == KeySource.Admin ? "admin" : "configuration";
 
@@ -56,4 +57,7 @@ internal static class StoreRows
 
     /// <summary>A credential's key ids as stored: one per line.</summary>
     public static string KeyIdsText(IEnumerable<string> keyIds) => string.Join('\n', keyIds);
+
+    /// <summary>A credential's intake integrations as stored: '' for none, else comma-separated (<c>litellm</c>).</summary>
+    public static string IntegrationsText(IEnumerable<string>? integrations) => integrations is null ? string.Empty : string.Join(',', integrations);
 }

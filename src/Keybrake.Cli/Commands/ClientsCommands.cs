@@ -30,15 +30,28 @@ internal static class ClientsCommands
         var clientId = new Argument<string>("client-id") { Description = "A name for the credential: letters, digits, '-', '_', '.'; up to 64." };
         var keys = new Option<string>("--keys")
         {
-            Description = "The key ids it may act on, separated by commas; \"*\" for every key, present and future.",
+            Description = "The key ids it may act on, separated by commas; \"*\" for every key, present and future. Needed unless --integration is given.",
             HelpName = "key-ids",
-            Required = true,
         };
-        var command = new Command("create", "Issue a client credential scoped to keys. Its token (kbc_...) is printed once: the service keeps only a hash.") { clientId, keys };
+        var integrations = new Option<string[]>("--integration")
+        {
+            Description = "An intake integration it may post to: litellm (LiteLLM's spend logs, POST /v1/integrations/litellm/spend-logs). Repeat for several. Without --keys, the credential can make no Budget call.",
+            HelpName = "name",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("create", "Issue a client credential scoped to keys, intake integrations, or both. Its token (kbc_...) is printed once: the service keeps only a hash.") { clientId, keys, integrations };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(keys) is null && result.GetResult(integrations) is null)
+            {
+                result.AddError("Option '--keys' is required (or '--integration' for an intake-only credential).");
+            }
+        });
         globals.SetAction(command, async (parse, session, cancellationToken) =>
         {
             var request = new CreateClientRequest { ClientId = parse.GetRequiredValue(clientId) };
-            request.KeyIds.AddRange(parse.GetRequiredValue(keys).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+            request.KeyIds.AddRange((parse.GetValue(keys) ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+            request.Integrations.AddRange((parse.GetValue(integrations) ?? []).Select(name => name.Trim()).Where(name => name.Length > 0));
             var reply = await session.Admin.CreateClientAsync(request, session.Call(cancellationToken)).ConfigureAwait(false);
             if (session.Json)
             {
@@ -46,13 +59,18 @@ internal static class ClientsCommands
                 return;
             }
 
-            session.Out.WriteLine($"Created client {reply.Client.ClientId} for keys {string.Join(", ", reply.Client.KeyIds)}.");
+            var scope = reply.Client.KeyIds.Count > 0 ? $"keys {string.Join(", ", reply.Client.KeyIds)}" : "no key";
+            var intake = reply.Client.Integrations.Count > 0 ? $" and the intake integrations {string.Join(", ", reply.Client.Integrations)}" : string.Empty;
+            session.Out.WriteLine($"Created client {reply.Client.ClientId} for {scope}{intake}.");
             session.Out.WriteLine($"Token (shown once; the service keeps only its hash): {reply.Token}");
-            session.Out.WriteLine("Give it to the guarded processes as Keybrake:BudgetService:ClientToken, or in the file Keybrake:BudgetService:ClientTokenFile names.");
+            session.Out.WriteLine(reply.Client.KeyIds.Count > 0
+                ? "Give it to the guarded processes as Keybrake:BudgetService:ClientToken, or in the file Keybrake:BudgetService:ClientTokenFile names."
+                : "Give it to the integration as its bearer token (LiteLLM: see docs/litellm.md); it can make no Budget call.");
         });
         examples.Add(command,
             "keybrake clients create fleet-a --keys refund-agent,sms-agent",
             "keybrake clients create ops --keys '*'              # every key, present and future",
+            "keybrake clients create litellm-proxy --integration litellm   # LiteLLM's spend logs only",
             "keybrake clients create fleet-a --keys refund-agent --json | jq -r .token > fleet-a.token && chmod 600 fleet-a.token");
         return command;
     }
@@ -71,14 +89,15 @@ internal static class ClientsCommands
 
             if (reply.Clients.Count == 0)
             {
-                session.Out.WriteLine("No client credentials. Issue one with: keybrake clients create <client-id> --keys <key-ids>");
+                session.Out.WriteLine("No client credentials. Issue one with: keybrake clients create <client-id> --keys <key-ids> (or --integration litellm)");
                 return;
             }
 
-            var table = new Table().Column("CLIENT").Column("STATUS").Column("KEYS").Column("SOURCE").Column("CREATED (UTC)").Column("REVOKED (UTC)");
+            var table = new Table().Column("CLIENT").Column("STATUS").Column("KEYS").Column("INTEGRATIONS").Column("SOURCE").Column("CREATED (UTC)").Column("REVOKED (UTC)");
             foreach (var client in reply.Clients)
             {
-                table.Row(client.ClientId, client.Revoked ? "revoked" : "active", string.Join(",", client.KeyIds), client.Source, Cell(client.CreatedAt), Cell(client.RevokedAt));
+                table.Row(client.ClientId, client.Revoked ? "revoked" : "active", client.KeyIds.Count > 0 ? string.Join(",", client.KeyIds) : "-",
+                    client.Integrations.Count > 0 ? string.Join(",", client.Integrations) : "-", client.Source, Cell(client.CreatedAt), Cell(client.RevokedAt));
             }
 
             table.Write(session.Out);

@@ -43,7 +43,7 @@ public sealed class CredentialAdminTests(StoreEngine engine)
 
     [TestCase("", "refund-agent", "client_id '' must be 1 to 64 letters, digits, '-', '_' or '.'")]
     [TestCase("fleet a", "refund-agent", "client_id 'fleet a' must be 1 to 64 letters, digits, '-', '_' or '.'")]
-    [TestCase("fleet-a", "", "key_ids must name at least one key (or \"*\" for every key)")]
+    [TestCase("fleet-a", "", "key_ids must name at least one key (or \"*\" for every key), or integrations an intake integration (\"litellm\")")]
     [TestCase("fleet-a", "a/b", "key id 'a/b' must be 1 to 64 letters, digits, '-', '_' or '.' (or \"*\" for every key)")]
     public async Task A_bad_credential_request_is_refused_with_a_one_line_reason(string clientId, string keys, string expected)
     {

@@ -628,6 +628,38 @@ public abstract partial class StoreContractTests
     }
 
     [Test]
+    public async Task Llm_spend_counts_each_log_once_into_its_run_total_with_one_audit_record_and_credentials_keep_their_integrations()
+    {
+        var stores = await OpenAsync();
+        var llm = (ILlmSpendStore)stores.Budget;
+        static LlmSpendEntry Entry(string logId, string runId, long cost, int minute) => new(logId, runId, cost, "gpt-4o", "openai", 10, 20, "success", Noon.AddMinutes(minute), "litellm-proxy",
+            new StoredAuditRecord("llm_" + logId, Noon.AddMinutes(minute), "llm", "llm", runId.Length == 0 ? null : runId, "allow", null, "{}", "litellm-proxy"));
+
+        var first = await llm.RecordLlmSpendAsync([Entry("b", "run-1", 300, 2), Entry("a", "run-1", 200, 1), Entry("a", "run-1", 200, 1), Entry("c", "", 5, 3)], Noon, CancellationToken.None);
+        var racing = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => llm.RecordLlmSpendAsync([Entry("d", "run-1", 1_000, 0), Entry("b", "run-1", 300, 2)], Noon, CancellationToken.None).AsTask()));
+        var run = await llm.GetLlmRunTotalAsync("run-1", CancellationToken.None);
+        var noRun = await llm.GetLlmRunTotalAsync(string.Empty, CancellationToken.None);
+        var unknown = await llm.GetLlmRunTotalAsync("run-2", CancellationToken.None);
+        var audit = await stores.Admin.QueryAuditAsync(new AuditFilter(null, "llm", null, null, null, null, null), 10, CancellationToken.None);
+        await stores.Clients.TryInsertAsync(new StoredClient("proxy", [9], [], ClientSource.Admin, Noon, null, ["litellm"]), CancellationToken.None);
+        await stores.Clients.TryInsertAsync(new StoredClient("plain", [8], ["agent"], ClientSource.Admin, Noon, null), CancellationToken.None);
+        var clients = await stores.Clients.ListAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first, Is.EqualTo(new LlmSpendOutcome(3, 1)), "a log twice in one call counts once");
+            Assert.That((racing.Sum(o => o.Accepted), racing.Sum(o => o.Duplicates)), Is.EqualTo((1, 7)), "four calls at once: the new log counted by one");
+            Assert.That(run, Is.EqualTo(new LlmRunTotal("run-1", 1_500, 3, Noon, Noon.AddMinutes(2))));
+            Assert.That(noRun, Is.EqualTo(new LlmRunTotal(string.Empty, 5, 1, Noon.AddMinutes(3), Noon.AddMinutes(3))));
+            Assert.That(unknown, Is.Null);
+            Assert.That(audit.Select(r => r.RecordId).Order(), Is.EqualTo(new[] { "llm_a", "llm_b", "llm_c", "llm_d" }), "one audit record per log, stored with it");
+            Assert.That(clients.Single(c => c.ClientId == "proxy").Integrations, Is.EqualTo(new[] { "litellm" }));
+            Assert.That(clients.Single(c => c.ClientId == "proxy").KeyIds, Is.Empty);
+            Assert.That(clients.Single(c => c.ClientId == "plain").Integrations, Is.Empty);
+        });
+    }
+
+    [Test]
     public async Task Pruning_records_forgets_audit_past_its_retention_objects_not_seen_since_the_cutoff_and_expired_duties()
     {
         var store = (await OpenAsync()).Budget;

@@ -184,7 +184,7 @@ public sealed class StoreTransferTests
         });
     }
 
-    /// <summary>A row in every table: keys, a revocation, a vendor secret (sealed) and its previous one, credentials (one revoked), counters with an overrun, pending, held and finished reservations, a deferral, a duty, a lease (stranded, with a leased call), a vendor object, audit records.</summary>
+    /// <summary>A row in every table: keys, a revocation, a vendor secret (sealed) and its previous one, credentials (one revoked, one for an intake integration), counters with an overrun, pending, held and finished reservations, a deferral, a duty, a lease (stranded, with a leased call), a vendor object, audit records, LLM spend with and without a run.</summary>
     private static async Task FillAsync(StoreUnderTest store)
     {
         var budget = store.Budget;
@@ -196,6 +196,7 @@ public sealed class StoreTransferTests
         await store.Keys.RotateSecretAsync("agent", new SealedSecret(2, "0123456789abcdef", [5, 6, 7, 8]), Noon.AddHours(1), Noon.AddMinutes(1), CancellationToken.None);
         await store.Clients.TryInsertAsync(new StoredClient("fleet", [1, 1, 1], ["agent", "sms"], ClientSource.Admin, Noon, null), CancellationToken.None);
         await store.Clients.TryInsertAsync(new StoredClient("gone", [2, 2], ["*"], ClientSource.Configuration, Noon, Noon.AddMinutes(5)), CancellationToken.None);
+        await store.Clients.TryInsertAsync(new StoredClient("litellm-proxy", [3, 3], [], ClientSource.Admin, Noon, null, ["litellm"]), CancellationToken.None);
 
         var settled = await budget.AuthorizeAsync(Authorize("agent", 8, dailyCap: 10, runId: "run-1", runCap: 9), CancellationToken.None);
         await budget.SettleAsync(Commit(settled.ReservationId!, 9.5m), dailyCap: 10);
@@ -215,6 +216,15 @@ public sealed class StoreTransferTests
             [
                 new StoredAuditRecord("rec-1", Noon, "agent", "stripe", "run-1", "allow", null, "{\"record_id\":\"rec-1\"}", "fleet", "api.stripe.com"),
                 new StoredAuditRecord("rec-2", Noon.AddSeconds(1), "sms", "twilio", null, "deny", "key_revoked", "{\"record_id\":\"rec-2\"}", "fleet"),
+            ],
+            Noon,
+            CancellationToken.None);
+        await ((ILlmSpendStore)budget).RecordLlmSpendAsync(
+            [
+                new LlmSpendEntry("chatcmpl-1", "run-1", 1_047, "gpt-4o", "openai", 14, null, "success", Noon, "litellm-proxy",
+                    new StoredAuditRecord("llm_1", Noon, "llm", "llm", "run-1", "allow", null, "{\"record_id\":\"llm_1\"}", "litellm-proxy")),
+                new LlmSpendEntry("chatcmpl-2", "", 0, "", "", null, null, "failure", Noon.AddSeconds(2), "litellm-proxy",
+                    new StoredAuditRecord("llm_2", Noon.AddSeconds(2), "llm", "llm", null, "allow", null, "{\"record_id\":\"llm_2\"}", "litellm-proxy")),
             ],
             Noon,
             CancellationToken.None);

@@ -382,7 +382,7 @@ public sealed class RealServiceTests
             Assert.That(token, Does.StartWith("kbc_").And.Length.EqualTo(47));
             Assert.That(inScope.Allowed, Is.True, "the printed token is one the service accepts");
             Assert.That(outOfScope!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.PermissionDenied));
-            Assert.That(table.Out, Does.Match(@"fleet-a\s+active\s+cli-agent,sms-agent\s+admin").And.Not.Contain(token), "the token is shown once only");
+            Assert.That(table.Out, Does.Match(@"fleet-a\s+active\s+cli-agent,sms-agent\s+-\s+admin").And.Not.Contain(token), "the token is shown once only");
             var fleet = listed.GetProperty("clients").EnumerateArray().Single(c => c.GetProperty("clientId").GetString() == "fleet-a");
             Assert.That(fleet.GetProperty("keyIds").EnumerateArray().Select(k => k.GetString()), Is.EqualTo(new[] { "cli-agent", "sms-agent" }));
             Assert.That(fleet.GetProperty("revoked").GetBoolean(), Is.False);
@@ -406,6 +406,33 @@ public sealed class RealServiceTests
             Assert.That((again.ExitCode, again.Error.Trim()), Is.EqualTo((1, "error: client 'fleet-a' already exists")));
             Assert.That(unknown.ExitCode, Is.Not.Zero);
             Assert.That(revokedList.GetProperty("clients").EnumerateArray().Single(c => c.GetProperty("clientId").GetString() == "fleet-a").GetProperty("revoked").GetBoolean(), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task An_operator_issues_an_intake_only_credential_for_litellm_which_can_make_no_budget_call()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+
+        var created = await Run("clients", "create", "litellm-proxy", "--integration", "litellm");
+        var both = await Run("clients", "create", "fleet-b", "--keys", "cli-agent", "--integration", "litellm");
+        var unknown = await Run("clients", "create", "fleet-c", "--integration", "langfuse");
+        var token = created.Out.Split('\n').Select(line => line.Trim()).Single(line => line.StartsWith("Token", StringComparison.Ordinal)).Split(' ')[^1];
+        var refused = Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await BudgetServiceHost.BudgetClient(_channel, token).AuthorizeAsync(AuthorizeRequest("cli-agent", 1)));
+        var table = await Run("clients", "list");
+        var listed = await Json("clients", "list");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(created.ExitCode, Is.Zero, created.ToString());
+            Assert.That(created.Out, Does.Contain("Created client litellm-proxy for no key and the intake integrations litellm."));
+            Assert.That(both.Out, Does.Contain("Created client fleet-b for keys cli-agent and the intake integrations litellm."), both.ToString());
+            Assert.That(unknown.ExitCode, Is.EqualTo(1), unknown.ToString());
+            Assert.That(unknown.Error, Does.Contain("integration 'langfuse' is not known"));
+            Assert.That(refused!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.PermissionDenied), "an intake-only credential makes no Budget call");
+            Assert.That(table.Out, Does.Match(@"litellm-proxy\s+active\s+-\s+litellm\s+admin").And.Not.Contain(token));
+            var proxy = listed.GetProperty("clients").EnumerateArray().Single(c => c.GetProperty("clientId").GetString() == "litellm-proxy");
+            Assert.That(proxy.GetProperty("integrations").EnumerateArray().Select(k => k.GetString()), Is.EqualTo(new[] { "litellm" }));
         });
     }
 

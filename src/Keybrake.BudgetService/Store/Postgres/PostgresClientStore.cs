@@ -31,11 +31,12 @@ internal sealed class PostgresClientStore : IClientStore
             await using var command = Command(connection, transaction,
                 $"""
                 INSERT INTO client_credential ({StoreRows.ClientColumns})
-                VALUES ($1, $2, $3, $4, $5, $6)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT DO NOTHING
                 """,
                 Text(client.ClientId), Bytes(client.TokenSha256), Text(StoreRows.KeyIdsText(client.KeyIds)),
-                Text(StoreRows.SourceName(client.Source)), Millis(client.CreatedAt), Bigint(client.RevokedAt?.ToUnixTimeMilliseconds()));
+                Text(StoreRows.SourceName(client.Source)), Millis(client.CreatedAt), Bigint(client.RevokedAt?.ToUnixTimeMilliseconds()),
+                Text(StoreRows.IntegrationsText(client.Integrations)));
             return await command.ExecuteNonQueryAsync(cancellationToken) == 1 && await NotifiedAsync(connection, transaction, client.ClientId, cancellationToken);
         }, cancellationToken);
 

@@ -38,7 +38,7 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
             command.Transaction = transaction;
             command.CommandText = $"""
                 INSERT INTO client_credential ({StoreRows.ClientColumns})
-                VALUES ($id, $hash, $keys, $source, $created, $revoked)
+                VALUES ($id, $hash, $keys, $source, $created, $revoked, $integrations)
                 ON CONFLICT DO NOTHING
                 """;
             command.Parameters.AddWithValue("$id", client.ClientId);
@@ -47,6 +47,7 @@ internal sealed class SqliteClientStore : IClientStore, IDisposable
             command.Parameters.AddWithValue("$source", StoreRows.SourceName(client.Source));
             command.Parameters.AddWithValue("$created", client.CreatedAt.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$revoked", (object?)client.RevokedAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
+            command.Parameters.AddWithValue("$integrations", StoreRows.IntegrationsText(client.Integrations));
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
