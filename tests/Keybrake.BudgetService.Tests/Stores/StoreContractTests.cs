@@ -472,6 +472,36 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task A_run_cap_that_includes_llm_counts_the_runs_llm_total_and_the_run_read_shows_it_by_model()
+    {
+        // LLM spend written as the LiteLLM intake writes it (straight into llm_spend and llm_run_total).
+        var opened = await OpenAsync();
+        await Client.TestUtilities.BudgetService.LlmSpendSeed.IntoAsync(opened.SqlitePath ?? string.Empty, opened.Postgres,
+            new("log-1", "r1", Dollars(30), "gpt-4o", "openai", Noon.AddMinutes(-5)),
+            new("log-2", "r1", Dollars(10), "claude-sonnet-4", "anthropic", Noon.AddMinutes(-4)),
+            new("log-3", "r1", Dollars(10), "claude-sonnet-4", "anthropic", Noon.AddMinutes(-3)));
+        var store = opened.Budget;
+
+        var ignored = await store.AuthorizeAsync(Authorize("saas-only", 45, dailyCap: 100, runId: "r1", runCap: 50), CancellationToken.None);
+        var denied = await store.AuthorizeAsync(Authorize("combined", 15, dailyCap: 100, runId: "r1", runCap: 60) with { RunCapIncludesLlm = true }, CancellationToken.None);
+        var fits = await store.AuthorizeAsync(Authorize("combined", 10, dailyCap: 100, runId: "r1", runCap: 60) with { RunCapIncludesLlm = true }, CancellationToken.None);
+        var run = await opened.Admin.GetRunAsync("r1", CancellationToken.None);
+        var unknown = await opened.Admin.GetRunAsync("nobody", CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ignored.Status, Is.EqualTo(AuthorizeStatus.Reserved), "a run cap without llm ignores the LLM spend");
+            Assert.That((denied.Status, denied.LlmSpentMicroUsd, denied.RunSpentMicroUsd), Is.EqualTo((AuthorizeStatus.RunCapExceeded, Dollars(50), 0L)));
+            Assert.That(fits.Status, Is.EqualTo(AuthorizeStatus.Reserved));
+            Assert.That(run.Keys.Select(k => (k.KeyId, k.ReservedMicroUsd)), Is.EqualTo(new[] { ("combined", Dollars(10)), ("saas-only", Dollars(45)) }));
+            Assert.That((run.LlmMicroUsd, run.LlmCalls), Is.EqualTo((Dollars(50), 3L)));
+            Assert.That(run.LlmModels, Is.EqualTo(new[] { new StoredModelSpend("gpt-4o", "openai", Dollars(30), 1), new StoredModelSpend("claude-sonnet-4", "anthropic", Dollars(20), 2) }));
+            Assert.That((run.FirstSeen, run.LastSeen), Is.EqualTo(((DateTimeOffset?)Noon.AddMinutes(-5), (DateTimeOffset?)Noon.AddMinutes(-3))));
+            Assert.That((unknown.Keys.Count, unknown.LlmMicroUsd, unknown.LlmModels.Count, unknown.FirstSeen), Is.EqualTo((0, 0L, 0, (DateTimeOffset?)null)));
+        });
+    }
+
+    [Test]
     public async Task The_store_answers_a_ping()
     {
         var store = (await OpenAsync()).Budget;
