@@ -16,6 +16,10 @@ internal sealed partial class BudgetAdminGrpcService
         return Summary(request.RunId, run, _keys.Find);
     }
 
+    /// <summary>For the console's runs page (no RPC): the runs with the most LLM spend, largest first.</summary>
+    internal async Task<IReadOnlyList<StoredLlmRunTotal>> ListLlmRunTotals(int limit, ServerCallContext context) =>
+        await _queries.ListLlmRunTotalsAsync(limit, context.CancellationToken);
+
     /// <summary>The reply for a run, with each key's vendor and run cap as its policy sets them now.</summary>
     internal static RunSummary Summary(string runId, StoredRun run, Func<string, Keys.ServiceKey?> find)
     {

@@ -20,7 +20,13 @@ internal interface IAdminQueries
     /// largest first), and when it was first and last seen (its audit records and LLM logs).
     /// </summary>
     ValueTask<StoredRun> GetRunAsync(string runId, CancellationToken cancellationToken);
+
+    /// <summary>The runs with the most LLM spend reported, largest first, at most <paramref name="limit"/> (spend under no run is left out).</summary>
+    ValueTask<IReadOnlyList<StoredLlmRunTotal>> ListLlmRunTotalsAsync(int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>A run's LLM spend in total.</summary>
+internal sealed record StoredLlmRunTotal(string RunId, long CostMicroUsd, long Calls);
 
 /// <summary>A run's spend: each key's counters, and the LLM spend reported for it; no times for a run never seen.</summary>
 internal sealed record StoredRun(

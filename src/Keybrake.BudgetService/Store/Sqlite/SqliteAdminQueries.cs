@@ -108,6 +108,22 @@ internal sealed class SqliteAdminQueries : IAdminQueries
         return new StoredRun(keys, cost, calls, models, first, last);
     }
 
+    public async ValueTask<IReadOnlyList<StoredLlmRunTotal>> ListLlmRunTotalsAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT run_id, cost, calls FROM llm_run_total WHERE run_id <> '' ORDER BY cost DESC, run_id LIMIT $limit";
+        command.Parameters.AddWithValue("$limit", limit);
+        var rows = new List<StoredLlmRunTotal>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new StoredLlmRunTotal(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return rows;
+    }
+
     private static long? Nullable(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 
     private async IAsyncEnumerable<StoredAuditRow> ReadAuditAsync(AuditFilter filter, bool newestFirst, int? limit, [EnumeratorCancellation] CancellationToken cancellationToken)
