@@ -125,7 +125,10 @@ internal sealed record AuthorizeCommand(
 /// <summary>The store's answer to an authorization.</summary>
 internal sealed record AuthorizeOutcome(AuthorizeStatus Status, string? ReservationId, long DaySpentMicroUsd, long RunSpentMicroUsd)
 {
-    /// <summary>The run's LLM spend the run cap counted (only when the key's run cap includes it; else 0).</summary>
+    /// <summary>
+    /// The run's LLM spend the decision counted (only when the key's run cap includes it; else 0): on a reservation, with
+    /// <see cref="RunSpentMicroUsd"/> (the key's run counter after it), what held the call within the cap.
+    /// </summary>
     public long LlmSpentMicroUsd { get; init; }
 
     public bool Allowed => Status is AuthorizeStatus.Reserved or AuthorizeStatus.ReusedPending or AuthorizeStatus.ReusedSettled;

@@ -502,6 +502,60 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task LLM_spend_arriving_while_16_callers_charge_one_run_passes_the_combined_cap_by_at_most_what_was_reported_after_the_last_charge()
+    {
+        var opened = await OpenAsync();
+        var store = opened.Budget;
+        const decimal Cap = 50;
+
+        // $10 of LLM logs are in before the first charge; $10 more land (as the LiteLLM intake writes them) while 16
+        // callers each try 5 charges of $1 in the run.
+        Task SeedAsync(int from, int to) => Task.Run(async () =>
+        {
+            for (var log = from; log < to; log++)
+            {
+                await Client.TestUtilities.BudgetService.LlmSpendSeed.IntoAsync(opened.SqlitePath ?? string.Empty, opened.Postgres,
+                    new Client.TestUtilities.BudgetService.LlmSpendRow($"log-{log}", "r1", Dollars(0.5m), "gpt-4o", "openai", Noon));
+            }
+        });
+        await SeedAsync(0, 20);
+        var seeding = SeedAsync(20, 40);
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(caller => Task.Run(async () =>
+        {
+            var mine = new List<AuthorizeOutcome>();
+            for (var call = 0; call < 5; call++)
+            {
+                mine.Add(await store.AuthorizeAsync(Authorize("combined", 1, dailyCap: 1000, runId: "r1", runCap: Cap) with { RunCapIncludesLlm = true }, CancellationToken.None));
+            }
+
+            return mine;
+        })));
+        await seeding;
+
+        var allowed = outcomes.SelectMany(o => o).Where(o => o.Status == AuthorizeStatus.Reserved).ToList();
+        var saas = (await store.GetRunSpendAsync("combined", "r1", CancellationToken.None)).ReservedMicroUsd;
+        var llm = (await opened.Admin.GetRunAsync("r1", CancellationToken.None)).LlmMicroUsd;
+
+        // The charge that took the run counter to its final value was decided against the LLM spend it read; whatever
+        // was reported after that is all the combined spend can be over the cap by.
+        var last = allowed.MaxBy(o => o.RunSpentMicroUsd)!;
+        var reportedAfterLast = llm - last.LlmSpentMicroUsd;
+        var next = await store.AuthorizeAsync(Authorize("combined", 1, dailyCap: 1000, runId: "r1", runCap: Cap) with { RunCapIncludesLlm = true }, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(llm, Is.EqualTo(Dollars(20)), "every log counted once");
+            Assert.That(allowed.All(o => o.RunSpentMicroUsd + o.LlmSpentMicroUsd <= Dollars(Cap)), Is.True, "each charge fit the cap with the LLM spend it read");
+            Assert.That(allowed.All(o => o.LlmSpentMicroUsd >= Dollars(10)), Is.True, "every charge counted the LLM spend reported before it");
+            Assert.That(allowed, Has.Count.LessThanOrEqualTo(40), "$10 of tokens were in before the first charge");
+            Assert.That(last.RunSpentMicroUsd, Is.EqualTo(saas));
+            Assert.That(saas + llm, Is.LessThanOrEqualTo(Dollars(Cap) + reportedAfterLast));
+            Assert.That(outcomes.SelectMany(o => o).Count(o => o.Status == AuthorizeStatus.RunCapExceeded), Is.GreaterThan(0), "the cap stopped the run");
+            Assert.That(next.Status, Is.EqualTo(saas + llm + Dollars(1) > Dollars(Cap) ? AuthorizeStatus.RunCapExceeded : AuthorizeStatus.Reserved),
+                "once the reports are in, the next charge sees them all");
+        });
+    }
+
+    [Test]
     public async Task The_store_answers_a_ping()
     {
         var store = (await OpenAsync()).Budget;

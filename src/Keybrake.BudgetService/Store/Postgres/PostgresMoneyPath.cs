@@ -85,7 +85,7 @@ internal static class PostgresMoneyPath
             // log that lands after this read is counted by the next call (the bound docs/budget-service.md states).
             var llm = await ScalarAsync(connection, transaction, LlmRunSpent, cancellationToken, Text(run)) ?? 0;
             var counted = await AuthorizeAsync(connection, transaction, call with { RunCapIncludesLlm = false, RunCapMicroUsd = cap - llm }, cancellationToken);
-            return counted.Status == AuthorizeStatus.RunCapExceeded ? counted with { LlmSpentMicroUsd = llm } : counted;
+            return counted.Status is AuthorizeStatus.RunCapExceeded or AuthorizeStatus.Reserved ? counted with { LlmSpentMicroUsd = llm } : counted;
         }
 
         // A new row holds its estimate unchecked, so the one-statement path runs only when the estimate alone fits the caps.

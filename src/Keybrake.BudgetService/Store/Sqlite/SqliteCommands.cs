@@ -151,7 +151,7 @@ internal sealed class SqliteCommands : IDisposable
             Bind(_insertReservation, reservationId, command.KeyId, (object?)command.RunId ?? DBNull.Value, command.IdempotencyKey, hash, day, command.EstimateMicroUsd, now);
             if (_insertReservation.ExecuteNonQuery() == 1)
             {
-                return Reserve(command, day, daySpent, runSpent);
+                return Reserve(command, day, daySpent, runSpent) with { LlmSpentMicroUsd = llmSpent };
             }
         }
 
@@ -202,7 +202,7 @@ internal sealed class SqliteCommands : IDisposable
 
         Bind(_rereserve, releasedId, reservationId, (object?)command.RunId ?? DBNull.Value, hash, day, command.EstimateMicroUsd, now);
         _rereserve.ExecuteNonQuery();
-        return Reserve(command, day, daySpent, runSpent);
+        return Reserve(command, day, daySpent, runSpent) with { LlmSpentMicroUsd = llmSpent };
     }
 
     private long LlmRunSpent(string runId)
