@@ -27,6 +27,12 @@ public sealed class OptionsValidationTests
         new TestCaseData(
             TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Clients:fleet:TokenSha256"] = new string('a', 64) }),
             "BudgetService:Clients:fleet:Keys: key_ids must name at least one key").SetName("A client declared without a scope"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Keys:agent:Policy:RunCapIncludes:0"] = "llm" }),
+            "BudgetService:Keys:agent:Policy:RunCapIncludes needs a RunCap").SetName("A run cap that includes LLM spend without a run cap"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100", runCap: "50"), new Dictionary<string, string?> { ["BudgetService:Keys:agent:Policy:RunCapIncludes:0"] = "tokens" }),
+            "BudgetService:Keys:agent:Policy:RunCapIncludes 'tokens' is not something a run cap can include (it can include: llm)").SetName("A run cap that includes something unknown"),
     ];
 
     [TestCaseSource(nameof(s_badSettings))]
