@@ -30,6 +30,12 @@ public sealed class OptionsValidationTests
         new TestCaseData(
             TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Leases:RecallWait"] = "00:00:00" }),
             "BudgetService:Leases:RecallWait is 00:00:00").SetName("A lease recall wait of nothing"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100"), new Dictionary<string, string?> { ["BudgetService:Keys:agent:Policy:RunCapIncludes:0"] = "llm" }),
+            "BudgetService:Keys:agent:Policy:RunCapIncludes needs a RunCap").SetName("A run cap that includes LLM spend without a run cap"),
+        new TestCaseData(
+            TestService.Settings(BudgetServiceHost.Key("agent", "100", runCap: "50"), new Dictionary<string, string?> { ["BudgetService:Keys:agent:Policy:RunCapIncludes:0"] = "tokens" }),
+            "BudgetService:Keys:agent:Policy:RunCapIncludes 'tokens' is not something a run cap can include (it can include: llm)").SetName("A run cap that includes something unknown"),
     ];
 
     [TestCaseSource(nameof(s_badSettings))]

@@ -100,7 +100,8 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
                 key.Policy.DailyCap.Micros,
                 key.Policy.RunCap?.Micros,
                 _ids.New("rsv_"),
-                now),
+                now,
+                key.Policy.RunCapIncludesLlm),
             context.CancellationToken);
 
         _alerts.Authorized(key, request.RunId.Length == 0 ? null : request.RunId, now, outcome);
@@ -461,6 +462,8 @@ internal sealed partial class BudgetGrpcService : Protocol.Budget.BudgetBase
             AuthorizeStatus.Revoked => (ReasonCodes.KeyRevoked, $"key '{key.Id}' is revoked"),
             AuthorizeStatus.DailyCapExceeded => (ReasonCodes.DailyCapExceeded,
                 $"the daily cap of {key.Policy.DailyCap} for key '{key.Id}' would be exceeded: {Usd.FromMicros(outcome.DaySpentMicroUsd)} already counts against {day:yyyy-MM-dd} and this call needs {estimate}"),
+            AuthorizeStatus.RunCapExceeded when key.Policy.RunCapIncludesLlm => (ReasonCodes.RunCapExceeded,
+                $"the run cap of {key.Policy.RunCap} for run '{request.RunId}' on key '{key.Id}' would be exceeded: {Usd.FromMicros(outcome.LlmSpentMicroUsd)} of LLM tokens and {Usd.FromMicros(outcome.RunSpentMicroUsd)} of this key's calls already count against it, and this call needs {estimate}"),
             AuthorizeStatus.RunCapExceeded => (ReasonCodes.RunCapExceeded,
                 $"the per-run cap of {key.Policy.RunCap} for key '{key.Id}' would be exceeded: run '{request.RunId}' has {Usd.FromMicros(outcome.RunSpentMicroUsd)} counted and this call needs {estimate}"),
             AuthorizeStatus.IdempotencyKeyReused => (ReasonCodes.MalformedRequest,

@@ -22,6 +22,10 @@ internal sealed class ConsoleAdmin(IServiceProvider services, IHttpContextAccess
 
     public Task<QuerySpendReply> SpendAsync(QuerySpendRequest request) => Call((admin, context) => admin.QuerySpend(request, context));
 
+    public Task<RunSummary> RunAsync(string runId) => Call((admin, context) => admin.GetRun(new GetRunRequest { RunId = runId }, context));
+
+    public Task<IReadOnlyList<Store.StoredLlmRunTotal>> LlmRunsAsync(int limit) => Call((admin, context) => admin.ListLlmRunTotals(limit, context));
+
     public Task<QueryAuditReply> AuditAsync(QueryAuditRequest request) => Call((admin, context) => admin.QueryAudit(request, context));
 
     public Task<ListUnsettledReply> UnsettledAsync(string keyId = "") => Call((admin, context) => admin.ListUnsettled(new ListUnsettledRequest { KeyId = keyId }, context));

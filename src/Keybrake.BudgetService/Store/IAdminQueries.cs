@@ -14,7 +14,31 @@ internal interface IAdminQueries
 
     /// <summary>Every matching audit record, oldest first, as they are read.</summary>
     IAsyncEnumerable<StoredAuditRow> ExportAuditAsync(AuditFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One run across every key: its run counters, the LLM spend reported for it (its total, and by model and provider,
+    /// largest first), and when it was first and last seen (its audit records and LLM logs).
+    /// </summary>
+    ValueTask<StoredRun> GetRunAsync(string runId, CancellationToken cancellationToken);
+
+    /// <summary>The runs with the most LLM spend reported, largest first, at most <paramref name="limit"/> (spend under no run is left out).</summary>
+    ValueTask<IReadOnlyList<StoredLlmRunTotal>> ListLlmRunTotalsAsync(int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>A run's LLM spend in total.</summary>
+internal sealed record StoredLlmRunTotal(string RunId, long CostMicroUsd, long Calls);
+
+/// <summary>A run's spend: each key's counters, and the LLM spend reported for it; no times for a run never seen.</summary>
+internal sealed record StoredRun(
+    IReadOnlyList<SpendCounter> Keys,
+    long LlmMicroUsd,
+    long LlmCalls,
+    IReadOnlyList<StoredModelSpend> LlmModels,
+    DateTimeOffset? FirstSeen,
+    DateTimeOffset? LastSeen);
+
+/// <summary>A run's LLM spend on one model of one provider.</summary>
+internal sealed record StoredModelSpend(string Model, string Provider, long CostMicroUsd, long Calls);
 
 /// <summary>Which counters to read; empty members match all.</summary>
 internal sealed record SpendFilter(IReadOnlyCollection<string>? KeyIds, string? RunId, DateOnly? FromDay, DateOnly? ToDay);
@@ -37,3 +61,17 @@ internal sealed record AuditPosition(long TimestampMillis, string RecordId);
 
 /// <summary>An audit record as stored: its position and the record as JSON.</summary>
 internal sealed record StoredAuditRow(long TimestampMillis, string RecordId, string Json);
+
+/// <summary>When a run was first and last seen: the earliest and latest of its audit records and its LLM logs.</summary>
+internal static class RunSpan
+{
+    public static (DateTimeOffset? First, DateTimeOffset? Last) Of(long? llmFirst, long? llmLast, long? auditFirst, long? auditLast)
+    {
+        var first = Pick(llmFirst, auditFirst, Math.Min);
+        var last = Pick(llmLast, auditLast, Math.Max);
+        return (first is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null, last is { } l ? DateTimeOffset.FromUnixTimeMilliseconds(l) : null);
+    }
+
+    private static long? Pick(long? a, long? b, Func<long, long, long> choose) =>
+        a is { } x ? (b is { } y ? choose(x, y) : x) : b;
+}

@@ -105,7 +105,10 @@ internal sealed record StoredDeferral(string ObjectId, string ReservationId, lon
 /// <summary>Who holds a duty, until when.</summary>
 internal sealed record DutyClaim(string Holder, DateTimeOffset ExpiresAt);
 
-/// <summary>One authorization, with the caps the service's policy sets for the key.</summary>
+/// <summary>
+/// One authorization, with the caps the service's policy sets for the key. <paramref name="RunCapIncludesLlm"/>: the run
+/// cap also counts the LLM spend reported for the run (llm_run_total), read only then.
+/// </summary>
 internal sealed record AuthorizeCommand(
     string KeyId,
     string? RunId,
@@ -116,11 +119,18 @@ internal sealed record AuthorizeCommand(
     long DailyCapMicroUsd,
     long? RunCapMicroUsd,
     string ReservationId,
-    DateTimeOffset Now);
+    DateTimeOffset Now,
+    bool RunCapIncludesLlm = false);
 
 /// <summary>The store's answer to an authorization.</summary>
 internal sealed record AuthorizeOutcome(AuthorizeStatus Status, string? ReservationId, long DaySpentMicroUsd, long RunSpentMicroUsd)
 {
+    /// <summary>
+    /// The run's LLM spend the decision counted (only when the key's run cap includes it; else 0): on a reservation, with
+    /// <see cref="RunSpentMicroUsd"/> (the key's run counter after it), what held the call within the cap.
+    /// </summary>
+    public long LlmSpentMicroUsd { get; init; }
+
     public bool Allowed => Status is AuthorizeStatus.Reserved or AuthorizeStatus.ReusedPending or AuthorizeStatus.ReusedSettled;
 }
 

@@ -14,7 +14,7 @@ internal static class SpendCommand
     {
         var key = new Option<string?>("--key") { Description = "Only this key's spend.", HelpName = "key-id" };
         var vendor = new Option<string?>("--vendor") { Description = "Only the spend of keys for this vendor." };
-        var run = new Option<string?>("--run") { Description = "Only this agent run's spend (the run id the agent set with KeybrakeRun.Begin).", HelpName = "run-id" };
+        var run = new Option<string?>("--run") { Description = "Only this agent run's spend (the run id the agent set with KeybrakeRun.Begin), with the LLM spend LiteLLM reported for it side by side.", HelpName = "run-id" };
         var from = new Option<string?>("--from") { Description = "The first day, yyyy-MM-dd, by each key's own day (its time zone).", HelpName = "day" };
         var to = new Option<string?>("--to") { Description = "The last day, yyyy-MM-dd, inclusive.", HelpName = "day" };
         var by = new Option<string[]>("--by")
@@ -39,17 +39,32 @@ internal static class SpendCommand
             };
             request.GroupBy.Add(Groups(parse.GetValue(by), request.RunId.Length > 0));
             var reply = await session.Admin.QuerySpendAsync(request, session.Call(cancellationToken)).ConfigureAwait(false);
+
+            // One run: its LLM tokens beside its SaaS dollars too.
+            var summary = request.RunId.Length > 0 ? await RunSummaryOutput.GetAsync(session, request.RunId, cancellationToken).ConfigureAwait(false) : null;
             if (session.Json)
             {
-                JsonOutput.Write(session.Out, reply);
+                if (request.RunId.Length > 0)
+                {
+                    session.Out.WriteLine(RunSummaryOutput.Json(reply, summary));
+                }
+                else
+                {
+                    JsonOutput.Write(session.Out, reply);
+                }
+
                 return;
             }
 
             Write(session.Out, reply);
+            if (request.RunId.Length > 0)
+            {
+                RunSummaryOutput.Write(session.Out, summary);
+            }
         });
         examples.Add(command,
             "keybrake spend                                  # every key, per key and day",
-            "keybrake spend --run run_abc                    # one agent run, per key",
+            "keybrake spend --run run_abc                    # one agent run, per key, with its LLM tokens",
             "keybrake spend --key refund-agent --from 2025-06-01 --to 2025-06-30 --by day",
             "keybrake spend --by vendor --json");
         return command;

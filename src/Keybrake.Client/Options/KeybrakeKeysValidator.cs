@@ -86,6 +86,12 @@ internal sealed class KeybrakeKeysValidator : IValidateOptions<KeybrakeOptions>
             if (key.Policy is not null)
             {
                 KeyPolicy.TryCompile(keyId, key.Policy, errors, _capsAreCentral);
+
+                // Embedded, nothing would ever count: LLM spend (LiteLLM's spend logs) reaches only the budget service.
+                if (!_capsAreCentral && key.Policy.RunCapIncludes.Any(include => string.Equals(include, LeaseSettings.LlmVendor, StringComparison.OrdinalIgnoreCase)))
+                {
+                    errors.Add($"{field}:Policy:RunCapIncludes 'llm' needs central mode (UseBudgetService()): LLM spend reaches only the budget service, so an embedded run cap cannot count it");
+                }
             }
         }
 

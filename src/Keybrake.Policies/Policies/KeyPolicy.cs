@@ -147,6 +147,12 @@ public sealed class KeyPolicy
             }
         }
 
+        // Where the caps are enforced, a run cap that includes LLM spend needs a run cap to include it in.
+        if (includesLlm && options.RunCap is null && !capsAreCentral)
+        {
+            errors.Add($"{prefix}:RunCapIncludes needs a RunCap: set the run's cap that LLM spend and this key's calls count against");
+        }
+
         if (errors.Count > before)
         {
             return null;

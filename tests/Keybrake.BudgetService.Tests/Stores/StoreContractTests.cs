@@ -472,6 +472,90 @@ public abstract partial class StoreContractTests
     }
 
     [Test]
+    public async Task A_run_cap_that_includes_llm_counts_the_runs_llm_total_and_the_run_read_shows_it_by_model()
+    {
+        // LLM spend written as the LiteLLM intake writes it (straight into llm_spend and llm_run_total).
+        var opened = await OpenAsync();
+        await Client.TestUtilities.BudgetService.LlmSpendSeed.IntoAsync(opened.SqlitePath ?? string.Empty, opened.Postgres,
+            new("log-1", "r1", Dollars(30), "gpt-4o", "openai", Noon.AddMinutes(-5)),
+            new("log-2", "r1", Dollars(10), "claude-sonnet-4", "anthropic", Noon.AddMinutes(-4)),
+            new("log-3", "r1", Dollars(10), "claude-sonnet-4", "anthropic", Noon.AddMinutes(-3)));
+        var store = opened.Budget;
+
+        var ignored = await store.AuthorizeAsync(Authorize("saas-only", 45, dailyCap: 100, runId: "r1", runCap: 50), CancellationToken.None);
+        var denied = await store.AuthorizeAsync(Authorize("combined", 15, dailyCap: 100, runId: "r1", runCap: 60) with { RunCapIncludesLlm = true }, CancellationToken.None);
+        var fits = await store.AuthorizeAsync(Authorize("combined", 10, dailyCap: 100, runId: "r1", runCap: 60) with { RunCapIncludesLlm = true }, CancellationToken.None);
+        var run = await opened.Admin.GetRunAsync("r1", CancellationToken.None);
+        var unknown = await opened.Admin.GetRunAsync("nobody", CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ignored.Status, Is.EqualTo(AuthorizeStatus.Reserved), "a run cap without llm ignores the LLM spend");
+            Assert.That((denied.Status, denied.LlmSpentMicroUsd, denied.RunSpentMicroUsd), Is.EqualTo((AuthorizeStatus.RunCapExceeded, Dollars(50), 0L)));
+            Assert.That(fits.Status, Is.EqualTo(AuthorizeStatus.Reserved));
+            Assert.That(run.Keys.Select(k => (k.KeyId, k.ReservedMicroUsd)), Is.EqualTo(new[] { ("combined", Dollars(10)), ("saas-only", Dollars(45)) }));
+            Assert.That((run.LlmMicroUsd, run.LlmCalls), Is.EqualTo((Dollars(50), 3L)));
+            Assert.That(run.LlmModels, Is.EqualTo(new[] { new StoredModelSpend("gpt-4o", "openai", Dollars(30), 1), new StoredModelSpend("claude-sonnet-4", "anthropic", Dollars(20), 2) }));
+            Assert.That((run.FirstSeen, run.LastSeen), Is.EqualTo(((DateTimeOffset?)Noon.AddMinutes(-5), (DateTimeOffset?)Noon.AddMinutes(-3))));
+            Assert.That((unknown.Keys.Count, unknown.LlmMicroUsd, unknown.LlmModels.Count, unknown.FirstSeen), Is.EqualTo((0, 0L, 0, (DateTimeOffset?)null)));
+        });
+    }
+
+    [Test]
+    public async Task LLM_spend_arriving_while_16_callers_charge_one_run_passes_the_combined_cap_by_at_most_what_was_reported_after_the_last_charge()
+    {
+        var opened = await OpenAsync();
+        var store = opened.Budget;
+        const decimal Cap = 50;
+
+        // $10 of LLM logs are in before the first charge; $10 more land (as the LiteLLM intake writes them) while 16
+        // callers each try 5 charges of $1 in the run.
+        Task SeedAsync(int from, int to) => Task.Run(async () =>
+        {
+            for (var log = from; log < to; log++)
+            {
+                await Client.TestUtilities.BudgetService.LlmSpendSeed.IntoAsync(opened.SqlitePath ?? string.Empty, opened.Postgres,
+                    new Client.TestUtilities.BudgetService.LlmSpendRow($"log-{log}", "r1", Dollars(0.5m), "gpt-4o", "openai", Noon));
+            }
+        });
+        await SeedAsync(0, 20);
+        var seeding = SeedAsync(20, 40);
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 16).Select(caller => Task.Run(async () =>
+        {
+            var mine = new List<AuthorizeOutcome>();
+            for (var call = 0; call < 5; call++)
+            {
+                mine.Add(await store.AuthorizeAsync(Authorize("combined", 1, dailyCap: 1000, runId: "r1", runCap: Cap) with { RunCapIncludesLlm = true }, CancellationToken.None));
+            }
+
+            return mine;
+        })));
+        await seeding;
+
+        var allowed = outcomes.SelectMany(o => o).Where(o => o.Status == AuthorizeStatus.Reserved).ToList();
+        var saas = (await store.GetRunSpendAsync("combined", "r1", CancellationToken.None)).ReservedMicroUsd;
+        var llm = (await opened.Admin.GetRunAsync("r1", CancellationToken.None)).LlmMicroUsd;
+
+        // The charge that took the run counter to its final value was decided against the LLM spend it read; whatever
+        // was reported after that is all the combined spend can be over the cap by.
+        var last = allowed.MaxBy(o => o.RunSpentMicroUsd)!;
+        var reportedAfterLast = llm - last.LlmSpentMicroUsd;
+        var next = await store.AuthorizeAsync(Authorize("combined", 1, dailyCap: 1000, runId: "r1", runCap: Cap) with { RunCapIncludesLlm = true }, CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(llm, Is.EqualTo(Dollars(20)), "every log counted once");
+            Assert.That(allowed.All(o => o.RunSpentMicroUsd + o.LlmSpentMicroUsd <= Dollars(Cap)), Is.True, "each charge fit the cap with the LLM spend it read");
+            Assert.That(allowed.All(o => o.LlmSpentMicroUsd >= Dollars(10)), Is.True, "every charge counted the LLM spend reported before it");
+            Assert.That(allowed, Has.Count.LessThanOrEqualTo(40), "$10 of tokens were in before the first charge");
+            Assert.That(last.RunSpentMicroUsd, Is.EqualTo(saas));
+            Assert.That(saas + llm, Is.LessThanOrEqualTo(Dollars(Cap) + reportedAfterLast));
+            Assert.That(outcomes.SelectMany(o => o).Count(o => o.Status == AuthorizeStatus.RunCapExceeded), Is.GreaterThan(0), "the cap stopped the run");
+            Assert.That(next.Status, Is.EqualTo(saas + llm + Dollars(1) > Dollars(Cap) ? AuthorizeStatus.RunCapExceeded : AuthorizeStatus.Reserved),
+                "once the reports are in, the next charge sees them all");
+        });
+    }
+
+    [Test]
     public async Task The_store_answers_a_ping()
     {
         var store = (await OpenAsync()).Budget;

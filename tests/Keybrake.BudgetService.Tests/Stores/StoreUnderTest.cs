@@ -39,13 +39,27 @@ internal sealed class StoreUnderTest : IAsyncDisposable
     /// <summary>Everything the stores logged, at every level.</summary>
     public CapturingLoggerProvider Logs { get; }
 
+    /// <summary>The SQLite file, or <see langword="null"/> on PostgreSQL.</summary>
+    public string? SqlitePath { get; private set; }
+
+    /// <summary>The PostgreSQL database, or <see langword="null"/> on SQLite.</summary>
+    public string? Postgres { get; private set; }
+
     /// <summary>The SQLite stores on the file at <paramref name="path"/>.</summary>
-    public static StoreUnderTest Sqlite(string path) =>
-        Create(services => services.Configure<BudgetServiceOptions>(options => options.StoragePath = path).AddSqliteStore());
+    public static StoreUnderTest Sqlite(string path)
+    {
+        var store = Create(services => services.Configure<BudgetServiceOptions>(options => options.StoragePath = path).AddSqliteStore());
+        store.SqlitePath = path;
+        return store;
+    }
 
     /// <summary>The PostgreSQL stores on the database <paramref name="connectionString"/> names, with a connection pool of their own.</summary>
-    public static StoreUnderTest PostgreSql(string connectionString) =>
-        Create(services => services.AddPostgreSqlStore(connectionString));
+    public static StoreUnderTest PostgreSql(string connectionString)
+    {
+        var store = Create(services => services.AddPostgreSqlStore(connectionString));
+        store.Postgres = connectionString;
+        return store;
+    }
 
     /// <summary>Opens the stores (creates or upgrades the schema).</summary>
     public async Task<StoreUnderTest> MigratedAsync()

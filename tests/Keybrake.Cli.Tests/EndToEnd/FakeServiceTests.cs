@@ -209,6 +209,68 @@ public sealed class FakeServiceTests
     }
 
     [Test]
+    public async Task Spend_of_a_run_shows_its_LLM_tokens_beside_its_SaaS_dollars_by_model_and_what_a_combined_run_cap_has_left()
+    {
+        Admin.Spend = new QuerySpendReply
+        {
+            Rows = { new SpendRow { KeyId = "refund-agent", RunId = "run_abc", SettledMicroUsd = 9_000_000 } },
+            TotalSettledMicroUsd = 9_000_000,
+        };
+        Admin.Run = new RunSummary
+        {
+            RunId = "run_abc",
+            Keys = { new RunKeySpend { KeyId = "refund-agent", Vendor = "stripe", SettledMicroUsd = 9_000_000, RunCapMicroUsd = 50_000_000, CapIncludesLlm = true } },
+            SaasSettledMicroUsd = 9_000_000,
+            LlmMicroUsd = 40_000_000,
+            LlmCalls = 3,
+            LlmModels =
+            {
+                new LlmModelSpend { Model = "gpt-4o", Provider = "openai", CostMicroUsd = 30_000_000, Calls = 2 },
+                new LlmModelSpend { Model = "claude-sonnet-4", Provider = "anthropic", CostMicroUsd = 10_000_000, Calls = 1 },
+            },
+            TotalMicroUsd = 49_000_000,
+        };
+
+        var table = await Run("spend", "--run", "run_abc");
+        var json = await Run("spend", "--run", "run_abc", "--json");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(table.ExitCode, Is.Zero, table.ToString());
+            Assert.That(Admin.Requests.OfType<GetRunRequest>().Select(r => r.RunId), Is.EqualTo(new[] { "run_abc", "run_abc" }));
+            Assert.That(table.Out, Does.Contain("Total: $9.00 settled, $0.00 reserved."));
+            Assert.That(table.Out, Does.Contain("RUN       SAAS  LLM TOKENS  LLM CALLS   TOTAL"));
+            Assert.That(table.Out, Does.Contain("run_abc  $9.00      $40.00          3  $49.00"));
+            Assert.That(table.Out, Does.Contain("gpt-4o           openai         2  $30.00"));
+            Assert.That(table.Out, Does.Contain("claude-sonnet-4  anthropic      1  $10.00"));
+            Assert.That(table.Out, Does.Contain("Run cap of refund-agent: $50.00, counting LLM tokens: $49.00 counted, $1.00 left."));
+            Assert.That(json.ExitCode, Is.Zero, json.ToString());
+            var reply = json.Json();
+            Assert.That(reply.GetProperty("totalSettledMicroUsd").GetString(), Is.EqualTo("9000000"), "the spend reply's fields are kept");
+            Assert.That(reply.GetProperty("run").GetProperty("llmMicroUsd").GetString(), Is.EqualTo("40000000"));
+            Assert.That(reply.GetProperty("run").GetProperty("llmModels")[1].GetProperty("provider").GetString(), Is.EqualTo("anthropic"));
+            Assert.That(reply.GetProperty("run").GetProperty("keys")[0].GetProperty("capIncludesLlm").GetBoolean(), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task Spend_of_a_run_from_a_service_without_GetRun_still_shows_the_rows_and_says_the_LLM_spend_is_not_shown()
+    {
+        Admin.Spend = new QuerySpendReply { Rows = { new SpendRow { KeyId = "refund-agent", RunId = "run_abc", SettledMicroUsd = 1_000_000 } }, TotalSettledMicroUsd = 1_000_000 };
+
+        var table = await Run("spend", "--run", "run_abc");
+        var json = await Run("spend", "--run", "run_abc", "--json");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(table.ExitCode, Is.Zero, table.ToString());
+            Assert.That(table.Out, Does.Contain("refund-agent  run_abc    $1.00").And.Contain("LLM spend: not shown (the budget service predates GetRun)."));
+            Assert.That(json.ExitCode, Is.Zero, json.ToString());
+            Assert.That(json.Json().GetProperty("run").ValueKind, Is.EqualTo(System.Text.Json.JsonValueKind.Null));
+        });
+    }
+
+    [Test]
     public async Task Reservations_are_listed_and_resolved_by_committing_an_exact_amount_or_releasing()
     {
         Admin.Unsettled = new ListUnsettledReply

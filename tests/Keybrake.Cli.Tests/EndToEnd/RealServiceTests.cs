@@ -349,6 +349,32 @@ public sealed class RealServiceTests
         Assert.That(result.Error, Does.StartWith("error: ").And.Match("(?i)time_?zone"));
     }
 
+    [Test]
+    public async Task Spend_of_a_run_shows_the_LLM_tokens_the_service_holds_for_it_beside_the_SaaS_dollars()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100");
+        var settled = await Authorize("cli-agent", 10, "run_llm");
+        await Budget.SettleAsync(new SettleRequest { Settlements = { new Settlement { ReservationId = settled.ReservationId, Kind = SettlementKind.Commit, ActualMicroUsd = 7_500_000 } } });
+
+        // LLM spend written into the service's store as its LiteLLM intake writes it.
+        await LlmSpendSeed.IntoFileAsync(_service.StoragePath,
+            new LlmSpendRow("chatcmpl-1", "run_llm", 2_250_000, "gpt-4o-mini", "openai", DateTimeOffset.UnixEpoch),
+            new LlmSpendRow("chatcmpl-2", "run_llm", 1_000_000, "gpt-4o-mini", "openai", DateTimeOffset.UnixEpoch));
+
+        var table = await Run("spend", "--run", "run_llm");
+        var json = await Json("spend", "--run", "run_llm");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(table.ExitCode, Is.Zero, table.ToString());
+            Assert.That(table.Out, Does.Contain("run_llm  $7.50       $3.25          2  $10.75"), table.Out);
+            Assert.That(table.Out, Does.Contain("gpt-4o-mini  openai        2  $3.25"), table.Out);
+            Assert.That(json.GetProperty("totalSettledMicroUsd").GetString(), Is.EqualTo("7500000"));
+            Assert.That(json.GetProperty("run").GetProperty("llmMicroUsd").GetString(), Is.EqualTo("3250000"));
+            Assert.That(json.GetProperty("run").GetProperty("totalMicroUsd").GetString(), Is.EqualTo("10750000"));
+        });
+    }
+
     private async Task<AuthorizeReply> Authorize(string keyId, decimal dollars, string runId = "") =>
         await Budget.AuthorizeAsync(AuthorizeRequest(keyId, dollars, runId));
 

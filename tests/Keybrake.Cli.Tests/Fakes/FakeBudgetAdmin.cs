@@ -27,6 +27,9 @@ public sealed class FakeBudgetAdmin : BudgetAdmin.BudgetAdminBase
 
     public QuerySpendReply Spend { get; set; } = new();
 
+    /// <summary>What GetRun answers; <see langword="null"/> answers Unimplemented, as a service from before GetRun does.</summary>
+    public RunSummary? Run { get; set; }
+
     public ListUnsettledReply Unsettled { get; set; } = new();
 
     /// <summary>What ExportAudit sends, one chunk per string.</summary>
@@ -104,6 +107,12 @@ public sealed class FakeBudgetAdmin : BudgetAdmin.BudgetAdminBase
     {
         Accept(request, context);
         return Task.FromResult(Spend);
+    }
+
+    public override Task<RunSummary> GetRun(GetRunRequest request, ServerCallContext context)
+    {
+        Accept(request, context);
+        return Run is { } run ? Task.FromResult(run) : throw new RpcException(new Status(StatusCode.Unimplemented, "Method is unimplemented."));
     }
 
     /// <summary>Pages of <see cref="Audit"/>, at most 100 records each; the page token is the index of the next record.</summary>

@@ -193,6 +193,31 @@ public sealed class OptionsValidationTests
         Assert.That(error.Failures, Has.Some.Contains("Keybrake:Keys:agent:VendorSecret is a brake key"));
     }
 
+    [Test]
+    public void On_the_embedded_ledger_a_run_cap_that_includes_llm_fails_start_up_in_one_line_as_nothing_there_receives_LLM_spend()
+    {
+        var error = Validate(o => o.AddKey("agent", key => { ValidKey(key); key.Policy.RunCap = Usd.FromDollars(50); key.Policy.RunCapIncludes.Add("llm"); }));
+
+        Assert.That(error.Failures, Is.EqualTo(new[]
+        {
+            "Keybrake:Keys:agent:Policy:RunCapIncludes 'llm' needs central mode (UseBudgetService()): LLM spend reaches only the budget service, so an embedded run cap cannot count it",
+        }));
+    }
+
+    [Test]
+    public void In_central_mode_a_run_cap_that_includes_llm_passes_validation()
+    {
+        var services = new ServiceCollection();
+        services.AddKeybrake(o => o.AddKey("agent", key => { ValidKey(key); key.Policy.RunCap = Usd.FromDollars(50); key.Policy.RunCapIncludes.Add("llm"); }))
+            .UseBudgetService(o => (o.Address, o.ClientToken) = (new Uri("http://127.0.0.1:7411"), "kbc_testClientCredential0123456789abcdefABCDEF"))
+            .AddVendor<TestVendorProfile>();
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<KeybrakeOptions>>().Value;
+
+        Assert.That(options.Keys["agent"].Policy.RunCapIncludes, Is.EqualTo(new[] { "llm" }));
+    }
+
     internal static void ValidKey(KeybrakeKeyOptions key)
     {
         key.BrakeKey = "vault_key_" + new string('0', 16);

@@ -57,6 +57,59 @@ internal sealed class PostgresAdminQueries : IAdminQueries
         return rows;
     }
 
+    public async ValueTask<StoredRun> GetRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        var keys = await ListCountersAsync(new SpendFilter(null, runId, null, null), byRun: true, cancellationToken);
+        await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(
+                    """
+                    SELECT t.cost, t.calls, t.first_at, t.last_at,
+                           (SELECT min(timestamp) FROM audit_record WHERE run_id = $1), (SELECT max(timestamp) FROM audit_record WHERE run_id = $1)
+                    FROM (SELECT 1) AS one LEFT JOIN llm_run_total t ON t.run_id = $1
+                    """) { Parameters = { new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = runId } } },
+                new NpgsqlBatchCommand(
+                    """
+                    SELECT model, provider, sum(cost)::bigint, count(*) FROM llm_spend WHERE run_id = $1
+                    GROUP BY model, provider ORDER BY sum(cost) DESC, model COLLATE "C", provider COLLATE "C"
+                    """) { Parameters = { new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = runId } } },
+            },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var cost = reader.NullableInt64(0) ?? 0;
+        var calls = reader.NullableInt64(1) ?? 0;
+        var (first, last) = RunSpan.Of(reader.NullableInt64(2), reader.NullableInt64(3), reader.NullableInt64(4), reader.NullableInt64(5));
+        await reader.NextResultAsync(cancellationToken);
+        var models = new List<StoredModelSpend>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            models.Add(new StoredModelSpend(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+
+        return new StoredRun(keys, cost, calls, models, first, last);
+    }
+
+    public async ValueTask<IReadOnlyList<StoredLlmRunTotal>> ListLlmRunTotalsAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT run_id, cost, calls FROM llm_run_total WHERE run_id <> '' ORDER BY cost DESC, run_id COLLATE \"C\" LIMIT $1", connection)
+        {
+            Parameters = { new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = limit } },
+        };
+        var rows = new List<StoredLlmRunTotal>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new StoredLlmRunTotal(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return rows;
+    }
+
     public async ValueTask<IReadOnlyList<StoredAuditRow>> QueryAuditAsync(AuditFilter filter, int limit, CancellationToken cancellationToken)
     {
         var rows = new List<StoredAuditRow>(Math.Min(limit, 1024));

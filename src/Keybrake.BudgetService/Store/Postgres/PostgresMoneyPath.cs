@@ -45,6 +45,8 @@ internal static class PostgresMoneyPath
 
     private const string RunSpent = "SELECT settled + reserved FROM run_counter WHERE key_id = $1 AND run_id = $2";
 
+    private const string LlmRunSpent = "SELECT cost FROM llm_run_total WHERE run_id = $1";
+
     // The common case in one statement, one round trip: a new call on a key that is not revoked inserts its reservation,
     // and only then (the counters read the insert's output) reserves on the day counter and, if that fit, the run counter;
     // the locks are taken in the same order as on the slow path. Nothing inserted: revoked, or a retry (the slow path says which).
@@ -76,6 +78,16 @@ internal static class PostgresMoneyPath
 
     public static async Task<AuthorizeOutcome> AuthorizeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AuthorizeCommand call, CancellationToken cancellationToken)
     {
+        if (call.RunCapIncludesLlm && call.RunId is { } run && call.RunCapMicroUsd is { } cap)
+        {
+            // A run cap that includes LLM spend leaves the key's calls what the run's reported tokens have not used
+            // (possibly less than nothing). Only such a key pays this read. LLM spend is reported after the fact, so a
+            // log that lands after this read is counted by the next call (the bound docs/budget-service.md states).
+            var llm = await ScalarAsync(connection, transaction, LlmRunSpent, cancellationToken, Text(run)) ?? 0;
+            var counted = await AuthorizeAsync(connection, transaction, call with { RunCapIncludesLlm = false, RunCapMicroUsd = cap - llm }, cancellationToken);
+            return counted.Status is AuthorizeStatus.RunCapExceeded or AuthorizeStatus.Reserved ? counted with { LlmSpentMicroUsd = llm } : counted;
+        }
+
         // A new row holds its estimate unchecked, so the one-statement path runs only when the estimate alone fits the caps.
         var runCap = call.RunCapMicroUsd ?? long.MaxValue;
         if (call.EstimateMicroUsd <= call.DailyCapMicroUsd && (call.RunId is null || call.EstimateMicroUsd <= runCap)

@@ -80,6 +80,52 @@ internal sealed class SqliteAdminQueries : IAdminQueries
     public IAsyncEnumerable<StoredAuditRow> ExportAuditAsync(AuditFilter filter, CancellationToken cancellationToken) =>
         ReadAuditAsync(filter, newestFirst: false, limit: null, cancellationToken);
 
+    public async ValueTask<StoredRun> GetRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        var keys = await ListCountersAsync(new SpendFilter(null, runId, null, null), byRun: true, cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT t.cost, t.calls, t.first_at, t.last_at,
+                   (SELECT min(timestamp) FROM audit_record WHERE run_id = $run), (SELECT max(timestamp) FROM audit_record WHERE run_id = $run)
+            FROM (SELECT 1) LEFT JOIN llm_run_total t ON t.run_id = $run;
+            SELECT model, provider, sum(cost), count(*) FROM llm_spend WHERE run_id = $run
+            GROUP BY model, provider ORDER BY sum(cost) DESC, model, provider
+            """;
+        command.Parameters.AddWithValue("$run", runId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var cost = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
+        var calls = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
+        var (first, last) = RunSpan.Of(Nullable(reader, 2), Nullable(reader, 3), Nullable(reader, 4), Nullable(reader, 5));
+        await reader.NextResultAsync(cancellationToken);
+        var models = new List<StoredModelSpend>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            models.Add(new StoredModelSpend(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+
+        return new StoredRun(keys, cost, calls, models, first, last);
+    }
+
+    public async ValueTask<IReadOnlyList<StoredLlmRunTotal>> ListLlmRunTotalsAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT run_id, cost, calls FROM llm_run_total WHERE run_id <> '' ORDER BY cost DESC, run_id LIMIT $limit";
+        command.Parameters.AddWithValue("$limit", limit);
+        var rows = new List<StoredLlmRunTotal>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new StoredLlmRunTotal(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return rows;
+    }
+
+    private static long? Nullable(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+
     private async IAsyncEnumerable<StoredAuditRow> ReadAuditAsync(AuditFilter filter, bool newestFirst, int? limit, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);

@@ -24,6 +24,7 @@ internal sealed class SqliteCommands : IDisposable
     private readonly SqliteCommand _findCall;
     private readonly SqliteCommand _daySpend;
     private readonly SqliteCommand _runSpend;
+    private readonly SqliteCommand _llmRunSpend;
     private readonly SqliteCommand _insertReservation;
     private readonly SqliteCommand _rereserve;
     private readonly SqliteCommand _addDayReserved;
@@ -52,6 +53,7 @@ internal sealed class SqliteCommands : IDisposable
         _findCall = Prepare("SELECT reservation_id, request_hash, state FROM reservation WHERE key_id = $key AND idempotency_key = $idem", "$key", "$idem");
         _daySpend = Prepare("SELECT settled, reserved, overrun FROM day_counter WHERE key_id = $key AND day = $day", "$key", "$day");
         _runSpend = Prepare("SELECT settled, reserved, overrun FROM run_counter WHERE key_id = $key AND run_id = $run", "$key", "$run");
+        _llmRunSpend = Prepare("SELECT cost FROM llm_run_total WHERE run_id = $run", "$run");
         _insertReservation = Prepare(
             """
             INSERT INTO reservation (reservation_id, key_id, run_id, idempotency_key, request_hash, day, estimate, state, created_at)
@@ -136,8 +138,10 @@ internal sealed class SqliteCommands : IDisposable
             runSpent = state.IsDBNull(2) ? 0 : state.GetInt64(2);
         }
 
+        // A run cap that includes LLM spend counts the run's reported tokens too; only such a key pays this read.
+        var llmSpent = command.RunCapIncludesLlm && command.RunId is { } llmRun && command.RunCapMicroUsd is not null ? LlmRunSpent(llmRun) : 0;
         var status = command.EstimateMicroUsd > command.DailyCapMicroUsd - daySpent ? AuthorizeStatus.DailyCapExceeded
-            : command.RunId is not null && command.RunCapMicroUsd is { } runCap && command.EstimateMicroUsd > runCap - runSpent ? AuthorizeStatus.RunCapExceeded
+            : command.RunId is not null && command.RunCapMicroUsd is { } runCap && command.EstimateMicroUsd > runCap - llmSpent - runSpent ? AuthorizeStatus.RunCapExceeded
             : AuthorizeStatus.Reserved;
         var reservationId = command.ReservationId;
         var now = command.Now.ToUnixTimeMilliseconds();
@@ -147,7 +151,7 @@ internal sealed class SqliteCommands : IDisposable
             Bind(_insertReservation, reservationId, command.KeyId, (object?)command.RunId ?? DBNull.Value, command.IdempotencyKey, hash, day, command.EstimateMicroUsd, now);
             if (_insertReservation.ExecuteNonQuery() == 1)
             {
-                return Reserve(command, day, daySpent, runSpent);
+                return Reserve(command, day, daySpent, runSpent) with { LlmSpentMicroUsd = llmSpent };
             }
         }
 
@@ -186,7 +190,7 @@ internal sealed class SqliteCommands : IDisposable
 
         if (status == AuthorizeStatus.RunCapExceeded)
         {
-            return new AuthorizeOutcome(status, null, daySpent, runSpent);
+            return new AuthorizeOutcome(status, null, daySpent, runSpent) { LlmSpentMicroUsd = llmSpent };
         }
 
         // A released call tried again gets a new reservation id: settling is idempotent by reservation id, so a
@@ -198,7 +202,13 @@ internal sealed class SqliteCommands : IDisposable
 
         Bind(_rereserve, releasedId, reservationId, (object?)command.RunId ?? DBNull.Value, hash, day, command.EstimateMicroUsd, now);
         _rereserve.ExecuteNonQuery();
-        return Reserve(command, day, daySpent, runSpent);
+        return Reserve(command, day, daySpent, runSpent) with { LlmSpentMicroUsd = llmSpent };
+    }
+
+    private long LlmRunSpent(string runId)
+    {
+        Bind(_llmRunSpend, runId);
+        return _llmRunSpend.ExecuteScalar() is long cost ? cost : 0;
     }
 
     private AuthorizeOutcome Reserve(AuthorizeCommand command, string day, long daySpent, long runSpent)
