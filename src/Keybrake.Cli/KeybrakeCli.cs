@@ -42,6 +42,7 @@ internal static class KeybrakeCli
         root.Subcommands.Add(ReservationsCommands.Build(globals, examples));
         root.Subcommands.Add(ClientsCommands.Build(globals, examples));
         root.Subcommands.Add(AlertsCommands.Build(globals, examples));
+        root.Subcommands.Add(LeasesCommands.Build(globals, examples));
         examples.Add(root,
             "export KEYBRAKE_SERVER=http://127.0.0.1:7411",
             "export KEYBRAKE_ADMIN_TOKEN=...                  # the service's BudgetService:AdminToken",

@@ -254,6 +254,7 @@ internal static class KeysCommands
         var window = policy.HasLoopBreakerWindowSeconds ? policy.LoopBreakerWindowSeconds : 60;
         pairs.Add(("Loop breaker", repeats == 0 ? "off" : string.Create(CultureInfo.InvariantCulture, $"{repeats} repeats in {window} s")));
         pairs.Add(("Leases", LeaseText.Describe(policy)));
+        pairs.Add(("Leased now", LeaseText.Outstanding(key)));
         pairs.Add(("Run cap includes", LeaseText.RunCapIncludes(policy)));
         return pairs;
     }

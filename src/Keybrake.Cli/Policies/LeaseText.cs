@@ -43,4 +43,10 @@ internal static class LeaseText
         var ttl = lease.HasTtlMilliseconds ? TimeSpan.FromMilliseconds(lease.TtlMilliseconds) : LeaseSettings.DefaultTtl;
         return string.Create(CultureInfo.InvariantCulture, $"{ttl.TotalSeconds:0.###} s");
     }
+
+    /// <summary>What the key's active leases hold against its caps now, and how much of it is stranded.</summary>
+    public static string Outstanding(KeyInfo key) =>
+        key.LeasedMicroUsd == 0 ? "nothing"
+        : key.StrandedMicroUsd == 0 ? $"{Usd.FromMicros(key.LeasedMicroUsd)} held by processes' leases"
+        : $"{Usd.FromMicros(key.LeasedMicroUsd)} held by processes' leases, {Usd.FromMicros(key.StrandedMicroUsd)} of it stranded (its process is gone; back when the lease's TTL ends)";
 }

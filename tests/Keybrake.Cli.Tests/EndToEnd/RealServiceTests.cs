@@ -1,3 +1,4 @@
+using Keybrake.Client.TestUtilities;
 using Keybrake.Client.TestUtilities.Processes;
 using System.Text.Json;
 using Google.Protobuf;
@@ -266,6 +267,40 @@ public sealed class RealServiceTests
         {
             File.Delete(file);
         }
+    }
+
+    [Test]
+    public async Task Leases_list_and_keys_show_what_processes_hold_and_what_a_process_that_is_gone_strands()
+    {
+        await Json("keys", "create", "cli-agent", "--vendor", "stripe", "--daily-cap", "100", "--lease", "on");
+
+        // A process: its key event stream (the lease's holder), and a $2 slice of the key's budget.
+        using var watching = new CancellationTokenSource();
+        var stream = Budget.WatchKeys(new WatchKeysRequest { KeyIds = { "cli-agent" }, SubscriberName = "cli-test/agent" }, cancellationToken: watching.Token);
+        Assert.That(await stream.ResponseStream.MoveNext(watching.Token), Is.True);
+        var holder = stream.ResponseStream.Current.SubscriberId;
+        var lease = await Budget.LeaseAsync(new LeaseRequest { KeyId = "cli-agent", LeaseId = "lse_cli_test_0001", Sequence = 1, RequestedMicroUsd = 2_000_000, Holder = holder });
+        var held = await Run("leases", "list");
+        var shown = await Run("keys", "show", "cli-agent");
+
+        // The process goes away without giving its lease back.
+        watching.Cancel();
+        stream.Dispose();
+        var stranded = await Poll.UntilAsync(() => Json("leases", "list"), json => json.TryGetProperty("strandedMicroUsd", out var amount) && amount.GetString() == "2000000");
+        var strandedTable = await Run("leases", "list", "--key", "cli-agent");
+        var strandedKey = await Run("keys", "show", "cli-agent");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((lease.Granted, lease.GrantedMicroUsd), Is.EqualTo((true, 2_000_000L)));
+            Assert.That(held.ExitCode, Is.Zero, held.ToString());
+            Assert.That(held.Out, Does.Contain("lse_cli_test_0001").And.Contain("cli-test/agent").And.Contain("active").And.Contain("$2.00"));
+            Assert.That(held.Out, Does.Contain("Held by active leases: $2.00; stranded (process gone, back when the TTL ends): $0.00."));
+            Assert.That(shown.Out, Does.Contain("Leased now           $2.00 held by processes' leases"));
+            Assert.That(stranded.GetProperty("leases")[0].GetProperty("stranded").GetBoolean(), Is.True);
+            Assert.That(strandedTable.Out, Does.Contain("stranded").And.Contain("stranded (process gone, back when the TTL ends): $2.00."));
+            Assert.That(strandedKey.Out, Does.Contain("$2.00 of it stranded"));
+        });
     }
 
     [Test]
