@@ -19,9 +19,13 @@ public sealed class PolicyInWordsTests
     {
         using var http = new ConsoleHttp(_service.Service.RestAddress);
         (await http.SignInAsync()).Dispose();
+
+        // No lease policy at all: automatic, with the defaults (the test key starts with leasing off).
+        var policy = (await _service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = ConsoleService.KeyId })).Policy;
+        policy.Lease = null;
+        await _service.Admin.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = ConsoleService.KeyId, Policy = policy });
         var before = await PolicyTextAsync(http);
 
-        var policy = (await _service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = ConsoleService.KeyId })).Policy;
         policy.Lease = new LeasePolicy { Enabled = true, MaxSliceMicroUsd = 2_500_000, TtlMilliseconds = 45_000 };
         policy.RunCapIncludes.Add("llm");
         await _service.Admin.UpdateKeyPolicyAsync(new UpdateKeyPolicyRequest { KeyId = ConsoleService.KeyId, Policy = policy });

@@ -14,12 +14,15 @@ public sealed class LeaseServiceTests(StoreEngine engine)
 {
     private static readonly DateTimeOffset s_noon = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
 
-    /// <summary>A key that leases at most $2 a slice, for 30 s.</summary>
+    /// <summary>A key that leases at most $2 a slice, for 30 s (automatically unless <paramref name="enabled"/> says).</summary>
     internal static Dictionary<string, string?> LeasingKey(string keyId, string dailyCap, string? runCap = null, string? enabled = null)
     {
         var settings = BudgetServiceHost.Key(keyId, dailyCap, runCap);
         settings[$"BudgetService:Keys:{keyId}:Policy:Lease:MaxSlice"] = "2";
         settings[$"BudgetService:Keys:{keyId}:Policy:Lease:Ttl"] = "00:00:30";
+
+        // Left out, the key leases automatically (the service grants; the guard decides when to ask).
+        settings.Remove($"BudgetService:Keys:{keyId}:Policy:Lease:Enabled");
         if (enabled is not null)
         {
             settings[$"BudgetService:Keys:{keyId}:Policy:Lease:Enabled"] = enabled;

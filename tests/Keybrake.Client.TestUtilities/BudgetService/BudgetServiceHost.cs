@@ -157,6 +157,10 @@ public sealed class BudgetServiceHost : IAsyncDisposable
             [$"BudgetService:Keys:{keyId}:Vendor"] = vendor,
             [$"BudgetService:Keys:{keyId}:Policy:DailyCap"] = dailyCap,
             [$"BudgetService:Keys:{keyId}:Policy:LoopBreaker:MaxRepeats"] = "0",
+
+            // Call by call: the tests built on this key count Authorize calls, and a fast machine would otherwise turn
+            // on automatic leasing part-way through a burst. Tests of leases set it to "true".
+            [$"BudgetService:Keys:{keyId}:Policy:Lease:Enabled"] = "false",
         };
         if (runCap is not null)
         {
