@@ -73,7 +73,7 @@ internal sealed partial class BudgetGrpcService
                 key.Policy.RunCapIncludesLlm,
                 key.Policy.Lease.MaxSliceFor(key.Policy.DailyCap).Micros,
                 key.Policy.Lease.Ttl,
-                DayEnd(day, key.Policy.TimeZone),
+                DayWindow.EndOf(day, key.Policy.TimeZone), // a lease never outlives its day
                 now),
             context.CancellationToken);
         LeaseLog.Granted(_logger, request.LeaseId, key.Id, stream?.Name ?? request.Holder, grant.AmountMicroUsd, grant.Granted ? "granted" : grant.Reason);
@@ -87,18 +87,6 @@ internal sealed partial class BudgetGrpcService
         }
 
         return reply;
-    }
-
-    /// <summary>The first moment of the day after <paramref name="day"/> in <paramref name="zone"/>: a lease never outlives its day.</summary>
-    internal static DateTimeOffset DayEnd(DateOnly day, TimeZoneInfo zone)
-    {
-        var midnight = day.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
-        while (zone.IsInvalidTime(midnight))
-        {
-            midnight = midnight.AddMinutes(30); // a zone whose clocks skip midnight: the day starts when they land
-        }
-
-        return new DateTimeOffset(TimeZoneInfo.ConvertTimeToUtc(midnight, zone), TimeSpan.Zero);
     }
 
     private List<LeasedCallCommand> CheckedLeasedCalls(SettleRequest request, ServerCallContext context)
