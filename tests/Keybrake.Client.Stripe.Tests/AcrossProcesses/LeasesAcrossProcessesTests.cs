@@ -168,8 +168,11 @@ public sealed class LeasesAcrossProcessesTests
                     "--tasks", "1", "--until-stop", "--pause-ms", "600000", "--min-cents", "50", "--max-cents", "50")],
                 running)).Single();
 
-            // Killed once the service has its one leased call: nothing it decided is unknown to the service.
+            // Killed once the service has its one leased call and that call's settlement: nothing it decided or spent is
+            // unknown to the service. The leased call and the settlement may travel in separate batches, so waiting for the
+            // first alone would leave the 50 cents reserved, not settled, whenever the kill fell between the two.
             var held = await Poll.UntilAsync(() => ListLeasesAsync(service.Address), reply => reply.Leases.Any(l => l.State == "active" && l.UsedMicroUsd == 500_000));
+            await Poll.UntilAsync(async () => await host.Admin.GetDailySpendAsync(KeyId), spent => spent.Settled == Usd.FromCents(50));
             var lease = held.Leases.Single();
             await holder.KillAsync();
             var stranded = await Poll.UntilAsync(() => ListLeasesAsync(service.Address), reply => reply.StrandedMicroUsd > 0);
