@@ -113,6 +113,39 @@ public sealed class SqliteWorkerTests
         Assert.Throws<ObjectDisposedException>(() => _worker.RunAsync(c => Insert(c, "after"), CancellationToken.None));
     }
 
+    [Test]
+    public async Task A_statement_run_again_reuses_its_command_with_the_new_values_and_a_nested_use_gets_a_command_of_its_own()
+    {
+        await _worker.RunAsync(c => Insert(c, "a") + Insert(c, "b"), CancellationToken.None);
+        const string Select = "SELECT name FROM item WHERE name = $name";
+
+        var seen = await _worker.RunAsync(
+            c =>
+            {
+                SqliteCommand first;
+                object? firstName;
+                using (first = c.AdHoc(Select, ("$name", "a")))
+                {
+                    firstName = first.ExecuteScalar();
+                }
+
+                using var again = c.AdHoc(Select, ("$name", "b"));
+                using var nested = c.AdHoc(Select, ("$name", "a"));
+                return (Reused: ReferenceEquals(first, again), First: firstName, Again: again.ExecuteScalar(), NestedOwn: !ReferenceEquals(again, nested), Nested: nested.ExecuteScalar());
+            },
+            CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen.Reused, Is.True, "the statement disposed by its first caller was handed out again");
+            Assert.That(seen.First, Is.EqualTo("a"));
+            Assert.That(seen.Again, Is.EqualTo("b"), "with the values of its second use, not its first");
+            Assert.That(seen.NestedOwn, Is.True, "a use while the statement is still in use gets another command");
+            Assert.That(seen.Nested, Is.EqualTo("a"));
+        });
+        Assert.That(await Names(), Is.EqualTo(new[] { "a", "b" }));
+    }
+
     private static int Insert(SqliteCommands commands, string name)
     {
         using var insert = commands.AdHoc("INSERT INTO item (name) VALUES ($name)", ("$name", name));
