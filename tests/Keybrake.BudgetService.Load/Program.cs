@@ -54,7 +54,8 @@ const string Usage = """
 
       lease-throughput  Guarded charges per second on ONE key from agent processes (Stripe.net through the guard in
                    central mode, an in-process Stripe stub behind it), the key's policy without and with budget leases
-                   (Lease:Enabled false, then true, each on a fresh service), and the RPCs per 1,000 charges by method.
+                   (Lease:Enabled false, then true, each on a fresh service), and the RPCs per 1,000 charges by method;
+                   after a baseline in the same run: the same agents with no guard (Stripe.net and the stub alone).
                    --processes N        agent processes (default 8)
                    --tasks N            charging tasks per agent (default 16)
                    --warmup-seconds S   before the measured window (default 5)

@@ -18,6 +18,8 @@ internal sealed record AgentArguments
           --client-token-file <path>  a file holding the client credential the guard presents (required)
           --stripe <url|stub>       Stripe's API base, such as a stand-in (required); stub: an in-process handler behind the
                                     guard answers every call (a charge of USD 20.00), with no network hop
+          --guard <central|none>    central: Stripe.net through the guard in central mode (the default); none: the same
+                                    Stripe.net client with no guard (with --stripe stub only), a baseline for load runs
           --key-id <id>             the key id, as the service knows it (required)
           --brake-key <key>         the vault_key_... the Stripe client presents (required)
           --secret <sk|none>        the vendor secret the guard puts in its place (default sk_test_load_agent); none
@@ -55,6 +57,9 @@ internal sealed record AgentArguments
     public required string ClientTokenFile { get; init; }
 
     public required string Stripe { get; init; }
+
+    /// <summary>Whether the charges go to the stub with no guard (<c>--guard none</c>): the baseline of a load run.</summary>
+    public bool Unguarded { get; init; }
 
     /// <summary>Whether an in-process handler answers for Stripe (<c>--stripe stub</c>).</summary>
     public bool StubStripe => Stripe == "stub";
@@ -161,6 +166,12 @@ internal sealed record AgentArguments
             Service = services[0],
             ClientTokenFile = Required("client-token-file"),
             Stripe = Required("stripe"),
+            Unguarded = Optional("guard") switch
+            {
+                null or "central" => false,
+                "none" => true,
+                var other => throw new ArgumentException($"--guard must be central or none, not '{other}'"),
+            },
             KeyId = Required("key-id"),
             BrakeKey = Required("brake-key"),
             Secret = Optional("secret") switch { null => "sk_test_load_agent", "none" => string.Empty, var given => given },
@@ -193,6 +204,11 @@ internal sealed record AgentArguments
         if (parsed.Tasks < 1 || parsed.MinCents < 50 || parsed.MaxCents < parsed.MinCents)
         {
             throw new ArgumentException("--tasks must be at least 1, and 50 <= --min-cents <= --max-cents (Stripe's minimum charge is 50 cents)");
+        }
+
+        if (parsed.Unguarded && (!parsed.StubStripe || parsed.Mode != AgentMode.Charges))
+        {
+            throw new ArgumentException("--guard none goes with --stripe stub in charges mode only: it is the baseline of a load run");
         }
 
         if (parsed.ChargeEvery < 0 || parsed.Pause < TimeSpan.Zero || parsed.PauseAfterDenial < TimeSpan.Zero)

@@ -109,7 +109,12 @@ await using (var provider = services.BuildServiceProvider())
         return await OutboxWriteRun.RunAsync(provider, arguments);
     }
 
-    var stripe = provider.GetRequiredService<StripeClient>();
+    // --guard none: the same Stripe.net client and in-process stub with no guard at all, the baseline a load harness
+    // measures the guarded agents against in the same run.
+    using var bare = arguments.Unguarded ? new HttpClient(new InProcessStripe(), disposeHandler: true) : null;
+    var stripe = bare is null
+        ? provider.GetRequiredService<StripeClient>()
+        : new StripeClient(arguments.Secret.Length > 0 ? arguments.Secret : "sk_test_load_agent", httpClient: new SystemNetHttpClient(bare));
     await WarmUpAsync(stripe, summary);
     if (tracker is not null)
     {
