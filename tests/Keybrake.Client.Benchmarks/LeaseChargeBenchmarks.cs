@@ -11,7 +11,7 @@ namespace Keybrake.Client.Benchmarks;
 /// <summary>
 /// A Stripe charge (<c>POST /v1/charges</c>, USD 20.00, a fresh <c>Idempotency-Key</c>) answered by the in-process stub
 /// handler (<see cref="StubStripeHandler"/>, no network hop behind the guard), in one run: bare; guarded on the embedded
-/// ledger; and guarded in central mode against the real budget service in this process on loopback (SQLite in a
+/// ledger, without an audit trail and with its JSON-lines file (central mode always keeps one); and guarded in central mode against the real budget service in this process on loopback (SQLite in a
 /// temporary folder), with the key's policy saying <c>Lease:Enabled</c> false (every charge asks the service) and true
 /// (charges are decided on a slice of the budget the service leased to the process).
 /// </summary>
@@ -87,6 +87,15 @@ public class LeaseChargeBenchmarks
         WarmUp();
     }
 
+    [IterationSetup(Target = nameof(GuardedEmbeddedAudited))]
+    public void SetupEmbeddedAudited()
+    {
+        // The audit trail on, as central mode always has it: embedded mode queues each record for its JSON-lines file.
+        _guard = StripeCalls.CreateGuard(Path.Combine(_directory, $"audit-{Guid.NewGuid():N}.jsonl"));
+        _client = _guard.CreateHttpClient("stripe", StubStripeHandler.Charge());
+        WarmUp();
+    }
+
     [IterationSetup(Target = nameof(GuardedCentral))]
     public void SetupCentral() => SetupCentral(leasing: false);
 
@@ -128,6 +137,9 @@ public class LeaseChargeBenchmarks
 
     [Benchmark(Description = "POST charge, guarded, embedded ledger")]
     public Task<HttpStatusCode> GuardedEmbedded() => Charge();
+
+    [Benchmark(Description = "POST charge, guarded, embedded ledger, audit file")]
+    public Task<HttpStatusCode> GuardedEmbeddedAudited() => Charge();
 
     [Benchmark(Description = "POST charge, guarded, central mode, Lease:Enabled false")]
     public Task<HttpStatusCode> GuardedCentral() => Charge();
