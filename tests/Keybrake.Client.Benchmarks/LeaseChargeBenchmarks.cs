@@ -11,9 +11,10 @@ namespace Keybrake.Client.Benchmarks;
 /// <summary>
 /// A Stripe charge (<c>POST /v1/charges</c>, USD 20.00, a fresh <c>Idempotency-Key</c>) answered by the in-process stub
 /// handler (<see cref="StubStripeHandler"/>, no network hop behind the guard), in one run: bare; guarded on the embedded
-/// ledger, without an audit trail and with its JSON-lines file (central mode always keeps one); and guarded in central mode against the real budget service in this process on loopback (SQLite in a
-/// temporary folder), with the key's policy saying <c>Lease:Enabled</c> false (every charge asks the service) and true
-/// (charges are decided on a slice of the budget the service leased to the process).
+/// ledger, without an audit trail and with its JSON-lines file (central mode always keeps one); and guarded in central
+/// mode against the real budget service in this process on loopback (SQLite in a temporary folder), with the key's
+/// policy saying <c>Lease:Enabled</c> false (every charge asks the service) and true (charges are decided on a slice of
+/// the budget the service leased to the process).
 /// </summary>
 /// <remarks>
 /// As in <see cref="BudgetServiceEndToEndBenchmarks"/>, every iteration of a guarded case gets its own guard (and in
