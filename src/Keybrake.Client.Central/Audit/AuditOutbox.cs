@@ -452,8 +452,9 @@ internal sealed partial class AuditOutbox : IAuditSink, IAsyncDisposable, IDispo
                 _ = Scalar(_connection, "PRAGMA wal_checkpoint(PASSIVE)");
             }
         }
-        catch (SqliteException exception)
+        catch (Exception exception)
         {
+            // Like a failed ship: the next one checkpoints again, and the shipper never stops before the process does.
             Log.AuditShipFailed(_logger, Path, exception);
         }
     }
