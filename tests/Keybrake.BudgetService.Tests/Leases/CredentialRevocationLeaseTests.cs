@@ -41,12 +41,12 @@ public sealed class CredentialRevocationLeaseTests(StoreEngine engine)
         var heldKey = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "agent" });
 
         var revoked = await service.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "fleet-a" });
-        var returned = await observer.NextAsync(KeyEventKind.LeaseReturned);
         var listed = await service.Admin.ListLeasesAsync(new ListLeasesRequest { KeyId = "agent", IncludeEnded = true });
         var key = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "agent" });
         var today = await service.TodayAsync("agent");
         var after = await service.Budget.AuthorizeAsync(Authorize("agent", 1));
         var refused = Assert.ThrowsAsync<RpcException>(async () => await fleet.LeaseAsync(Lease("agent", fleetStream.Holder, 2)));
+        var returned = await observer.NextAsync(KeyEventKind.LeaseReturned); // last: the books are the point, the event follows them
         Assert.Multiple(() =>
         {
             Assert.That((grant.Granted, grant.GrantedMicroUsd), Is.EqualTo((true, Dollars(2))));
@@ -85,13 +85,13 @@ public sealed class CredentialRevocationLeaseTests(StoreEngine engine)
         var todayAfterIdle = await service.TodayAsync("agent");
 
         var revoked = await service.Admin.RevokeClientAsync(new ClientActionRequest { ClientId = "fleet-a" });
-        var returned = await streamB.NextAsync(KeyEventKind.LeaseReturned);
         var listed = await service.Admin.ListLeasesAsync(new ListLeasesRequest { KeyId = "agent", IncludeEnded = true });
         var key = await service.Admin.GetKeyAsync(new GetKeyRequest { KeyId = "agent" });
         var today = await service.TodayAsync("agent");
 
         // The other credential still holds its lease and uses it: its leased call is recorded as before.
         var settled = await fleetB.SettleAsync(new SettleRequest { LeasedCalls = { Leased(leaseB.LeaseId, "agent", 1) } });
+        var returned = await streamB.NextAsync(KeyEventKind.LeaseReturned);
         Assert.Multiple(() =>
         {
             Assert.That((grantA.Granted, grantB.Granted), Is.EqualTo((true, true)));
