@@ -76,6 +76,16 @@ internal sealed partial class BudgetGrpcService
                 DayWindow.EndOf(day, key.Policy.TimeZone), // a lease never outlives its day
                 now),
             context.CancellationToken);
+        if (grant.Granted && client.IsRevoked)
+        {
+            // The credential was revoked while this grant was on its way to the store: the revocation's own void may
+            // have run before it was stored. The credential is refused from before that void, so looking again now
+            // (after the grant is stored) cannot miss it. On the service's token: the caller leaving must not keep
+            // a lease that nobody can spend.
+            await _leases.VoidCredentialLeasesAsync(client.Id, _lifetime.ApplicationStopping);
+            grant = LeaseGrant.Refused(LeaseReasons.Revoked);
+        }
+
         LeaseLog.Granted(_logger, request.LeaseId, key.Id, stream?.Name ?? request.Holder, grant.AmountMicroUsd, grant.Granted ? "granted" : grant.Reason);
         reply.Granted = grant.Granted;
         reply.GrantedMicroUsd = grant.AmountMicroUsd;

@@ -2,6 +2,7 @@ using System.Globalization;
 using Grpc.Core;
 using Keybrake.BudgetService.Budget;
 using Keybrake.BudgetService.Keys;
+using Keybrake.BudgetService.Leases;
 using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Clients;
@@ -11,12 +12,14 @@ internal sealed class ClientAdmin
 {
     private readonly ClientRegistry _clients;
     private readonly KeyEventHub _events;
+    private readonly LeaseEvents _leases;
     private readonly ILogger<ClientAdmin> _logger;
 
-    public ClientAdmin(ClientRegistry clients, KeyEventHub events, ILogger<ClientAdmin> logger)
+    public ClientAdmin(ClientRegistry clients, KeyEventHub events, LeaseEvents leases, ILogger<ClientAdmin> logger)
     {
         _clients = clients;
         _events = events;
+        _leases = leases;
         _logger = logger;
     }
 
@@ -98,6 +101,7 @@ internal sealed class ClientAdmin
         KeyEventDelivery delivery;
         try
         {
+            await VoidLeasesAsync(client.Id, cancellationToken);
             delivery = await _events.ConfirmAsync(published, cancellationToken);
         }
         finally
@@ -113,6 +117,27 @@ internal sealed class ClientAdmin
         var info = Info(client);
         info.Delivery = delivery;
         return info;
+    }
+
+    /// <summary>
+    /// The credential's leases stop counting as reserved now, not at their TTL: its processes drop them on
+    /// CLIENT_REVOKED and can spend none of it, so holding it would only deny other credentials budget nobody uses.
+    /// Only once the credential is refused (stored and in memory, above), so that no lease can be granted to it after
+    /// this void: a grant that passed the credential check before the revocation and commits after the void is voided
+    /// by the Lease call itself, which looks at the credential again once its grant is stored. Before the confirmations
+    /// are awaited, so that the budget is free at once rather than after the slowest process (or the bound).
+    /// A failure here does not undo the revocation, which is in force: those leases then end at their TTL, as before.
+    /// </summary>
+    private async Task VoidLeasesAsync(string clientId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _leases.VoidCredentialLeasesAsync(clientId, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LeaseLog.CredentialLeasesVoidFailed(_logger, clientId, exception);
+        }
     }
 
     private static ClientInfo Info(ServiceClient client)

@@ -47,6 +47,23 @@ internal sealed class LeaseEvents
         }
     }
 
+    /// <summary>
+    /// Voids every active lease a revoked credential took, on whatever key: they stop counting as reserved at once, and
+    /// LEASE_RETURNED tells the processes of every replica that were denied while they held budget to ask again (the
+    /// credential's own processes dropped them on CLIENT_REVOKED). Returns how many it voided.
+    /// </summary>
+    public async Task<int> VoidCredentialLeasesAsync(string clientId, CancellationToken cancellationToken)
+    {
+        var voided = await _store.VoidClientLeasesAsync(clientId, _time.GetUtcNow(), cancellationToken);
+        if (voided.Count > 0)
+        {
+            LeaseLog.CredentialLeasesVoided(_logger, voided.Count, clientId, voided.Sum(lease => lease.FreedMicroUsd));
+        }
+
+        await ReturnedAsync(voided, "voided", cancellationToken);
+        return voided.Count;
+    }
+
     /// <summary>LEASES_RECALLED for the key's leases (of <paramref name="runId"/> only, when set), at most once per 250 ms per key and run.</summary>
     public async Task RecallAsync(string keyId, string runId, CancellationToken cancellationToken)
     {

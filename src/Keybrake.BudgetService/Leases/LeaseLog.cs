@@ -1,6 +1,6 @@
 namespace Keybrake.BudgetService.Leases;
 
-/// <summary>Log messages about budget leases (event ids 380-389).</summary>
+/// <summary>Log messages about budget leases (event ids 380-389, 410-414).</summary>
 internal static partial class LeaseLog
 {
     [LoggerMessage(380, LogLevel.Debug, "Lease {LeaseId} of key '{KeyId}' for {Holder}: granted {Granted} micro-USD ({Reason})")]
@@ -23,4 +23,10 @@ internal static partial class LeaseLog
 
     [LoggerMessage(386, LogLevel.Debug, "{Count} leased calls of client '{ClientId}' were not recorded (known already, or not its lease)")]
     public static partial void LeasedCallsIgnored(ILogger logger, string clientId, int count);
+
+    [LoggerMessage(410, LogLevel.Information, "Voided {Count} leases of revoked client '{ClientId}', freeing {Freed} micro-USD")]
+    public static partial void CredentialLeasesVoided(ILogger logger, int count, string clientId, long freed);
+
+    [LoggerMessage(411, LogLevel.Error, "Voiding the leases of revoked client '{ClientId}' failed; they end at their TTL")]
+    public static partial void CredentialLeasesVoidFailed(ILogger logger, string clientId, Exception exception);
 }

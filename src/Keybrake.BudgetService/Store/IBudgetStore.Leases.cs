@@ -29,6 +29,9 @@ internal partial interface IBudgetStore
     /// <summary>Voids every active lease of a key (a revocation); returns those it ended.</summary>
     ValueTask<IReadOnlyList<EndedLease>> VoidLeasesAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>Voids every active lease taken by a client credential, whatever its key (the credential's revocation); returns those it ended.</summary>
+    ValueTask<IReadOnlyList<EndedLease>> VoidClientLeasesAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Marks (or, with <paramref name="gone"/> false, clears) the active leases of a holder whose key event stream ended.</summary>
     ValueTask<int> MarkHolderGoneAsync(string holder, bool gone, DateTimeOffset now, CancellationToken cancellationToken);
 

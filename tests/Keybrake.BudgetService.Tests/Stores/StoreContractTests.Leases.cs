@@ -9,8 +9,8 @@ public abstract partial class StoreContractTests
     private static readonly TimeSpan s_ttl = TimeSpan.FromSeconds(30);
 
     private static LeaseCommand Lease(string leaseId, decimal requested, string holder = "sub_a", long sequence = 1, decimal dailyCap = 100, decimal maxSlice = 2,
-        string? runId = null, decimal? runCap = null, string clientId = "client", DateTimeOffset? now = null, DateTimeOffset? dayEnd = null) =>
-        new(leaseId, sequence, "agent", runId, clientId, holder, holder + " name", Dollars(requested), Today, Dollars(dailyCap), runCap is { } cap ? Dollars(cap) : null,
+        string? runId = null, decimal? runCap = null, string clientId = "client", DateTimeOffset? now = null, DateTimeOffset? dayEnd = null, string keyId = "agent") =>
+        new(leaseId, sequence, keyId, runId, clientId, holder, holder + " name", Dollars(requested), Today, Dollars(dailyCap), runCap is { } cap ? Dollars(cap) : null,
             RunCapIncludesLlm: false, Dollars(maxSlice), s_ttl, dayEnd ?? Noon.AddHours(12), now ?? Noon);
 
     private static LeasedCallCommand LeasedCall(string leaseId, decimal estimate, string? runId = null, string? reservationId = null, string? idempotencyKey = null) =>
@@ -138,6 +138,41 @@ public abstract partial class StoreContractTests
             Assert.That(all.Select(l => (l.LeaseId, l.State)), Is.EqualTo(new[] { ("lse_v", LeaseState.Voided), ("lse_e", LeaseState.Expired), ("lse_r", LeaseState.Returned) }));
             Assert.That(all[2].UsedMicroUsd, Is.EqualTo(Dollars(0.5m)));
             Assert.That(active, Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Voiding_a_credential_s_leases_ends_them_on_every_key_and_leaves_other_credentials_leases()
+    {
+        var store = (await OpenAsync()).Budget;
+        await store.GrantLeaseAsync(Lease("lse_mine_agent", 2), CancellationToken.None);
+        await store.GrantLeaseAsync(Lease("lse_mine_other", 1.5m, holder: "sub_b", keyId: "other"), CancellationToken.None);
+        await store.GrantLeaseAsync(Lease("lse_theirs", 2, holder: "sub_c", clientId: "other-client"), CancellationToken.None);
+        await store.RecordLeasedCallsAsync([LeasedCall("lse_mine_agent", 0.5m)], "client", Noon, CancellationToken.None);
+
+        var voided = await store.VoidClientLeasesAsync("client", Noon.AddSeconds(5), CancellationToken.None);
+        var again = await store.VoidClientLeasesAsync("client", Noon.AddSeconds(6), CancellationToken.None);
+        var none = await store.VoidClientLeasesAsync("no-such-client", Noon.AddSeconds(6), CancellationToken.None);
+        var agentDay = await store.DayAsync("agent");
+        var otherDay = await store.DayAsync("other");
+        var all = await store.ListLeasesAsync(null, includeEnded: true, 10, CancellationToken.None);
+        var totals = await store.GetLeaseTotalsAsync(CancellationToken.None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(voided.Select(l => (l.LeaseId, l.KeyId, l.FreedMicroUsd)),
+                Is.EquivalentTo(new[] { ("lse_mine_agent", "agent", Dollars(1.5m)), ("lse_mine_other", "other", Dollars(1.5m)) }));
+            Assert.That(again, Is.Empty, "voided once");
+            Assert.That(none, Is.Empty);
+            Assert.That(agentDay.ReservedMicroUsd, Is.EqualTo(Dollars(2.5m)), "the other credential's lease and the leased call's reservation");
+            Assert.That(otherDay.ReservedMicroUsd, Is.Zero);
+            Assert.That(all.ToDictionary(l => l.LeaseId, l => (l.State, l.EndedAt)), Is.EquivalentTo(new Dictionary<string, (LeaseState, DateTimeOffset?)>
+            {
+                ["lse_mine_agent"] = (LeaseState.Voided, Noon.AddSeconds(5)),
+                ["lse_mine_other"] = (LeaseState.Voided, Noon.AddSeconds(5)),
+                ["lse_theirs"] = (LeaseState.Active, null),
+            }));
+            Assert.That(totals.Keys, Is.EqualTo(new[] { "agent" }));
+            Assert.That(totals["agent"], Is.EqualTo(new LeaseTotals(Dollars(2), 0)));
         });
     }
 

@@ -70,6 +70,11 @@ internal sealed partial class PostgresBudgetStore
     public async ValueTask<IReadOnlyList<EndedLease>> VoidLeasesAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken) =>
         await EndAsync("key_id = $1", [Text(keyId)], LeaseState.Voided, now, cancellationToken);
 
+    // One transaction for all of the credential's leases, whatever their keys: EndAsync moves the counters in key order,
+    // the order every other multi-key transaction takes, so it cannot deadlock with them.
+    public async ValueTask<IReadOnlyList<EndedLease>> VoidClientLeasesAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await EndAsync("client_id = $1", [Text(clientId)], LeaseState.Voided, now, cancellationToken);
+
     public async ValueTask<int> MarkHolderGoneAsync(string holder, bool gone, DateTimeOffset now, CancellationToken cancellationToken) =>
         await ExecuteAsync("UPDATE lease SET holder_gone_at = $2 WHERE holder = $1 AND state = 0", cancellationToken, Text(holder), Bigint(gone ? now.ToUnixTimeMilliseconds() : null));
 

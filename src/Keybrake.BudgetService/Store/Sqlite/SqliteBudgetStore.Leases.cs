@@ -31,6 +31,11 @@ internal sealed partial class SqliteBudgetStore
             c => EndLeases(c, "key_id = $a", keyId, null, LeaseState.Voided, now),
             cancellationToken));
 
+    public ValueTask<IReadOnlyList<EndedLease>> VoidClientLeasesAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        new(Worker.RunAsync<IReadOnlyList<EndedLease>>(
+            c => EndLeases(c, "client_id = $a", clientId, null, LeaseState.Voided, now),
+            cancellationToken));
+
     public ValueTask<int> MarkHolderGoneAsync(string holder, bool gone, DateTimeOffset now, CancellationToken cancellationToken) =>
         new(Worker.RunAsync(
             c =>
