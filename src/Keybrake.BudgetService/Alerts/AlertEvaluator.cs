@@ -6,8 +6,8 @@ namespace Keybrake.BudgetService.Alerts;
 
 /// <summary>
 /// Turns signals into alerts, off the calls' path: a key's day (in the key's time zone, as the books count it) or a
-/// run crossing a threshold of its cap (spend = settled + reserved, what the cap counts), a revocation or restoration,
-/// and bursts of denials. Every alert is fired through the store, which keeps it to once per dedupe key.
+/// run crossing a threshold of its cap (spend = settled + reserved, what the cap counts; for a key whose run cap includes
+/// LLM spend, plus the run's reported LLM total, as Authorize counts it), a revocation or restoration, and bursts of denials. Every alert is fired through the store, which keeps it to once per dedupe key.
 /// </summary>
 internal sealed class AlertEvaluator : BackgroundService
 {
@@ -15,18 +15,23 @@ internal sealed class AlertEvaluator : BackgroundService
     private readonly AlertFiring _firing;
     private readonly KeyRegistry _keys;
     private readonly IBudgetStore _store;
+    private readonly ILlmSpendStore _llm;
+    private readonly IAdminQueries _queries;
     private readonly AlertOptions _options;
     private readonly ILogger<AlertEvaluator> _logger;
 
     // Denials per key and reason in the current window; only this loop touches it.
     private readonly Dictionary<(string KeyId, string Reason), (long Window, int Count)> _denials = [];
 
-    public AlertEvaluator(AlertSignals signals, AlertFiring firing, KeyRegistry keys, IBudgetStore store, IOptions<AlertOptions> options, ILogger<AlertEvaluator> logger)
+    public AlertEvaluator(AlertSignals signals, AlertFiring firing, KeyRegistry keys, IBudgetStore store, ILlmSpendStore llm, IAdminQueries queries,
+        IOptions<AlertOptions> options, ILogger<AlertEvaluator> logger)
     {
         _signals = signals;
         _firing = firing;
         _keys = keys;
         _store = store;
+        _llm = llm;
+        _queries = queries;
         _options = options.Value;
         _logger = logger;
     }
@@ -62,6 +67,7 @@ internal sealed class AlertEvaluator : BackgroundService
     internal Task EvaluateAsync(AlertSignal signal, CancellationToken cancellationToken) => signal switch
     {
         SpendSignal spend => SpendAsync(spend, cancellationToken),
+        LlmSpendSignal llm => LlmSpendAsync(llm, cancellationToken),
         KeyRevocationSignal revocation => RevocationAsync(revocation, cancellationToken),
         DenialSignal denial => DenialAsync(denial, cancellationToken),
         _ => Task.CompletedTask,
@@ -80,15 +86,52 @@ internal sealed class AlertEvaluator : BackgroundService
         if (dailyCap > 0 && Pending(key.Id, "day", day, thresholds) is { Count: > 0 })
         {
             var spent = signal.DaySpentMicroUsd ?? Spent(await _store.GetDaySpendAsync(key.Id, DateOnly.ParseExact(day, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), cancellationToken));
-            await CrossedAsync(key, "daily", "day", day, spent, dailyCap, thresholds, cancellationToken);
+            await CrossedAsync(key, "daily", "day", day, spent, null, dailyCap, thresholds, cancellationToken);
         }
 
         if (signal.RunId is { } runId && key.Policy.RunCap is { Micros: > 0 } runCap && Pending(key.Id, "run", runId, thresholds) is { Count: > 0 })
         {
             var spent = signal.RunSpentMicroUsd ?? Spent(await _store.GetRunSpendAsync(key.Id, runId, cancellationToken));
-            await CrossedAsync(key, "run", "run", runId, spent, runCap.Micros, thresholds, cancellationToken);
+            long? llm = key.Policy.RunCapIncludesLlm ? await LlmSpentAsync(runId, cancellationToken) : null;
+            await CrossedAsync(key, "run", "run", runId, spent + (llm ?? 0), llm, runCap.Micros, thresholds, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// LLM spend alone moved a run: each key whose run cap includes it and that has a counter in the run (it reserved in
+    /// the run at least once) is evaluated with its own run spend plus the run's new LLM total. A key with no call in the
+    /// run is left out: its first call there is evaluated (or denied and audited) like any other.
+    /// </summary>
+    private async Task LlmSpendAsync(LlmSpendSignal signal, CancellationToken cancellationToken)
+    {
+        var candidates = _keys.All
+            .Where(key => key.Policy.RunCapIncludesLlm && key.Policy.RunCap is { Micros: > 0 } && Pending(key.Id, "run", signal.RunId, _options.ThresholdsFor(key.Id)) is { Count: > 0 })
+            .ToDictionary(key => key.Id, StringComparer.Ordinal);
+        if (candidates.Count == 0)
+        {
+            return;
+        }
+
+        var counters = await _queries.ListCountersAsync(new SpendFilter(candidates.Keys, signal.RunId, null, null), byRun: true, cancellationToken);
+        if (counters.Count == 0)
+        {
+            return;
+        }
+
+        var llm = await LlmSpentAsync(signal.RunId, cancellationToken);
+        foreach (var counter in counters)
+        {
+            if (candidates.TryGetValue(counter.KeyId, out var key) && key.Policy.RunCap is { } runCap)
+            {
+                var spent = counter.SettledMicroUsd + counter.ReservedMicroUsd + llm;
+                await CrossedAsync(key, "run", "run", signal.RunId, spent, llm, runCap.Micros, _options.ThresholdsFor(key.Id), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The run's reported LLM total: the store read of the same row Authorize counts (llm_run_total).</summary>
+    private async Task<long> LlmSpentAsync(string runId, CancellationToken cancellationToken) =>
+        (await _llm.GetLlmRunTotalAsync(runId, cancellationToken))?.CostMicroUsd ?? 0;
 
     private static long Spent(StoredSpend spend) => spend.SettledMicroUsd + spend.ReservedMicroUsd;
 
@@ -98,7 +141,8 @@ internal sealed class AlertEvaluator : BackgroundService
 
     private static string ThresholdKey(string keyId, string kind, string window, int threshold) => $"threshold|{keyId}|{kind}|{window}|{threshold}";
 
-    private async Task CrossedAsync(ServiceKey key, string scope, string kind, string window, long spent, long cap, IReadOnlyList<int> thresholds, CancellationToken cancellationToken)
+    // llm: the run's LLM spend counted in spent, for a key whose run cap includes it (null otherwise); the message names it.
+    private async Task CrossedAsync(ServiceKey key, string scope, string kind, string window, long spent, long? llm, long cap, IReadOnlyList<int> thresholds, CancellationToken cancellationToken)
     {
         foreach (var threshold in thresholds)
         {
@@ -109,7 +153,8 @@ internal sealed class AlertEvaluator : BackgroundService
             }
 
             var what = scope == "daily" ? $"the daily cap of key '{key.Id}' on {window}" : $"the run cap of key '{key.Id}' for run '{window}'";
-            var message = $"{threshold}% of {what} is spent: {AlertPayloads.Money(spent)} of {AlertPayloads.Money(cap)}";
+            var message = $"{threshold}% of {what} is spent: {AlertPayloads.Money(spent)} of {AlertPayloads.Money(cap)}"
+                + (llm is { } tokens ? $", {AlertPayloads.Money(tokens)} of it LLM tokens" : string.Empty);
             await _firing.FireAsync(
                 new AlertDraft(ThresholdKey(key.Id, kind, window, threshold), AlertTypes.Threshold, key.Id, scope, window, threshold, message,
                     new Dictionary<string, object?>
@@ -123,6 +168,7 @@ internal sealed class AlertEvaluator : BackgroundService
                         ["threshold_percent"] = threshold,
                         ["spent_micro_usd"] = spent,
                         ["cap_micro_usd"] = cap,
+                        ["llm_spent_micro_usd"] = llm,
                     }),
                 cancellationToken);
         }

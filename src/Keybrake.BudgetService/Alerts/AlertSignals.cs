@@ -10,6 +10,9 @@ internal abstract record AlertSignal;
 /// <summary>A key's spend moved; the amounts are <see langword="null"/> when the evaluator reads them from the store.</summary>
 internal sealed record SpendSignal(string KeyId, string? RunId, DateTimeOffset At, long? DaySpentMicroUsd, long? RunSpentMicroUsd) : AlertSignal;
 
+/// <summary>LLM spend was counted for a run (LiteLLM's spend logs): the keys whose run cap includes it are evaluated again.</summary>
+internal sealed record LlmSpendSignal(string RunId, DateTimeOffset At) : AlertSignal;
+
 /// <summary>An operator revoked or restored a key.</summary>
 internal sealed record KeyRevocationSignal(string KeyId, bool Revoked, DateTimeOffset At) : AlertSignal;
 
@@ -76,6 +79,18 @@ internal sealed class AlertSignals
         foreach (var overrun in results.SelectMany(result => result.Overruns ?? []).Where(overrun => overrun.Scope == "run"))
         {
             Write(new SpendSignal(overrun.KeyId, overrun.Window, now, null, overrun.SettledMicroUsd));
+        }
+    }
+
+    /// <summary>
+    /// LLM spend was counted for these runs: LLM spend alone can take a run past a threshold of a cap that includes it.
+    /// Spend under no run ('') counts against no run cap and signals nothing.
+    /// </summary>
+    public void LlmSpend(IEnumerable<string> runIds, DateTimeOffset now)
+    {
+        foreach (var runId in runIds.Where(runId => runId.Length > 0).Distinct(StringComparer.Ordinal))
+        {
+            Write(new LlmSpendSignal(runId, now));
         }
     }
 

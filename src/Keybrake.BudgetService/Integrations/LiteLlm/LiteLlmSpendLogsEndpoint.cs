@@ -26,7 +26,7 @@ internal static class LiteLlmSpendLogsEndpoint
     public static void MapLiteLlmSpendLogs(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapPost(Path, PostAsync).WithMetadata(new IntakeEndpoint());
 
-    private static async Task PostAsync(HttpContext http, ClientRegistry clients, ILlmSpendStore store, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PostAsync(HttpContext http, ClientRegistry clients, ILlmSpendStore store, Alerts.AlertSignals alerts, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(LiteLlmSpendLogsEndpoint).FullName!);
         var token = ClientTokens.FromHeader(http.Request.Headers.Authorization);
@@ -82,6 +82,12 @@ internal static class LiteLlmSpendLogsEndpoint
             IntegrationLog.SpendLogsNotStored(logger, client.Id, exception.Message);
             await ReplyAsync(http, StatusCodes.Status503ServiceUnavailable, "the budget store cannot be written just now; nothing of this body was counted, send it again");
             return;
+        }
+
+        if (outcome.Accepted > 0)
+        {
+            // Off the request's path: the alert evaluator reads the runs' totals and their keys' spend itself.
+            alerts.LlmSpend(batch.Logs.Select(log => log.RunId), receivedAt);
         }
 
         var withoutRun = batch.Logs.Where(log => log.RunId.Length == 0).ToList();
