@@ -7,7 +7,8 @@ namespace Keybrake.BudgetService.Alerts;
 /// <summary>
 /// Turns signals into alerts, off the calls' path: a key's day (in the key's time zone, as the books count it) or a
 /// run crossing a threshold of its cap (spend = settled + reserved, what the cap counts; for a key whose run cap includes
-/// LLM spend, plus the run's reported LLM total, as Authorize counts it), a revocation or restoration, and bursts of denials. Every alert is fired through the store, which keeps it to once per dedupe key.
+/// LLM spend, plus the run's reported LLM total, as Authorize counts it), a revocation or restoration, and bursts of
+/// denials. Every alert is fired through the store, which keeps it to once per dedupe key.
 /// </summary>
 internal sealed class AlertEvaluator : BackgroundService
 {
