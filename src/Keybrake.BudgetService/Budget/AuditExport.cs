@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Keybrake.BudgetService.Store;
+using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Budget;
 
@@ -63,7 +64,7 @@ internal static class AuditExport
 
     private static void AppendCsv(StringBuilder text, Protocol.AuditRecord record)
     {
-        var time = DateTimeOffset.UnixEpoch.AddTicks(record.TimestampUnixMicros * TimeSpan.TicksPerMicrosecond);
+        var time = UnixMicros.ToInstant(record.TimestampUnixMicros);
         string[] cells =
         [
             record.RecordId,

@@ -93,7 +93,7 @@ internal sealed partial class BudgetGrpcService
         if (grant.Granted)
         {
             reply.TtlMilliseconds = Math.Max(0, (long)(grant.ExpiresAt - now).TotalMilliseconds);
-            reply.ExpiresAtUnixMicros = (grant.ExpiresAt - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond;
+            reply.ExpiresAtUnixMicros = UnixMicros.From(grant.ExpiresAt);
         }
 
         return reply;

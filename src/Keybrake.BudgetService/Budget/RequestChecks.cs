@@ -1,6 +1,7 @@
 using System.Globalization;
 using Grpc.Core;
 using Keybrake.BudgetService.Store;
+using Keybrake.Protocol;
 
 namespace Keybrake.BudgetService.Budget;
 
@@ -10,8 +11,8 @@ internal static class RequestChecks
     public const int MaxIdLength = 256;
     public const int MaxBatch = 10_000;
 
-    private static readonly long s_minUnixMicros = -DateTimeOffset.UnixEpoch.Ticks / TimeSpan.TicksPerMicrosecond;
-    private static readonly long s_maxUnixMicros = (DateTimeOffset.MaxValue.Ticks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+    private static readonly long s_minUnixMicros = UnixMicros.From(DateTimeOffset.MinValue);
+    private static readonly long s_maxUnixMicros = UnixMicros.From(DateTimeOffset.MaxValue);
 
     public static void Id(string value, string field, bool required = true)
     {
@@ -60,7 +61,7 @@ internal static class RequestChecks
             throw Invalid($"{field} must be between {s_minUnixMicros} and {s_maxUnixMicros} microseconds since the Unix epoch");
         }
 
-        return DateTimeOffset.UnixEpoch.AddTicks(unixMicros * TimeSpan.TicksPerMicrosecond);
+        return UnixMicros.ToInstant(unixMicros);
     }
 
     public static void Batch(int count, string field)

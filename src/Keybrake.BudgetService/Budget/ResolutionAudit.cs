@@ -33,7 +33,7 @@ internal static class ResolutionAudit
         var record = new AuditRecord
         {
             RecordId = recordId,
-            TimestampUnixMicros = (now - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond,
+            TimestampUnixMicros = UnixMicros.From(now),
             KeyId = keyId,
             Vendor = vendor,
             Method = "ADMIN",

@@ -75,7 +75,7 @@ internal sealed class SecretDelivery
         var record = new AuditRecord
         {
             RecordId = _ids.New("aud_"),
-            TimestampUnixMicros = (now - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond,
+            TimestampUnixMicros = UnixMicros.From(now),
             KeyId = keyId,
             Vendor = _keys.Find(keyId)?.Vendor ?? string.Empty,
             Method = "GetVendorSecret",

@@ -48,7 +48,7 @@ internal sealed class GrpcKeybrakeAdmin : IKeybrakeAdmin
                 r.IdempotencyKey,
                 Usd.FromMicros(r.EstimateMicroUsd),
                 DateOnly.ParseExact(r.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture),
-                DateTimeOffset.UnixEpoch.AddTicks(r.CreatedUnixMicros * TimeSpan.TicksPerMicrosecond)))
+                UnixMicros.ToInstant(r.CreatedUnixMicros)))
             .ToList();
     }
 

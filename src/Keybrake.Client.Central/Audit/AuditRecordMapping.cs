@@ -8,7 +8,7 @@ internal static class AuditRecordMapping
         var message = new Protocol.AuditRecord
         {
             RecordId = record.RecordId,
-            TimestampUnixMicros = (record.Timestamp - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond,
+            TimestampUnixMicros = Protocol.UnixMicros.From(record.Timestamp),
             KeyId = record.KeyId,
             Vendor = record.Vendor,
             Method = record.Method,

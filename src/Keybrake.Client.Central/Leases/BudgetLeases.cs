@@ -192,7 +192,7 @@ internal sealed class BudgetLeases : IAsyncDisposable, IDisposable
                 IdempotencyKey = idempotencyKey,
                 RequestHash = Google.Protobuf.ByteString.CopyFrom(hash),
                 EstimateMicroUsd = estimate,
-                DecidedAtUnixMicros = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond,
+                DecidedAtUnixMicros = UnixMicros.From(_time.GetUtcNow()),
             };
 
             // Queued before the call can settle, and under the lock, so that a return of the lease comes after it.

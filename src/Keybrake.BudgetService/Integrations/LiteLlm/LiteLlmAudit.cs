@@ -25,7 +25,7 @@ internal static class LiteLlmAudit
         var record = new AuditRecord
         {
             RecordId = recordId,
-            TimestampUnixMicros = (log.StartedAt - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond,
+            TimestampUnixMicros = UnixMicros.From(log.StartedAt),
             KeyId = KeyId,
             Vendor = Vendor,
             Method = "LLM",
